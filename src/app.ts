@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { ApolloServer } from '@apollo/server';
+import {
+  ApolloServerPluginLandingPageLocalDefault,
+  ApolloServerPluginLandingPageProductionDefault,
+} from '@apollo/server/plugin/landingPage/default';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+
+import type { Config } from './config/config.js';
+import type { Database } from './db/database.js';
+import { errorCodes, type ErrorCode } from './errors/codes.js';
+import { formatError } from './errors/format.js';
+import { createContext, type GraphQLContext } from './graphql/context.js';
+import { responsePlugin } from './graphql/response-plugin.js';
+import { buildSchema } from './graphql/schema.js';
+import { registerHealthRoutes } from './health/health.routes.js';
+import type { Logger } from './observability/logger.js';
+import { RequestStats } from './observability/request-stats.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    stats: RequestStats;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  db: Kysely<Database>;
+  logger: Logger;
+}
+
+/** An incoming X-Request-Id is kept only if it is short and plain; otherwise a new one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+function requestError(code: ErrorCode, requestId: string, message: string = errorCodes[code].message) {
+  return { errors: [{ message, extensions: { code, requestId } }], extensions: { requestId } };
+}
+
+/**
+ * The HTTP server: Fastify with Apollo Server at /graphql and health probes.
+ * Returned ready to `listen`; closing it drains in-flight GraphQL requests.
+ */
+export async function buildApp({ config, db, logger }: AppOptions): Promise<FastifyInstance> {
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({
+    loggerInstance,
+    // Fastify's own per-request lines are replaced by the one line logged in onResponse.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+  });
+
+  app.decorateRequest('stats');
+  app.addHook('onRequest', async (request, reply) => {
+    request.stats = new RequestStats();
+    reply.header('x-request-id', request.id);
+  });
+  // One line per request: what ran, how long, how it ended, what it cost the database.
+  app.addHook('onResponse', async (request, reply) => {
+    const { stats } = request;
+    const line = {
+      method: request.method,
+      url: request.url.split('?')[0],
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      operationName: stats.operationName,
+      errorCodes: stats.errorCodes.length > 0 ? stats.errorCodes : undefined,
+      sqlCount: stats.sqlCount,
+      sqlMs: Math.round(stats.sqlMs * 10) / 10,
+    };
+    if (request.url.startsWith('/health/')) request.log.debug(line, 'request completed');
+    else request.log.info(line, 'request completed');
+  });
+
+  // Transport-level failures (bad JSON, oversized body, unsupported media
+  // type) get the same error shape as GraphQL errors.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'unhandled error');
+      return reply.code(500).send(requestError('INTERNAL_SERVER_ERROR', request.id));
+    }
+    return reply.code(status).send(requestError('BAD_REQUEST', request.id, error.message));
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(requestError('NOT_FOUND', request.id)));
+
+  registerHealthRoutes(app, db);
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: buildSchema(),
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    introspection: config.graphqlIntrospection,
+    hideSchemaDetailsFromClientErrors: !config.graphqlIntrospection,
+    status400ForVariableCoercionErrors: true,
+    csrfPrevention: true,
+    persistedQueries: false,
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      responsePlugin(),
+      config.graphqlSandbox
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true })
+        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
+    ],
+  });
+  await apollo.start();
+
+  await app.register(fastifyApollo(apollo), {
+    context: async (request) =>
+      createContext({ db, log: request.log, requestId: request.id, stats: request.stats }),
+  });
+  app.addHook('onClose', async () => {
+    await apollo.stop();
+  });
+
+  return app;
+}

@@ -1,0 +1,126 @@
+/**
+ * Configuration from environment variables, validated once at start-up.
+ * A bad value stops the process with a message that names the variable;
+ * every variable is documented in README.md and .env.example.
+ */
+
+export type NodeEnv = 'development' | 'production' | 'test';
+export type LogFormat = 'json' | 'pretty';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  host: string;
+  port: number;
+  /** Absent: start an embedded PostgreSQL under `embeddedPgDir`. */
+  databaseUrl: string | undefined;
+  databasePoolMax: number;
+  databaseStatementTimeoutMs: number;
+  embeddedPgDir: string;
+  embeddedPgPort: number;
+  migrateOnStart: boolean;
+  seedDemoData: boolean;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  graphqlSandbox: boolean;
+  graphqlIntrospection: boolean;
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+    return fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return Number(value);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    this.problems.push(`${name} must be true or false (got "${value}")`);
+    return fallback;
+  }
+
+  postgresUrl(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
+      return value;
+    } catch {
+      // Never echo the value: it may hold a password.
+      this.problems.push(`${name} must be a postgres:// or postgresql:// URL`);
+      return undefined;
+    }
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(env: Env = process.env): Config {
+  const read = new Reader(env);
+  const nodeEnv = read.oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
+  const dev = nodeEnv === 'development';
+  const config: Config = {
+    nodeEnv,
+    host: read.string('HOST', '127.0.0.1'),
+    port: read.int('PORT', 4000, 0, 65535),
+    databaseUrl: read.postgresUrl('DATABASE_URL'),
+    databasePoolMax: read.int('DATABASE_POOL_MAX', 10, 1, 200),
+    databaseStatementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
+    embeddedPgDir: read.string('EMBEDDED_PG_DIR', '.data/postgres'),
+    embeddedPgPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
+    migrateOnStart: read.bool('MIGRATE_ON_START', true),
+    seedDemoData: read.bool('SEED_DEMO_DATA', dev),
+    logLevel: read.oneOf<LogLevel>('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    logFormat: read.oneOf<LogFormat>('LOG_FORMAT', ['json', 'pretty'], dev ? 'pretty' : 'json'),
+    graphqlSandbox: read.bool('GRAPHQL_SANDBOX', dev),
+    graphqlIntrospection: read.bool('GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
+    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 52_428_800),
+    trustProxy: read.bool('TRUST_PROXY', false),
+    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 120_000),
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}

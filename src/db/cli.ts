@@ -1,0 +1,58 @@
+/**
+ * Database commands: `npm run db:migrate | db:rollback | db:status | db:seed`.
+ * They use DATABASE_URL, or the embedded PostgreSQL when it is not set.
+ */
+import { ConfigError, loadConfig } from '../config/config.js';
+import { createLogger } from '../observability/logger.js';
+import { openDatabase } from './bootstrap.js';
+import { migrateToLatest, migrationStatus, rollbackOne } from './migrator.js';
+import { seedDemoData } from './seed.js';
+
+const COMMANDS = ['migrate', 'rollback', 'status', 'seed'] as const;
+type Command = (typeof COMMANDS)[number];
+
+async function run(command: Command): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ ...config, logFormat: config.logFormat });
+  const database = await openDatabase(config, log);
+  try {
+    switch (command) {
+      case 'migrate': {
+        const { results } = await migrateToLatest(database.db);
+        const applied = results?.map((r) => r.migrationName) ?? [];
+        console.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : 'Already at the latest migration.');
+        break;
+      }
+      case 'rollback': {
+        const { results } = await rollbackOne(database.db);
+        const undone = results?.map((r) => r.migrationName) ?? [];
+        console.log(undone.length > 0 ? `Rolled back: ${undone.join(', ')}` : 'Nothing to roll back.');
+        break;
+      }
+      case 'status': {
+        for (const m of await migrationStatus(database.db)) {
+          console.log(`${m.executedAt ? `applied ${m.executedAt.toISOString()}` : 'pending                          '}  ${m.name}`);
+        }
+        break;
+      }
+      case 'seed': {
+        await migrateToLatest(database.db);
+        const result = await seedDemoData(database.db, log);
+        console.log(result.seeded ? `Seeded: ${JSON.stringify(result)}` : 'Database already has users; nothing seeded.');
+        break;
+      }
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+const command = process.argv[2];
+if (!COMMANDS.includes(command as Command)) {
+  console.error(`Usage: tsx src/db/cli.ts <${COMMANDS.join('|')}>`);
+  process.exit(2);
+}
+run(command as Command).catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+
+import type { Database } from './database.js';
+
+export interface ConnectionOptions {
+  url: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+}
+
+/**
+ * A pg Pool behind Kysely. Sessions run in UTC with a statement timeout, so a
+ * runaway query cannot hold a connection forever.
+ */
+export function createDb(options: ConnectionOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    options: `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs}`,
+    application_name: 'marketplace-api',
+  });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Same server, other database: used to reach `postgres` for CREATE DATABASE. */
+export function withDatabaseName(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}

@@ -1,0 +1,192 @@
+import { hash } from '@node-rs/argon2';
+import type { Kysely } from 'kysely';
+
+import type { Database } from './database.js';
+import type { Logger } from '../observability/logger.js';
+import type { ProductStatus } from '../modules/products/product.table.js';
+
+/** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
+export const ARGON2_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+/** Every demo account shares this password; it exists only in seeded development data. */
+export const DEMO_PASSWORD = 'marketplace-demo';
+
+export const DEMO_ACCOUNTS = [
+  { email: 'admin@example.com', displayName: 'Ada Admin', role: 'ADMIN' },
+  { email: 'seller1@example.com', displayName: 'Nordic Home Co.', role: 'SELLER' },
+  { email: 'seller2@example.com', displayName: 'Gadget Garage', role: 'SELLER' },
+  { email: 'customer1@example.com', displayName: 'Chris Customer', role: 'CUSTOMER' },
+  { email: 'customer2@example.com', displayName: 'Dana Doe', role: 'CUSTOMER' },
+  { email: 'customer3@example.com', displayName: 'Eli Evans', role: 'CUSTOMER' },
+] as const;
+
+const CATEGORIES = [
+  { name: 'Books', slug: 'books', nouns: ['Novel', 'Cookbook', 'Atlas', 'Guide', 'Anthology'] },
+  { name: 'Electronics', slug: 'electronics', nouns: ['Headphones', 'Charger', 'Speaker', 'Keyboard', 'Webcam'] },
+  { name: 'Home & Garden', slug: 'home-garden', nouns: ['Lamp', 'Planter', 'Rug', 'Kettle', 'Chair'] },
+  { name: 'Sports', slug: 'sports', nouns: ['Yoga Mat', 'Water Bottle', 'Racket', 'Backpack', 'Helmet'] },
+  { name: 'Toys', slug: 'toys', nouns: ['Puzzle', 'Robot Kit', 'Board Game', 'Kite', 'Building Set'] },
+  { name: 'Fashion', slug: 'fashion', nouns: ['Scarf', 'Jacket', 'Sneakers', 'Wallet', 'Sunglasses'] },
+];
+const ADJECTIVES = ['Classic', 'Compact', 'Deluxe', 'Eco', 'Handmade', 'Modern', 'Rustic', 'Smart', 'Vintage', 'Wireless'];
+const REVIEW_BODIES = [
+  'Exactly as described, arrived quickly.',
+  'Good value for the price.',
+  'Solid build quality; would buy again.',
+  'Not quite what I expected, but it does the job.',
+  'Excellent! My favourite purchase this year.',
+  'Average. The colour is a bit different from the photos.',
+];
+
+/** Small deterministic PRNG, so every fresh database gets the same demo data. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export interface SeedResult {
+  seeded: boolean;
+  users: number;
+  products: number;
+  orders: number;
+  reviews: number;
+}
+
+/**
+ * Fills an empty database with demo data: an admin, two sellers, three
+ * customers, six categories, products in every status (some soft-deleted),
+ * delivered orders and the reviews their customers wrote. Does nothing if
+ * any user exists. Runs in one transaction: all or nothing.
+ */
+export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<SeedResult> {
+  const existing = await db.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  if (Number(existing.n) > 0) return { seeded: false, users: 0, products: 0, orders: 0, reviews: 0 };
+
+  const passwordHash = await hash(DEMO_PASSWORD, ARGON2_OPTIONS);
+  const rand = random(20261124);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
+  const now = Date.now();
+  const daysAgo = (days: number) => new Date(now - Math.round(days * 86_400_000));
+
+  return db.transaction().execute(async (trx) => {
+    const users = await trx
+      .insertInto('users')
+      .values(
+        DEMO_ACCOUNTS.map((account, index) => ({
+          email: account.email,
+          display_name: account.displayName,
+          role: account.role,
+          password_hash: passwordHash,
+          created_at: daysAgo(120 - index),
+          updated_at: daysAgo(120 - index),
+        })),
+      )
+      .returning(['id', 'role'])
+      .execute();
+    const sellers = users.filter((u) => u.role === 'SELLER').map((u) => u.id);
+    const customers = users.filter((u) => u.role === 'CUSTOMER').map((u) => u.id);
+
+    const categories = await trx
+      .insertInto('categories')
+      .values(CATEGORIES.map(({ name, slug }) => ({ name, slug })))
+      .returning(['id', 'slug'])
+      .execute();
+
+    const productValues = [];
+    for (const [c, category] of CATEGORIES.entries()) {
+      const categoryId = categories.find((row) => row.slug === category.slug)?.id as string;
+      for (let i = 0; i < 11; i += 1) {
+        const noun = category.nouns[i % category.nouns.length] as string;
+        const title = `${ADJECTIVES[(i * 3 + c) % ADJECTIVES.length]} ${noun}${i >= category.nouns.length ? ` ${Math.floor(i / category.nouns.length) + 1}` : ''}`;
+        // Mostly ACTIVE; every few a DRAFT, an ARCHIVED or a soft-deleted one, so every state is present.
+        const status: ProductStatus = i === 9 ? 'DRAFT' : i === 10 ? 'ARCHIVED' : 'ACTIVE';
+        const created = daysAgo(90 - c * 11 - i + rand());
+        productValues.push({
+          seller_id: sellers[(c + i) % sellers.length] as string,
+          category_id: categoryId,
+          title,
+          description: `${title}: a demo ${noun.toLowerCase()} from the ${category.name.toLowerCase()} range. Plain text, no markup.`,
+          price_amount: 499 + Math.floor(rand() * 200) * 100,
+          currency: 'EUR',
+          stock: i % 7 === 6 ? 0 : 1 + Math.floor(rand() * 40),
+          status,
+          created_at: created,
+          updated_at: created,
+          deleted_at: i === 8 && c % 2 === 0 ? daysAgo(3) : null,
+        });
+      }
+    }
+    const products = await trx
+      .insertInto('products')
+      .values(productValues)
+      .returning(['id', 'seller_id', 'title', 'price_amount', 'currency', 'status', 'deleted_at'])
+      .execute();
+    const buyable = products.filter((p) => p.status === 'ACTIVE');
+
+    // Delivered orders: each customer bought several products, one order per (customer, seller).
+    let orderCount = 0;
+    const reviewValues = [];
+    for (const [k, customerId] of customers.entries()) {
+      const bought = buyable.filter((_, index) => (index + k) % 3 === 0);
+      for (const sellerId of sellers) {
+        const items = bought.filter((p) => p.seller_id === sellerId).map((p) => ({ product: p, quantity: 1 + Math.floor(rand() * 3) }));
+        if (items.length === 0) continue;
+        const placed = daysAgo(30 - k * 2);
+        const order = await trx
+          .insertInto('orders')
+          .values({
+            customer_id: customerId,
+            seller_id: sellerId,
+            status: 'DELIVERED',
+            currency: 'EUR',
+            total_amount: items.reduce((sum, { product, quantity }) => sum + product.price_amount * quantity, 0),
+            version: 4,
+            created_at: placed,
+            updated_at: daysAgo(20 - k * 2),
+            paid_at: daysAgo(29 - k * 2),
+            shipped_at: daysAgo(25 - k * 2),
+            delivered_at: daysAgo(20 - k * 2),
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        orderCount += 1;
+        await trx
+          .insertInto('order_items')
+          .values(
+            items.map(({ product, quantity }) => ({
+              order_id: order.id,
+              product_id: product.id,
+              product_title: product.title,
+              quantity,
+              unit_price_amount: product.price_amount,
+              currency: product.currency,
+            })),
+          )
+          .execute();
+        for (const { product } of items) {
+          if (rand() < 0.8) {
+            const written = daysAgo(19 - k * 2 - rand() * 5);
+            reviewValues.push({
+              product_id: product.id,
+              author_id: customerId,
+              rating: 1 + Math.floor(rand() * 5),
+              body: pick(REVIEW_BODIES),
+              created_at: written,
+              updated_at: written,
+            });
+          }
+        }
+      }
+    }
+    if (reviewValues.length > 0) await trx.insertInto('reviews').values(reviewValues).execute();
+
+    const result = { seeded: true, users: users.length, products: products.length, orders: orderCount, reviews: reviewValues.length };
+    log.info(result, 'seeded demo data');
+    return result;
+  });
+}

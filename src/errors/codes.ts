@@ -1,0 +1,64 @@
+/**
+ * The one registry of request-level error codes (`errors[].extensions.code`).
+ * docs/ERRORS.md lists the same codes; a test keeps the two in step.
+ *
+ * `status` is the HTTP status used when a response carries no data and this
+ * is its first error (GraphQL over HTTP, application/graphql-response+json).
+ * `level` is how loudly the server logs an occurrence.
+ */
+export const errorCodes = {
+  BAD_REQUEST: {
+    status: 400,
+    level: 'info',
+    message: 'The HTTP request is malformed: check the method, headers and JSON body.',
+  },
+  NOT_FOUND: { status: 404, level: 'info', message: 'No such route. GraphQL is served at /graphql.' },
+  GRAPHQL_PARSE_FAILED: { status: 400, level: 'info', message: 'The GraphQL document could not be parsed.' },
+  GRAPHQL_VALIDATION_FAILED: {
+    status: 400,
+    level: 'info',
+    message: 'The GraphQL document is not valid against the schema.',
+  },
+  OPERATION_RESOLUTION_FAILURE: {
+    status: 400,
+    level: 'info',
+    message: 'The operation to run could not be determined: check operationName.',
+  },
+  BAD_USER_INPUT: { status: 400, level: 'info', message: 'An argument or variable is invalid.' },
+  PERSISTED_QUERY_NOT_SUPPORTED: {
+    status: 400,
+    level: 'info',
+    message: 'Automatic persisted queries are not enabled on this server; send the full query.',
+  },
+  UNAUTHENTICATED: { status: 401, level: 'info', message: 'Authentication is required, or the credentials are invalid.' },
+  FORBIDDEN: { status: 200, level: 'warn', message: 'You are not allowed to perform this operation.' },
+  IDEMPOTENCY_KEY_REQUIRED: {
+    status: 400,
+    level: 'info',
+    message: 'This mutation requires an Idempotency-Key header.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    level: 'warn',
+    message: 'This Idempotency-Key was already used with a different request.',
+  },
+  IDEMPOTENCY_KEY_IN_PROGRESS: {
+    status: 409,
+    level: 'info',
+    message: 'A request with this Idempotency-Key is still running; retry later.',
+  },
+  RATE_LIMITED: { status: 429, level: 'warn', message: 'Rate limit exceeded; retry after the Retry-After delay.' },
+  QUERY_TOO_COMPLEX: { status: 400, level: 'warn', message: 'The query exceeds the depth, cost or size limits.' },
+  SERVICE_UNAVAILABLE: { status: 503, level: 'error', message: 'The service is temporarily unavailable; retry later.' },
+  INTERNAL_SERVER_ERROR: {
+    status: 500,
+    level: 'error',
+    message: 'An unexpected error occurred. Quote the request id when reporting it.',
+  },
+} as const satisfies Record<string, { status: number; level: 'info' | 'warn' | 'error'; message: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCodes, value);
+}

@@ -1,0 +1,52 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+
+import { errorCodes, isErrorCode } from '../errors/codes.js';
+import { AppError } from '../errors/errors.js';
+import type { GraphQLContext } from './context.js';
+
+/**
+ * Shapes every GraphQL response the same way:
+ * - `extensions.requestId` on the response and on each error;
+ * - the HTTP status from the error registry when no data was produced
+ *   (GraphQL over HTTP: a response with data is 200);
+ * - unexpected errors logged in full with the request id (the client only
+ *   sees the masked message from `formatError`);
+ * - the operation name and error codes recorded for the request's log line.
+ */
+export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, operationName }) {
+          contextValue.stats.operationName = operationName ?? undefined;
+        },
+        async didEncounterErrors({ contextValue, errors }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            if (original instanceof AppError && original.code !== 'INTERNAL_SERVER_ERROR') continue;
+            if (!error.path && isErrorCode(error.extensions['code'])) continue; // parse / validation / coercion
+            contextValue.log.error({ err: original, path: error.path }, 'unexpected error while executing operation');
+          }
+        },
+        async willSendResponse({ contextValue, response }) {
+          const { requestId, stats } = contextValue;
+          if (response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          result.extensions = { ...result.extensions, requestId };
+          if (!result.errors?.length) return;
+          stats.errorCodes = [];
+          for (const error of result.errors) {
+            const code = error.extensions?.['code'];
+            stats.errorCodes.push(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
+            Object.assign(error, { extensions: { ...error.extensions, requestId } });
+          }
+          const first = stats.errorCodes[0];
+          if (result.data == null && first !== undefined && isErrorCode(first)) {
+            response.http.status = errorCodes[first].status;
+          }
+        },
+      };
+    },
+  };
+}

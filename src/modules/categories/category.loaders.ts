@@ -1,0 +1,15 @@
+import DataLoader from 'dataloader';
+import type { Kysely } from 'kysely';
+
+import type { Database } from '../../db/database.js';
+import { byKeys } from '../../loaders/batch.js';
+import { findCategoriesByIds } from './category.repository.js';
+import type { CategoryRow } from './category.table.js';
+
+export function createCategoryLoaders(db: Kysely<Database>) {
+  return {
+    categoryById: new DataLoader<string, CategoryRow | null>(async (ids) =>
+      byKeys(ids, await findCategoriesByIds(db, ids), (row) => row.id),
+    ),
+  };
+}

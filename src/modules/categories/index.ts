@@ -1,0 +1,2 @@
+export { categoryResolvers as resolvers } from './category.resolvers.js';
+export { createCategoryLoaders as createLoaders } from './category.loaders.js';

@@ -1,0 +1,163 @@
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
+
+import type { Database } from '../../db/database.js';
+import type { PageRequest } from '../../pagination/connection.js';
+import type { KeyKind } from '../../pagination/cursor.js';
+import { cursorKey, keysetCondition, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
+import type { ProductRow, ProductTable } from './product.table.js';
+
+/** Product columns without the generated search vector, which never leaves the database. */
+const PRODUCT_COLUMNS = [
+  'p.id',
+  'p.seller_id',
+  'p.category_id',
+  'p.title',
+  'p.description',
+  'p.price_amount',
+  'p.currency',
+  'p.stock',
+  'p.status',
+  'p.version',
+  'p.rating_avg',
+  'p.review_count',
+  'p.created_at',
+  'p.updated_at',
+  'p.deleted_at',
+] as const;
+
+export type ProductSortField = 'CREATED_AT' | 'PRICE' | 'TITLE' | 'RATING';
+
+/** Sortable fields: the column behind each and how its value is written in cursors. */
+export const PRODUCT_SORTS: Record<ProductSortField, { column: string; kind: KeyKind }> = {
+  CREATED_AT: { column: 'p.created_at', kind: 'timestamp' },
+  PRICE: { column: 'p.price_amount', kind: 'integer' },
+  TITLE: { column: 'p.title', kind: 'text' },
+  RATING: { column: 'p.rating_avg', kind: 'decimal' },
+};
+
+/** A validated filter with ids already decoded to database keys. */
+export interface ProductCriteria {
+  search?: string;
+  categoryId?: string;
+  sellerId?: string;
+  minPrice?: number;
+  maxPrice?: number;
+  inStock?: boolean;
+}
+
+/** A product row as read for a page: with its sort key text for the cursor. */
+export type KeyedProductRow = ProductRow & { cursor_key: string };
+
+/** Queries read products aliased as `p`. */
+type Scope = Database & { p: ProductTable };
+type ProductQuery<O> = SelectQueryBuilder<Scope, 'p', O>;
+
+function columnsFor(request: PageRequest): KeysetColumns {
+  return { key: PRODUCT_SORTS[request.sort.name as ProductSortField].column, id: 'p.id' };
+}
+
+/** Publicly listed: ACTIVE and not soft-deleted (matches the partial indexes). */
+function visible(eb: ExpressionBuilder<Scope, 'p'>) {
+  return eb.and([eb('p.status', '=', 'ACTIVE'), eb('p.deleted_at', 'is', null)]);
+}
+
+function matching(criteria: ProductCriteria) {
+  return (eb: ExpressionBuilder<Scope, 'p'>) => {
+    const conditions: Expression<SqlBool>[] = [visible(eb)];
+    if (criteria.search !== undefined) {
+      conditions.push(sql<SqlBool>`${sql.ref('p.search')} @@ websearch_to_tsquery('english', ${criteria.search})`);
+    }
+    if (criteria.categoryId !== undefined) conditions.push(eb('p.category_id', '=', criteria.categoryId));
+    if (criteria.sellerId !== undefined) conditions.push(eb('p.seller_id', '=', criteria.sellerId));
+    if (criteria.minPrice !== undefined) conditions.push(eb('p.price_amount', '>=', criteria.minPrice));
+    if (criteria.maxPrice !== undefined) conditions.push(eb('p.price_amount', '<=', criteria.maxPrice));
+    if (criteria.inStock === true) conditions.push(eb('p.stock', '>', 0));
+    if (criteria.inStock === false) conditions.push(eb('p.stock', '=', 0));
+    return eb.and(conditions);
+  };
+}
+
+function orderedPage<O>(query: ProductQuery<O>, request: PageRequest): ProductQuery<O> {
+  const columns = columnsFor(request);
+  const direction = scanDirection(request);
+  return query
+    .where(keysetCondition(columns, request))
+    .orderBy(sql.ref(columns.key), direction)
+    .orderBy('p.id', direction);
+}
+
+export async function findProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('products as p').select(PRODUCT_COLUMNS).where('p.id', 'in', ids).execute();
+}
+
+/** One page of visible products: `limit + 1` rows in scan order (the extra one signals more). */
+export async function findProductPage(
+  db: Kysely<Database>,
+  criteria: ProductCriteria,
+  request: PageRequest,
+): Promise<KeyedProductRow[]> {
+  const query = db
+    .selectFrom('products as p')
+    .select(PRODUCT_COLUMNS)
+    .select(cursorKey(columnsFor(request)).as('cursor_key'))
+    .where(matching(criteria));
+  return orderedPage(query, request).limit(request.limit + 1).execute();
+}
+
+export async function countProducts(db: Kysely<Database>, criteria: ProductCriteria): Promise<number> {
+  const row = await db
+    .selectFrom('products as p')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .where(matching(criteria))
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/**
+ * The same page for many categories in one statement: rows are numbered per
+ * category in scan order and cut at `limit + 1` each.
+ */
+export async function findProductPagesByCategory(
+  db: Kysely<Database>,
+  categoryIds: readonly string[],
+  criteria: ProductCriteria,
+  request: PageRequest,
+): Promise<(KeyedProductRow & { rn: number })[]> {
+  if (categoryIds.length === 0) return [];
+  const columns = columnsFor(request);
+  const descending = scanDirection(request) === 'desc';
+  const order = descending
+    ? sql`${sql.ref(columns.key)} DESC, p.id DESC`
+    : sql`${sql.ref(columns.key)} ASC, p.id ASC`;
+  const ranked = db
+    .selectFrom('products as p')
+    .select(PRODUCT_COLUMNS)
+    .select(cursorKey(columns).as('cursor_key'))
+    .select(sql<number>`row_number() OVER (PARTITION BY p.category_id ORDER BY ${order})`.as('rn'))
+    .where(matching(criteria))
+    .where('p.category_id', 'in', categoryIds)
+    .where(keysetCondition(columns, request));
+  return db
+    .selectFrom(ranked.as('ranked'))
+    .selectAll()
+    .where('ranked.rn', '<=', request.limit + 1)
+    .orderBy('ranked.category_id')
+    .orderBy('ranked.rn')
+    .execute();
+}
+
+export async function countProductsByCategory(
+  db: Kysely<Database>,
+  categoryIds: readonly string[],
+  criteria: ProductCriteria,
+): Promise<{ category_id: string; count: string }[]> {
+  if (categoryIds.length === 0) return [];
+  return db
+    .selectFrom('products as p')
+    .select(['p.category_id', (eb) => eb.fn.countAll<string>().as('count')])
+    .where(matching(criteria))
+    .where('p.category_id', 'in', categoryIds)
+    .groupBy('p.category_id')
+    .execute();
+}

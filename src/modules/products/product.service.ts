@@ -1,0 +1,100 @@
+import type { ServiceContext } from '../../graphql/context.js';
+import { idOfType } from '../../graphql/global-id.js';
+import { badUserInput } from '../../errors/errors.js';
+import { parsePageRequest, toConnection, type ConnectionArgs, type Connection } from '../../pagination/connection.js';
+import {
+  countProducts,
+  findProductPage,
+  PRODUCT_SORTS,
+  type KeyedProductRow,
+  type ProductCriteria,
+  type ProductSortField,
+} from './product.repository.js';
+import type { ProductRow } from './product.table.js';
+
+export interface ProductFilterInput {
+  search?: string | null;
+  categoryId?: string | null;
+  sellerId?: string | null;
+  minPrice?: number | null;
+  maxPrice?: number | null;
+  inStock?: boolean | null;
+}
+
+export interface ProductOrderInput {
+  field: ProductSortField;
+  direction: 'ASC' | 'DESC';
+}
+
+export interface ProductListArgs extends ConnectionArgs {
+  filter?: ProductFilterInput | null;
+  orderBy?: ProductOrderInput | null;
+}
+
+const DEFAULT_ORDER: ProductOrderInput = { field: 'CREATED_AT', direction: 'DESC' };
+const MAX_SEARCH_LENGTH = 200;
+
+/** Only ACTIVE, non-deleted products are visible (owner and admin visibility come with access control). */
+export function isProductVisible(product: ProductRow): boolean {
+  return product.status === 'ACTIVE' && product.deleted_at === null;
+}
+
+/** Validates a client filter into repository criteria; every problem names its argument. */
+export function toCriteria(filter: ProductFilterInput | null | undefined): ProductCriteria {
+  const criteria: ProductCriteria = {};
+  if (!filter) return criteria;
+  if (filter.search != null) {
+    const search = filter.search.trim();
+    if (search.length === 0 || search.length > MAX_SEARCH_LENGTH) {
+      throw badUserInput('filter.search', `\`filter.search\` must be 1 to ${MAX_SEARCH_LENGTH} characters.`);
+    }
+    criteria.search = search;
+  }
+  if (filter.categoryId != null) criteria.categoryId = idOfType(filter.categoryId, 'Category', 'filter.categoryId');
+  if (filter.sellerId != null) criteria.sellerId = idOfType(filter.sellerId, 'User', 'filter.sellerId');
+  if (filter.minPrice != null) {
+    if (filter.minPrice < 0) throw badUserInput('filter.minPrice', '`filter.minPrice` must not be negative.');
+    criteria.minPrice = filter.minPrice;
+  }
+  if (filter.maxPrice != null) {
+    if (filter.maxPrice < 0) throw badUserInput('filter.maxPrice', '`filter.maxPrice` must not be negative.');
+    criteria.maxPrice = filter.maxPrice;
+  }
+  if (criteria.minPrice !== undefined && criteria.maxPrice !== undefined && criteria.minPrice > criteria.maxPrice) {
+    throw badUserInput('filter.maxPrice', '`filter.maxPrice` must not be less than `filter.minPrice`.');
+  }
+  if (filter.inStock != null) criteria.inStock = filter.inStock;
+  return criteria;
+}
+
+export function productPageRequest(args: ProductListArgs) {
+  const order = args.orderBy ?? DEFAULT_ORDER;
+  return parsePageRequest(args, { name: order.field, kind: PRODUCT_SORTS[order.field].kind, direction: order.direction });
+}
+
+export async function getProduct(ctx: ServiceContext, id: string): Promise<ProductRow | null> {
+  const product = await ctx.loaders.productById.load(id);
+  return product && isProductVisible(product) ? product : null;
+}
+
+export async function listProducts(ctx: ServiceContext, args: ProductListArgs): Promise<Connection<KeyedProductRow>> {
+  const criteria = toCriteria(args.filter);
+  const request = productPageRequest(args);
+  const rows = await findProductPage(ctx.db, criteria, request);
+  for (const row of rows) ctx.loaders.productById.prime(row.id, row);
+  return toConnection(rows, request, () => countProducts(ctx.db, criteria));
+}
+
+/** A category's products: batched with every other category asking for the same page. */
+export async function listCategoryProducts(
+  ctx: ServiceContext,
+  categoryId: string,
+  args: ProductListArgs,
+): Promise<Connection<KeyedProductRow>> {
+  const criteria = { ...toCriteria(args.filter), categoryId: undefined };
+  delete criteria.categoryId;
+  const request = productPageRequest(args);
+  const rows = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request });
+  for (const row of rows) ctx.loaders.productById.prime(row.id, row);
+  return toConnection(rows, request, () => ctx.loaders.productCountByCategory.load(categoryId, criteria));
+}

@@ -1,0 +1,27 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export type ProductStatus = 'DRAFT' | 'ACTIVE' | 'ARCHIVED';
+
+export interface ProductTable {
+  id: Generated<string>;
+  seller_id: string;
+  category_id: string;
+  title: string;
+  description: Generated<string>;
+  price_amount: number;
+  currency: string;
+  stock: Generated<number>;
+  status: ColumnType<ProductStatus, ProductStatus | undefined, ProductStatus>;
+  version: Generated<number>;
+  /** numeric(3,2): pg returns it as a string; maintained by a trigger on reviews. */
+  rating_avg: ColumnType<string, never, never>;
+  /** Maintained by a trigger on reviews. */
+  review_count: ColumnType<number, never, never>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  deleted_at: Date | null;
+}
+
+export type ProductRow = Selectable<ProductTable>;
+export type NewProductRow = Insertable<ProductTable>;
+export type ProductUpdate = Updateable<ProductTable>;

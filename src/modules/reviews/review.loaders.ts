@@ -1,0 +1,20 @@
+import DataLoader from 'dataloader';
+import type { Kysely } from 'kysely';
+
+import type { Database } from '../../db/database.js';
+import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
+import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
+import { findReviewPagesByProduct, findReviewsByIds, type KeyedReviewRow } from './review.repository.js';
+import type { ReviewRow } from './review.table.js';
+
+export function createReviewLoaders(db: Kysely<Database>) {
+  return {
+    reviewById: new DataLoader<string, ReviewRow | null>(async (ids) =>
+      byKeys(ids, await findReviewsByIds(db, ids), (row) => row.id),
+    ),
+    /** Rows (`limit + 1`, scan order) of one review page per product, one statement per distinct page request. */
+    reviewPageByProduct: new LoaderFamily<string, KeyedReviewRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
+      groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request), (row) => row.product_id),
+    ),
+  };
+}

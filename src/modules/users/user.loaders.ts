@@ -1,0 +1,15 @@
+import DataLoader from 'dataloader';
+import type { Kysely } from 'kysely';
+
+import type { Database } from '../../db/database.js';
+import { byKeys } from '../../loaders/batch.js';
+import { findUsersByIds } from './user.repository.js';
+import type { UserRow } from './user.table.js';
+
+export function createUserLoaders(db: Kysely<Database>) {
+  return {
+    userById: new DataLoader<string, UserRow | null>(async (ids) =>
+      byKeys(ids, await findUsersByIds(db, ids), (row) => row.id),
+    ),
+  };
+}

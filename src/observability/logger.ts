@@ -1,0 +1,46 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+import type { Config } from '../config/config.js';
+
+export type { Logger } from 'pino';
+
+/**
+ * Secrets never reach a log line, wherever they sit in the logged object.
+ * pino's wildcards match one level, so common nestings are listed.
+ */
+const SECRET_KEYS = [
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'password',
+  'currentPassword',
+  'newPassword',
+  'passwordHash',
+  'password_hash',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'idToken',
+  'apiKey',
+  'secret',
+  'databaseUrl',
+];
+export const REDACT_PATHS = [
+  ...SECRET_KEYS.map((key) => `["${key}"]`),
+  ...SECRET_KEYS.map((key) => `*["${key}"]`),
+  ...SECRET_KEYS.map((key) => `*.*["${key}"]`),
+  ...SECRET_KEYS.map((key) => `*.*.*["${key}"]`),
+];
+
+export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>): Logger {
+  const options = {
+    level: config.logLevel,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: 'marketplace-api' },
+  };
+  if (config.logFormat === 'pretty') {
+    return pino(options, pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
+  }
+  return pino(options);
+}

@@ -1,0 +1,39 @@
+import { performance } from 'node:perf_hooks';
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from 'kysely';
+
+/** What one HTTP request did, for its log line. Filled by the GraphQL layer and the SQL plugin. */
+export class RequestStats {
+  sqlCount = 0;
+  sqlMs = 0;
+  operationName: string | undefined;
+  errorCodes: string[] = [];
+}
+
+/**
+ * Counts the statements a request runs and their total time. It is attached
+ * per request with `db.withPlugin(...)`, so no global state is involved.
+ */
+export class SqlStatsPlugin implements KyselyPlugin {
+  private readonly started = new WeakMap<object, number>();
+
+  constructor(private readonly stats: RequestStats) {}
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    this.stats.sqlCount += 1;
+    this.started.set(args.queryId, performance.now());
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    const start = this.started.get(args.queryId);
+    if (start !== undefined) this.stats.sqlMs += performance.now() - start;
+    return args.result;
+  }
+}

