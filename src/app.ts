@@ -100,7 +100,6 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     includeStacktraceInErrorResponses: false,
     introspection: config.graphqlIntrospection,
     hideSchemaDetailsFromClientErrors: !config.graphqlIntrospection,
-    status400ForVariableCoercionErrors: true,
     csrfPrevention: true,
     persistedQueries: false,
     plugins: [

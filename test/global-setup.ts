@@ -179,10 +179,12 @@ export default async function globalSetup(): Promise<void> {
   try {
     const server = await startServer();
     try {
-      const { dropDatabase, ensureDatabase } = await import('../src/db/admin.js');
+      const { ensureDatabase } = await import('../src/db/admin.js');
       const { createDb, withDatabaseName } = await import('../src/db/connection.js');
       const { migrateToLatest } = await import('../src/db/migrator.js');
-      const { dropLeftoverTestDatabases } = await import('./helpers/database.js');
+      const { dropLeftoverTestDatabases, dropTestDatabase, waitForOtherSessionsToEnd } = await import(
+        './helpers/database.js'
+      );
 
       const template = `mp_tpl_${process.pid}_${randomBytes(4).toString('hex')}`;
       await ensureDatabase(server.url, template);
@@ -203,7 +205,8 @@ export default async function globalSetup(): Promise<void> {
         teardown: async () => {
           try {
             await dropLeftoverTestDatabases(server.url, template);
-            await dropDatabase(server.url, template);
+            await dropTestDatabase(server.url, template);
+            if (server.strategy !== 'TEST_DATABASE_URL') await waitForOtherSessionsToEnd(server.url, 5_000);
           } finally {
             await server.stop();
           }

@@ -13,7 +13,7 @@ export interface ConnectionOptions {
  * A pg Pool behind Kysely. Sessions run in UTC with a statement timeout, so a
  * runaway query cannot hold a connection forever.
  */
-export function createDb(options: ConnectionOptions): Kysely<Database> {
+export function createDb(options: ConnectionOptions, onIdleError?: (error: Error) => void): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
@@ -22,6 +22,10 @@ export function createDb(options: ConnectionOptions): Kysely<Database> {
     options: `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs}`,
     application_name: 'marketplace-api',
   });
+  // An idle client can lose its connection (database restart, failover). pg
+  // emits that on the pool; unhandled, it would crash the process, while the
+  // pool itself replaces the client on the next checkout.
+  pool.on('error', (error) => onIdleError?.(error));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

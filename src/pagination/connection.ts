@@ -73,7 +73,7 @@ export function parsePageRequest(args: ConnectionArgs, sort: SortSpec): PageRequ
   const backward = last != null || before != null;
   if (forward && backward) {
     throw badUserInput(
-      first != null && last != null ? 'last' : backward && before != null ? 'before' : 'last',
+      last != null ? 'last' : 'before',
       'Paginate forward with `first`/`after` or backward with `last`/`before`, not both.',
     );
   }

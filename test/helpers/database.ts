@@ -5,9 +5,11 @@
  * can run in parallel.
  */
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kysely } from 'kysely';
+import pg from 'pg';
 
-import { createDatabaseFromTemplate, dropDatabase } from '../../src/db/admin.js';
+import { createDatabaseFromTemplate } from '../../src/db/admin.js';
 import { createDb, withDatabaseName } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/database.js';
 
@@ -72,7 +74,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
         try {
           await db.destroy();
         } finally {
-          await dropDatabase(serverUrl, name);
+          await dropTestDatabase(serverUrl, name);
         }
       })();
       return dropped;
@@ -80,18 +82,80 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   };
 }
 
+/**
+ * One admin connection to the server's `postgres` database. A plain pg.Client,
+ * not a pool: Client.end() resolves once the connection is closed, whereas a
+ * pool's end() resolves while its clients are still saying goodbye, and a
+ * server shutting down in that window makes the pool emit an unhandled
+ * 'error' (57P01) that kills the process.
+ */
+async function withAdminClient<T>(serverUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    connectionString: withDatabaseName(serverUrl, 'postgres'),
+    connectionTimeoutMillis: 10_000,
+    application_name: 'marketplace-tests',
+  });
+  // Errors of a query in flight reach its promise; this only keeps a dropped
+  // connection from becoming an uncaught 'error' event.
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function isObjectInUse(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === '55006';
+}
+
+/**
+ * DROP DATABASE, first politely: PostgreSQL waits up to 5 s for sessions still
+ * closing (a destroyed pool does not wait for its connections to end). Only
+ * sessions still open after that are terminated (WITH (FORCE)).
+ */
+export async function dropTestDatabase(serverUrl: string, name: string): Promise<void> {
+  await withAdminClient(serverUrl, async (client) => {
+    const id = client.escapeIdentifier(name);
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${id}`);
+    } catch (error) {
+      if (!isObjectInUse(error)) throw error;
+      await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
+    }
+  });
+}
+
 /** Drops every per-file database of the run that uses `template` (used by global teardown). */
 export async function dropLeftoverTestDatabases(serverUrl: string, template: string): Promise<string[]> {
-  const admin = createDb({ url: withDatabaseName(serverUrl, 'postgres'), poolMax: 1, statementTimeoutMs: 30_000 });
-  let names: string[];
-  try {
-    const pattern = `${testDatabasePrefix(template).replace(/_/g, '\\_')}%`;
-    const { rows } = await sql<{ datname: string }>`
-      SELECT datname FROM pg_database WHERE datname LIKE ${pattern}`.execute(admin);
-    names = rows.map((row) => row.datname);
-  } finally {
-    await admin.destroy();
-  }
-  for (const name of names) await dropDatabase(serverUrl, name);
+  const pattern = `${testDatabasePrefix(template).replace(/_/g, '\\_')}%`;
+  const names = await withAdminClient(serverUrl, async (client) => {
+    const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+      pattern,
+    ]);
+    return rows.map((row) => row.datname);
+  });
+  for (const name of names) await dropTestDatabase(serverUrl, name);
   return names;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until no other client session is connected, so
+ * that stopping the server does not terminate connections that are still
+ * closing (see withAdminClient). Returns how many were still there.
+ */
+export async function waitForOtherSessionsToEnd(serverUrl: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  return withAdminClient(serverUrl, async (client) => {
+    for (;;) {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+      );
+      const others = rows[0]?.n ?? 0;
+      if (others === 0 || Date.now() >= deadline) return others;
+      await sleep(50);
+    }
+  });
 }

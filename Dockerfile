@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# marketplace-api: production image.
+#
+#   docker build -t marketplace-api .
+#   docker run --rm -p 4000:4000 -e DATABASE_URL=postgres://user:pass@host:5432/db marketplace-api
+#
+# DATABASE_URL is required here. Without it the app starts an embedded
+# PostgreSQL under .data/, which is a development convenience only (the
+# container's app folder is read-only to the `node` user, so it would fail).
+# Migrations run on start unless MIGRATE_ON_START=false.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---------------------------------------------------------------------------
+# base: shared by every stage. bookworm (glibc) rather than alpine (musl):
+# the prebuilt native packages (@node-rs/argon2, esbuild, embedded-postgres)
+# are resolved for glibc in package-lock.json.
+FROM ${NODE_IMAGE} AS base
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# ---------------------------------------------------------------------------
+# deps: every dependency, dev included, for the TypeScript build.
+# Only the manifests are copied, so this layer is rebuilt only when they change.
+# package.json's `allowScripts` field is npm 11's install-script policy, read
+# from package.json at install time (npm 11.19 still runs unlisted scripts, with
+# a warning; only entries set to false are skipped).
+FROM base AS deps
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci
+
+# ---------------------------------------------------------------------------
+# build: tsc -p tsconfig.build.json compiles src/ and migrations/ into dist/
+# (rootDir is ".", so the entry point is dist/src/main.js).
+FROM deps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build
+
+# ---------------------------------------------------------------------------
+# prod-deps: production dependencies only, installed from the lockfile.
+# embedded-postgres stays (it is a runtime dependency), but it is only
+# started when DATABASE_URL is absent; its binaries are loaded lazily.
+FROM base AS prod-deps
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev
+
+# ---------------------------------------------------------------------------
+# runtime
+FROM base AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=4000
+
+# Files stay owned by root: the `node` user can read but not modify the app.
+# package.json must sit at the app root: the server finds schema/*.graphql by
+# walking up from dist/src/util/ to the first folder holding a package.json.
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY schema ./schema
+COPY --from=build /app/dist ./dist
+
+USER node
+EXPOSE 4000
+
+# Readiness, not liveness: healthy means the database answers and its schema is
+# at the latest migration. Slim images have no curl, so node's fetch is used.
+# The start period covers migrations and, when enabled, demo-data seeding.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health/ready', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1)).catch(() => process.exit(1))"]
+
+# node runs as PID 1 directly (no `npm start`), so SIGTERM from `docker stop`
+# reaches the app, which drains requests and closes the pool within
+# SHUTDOWN_TIMEOUT_MS (keep it below docker's stop timeout, 10 s by default).
+CMD ["node", "dist/src/main.js"]

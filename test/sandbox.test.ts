@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+describe('Apollo Sandbox landing page', () => {
+  let dev: TestServer;
+  let prod: TestServer;
+
+  beforeAll(async () => {
+    [dev, prod] = await Promise.all([
+      startTestServer({ env: { GRAPHQL_SANDBOX: 'true', GRAPHQL_INTROSPECTION: 'true' } }),
+      startTestServer({ env: { NODE_ENV: 'production', LOG_FORMAT: 'json' } }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([dev.close(), prod.close()]);
+  });
+
+  it('serves the Sandbox page to browsers when enabled', async () => {
+    const res = await dev.request('/graphql', { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toMatch(/sandbox/i);
+  });
+
+  it('does not serve Sandbox in production by default', async () => {
+    const res = await prod.request('/graphql', { headers: { accept: 'text/html' } });
+    const html = await res.text();
+    expect(html).not.toMatch(/embeddable-sandbox|EmbeddedSandbox/);
+  });
+
+  it('allows introspection when enabled and refuses it in production by default', async () => {
+    const query = '{ __schema { queryType { name } } }';
+    const open = await dev.graphql(query);
+    expect(open.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+    const closed = await prod.graphql(query);
+    expect(closed.status).toBe(400);
+    expect(closed.body.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+});
