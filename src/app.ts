@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
-import {
-  ApolloServerPluginLandingPageLocalDefault,
-  ApolloServerPluginLandingPageProductionDefault,
-} from '@apollo/server/plugin/landingPage/default';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import fastifyApollo from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 
@@ -103,11 +101,10 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     csrfPrevention: true,
     persistedQueries: false,
     plugins: [
-      fastifyApolloDrainPlugin(app),
       responsePlugin(),
       config.graphqlSandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true })
-        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
+        : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
@@ -116,6 +113,10 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     context: async (request) =>
       createContext({ db, log: request.log, requestId: request.id, stats: request.stats }),
   });
+  // app.close() stops accepting connections and waits for in-flight requests
+  // (Fastify closes idle keep-alive sockets itself); then Apollo stops. Apollo's
+  // Fastify drain plugin is not used: it calls app.close() from apollo.stop(),
+  // which deadlocks when the shutdown starts from app.close().
   app.addHook('onClose', async () => {
     await apollo.stop();
   });

@@ -24,7 +24,6 @@ let bob: UserRow;
 let novel: ProductRow;
 let cookbook: ProductRow;
 let lamp: ProductRow;
-let soldOut: ProductRow;
 let draft: ProductRow;
 let archived: ProductRow;
 let deleted: ProductRow;
@@ -39,7 +38,7 @@ beforeAll(async () => {
   novel = await seed.product({ seller: alice, category: books, title: 'Mystery Novel', description: 'A detective story set in Oslo.', price: 1500 });
   cookbook = await seed.product({ seller: alice, category: books, title: 'Pasta Cookbook', description: 'Fresh pasta recipes.', price: 2500 });
   lamp = await seed.product({ seller: bob, category: garden, title: 'Solar Lamp', description: 'Lights the garden path.', price: 4000 });
-  soldOut = await seed.product({ seller: bob, category: garden, title: 'Rare Seeds', price: 300, stock: 0 });
+  await seed.product({ seller: bob, category: garden, title: 'Rare Seeds', price: 300, stock: 0 });
   draft = await seed.product({ seller: alice, category: books, title: 'Draft Novel', status: 'DRAFT' });
   archived = await seed.product({ seller: bob, category: garden, title: 'Archived Lamp', status: 'ARCHIVED' });
   deleted = await seed.product({ seller: bob, category: garden, title: 'Deleted Lamp', deleted: true });

@@ -164,7 +164,7 @@ async function startServer(): Promise<StartedServer> {
       strategy: 'TEST_DATABASE_URL',
       url: external,
       detail: `server ${new URL(external).host}`,
-      stop: async () => undefined,
+      stop: () => Promise.resolve(),
     };
   }
   const container = await tryTestcontainers();
@@ -178,6 +178,7 @@ export default async function globalSetup(): Promise<void> {
   const unregister = register();
   try {
     const server = await startServer();
+    let templateCreated: string | undefined;
     try {
       const { ensureDatabase } = await import('../src/db/admin.js');
       const { createDb, withDatabaseName } = await import('../src/db/connection.js');
@@ -188,6 +189,7 @@ export default async function globalSetup(): Promise<void> {
 
       const template = `mp_tpl_${process.pid}_${randomBytes(4).toString('hex')}`;
       await ensureDatabase(server.url, template);
+      templateCreated = template;
       const db = createDb({ url: withDatabaseName(server.url, template), poolMax: 1, statementTimeoutMs: 120_000 });
       try {
         await migrateToLatest(db);
@@ -216,6 +218,10 @@ export default async function globalSetup(): Promise<void> {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       process.stderr.write(`\n[test db] ${server.strategy} (${server.detail}); template ${template} ready in ${seconds}s\n`);
     } catch (error) {
+      if (templateCreated !== undefined) {
+        const { dropTestDatabase } = await import('./helpers/database.js');
+        await dropTestDatabase(server.url, templateCreated, { force: true }).catch(() => undefined);
+      }
       await server.stop().catch(() => undefined);
       throw error;
     }

@@ -94,10 +94,9 @@ describe('migration registry', () => {
 
     for (const name of files) {
       const module = (await import(`../migrations/${name}.js`)) as Record<string, unknown>;
-      expect({ name, up: migrations[name]?.up, down: migrations[name]?.down }).toEqual({
+      expect({ name, migration: migrations[name] }).toMatchObject({
         name,
-        up: module.up,
-        down: module.down,
+        migration: { up: module.up, down: module.down },
       });
     }
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { seeder } from './helpers/seed.js';
+import { gid, seeder } from './helpers/seed.js';
 
 interface Page {
   edges: Array<{ cursor: string; node: { id: string; title: string } }>;
@@ -42,7 +42,7 @@ beforeAll(async () => {
       price: [500, 900, 900, 1200][i % 4],
       createdAt: i % 5 === 0 ? sameInstant : new Date(Date.UTC(2026, 0, 1 + i)),
     });
-    visibleIds.add(product.id);
+    visibleIds.add(gid('Product', product));
     for (let r = 0; r < i % 4; r += 1) {
       await seed.review({ product, author: reviewers[r], rating: 1 + ((i + r) % 5) });
     }
@@ -108,7 +108,7 @@ describe('cursor stability', () => {
     const seed = seeder(server.db);
     const extra = await seed.product({ createdAt: new Date('2030-01-01T00:00:00Z') });
     const second = await page({ orderBy, first: 5, after: first.pageInfo.endCursor });
-    const expected = (await fullOrder(orderBy)).filter((id) => id !== extra.id);
+    const expected = (await fullOrder(orderBy)).filter((id) => id !== gid('Product', extra));
     expect([...first.edges, ...second.edges].map((e) => e.node.id)).toEqual(expected.slice(0, 10));
     await server.db.deleteFrom('products').where('id', '=', extra.id).execute();
   });

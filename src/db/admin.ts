@@ -8,9 +8,11 @@ import { withDatabaseName } from './connection.js';
  * embedded server and by the test harness to clone per-file databases.
  */
 async function withAdmin<T>(url: string, work: (db: Kysely<object>) => Promise<T>): Promise<T> {
-  const db = new Kysely<object>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: withDatabaseName(url, 'postgres'), max: 1 }) }),
-  });
+  const pool = new pg.Pool({ connectionString: withDatabaseName(url, 'postgres'), max: 1 });
+  // pool.end() resolves before its socket is gone; a server stopping in that
+  // gap must not surface as an unhandled 'error' event.
+  pool.on('error', () => undefined);
+  const db = new Kysely<object>({ dialect: new PostgresDialect({ pool }) });
   try {
     return await work(db);
   } finally {

@@ -19,6 +19,11 @@ export class RequestStats {
 /**
  * Counts the statements a request runs and their total time. It is attached
  * per request with `db.withPlugin(...)`, so no global state is involved.
+ *
+ * Kysely also runs `transformQuery` for every subquery builder, so a
+ * statement is counted when its result arrives (once per round trip); its
+ * time runs from when Kysely prepared it, pool wait included. A statement
+ * that fails is not counted: the request's error is logged instead.
  */
 export class SqlStatsPlugin implements KyselyPlugin {
   private readonly started = new WeakMap<object, number>();
@@ -26,12 +31,12 @@ export class SqlStatsPlugin implements KyselyPlugin {
   constructor(private readonly stats: RequestStats) {}
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    this.stats.sqlCount += 1;
     this.started.set(args.queryId, performance.now());
     return args.node;
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    this.stats.sqlCount += 1;
     const start = this.started.get(args.queryId);
     if (start !== undefined) this.stats.sqlMs += performance.now() - start;
     return args.result;

@@ -111,13 +111,18 @@ function isObjectInUse(error: unknown): boolean {
 }
 
 /**
- * DROP DATABASE, first politely: PostgreSQL waits up to 5 s for sessions still
- * closing (a destroyed pool does not wait for its connections to end). Only
- * sessions still open after that are terminated (WITH (FORCE)).
+ * DROP DATABASE, by default first politely: PostgreSQL waits up to 5 s for
+ * sessions still closing (a destroyed pool does not wait for its connections
+ * to end). Only sessions still open after that are terminated (WITH (FORCE)).
+ * `force` terminates them at once. `serverUrl` may name any database.
  */
-export async function dropTestDatabase(serverUrl: string, name: string): Promise<void> {
+export async function dropTestDatabase(serverUrl: string, name: string, options: { force?: boolean } = {}): Promise<void> {
   await withAdminClient(serverUrl, async (client) => {
     const id = client.escapeIdentifier(name);
+    if (options.force) {
+      await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
+      return;
+    }
     try {
       await client.query(`DROP DATABASE IF EXISTS ${id}`);
     } catch (error) {

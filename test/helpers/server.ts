@@ -8,9 +8,16 @@ import type { Kysely } from 'kysely';
 
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { createDb } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/database.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createTestDatabase, newTestDatabaseName, testDatabaseUrl } from './database.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+
+import { createLogger, REDACT_PATHS } from '../../src/observability/logger.js';
+import { createTestDatabase, dropTestDatabase, newTestDatabaseName, testDatabaseUrl } from './database.js';
+
+/** How long close() lets app.close() take before it gives up on a graceful stop. */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 export interface GraphQLErrorLocation {
   line: number;
@@ -41,7 +48,12 @@ export interface GraphQLRequestInit {
   operationName?: string;
 }
 
+/** One parsed JSON log line. */
+export type LogLine = Record<string, unknown> & { msg?: string };
+
 export interface TestServerOptions {
+  /** Keep every log line (info and above) in `logs` instead of discarding them. */
+  captureLogs?: boolean;
   /** Environment for loadConfig, over NODE_ENV=test and LOG_LEVEL=silent (DATABASE_URL is always the test database). */
   env?: Record<string, string>;
 }
@@ -51,7 +63,11 @@ export interface TestServer {
   baseUrl: string;
   config: Config;
   app: FastifyInstance;
-  /** The same database the application uses, for arranging and inspecting rows. */
+  /**
+   * The application's database, for arranging and inspecting rows. Its own
+   * pool: destroying it does not touch the application's (configured by
+   * DATABASE_POOL_MAX / DATABASE_STATEMENT_TIMEOUT_MS like in production).
+   */
   db: Kysely<Database>;
   /** POSTs a JSON GraphQL request to /graphql. Rejects if the response is not JSON. */
   graphql<T = Record<string, unknown>>(
@@ -61,6 +77,10 @@ export interface TestServer {
   ): Promise<GraphQLResult<T>>;
   /** Any request to the server; `path` is relative to baseUrl (e.g. "/health/ready"). */
   request(path: string, init?: RequestInit): Promise<Response>;
+  /** Log lines written so far when started with `captureLogs`. */
+  logs: LogLine[];
+  /** Drops the database under the running application (its sessions are terminated): a lost database. */
+  dropDatabase(): Promise<void>;
   /** Stops the server and drops its database; safe to call twice. */
   close(): Promise<void>;
 }
@@ -73,25 +93,39 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.env,
     DATABASE_URL: testDatabaseUrl(name),
   });
-  const database = await createTestDatabase({
-    name,
-    poolMax: config.databasePoolMax,
-    statementTimeoutMs: config.databaseStatementTimeoutMs,
-  });
+  const database = await createTestDatabase({ name });
+  const logs: LogLine[] = [];
+  const logger = options.captureLogs
+    ? pino(
+        { level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+            done();
+          },
+        }),
+      )
+    : createLogger({ logLevel: config.logLevel, logFormat: 'json' });
+  const appDb = createDb(
+    { url: database.url, poolMax: config.databasePoolMax, statementTimeoutMs: config.databaseStatementTimeoutMs },
+    (error) => logger.warn({ err: error }, 'idle database connection lost'),
+  );
 
-  let app: FastifyInstance;
+  let app: FastifyInstance | undefined;
   let baseUrl: string;
   try {
-    const logger = createLogger({ logLevel: config.logLevel, logFormat: 'json' });
-    app = await buildApp({ config, db: database.db, logger });
+    app = await buildApp({ config, db: appDb, logger });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (address === null || typeof address !== 'object') throw new Error('the test server has no TCP address');
     baseUrl = `http://127.0.0.1:${address.port}`;
   } catch (error) {
+    await stopApp(app).catch(() => undefined);
+    await appDb.destroy();
     await database.drop();
     throw error;
   }
+  const started = app;
 
   const request = (path: string, init?: RequestInit): Promise<Response> => fetch(new URL(path, baseUrl), init);
 
@@ -115,13 +149,49 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const close = (): Promise<void> => {
     closed ??= (async () => {
       try {
-        await app.close();
+        await stopApp(started);
       } finally {
+        await appDb.destroy();
         await database.drop();
       }
     })();
     return closed;
   };
 
-  return { baseUrl, config, app, db: database.db, graphql, request, close };
+  return {
+    baseUrl,
+    config,
+    app: started,
+    db: database.db,
+    graphql,
+    logs,
+    request,
+    dropDatabase: () => dropTestDatabase(database.url, name, { force: true }),
+    close,
+  };
+}
+
+/**
+ * app.close(), bounded: a close that never finishes (e.g. an onClose hook that
+ * itself awaits app.close()) fails the test with a reason instead of timing
+ * out the hook, and the port is released all the same.
+ */
+async function stopApp(app: FastifyInstance | undefined): Promise<void> {
+  if (!app) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS);
+  });
+  try {
+    const outcome = await Promise.race([app.close().then(() => 'closed' as const), timedOut]);
+    if (outcome === 'timeout') {
+      app.server.closeAllConnections();
+      app.server.close();
+      throw new Error(
+        `app.close() did not finish within ${CLOSE_TIMEOUT_MS} ms (does an onClose hook wait for app.close() itself?)`,
+      );
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
