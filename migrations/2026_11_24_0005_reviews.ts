@@ -25,7 +25,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // Keep products.rating_avg / review_count exact. Recomputing from the live
   // rows (rather than incrementing) stays correct whatever the mix of inserts,
-  // edits, soft deletes and restores; the product row lock serialises writers.
+  // edits, soft deletes and restores; locking the product row first
+  // serialises concurrent writers (a test proves no update is lost).
   await sql`
     CREATE FUNCTION reviews_refresh_product_rating() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -36,8 +37,12 @@ export async function up(db: Kysely<any>): Promise<void> {
         SELECT DISTINCT x FROM unnest(ARRAY[
           CASE WHEN TG_OP <> 'INSERT' THEN OLD.product_id END,
           CASE WHEN TG_OP <> 'DELETE' THEN NEW.product_id END
-        ]) AS x WHERE x IS NOT NULL
+        ]) AS x WHERE x IS NOT NULL ORDER BY x
       LOOP
+        -- Lock the product before counting: a concurrent writer waits here and
+        -- then counts with a fresh snapshot that includes this one's review.
+        -- Ids are visited in order so two writers never lock in opposite order.
+        PERFORM 1 FROM products WHERE id = pid FOR UPDATE;
         UPDATE products p
            SET review_count = s.n,
                rating_avg = s.avg

@@ -5,6 +5,7 @@ import * as m0002 from './2026_11_24_0002_categories.js';
 import * as m0003 from './2026_11_24_0003_products.js';
 import * as m0004 from './2026_11_24_0004_orders.js';
 import * as m0005 from './2026_11_24_0005_reviews.js';
+import * as m0006 from './2026_11_24_0006_auth.js';
 
 /**
  * Every migration, by name. Listed statically (not discovered by readdir)
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_0003_products': m0003,
   '2026_11_24_0004_orders': m0004,
   '2026_11_24_0005_reviews': m0005,
+  '2026_11_24_0006_auth': m0006,
 };

@@ -3,14 +3,26 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo from '@as-integrations/fastify';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Kysely } from 'kysely';
 
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import { errorCodes, type ErrorCode } from './errors/codes.js';
 import { formatError } from './errors/format.js';
-import { createContext, type GraphQLContext } from './graphql/context.js';
+import { AuthenticationError, authenticate } from './auth/authenticate.js';
+import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
+import { permissions } from './authz/permissions.js';
+import { applyPermissions } from './authz/shield.js';
+import { createContext, type GraphQLContext, type RequestInfo } from './graphql/context.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
 import { registerHealthRoutes } from './health/health.routes.js';
@@ -20,6 +32,7 @@ import { RequestStats } from './observability/request-stats.js';
 declare module 'fastify' {
   interface FastifyRequest {
     stats: RequestStats;
+    graphqlContext: GraphQLContext | undefined;
   }
 }
 
@@ -27,6 +40,13 @@ export interface AppOptions {
   config: Config;
   db: Kysely<Database>;
   logger: Logger;
+  /** Built from `config` when not given; owned (and closed) by the caller when given. */
+  auth?: AuthRuntime;
+  /**
+   * graphql-shield on (the default). Off only to measure its overhead in the
+   * benchmark; never in a server that serves traffic.
+   */
+  authorization?: boolean;
 }
 
 /** An incoming X-Request-Id is kept only if it is short and plain; otherwise a new one is made. */
@@ -36,11 +56,32 @@ function requestError(code: ErrorCode, requestId: string, message: string = erro
   return { errors: [{ message, extensions: { code, requestId } }], extensions: { requestId } };
 }
 
+/** What services may see of, and do to, the HTTP exchange. */
+function requestInfo(request: FastifyRequest, reply: FastifyReply): RequestInfo {
+  return {
+    id: request.id,
+    ip: request.ip,
+    userAgent: request.headers['user-agent'] ?? null,
+    origin: request.headers.origin ?? null,
+    cookie: (name) => request.cookies[name],
+    setCookie: (name, value, { maxAgeSeconds }) => {
+      reply.setCookie(name, value, { httpOnly: true, secure: true, sameSite: 'strict', path: '/', maxAge: maxAgeSeconds });
+    },
+    clearCookie: (name) => {
+      reply.clearCookie(name, { httpOnly: true, secure: true, sameSite: 'strict', path: '/' });
+    },
+    setHeader: (name, value) => {
+      reply.header(name, value);
+    },
+  };
+}
+
 /**
  * The HTTP server: Fastify with Apollo Server at /graphql and health probes.
  * Returned ready to `listen`; closing it drains in-flight GraphQL requests.
  */
-export async function buildApp({ config, db, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, db, logger, ...options }: AppOptions): Promise<FastifyInstance> {
+  const auth = options.auth ?? (await createAuthRuntime(config));
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
@@ -57,9 +98,32 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   });
 
   app.decorateRequest('stats');
+  app.decorateRequest('graphqlContext');
   app.addHook('onRequest', async (request, reply) => {
     request.stats = new RequestStats();
     reply.header('x-request-id', request.id);
+  });
+  await app.register(fastifyCookie);
+
+  // Authentication happens before GraphQL runs: bad credentials are a 401
+  // with WWW-Authenticate, never a silently anonymous request.
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.url !== '/graphql') return;
+    const context = createContext({ db, log: request.log, request: requestInfo(request, reply), stats: request.stats, auth });
+    try {
+      context.viewer = await authenticate(context, request.headers.authorization);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      request.log.info({ reason: error.description }, 'rejected credentials');
+      request.stats.errorCodes = ['UNAUTHENTICATED'];
+      return reply
+        .code(401)
+        .header('www-authenticate', `Bearer realm="marketplace-api", error="invalid_token", error_description="${error.description.replace(/"/g, "'")}"`)
+        .header('cache-control', 'no-store')
+        .send(requestError('UNAUTHENTICATED', request.id, error.description));
+    }
+    request.graphqlContext = context;
+    if (context.viewer) request.log = request.log.child({ userId: context.viewer.userId, via: context.viewer.via });
   });
   // One line per request: what ran, how long, how it ended, what it cost the database.
   app.addHook('onResponse', async (request, reply) => {
@@ -91,9 +155,13 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   app.setNotFoundHandler((request, reply) => reply.code(404).send(requestError('NOT_FOUND', request.id)));
 
   registerHealthRoutes(app, db);
+  // Public keys of the access-token signing keys, for resource servers that verify tokens themselves.
+  app.get('/.well-known/jwks.json', async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(auth.keys.publicJwks),
+  );
 
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: buildSchema(),
+    schema: options.authorization === false ? buildSchema() : applyPermissions(buildSchema(), permissions),
     formatError,
     includeStacktraceInErrorResponses: false,
     introspection: config.graphqlIntrospection,
@@ -110,8 +178,10 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   await apollo.start();
 
   await app.register(fastifyApollo(apollo), {
-    context: async (request) =>
-      createContext({ db, log: request.log, requestId: request.id, stats: request.stats }),
+    context: async (request) => {
+      if (!request.graphqlContext) throw new Error('GraphQL context missing: the authentication hook did not run');
+      return request.graphqlContext;
+    },
   });
   // app.close() stops accepting connections and waits for in-flight requests
   // (Fastify closes idle keep-alive sockets itself); then Apollo stops. Apollo's
@@ -119,6 +189,7 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   // which deadlocks when the shutdown starts from app.close().
   app.addHook('onClose', async () => {
     await apollo.stop();
+    if (!options.auth) await auth.close();
   });
 
   return app;

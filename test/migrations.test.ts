@@ -7,7 +7,18 @@ import type { Database } from '../src/db/database.js';
 import { migrateToLatest, migrationStatus, pendingMigrations, rollbackOne } from '../src/db/migrator.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
-const APP_TABLES = ['categories', 'order_items', 'orders', 'products', 'reviews', 'users'];
+const APP_TABLES = [
+  'api_keys',
+  'audit_events',
+  'categories',
+  'order_items',
+  'orders',
+  'products',
+  'reviews',
+  'sessions',
+  'user_identities',
+  'users',
+];
 const MIGRATIONS_DIR = new URL('../migrations/', import.meta.url);
 
 /** Tables of the public schema, without Kysely's own bookkeeping. */

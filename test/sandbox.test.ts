@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
+import { generateSigningJwks } from '../src/auth/signing-keys.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('Apollo Sandbox landing page', () => {
@@ -9,7 +10,7 @@ describe('Apollo Sandbox landing page', () => {
   beforeAll(async () => {
     [dev, prod] = await Promise.all([
       startTestServer({ env: { GRAPHQL_SANDBOX: 'true', GRAPHQL_INTROSPECTION: 'true' } }),
-      startTestServer({ env: { NODE_ENV: 'production', LOG_FORMAT: 'json' } }),
+      startTestServer({ env: { NODE_ENV: 'production', LOG_FORMAT: 'json', JWT_SIGNING_KEYS: await generateSigningJwks() } }),
     ]);
   });
 

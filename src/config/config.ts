@@ -27,6 +27,24 @@ export interface Config {
   bodyLimitBytes: number;
   trustProxy: boolean;
   shutdownTimeoutMs: number;
+  /** `iss` of the access tokens this server signs. */
+  jwtIssuer: string;
+  /** `aud` of the access tokens this server signs and accepts. */
+  jwtAudience: string;
+  /** A JWK set of private signing keys (JSON). The last key signs; all verify. Required in production. */
+  jwtSigningKeys: string | undefined;
+  /** Where development keeps its generated key pair when JWT_SIGNING_KEYS is not set. */
+  jwtKeyFile: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  /** External OpenID Connect provider; all three set, or none. */
+  oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
+  /** Optional Redis for limits shared across instances. */
+  redisUrl: string | undefined;
+  /** Login / sign-up attempts per (email, IP) per 15 minutes. */
+  loginLimitPerEmailIp: number;
+  /** Login / sign-up attempts per IP per hour. */
+  loginLimitPerIp: number;
 }
 
 export class ConfigError extends Error {
@@ -82,6 +100,35 @@ class Reader {
     return fallback;
   }
 
+  url(name: string, protocols: readonly string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      if (!protocols.includes(new URL(value).protocol)) throw new Error('protocol');
+      return value;
+    } catch {
+      this.problems.push(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+      return undefined;
+    }
+  }
+
+  json(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      JSON.parse(value);
+      return value;
+    } catch {
+      // Never echo the value: it holds private keys.
+      this.problems.push(`${name} must be valid JSON`);
+      return undefined;
+    }
+  }
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
   postgresUrl(name: string): string | undefined {
     const value = this.raw(name);
     if (value === undefined) return undefined;
@@ -120,7 +167,29 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 52_428_800),
     trustProxy: read.bool('TRUST_PROXY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 120_000),
+    jwtIssuer: read.string('JWT_ISSUER', 'marketplace-api'),
+    jwtAudience: read.string('JWT_AUDIENCE', 'marketplace-api'),
+    jwtSigningKeys: read.json('JWT_SIGNING_KEYS'),
+    jwtKeyFile: read.string('JWT_KEY_FILE', '.data/jwt-signing-keys.json'),
+    accessTokenTtlSeconds: read.int('ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),
+    refreshTokenTtlDays: read.int('REFRESH_TOKEN_TTL_DAYS', 30, 1, 365),
+    oidc: undefined,
+    redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    loginLimitPerEmailIp: read.int('LOGIN_LIMIT_PER_EMAIL_IP', 10, 1, 10_000),
+    loginLimitPerIp: read.int('LOGIN_LIMIT_PER_IP', 100, 1, 1_000_000),
   };
+  const oidcIssuer = read.optionalString('OIDC_ISSUER');
+  const oidcAudience = read.optionalString('OIDC_AUDIENCE');
+  const oidcJwksUrl = read.url('OIDC_JWKS_URL', ['https:', 'http:']);
+  const oidcSet = [oidcIssuer, oidcAudience, oidcJwksUrl].filter((v) => v !== undefined).length;
+  if (oidcIssuer && oidcAudience && oidcJwksUrl) {
+    config.oidc = { issuer: oidcIssuer, audience: oidcAudience, jwksUrl: oidcJwksUrl };
+  } else if (oidcSet > 0 && !read.problems.some((p) => p.startsWith('OIDC_JWKS_URL'))) {
+    read.problem('OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL must be set together');
+  }
+  if (nodeEnv === 'production' && config.jwtSigningKeys === undefined && !read.problems.some((p) => p.startsWith('JWT_SIGNING_KEYS'))) {
+    read.problem('JWT_SIGNING_KEYS must be set in production (a JWK set of private signing keys)');
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }

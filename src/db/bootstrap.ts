@@ -34,7 +34,9 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     url,
     poolMax: config.databasePoolMax,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
-  }, (error) => log.warn({ err: error }, 'idle database connection lost'));
+  }, (error) =>
+      log.warn({ code: (error as { code?: unknown }).code, message: error.message }, 'idle database connection lost'),
+  );
   return {
     db,
     embedded,

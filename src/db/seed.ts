@@ -1,12 +1,9 @@
-import { hash } from '@node-rs/argon2';
 import type { Kysely } from 'kysely';
 
+import { hashPassword } from '../auth/passwords.js';
 import type { Database } from './database.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProductStatus } from '../modules/products/product.table.js';
-
-/** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
-export const ARGON2_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 /** Every demo account shares this password; it exists only in seeded development data. */
 export const DEMO_PASSWORD = 'marketplace-demo';
@@ -67,7 +64,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
   const existing = await db.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   if (Number(existing.n) > 0) return { seeded: false, users: 0, products: 0, orders: 0, reviews: 0 };
 
-  const passwordHash = await hash(DEMO_PASSWORD, ARGON2_OPTIONS);
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
   const rand = random(20261124);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
   const now = Date.now();

@@ -1,8 +1,12 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 
+import type { AuthRuntime } from '../auth/runtime.js';
+import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
-import type { FastifyBaseLogger } from 'fastify';
 import { SqlStatsPlugin, type RequestStats } from '../observability/request-stats.js';
+import * as accounts from '../modules/accounts/index.js';
+import * as audit from '../modules/audit/index.js';
 import * as categories from '../modules/categories/index.js';
 import * as products from '../modules/products/index.js';
 import * as reviews from '../modules/reviews/index.js';
@@ -18,14 +22,38 @@ export function createLoaders(db: Kysely<Database>) {
     ...categories.createLoaders(db),
     ...products.createLoaders(db),
     ...reviews.createLoaders(db),
+    ...accounts.createLoaders(db),
+    ...audit.createLoaders(db),
   };
 }
 
-/** What services need: the request's database handle and loaders. */
+export interface CookieOptions {
+  maxAgeSeconds: number;
+}
+
+/** The parts of the HTTP exchange that services may read or affect. */
+export interface RequestInfo {
+  id: string;
+  ip: string;
+  userAgent: string | null;
+  /** The Origin header: browsers send it on cross-origin and POST requests. */
+  origin: string | null;
+  cookie(name: string): string | undefined;
+  /** Sets an httpOnly, Secure, SameSite=Strict cookie on the response, at Path=/. */
+  setCookie(name: string, value: string, options: CookieOptions): void;
+  clearCookie(name: string): void;
+  setHeader(name: string, value: string): void;
+}
+
+/** What services need: the request's database handle, loaders, caller and HTTP details. */
 export interface ServiceContext {
   db: Kysely<Database>;
   loaders: Loaders;
   log: FastifyBaseLogger;
+  request: RequestInfo;
+  /** The authenticated caller; `null` for anonymous requests. */
+  viewer: Viewer | null;
+  auth: AuthRuntime;
 }
 
 /** The GraphQL context of one request. */
@@ -39,12 +67,23 @@ export interface GraphQLContext extends ServiceContext {
 export interface ContextInput {
   db: Kysely<Database>;
   log: FastifyBaseLogger;
-  requestId: string;
+  request: RequestInfo;
   stats: RequestStats;
+  auth: AuthRuntime;
 }
 
-export function createContext({ db, log, requestId, stats }: ContextInput): GraphQLContext {
+export function createContext({ db, log, request, stats, auth }: ContextInput): GraphQLContext {
   // The SQL plugin counts this request's statements for its log line.
   const requestDb = db.withPlugin(new SqlStatsPlugin(stats));
-  return { db: requestDb, loaders: createLoaders(requestDb), log, requestId, stats, nodeTypes: new WeakMap() };
+  return {
+    db: requestDb,
+    loaders: createLoaders(requestDb),
+    log,
+    request,
+    viewer: null,
+    auth,
+    requestId: request.id,
+    stats,
+    nodeTypes: new WeakMap(),
+  };
 }

@@ -1,7 +1,7 @@
 import { badUserInput } from '../errors/errors.js';
 
 /** Object types that have global ids. */
-export const NODE_TYPES = ['User', 'Category', 'Product', 'Review'] as const;
+export const NODE_TYPES = ['User', 'Category', 'Product', 'Review', 'Session', 'ApiKey', 'AuditEvent'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

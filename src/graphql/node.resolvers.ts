@@ -10,17 +10,25 @@ import type { CategoryRow } from '../modules/categories/category.table.js';
 import type { ProductRow } from '../modules/products/product.table.js';
 import type { ReviewRow } from '../modules/reviews/review.table.js';
 import type { UserRow } from '../modules/users/user.table.js';
+import type { ApiKeyRow } from '../modules/accounts/api-key.table.js';
+import type { SessionRow } from '../modules/accounts/session.table.js';
+import type { AuditEventRow } from '../modules/audit/audit.table.js';
+import { getOwnApiKey, getOwnSession } from '../modules/accounts/account.queries.js';
+import { getAuditEvent } from '../modules/audit/audit.service.js';
 
-type NodeModel = UserRow | CategoryRow | ProductRow | ReviewRow;
+type NodeModel = UserRow | CategoryRow | ProductRow | ReviewRow | SessionRow | ApiKeyRow | AuditEventRow;
 
 const MAX_NODES = 100;
 
 /** How each node type is fetched, with the same visibility rules as its direct query. */
 const fetchers: Record<NodeType, (ctx: GraphQLContext, id: string) => Promise<NodeModel | null>> = {
-  User: getUser,
+  User: (ctx, id) => getUser(ctx, id),
   Category: getCategory,
   Product: getProduct,
   Review: getReview,
+  Session: getOwnSession,
+  ApiKey: getOwnApiKey,
+  AuditEvent: getAuditEvent,
 };
 
 async function resolveNode(ctx: GraphQLContext, globalId: string, argument: string): Promise<NodeModel | null> {

@@ -31,6 +31,8 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
         },
         async willSendResponse({ contextValue, response }) {
           const { requestId, stats } = contextValue;
+          // Responses for a signed-in caller are personal: never stored by shared caches.
+          if (contextValue.viewer) response.http.headers.set('cache-control', 'private, no-store');
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
           result.extensions = { ...result.extensions, requestId };
@@ -44,6 +46,7 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
           const first = stats.errorCodes[0];
           if (result.data == null && first !== undefined && isErrorCode(first)) {
             response.http.status = errorCodes[first].status;
+            if (first === 'UNAUTHENTICATED') response.http.headers.set('www-authenticate', 'Bearer realm="marketplace-api"');
           }
         },
       };

@@ -17,7 +17,7 @@ describe('configuration', () => {
   });
 
   it('turns development conveniences off in production', () => {
-    expect(loadConfig({ NODE_ENV: 'production' })).toMatchObject({
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SIGNING_KEYS: '{"keys":[]}' })).toMatchObject({
       graphqlSandbox: false,
       graphqlIntrospection: false,
       seedDemoData: false,
@@ -37,6 +37,18 @@ describe('configuration', () => {
     for (const name of ['PORT', 'NODE_ENV', 'GRAPHQL_SANDBOX', 'DATABASE_URL']) expect(message).toContain(name);
     expect(message).not.toContain('hunter2');
     expect((error as ConfigError).problems).toHaveLength(4);
+  });
+
+  it('requires signing keys in production and all three OIDC settings together', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SIGNING_KEYS must be set in production/);
+    expect(() => loadConfig({ OIDC_ISSUER: 'https://id.example.com' })).toThrow(/must be set together/);
+    expect(loadConfig({ OIDC_ISSUER: 'https://id.example.com', OIDC_AUDIENCE: 'api', OIDC_JWKS_URL: 'https://id.example.com/jwks' }).oidc).toEqual({
+      issuer: 'https://id.example.com',
+      audience: 'api',
+      jwksUrl: 'https://id.example.com/jwks',
+    });
+    expect(() => loadConfig({ JWT_SIGNING_KEYS: 'not json' })).toThrow(/JWT_SIGNING_KEYS must be valid JSON/);
+    expect(() => loadConfig({ REDIS_URL: 'http://localhost' })).toThrow(/REDIS_URL/);
   });
 
   it('accepts a postgres URL and numeric limits', () => {

@@ -4,11 +4,16 @@ import type { UserRow } from '../../modules/users/user.table.js';
 import type { CategoryRow } from '../../modules/categories/category.table.js';
 import type { ProductRow } from '../../modules/products/product.table.js';
 import type { ReviewRow } from '../../modules/reviews/review.table.js';
+import type { SessionRow } from '../../modules/accounts/session.table.js';
+import type { ApiKeyRow } from '../../modules/accounts/api-key.table.js';
+import type { AuditEventRow } from '../../modules/audit/audit.table.js';
+import type { AuditEventConnectionModel, AuditEventEdgeModel } from '../../modules/audit/audit.mappers.js';
 import type { ProductConnectionModel, ProductEdgeModel } from '../../modules/products/product.mappers.js';
 import type { ReviewConnectionModel, ReviewEdgeModel } from '../../modules/reviews/review.mappers.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -21,6 +26,121 @@ export type Scalars = {
   Currency: { input: string; output: string; }
   /** An instant in time, in UTC, as an ISO 8601 string (for example `2026-11-24T09:30:00.000Z`). */
   DateTime: { input: Date | string; output: Date | string; }
+  /** A JSON object with string keys. */
+  JSONObject: { input: Record<string, unknown>; output: Record<string, unknown>; }
+};
+
+/** A long-lived credential for scripts and integrations, limited by scopes. */
+export type ApiKey = Node & {
+  __typename?: 'ApiKey';
+  /** When the key was created. */
+  createdAt: Scalars['DateTime']['output'];
+  /** When the key stops working; `null`: never. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Opaque global id. */
+  id: Scalars['ID']['output'];
+  /** Roughly when the key was last used (updated at most once a minute). */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The name given at creation. */
+  name: Scalars['String']['output'];
+  /** The key's public prefix, to recognise it (the key starts with `mk_<prefix>_`). */
+  prefix: Scalars['String']['output'];
+  /** When the key was revoked; `null` while it is active. */
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What the key may do. */
+  scopes: Array<ApiKeyScope>;
+};
+
+/** What an API key may do. A key never exceeds its owner's rights; account and admin operations are never open to keys. */
+export type ApiKeyScope =
+  /** Read the catalogue: products, categories, reviews, public profiles. */
+  | 'CATALOG_READ'
+  /** Create and change the owner's products. */
+  | 'CATALOG_WRITE'
+  /** Read the owner's orders. */
+  | 'ORDERS_READ'
+  /** Place and change the owner's orders. */
+  | 'ORDERS_WRITE'
+  /** Write reviews as the owner. */
+  | 'REVIEWS_WRITE';
+
+/** A security-relevant event: who did what to which object, from where, when. */
+export type AuditEvent = Node & {
+  __typename?: 'AuditEvent';
+  /** What happened, for example `LOGIN_SUCCEEDED`, `ROLE_CHANGED`, `REFRESH_TOKEN_REUSED`. */
+  action: Scalars['String']['output'];
+  /** Who did it; `null` for anonymous actors (a failed login, a sign-up). */
+  actor?: Maybe<User>;
+  /** Opaque global id. */
+  id: Scalars['ID']['output'];
+  /** Client IP address. */
+  ip?: Maybe<Scalars['String']['output']>;
+  /** Further details, specific to the action. */
+  metadata: Scalars['JSONObject']['output'];
+  /** When it happened. */
+  occurredAt: Scalars['DateTime']['output'];
+  /** Id of the HTTP request that caused it. */
+  requestId?: Maybe<Scalars['String']['output']>;
+  /** Global id of the object acted on. */
+  targetId?: Maybe<Scalars['ID']['output']>;
+  /** Kind of object acted on, for example `User` or `ApiKey`. */
+  targetType?: Maybe<Scalars['String']['output']>;
+  /** Client user agent. */
+  userAgent?: Maybe<Scalars['String']['output']>;
+};
+
+/** A page of audit events. */
+export type AuditEventConnection = {
+  __typename?: 'AuditEventConnection';
+  /** The events on this page with their cursors. */
+  edges: Array<AuditEventEdge>;
+  /** The events on this page, without cursors. */
+  nodes: Array<AuditEvent>;
+  /** Where this page sits in the whole list. */
+  pageInfo: PageInfo;
+  /** Number of events matching the filter. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** An audit event in a connection. */
+export type AuditEventEdge = {
+  __typename?: 'AuditEventEdge';
+  /** Opaque cursor for `after` / `before`. */
+  cursor: Scalars['String']['output'];
+  /** The event. */
+  node: AuditEvent;
+};
+
+/** Conditions on audit events; all given conditions apply together. */
+export type AuditEventFilter = {
+  /** Only events of this action, for example `LOGIN_FAILED`. */
+  action?: InputMaybe<Scalars['String']['input']>;
+  /** Only events caused by this user. */
+  actorId?: InputMaybe<Scalars['ID']['input']>;
+  /** Only events at or after this instant. */
+  occurredAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only events before this instant. */
+  occurredBefore?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+/**
+ * Result of signing up, logging in or refreshing: a short-lived access token to send as
+ * `Authorization: Bearer <token>`, and a refresh token to get the next one.
+ */
+export type AuthPayload = {
+  __typename?: 'AuthPayload';
+  /** JWT access token; send it as `Authorization: Bearer <token>`. */
+  accessToken?: Maybe<Scalars['String']['output']>;
+  /** When the access token expires (15 minutes after issue by default). */
+  accessTokenExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The refresh token when delivered in the payload; `null` when it was set as a cookie. */
+  refreshToken?: Maybe<Scalars['String']['output']>;
+  /** When the refresh token expires. */
+  refreshTokenExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The signed-in user; `null` when `userErrors` is not empty. */
+  user?: Maybe<User>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
 };
 
 /** A group of products, such as Books or Electronics. */
@@ -50,6 +170,90 @@ export type CategoryProductsArgs = {
   orderBy?: InputMaybe<ProductOrder>;
 };
 
+/** Input of `changePassword`. */
+export type ChangePasswordInput = {
+  /** The password in use now. */
+  currentPassword: Scalars['String']['input'];
+  /** The new password, 8 to 128 characters. */
+  newPassword: Scalars['String']['input'];
+};
+
+/** Result of `changePassword`. */
+export type ChangePasswordPayload = {
+  __typename?: 'ChangePasswordPayload';
+  /** The user; `null` when `userErrors` is not empty. */
+  user?: Maybe<User>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `createApiKey`. */
+export type CreateApiKeyInput = {
+  /** When the key stops working; at most one year ahead. `null`: never. */
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** A name to recognise the key by, 1 to 100 characters. */
+  name: Scalars['String']['input'];
+  /** What the key may do; it never exceeds its owner's own rights. */
+  scopes: Array<ApiKeyScope>;
+};
+
+/** Result of `createApiKey`. */
+export type CreateApiKeyPayload = {
+  __typename?: 'CreateApiKeyPayload';
+  /** The new key's details; `null` when `userErrors` is not empty. */
+  apiKey?: Maybe<ApiKey>;
+  /** The key itself, shown only this once. Send it as `Authorization: Bearer <key>`. */
+  plaintextKey?: Maybe<Scalars['String']['output']>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `deactivateUser`. */
+export type DeactivateUserInput = {
+  /** Global id of the user. */
+  userId: Scalars['ID']['input'];
+};
+
+/** Result of `deactivateUser`. */
+export type DeactivateUserPayload = {
+  __typename?: 'DeactivateUserPayload';
+  /** The deactivated user; `null` when `userErrors` is not empty. */
+  user?: Maybe<User>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `logIn`. */
+export type LogInInput = {
+  /** The account's email address. */
+  email: Scalars['String']['input'];
+  /** The account's password. */
+  password: Scalars['String']['input'];
+  /** Where to deliver the refresh token. Default: `COOKIE` for browsers (requests with an `Origin` header), `PAYLOAD` otherwise. */
+  refreshTokenDelivery?: InputMaybe<RefreshTokenDelivery>;
+};
+
+/** Input of `logOutEverywhere`. */
+export type LogOutEverywhereInput = {
+  /** Unused; reserved for options. */
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Input of `logOut`. */
+export type LogOutInput = {
+  /** The refresh token of the session to end; omit it to end the session of the access token or cookie in use. */
+  refreshToken?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `logOut` and `logOutEverywhere`. */
+export type LogOutPayload = {
+  __typename?: 'LogOutPayload';
+  /** How many sessions were ended. */
+  endedSessions: Scalars['Int']['output'];
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** An exact amount of money. Never a float: `amount` is in the currency's minor unit (cents for EUR and USD). */
 export type Money = {
   __typename?: 'Money';
@@ -57,6 +261,108 @@ export type Money = {
   amount: Scalars['Int']['output'];
   /** ISO 4217 currency code. */
   currency: Scalars['Currency']['output'];
+};
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Changes the signed-in user's password; every session ends and existing access tokens stop working. */
+  changePassword: ChangePasswordPayload;
+  /** Creates an API key for the signed-in user. The key itself is returned once, in `plaintextKey`, and never again. */
+  createApiKey: CreateApiKeyPayload;
+  /** Deactivates a user: every session and API key is revoked and the account can no longer sign in. Admins only. */
+  deactivateUser: DeactivateUserPayload;
+  /**
+   * Signs in with email and password. An unknown email and a wrong password get the same answer.
+   * Limited per IP and per (email, IP); over the limit the request fails with `RATE_LIMITED`.
+   */
+  logIn: AuthPayload;
+  /** Ends the current session (its refresh token stops working) and clears the refresh cookie. */
+  logOut: LogOutPayload;
+  /** Ends every session of the signed-in user and invalidates their access tokens at once. */
+  logOutEverywhere: LogOutPayload;
+  /**
+   * Exchanges a refresh token (from the input, or from the `__Host-refresh_token` cookie) for a new access token
+   * and a new refresh token. The old refresh token stops working; presenting it again revokes the whole session.
+   */
+  refreshSession: AuthPayload;
+  /** Revokes one of the signed-in user's API keys; it stops working at once. */
+  revokeApiKey: RevokeApiKeyPayload;
+  /** Ends one of the signed-in user's sessions. */
+  revokeSession: RevokeSessionPayload;
+  /** Changes a user's role. Admins only; takes effect on the user's next request. */
+  setUserRole: SetUserRolePayload;
+  /**
+   * Creates a customer account and signs it in. Limited per IP and per (email, IP) against abuse;
+   * over the limit the request fails with `RATE_LIMITED`.
+   */
+  signUp: AuthPayload;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationChangePasswordArgs = {
+  input: ChangePasswordInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationCreateApiKeyArgs = {
+  input: CreateApiKeyInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationDeactivateUserArgs = {
+  input: DeactivateUserInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationLogInArgs = {
+  input: LogInInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationLogOutArgs = {
+  input: LogOutInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationLogOutEverywhereArgs = {
+  input: LogOutEverywhereInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRefreshSessionArgs = {
+  input: RefreshSessionInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRevokeApiKeyArgs = {
+  input: RevokeApiKeyInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRevokeSessionArgs = {
+  input: RevokeSessionInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationSetUserRoleArgs = {
+  input: SetUserRoleInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationSignUpArgs = {
+  input: SignUpInput;
 };
 
 /** An object with a stable, opaque global id that `Query.node` can fetch again. */
@@ -94,6 +400,8 @@ export type Product = Node & {
   category: Category;
   /** When the product was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** When the product was soft-deleted; `null` while it exists. Visible to its seller and admins only. */
+  deletedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Plain-text description, at most 10 000 characters. */
   description: Scalars['String']['output'];
   /** Opaque global id. */
@@ -158,6 +466,8 @@ export type ProductFilter = {
   categoryId?: InputMaybe<Scalars['ID']['input']>;
   /** `true`: only products with stock; `false`: only sold-out products. */
   inStock?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Also include soft-deleted products. Admins only; anyone else gets `FORBIDDEN`. */
+  includeDeleted?: InputMaybe<Scalars['Boolean']['input']>;
   /** Only products whose price amount (minor units) is at most this. */
   maxPrice?: InputMaybe<Scalars['Int']['input']>;
   /** Only products whose price amount (minor units) is at least this. */
@@ -166,6 +476,11 @@ export type ProductFilter = {
   search?: InputMaybe<Scalars['String']['input']>;
   /** Only products of this seller. */
   sellerId?: InputMaybe<Scalars['ID']['input']>;
+  /**
+   * Lifecycle states to include; default `[ACTIVE]`. `DRAFT` and `ARCHIVED` products are included only where
+   * the viewer is their seller or an admin.
+   */
+  statuses?: InputMaybe<Array<ProductStatus>>;
 };
 
 /** How to sort products. Ties are broken by id, so the order is total and stable. */
@@ -199,6 +514,8 @@ export type ProductStatus =
 /** The root of every read. Objects the viewer may not see are `null` and never appear in lists. */
 export type Query = {
   __typename?: 'Query';
+  /** Security-relevant events, newest first. Admins only. */
+  auditEvents: AuditEventConnection;
   /** Every product category, ordered by name. */
   categories: Array<Category>;
   /** A category by its URL slug, or `null` when there is none. */
@@ -217,6 +534,18 @@ export type Query = {
    * asking for more is a `BAD_USER_INPUT` error.
    */
   products: ProductConnection;
+  /** The signed-in user, or `null` for an anonymous request. */
+  viewer?: Maybe<User>;
+};
+
+
+/** The root of every read. Objects the viewer may not see are `null` and never appear in lists. */
+export type QueryAuditEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AuditEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -253,6 +582,21 @@ export type QueryProductsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<ProductOrder>;
 };
+
+/** Input of `refreshSession`. */
+export type RefreshSessionInput = {
+  /** The refresh token; omit it when it travels in the `__Host-refresh_token` cookie. */
+  refreshToken?: InputMaybe<Scalars['String']['input']>;
+  /** Where to deliver the new refresh token. Default: where the old one came from. */
+  refreshTokenDelivery?: InputMaybe<RefreshTokenDelivery>;
+};
+
+/** How the refresh token is handed to the client. */
+export type RefreshTokenDelivery =
+  /** In the `__Host-refresh_token` cookie (httpOnly, Secure, SameSite=Strict): for browsers. */
+  | 'COOKIE'
+  /** In the payload's `refreshToken` field: for mobile, server and command-line clients. */
+  | 'PAYLOAD';
 
 /** A customer's rating and opinion of a product they received. */
 export type Review = Node & {
@@ -310,15 +654,115 @@ export type ReviewSortField =
   /** Rating. */
   | 'RATING';
 
-/** A person with an account. Only public profile fields are listed here. */
-export type User = Node & {
-  __typename?: 'User';
-  /** When the account was created. */
+/** Input of `revokeApiKey`. */
+export type RevokeApiKeyInput = {
+  /** Global id of the key. */
+  apiKeyId: Scalars['ID']['input'];
+};
+
+/** Result of `revokeApiKey`. */
+export type RevokeApiKeyPayload = {
+  __typename?: 'RevokeApiKeyPayload';
+  /** The revoked key; `null` when `userErrors` is not empty. */
+  apiKey?: Maybe<ApiKey>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `revokeSession`. */
+export type RevokeSessionInput = {
+  /** Global id of the session. */
+  sessionId: Scalars['ID']['input'];
+};
+
+/** Result of `revokeSession`. */
+export type RevokeSessionPayload = {
+  __typename?: 'RevokeSessionPayload';
+  /** The ended session; `null` when `userErrors` is not empty. */
+  session?: Maybe<Session>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** What a user may do. */
+export type Role =
+  /** Runs the marketplace: roles, moderation, audit log, payments and refunds. */
+  | 'ADMIN'
+  /** Buys products and reviews what they received. The role of every new account. */
+  | 'CUSTOMER'
+  /** A customer who also sells: manages own products and fulfils their orders. */
+  | 'SELLER';
+
+/** A signed-in session: one refresh-token family, from login until logout, expiry or revocation. */
+export type Session = Node & {
+  __typename?: 'Session';
+  /** When the user signed in. */
   createdAt: Scalars['DateTime']['output'];
-  /** Name shown publicly next to the user's products and reviews. */
-  displayName: Scalars['String']['output'];
+  /** Whether this is the session of the current request. */
+  current: Scalars['Boolean']['output'];
+  /** When the current refresh token expires. */
+  expiresAt: Scalars['DateTime']['output'];
   /** Opaque global id. */
   id: Scalars['ID']['output'];
+  /** IP address the session was last refreshed from. */
+  ip?: Maybe<Scalars['String']['output']>;
+  /** When the current refresh token was issued (the last refresh). */
+  lastRefreshedAt: Scalars['DateTime']['output'];
+  /** User agent of the client that signed in. */
+  userAgent?: Maybe<Scalars['String']['output']>;
+};
+
+/** Input of `setUserRole`. */
+export type SetUserRoleInput = {
+  /** The new role. */
+  role: Role;
+  /** Global id of the user. */
+  userId: Scalars['ID']['input'];
+};
+
+/** Result of `setUserRole`. */
+export type SetUserRolePayload = {
+  __typename?: 'SetUserRolePayload';
+  /** The user with the new role; `null` when `userErrors` is not empty. */
+  user?: Maybe<User>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `signUp`. */
+export type SignUpInput = {
+  /** Public name, 1 to 80 characters. */
+  displayName: Scalars['String']['input'];
+  /** Email address; unique regardless of letter case. */
+  email: Scalars['String']['input'];
+  /** 8 to 128 characters. */
+  password: Scalars['String']['input'];
+  /** Where to deliver the refresh token. Default: `COOKIE` for browsers (requests with an `Origin` header), `PAYLOAD` otherwise. */
+  refreshTokenDelivery?: InputMaybe<RefreshTokenDelivery>;
+};
+
+/**
+ * A person with an account. Public profile fields are visible to everyone; private ones only to
+ * the user and to admins (others get a `FORBIDDEN` error on those fields).
+ */
+export type User = Node & {
+  __typename?: 'User';
+  /** The user's API keys, newest first, revoked ones included. Visible to the user only. */
+  apiKeys: Array<ApiKey>;
+  /** When the account was created. */
+  createdAt: Scalars['DateTime']['output'];
+  /** When the account was deactivated; `null` while active. Visible to admins only. */
+  deactivatedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Name shown publicly next to the user's products and reviews. */
+  displayName: Scalars['String']['output'];
+  /** Sign-in email address. Visible to the user and admins only. */
+  email: Scalars['String']['output'];
+  /** Opaque global id. */
+  id: Scalars['ID']['output'];
+  /** What the user may do. Visible to the user and admins only. */
+  role: Role;
+  /** The user's signed-in sessions that have not ended, newest first. Visible to the user only. */
+  sessions: Array<Session>;
 };
 
 /**
@@ -341,6 +785,8 @@ export type UserErrorCode =
   | 'INSUFFICIENT_STOCK'
   /** A value is present but not acceptable (format, range or length). */
   | 'INVALID'
+  /** The email and password, or the refresh token, are not valid. Deliberately does not say which part is wrong. */
+  | 'INVALID_CREDENTIALS'
   /** The object's current state does not allow this change. */
   | 'INVALID_TRANSITION'
   /** A referenced object does not exist or is not visible to you. */
@@ -425,23 +871,45 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Node:
+    | ( ApiKeyRow )
+    | ( AuditEventRow )
     | ( CategoryRow )
     | ( ProductRow )
     | ( ReviewRow )
+    | ( SessionRow )
     | ( UserRow )
   ;
 };
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  ApiKey: ResolverTypeWrapper<ApiKeyRow>;
+  ApiKeyScope: ApiKeyScope;
+  AuditEvent: ResolverTypeWrapper<AuditEventRow>;
+  AuditEventConnection: ResolverTypeWrapper<AuditEventConnectionModel>;
+  AuditEventEdge: ResolverTypeWrapper<AuditEventEdgeModel>;
+  AuditEventFilter: AuditEventFilter;
+  AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Category: ResolverTypeWrapper<CategoryRow>;
+  ChangePasswordInput: ChangePasswordInput;
+  ChangePasswordPayload: ResolverTypeWrapper<Omit<ChangePasswordPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
+  CreateApiKeyInput: CreateApiKeyInput;
+  CreateApiKeyPayload: ResolverTypeWrapper<Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversTypes['ApiKey']> }>;
   Currency: ResolverTypeWrapper<Scalars['Currency']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DeactivateUserInput: DeactivateUserInput;
+  DeactivateUserPayload: ResolverTypeWrapper<Omit<DeactivateUserPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  JSONObject: ResolverTypeWrapper<Scalars['JSONObject']['output']>;
+  LogInInput: LogInInput;
+  LogOutEverywhereInput: LogOutEverywhereInput;
+  LogOutInput: LogOutInput;
+  LogOutPayload: ResolverTypeWrapper<LogOutPayload>;
   Money: ResolverTypeWrapper<Money>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   OrderDirection: OrderDirection;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -453,11 +921,22 @@ export type ResolversTypes = {
   ProductSortField: ProductSortField;
   ProductStatus: ProductStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RefreshSessionInput: RefreshSessionInput;
+  RefreshTokenDelivery: RefreshTokenDelivery;
   Review: ResolverTypeWrapper<ReviewRow>;
   ReviewConnection: ResolverTypeWrapper<ReviewConnectionModel>;
   ReviewEdge: ResolverTypeWrapper<ReviewEdgeModel>;
   ReviewOrder: ReviewOrder;
   ReviewSortField: ReviewSortField;
+  RevokeApiKeyInput: RevokeApiKeyInput;
+  RevokeApiKeyPayload: ResolverTypeWrapper<Omit<RevokeApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversTypes['ApiKey']> }>;
+  RevokeSessionInput: RevokeSessionInput;
+  RevokeSessionPayload: ResolverTypeWrapper<Omit<RevokeSessionPayload, 'session'> & { session?: Maybe<ResolversTypes['Session']> }>;
+  Role: Role;
+  Session: ResolverTypeWrapper<SessionRow>;
+  SetUserRoleInput: SetUserRoleInput;
+  SetUserRolePayload: ResolverTypeWrapper<Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
+  SignUpInput: SignUpInput;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   User: ResolverTypeWrapper<UserRow>;
   UserError: ResolverTypeWrapper<UserError>;
@@ -466,14 +945,32 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  ApiKey: ApiKeyRow;
+  AuditEvent: AuditEventRow;
+  AuditEventConnection: AuditEventConnectionModel;
+  AuditEventEdge: AuditEventEdgeModel;
+  AuditEventFilter: AuditEventFilter;
+  AuthPayload: Omit<AuthPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
   Boolean: Scalars['Boolean']['output'];
   Category: CategoryRow;
+  ChangePasswordInput: ChangePasswordInput;
+  ChangePasswordPayload: Omit<ChangePasswordPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
+  CreateApiKeyInput: CreateApiKeyInput;
+  CreateApiKeyPayload: Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
   Currency: Scalars['Currency']['output'];
   DateTime: Scalars['DateTime']['output'];
+  DeactivateUserInput: DeactivateUserInput;
+  DeactivateUserPayload: Omit<DeactivateUserPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  JSONObject: Scalars['JSONObject']['output'];
+  LogInInput: LogInInput;
+  LogOutEverywhereInput: LogOutEverywhereInput;
+  LogOutInput: LogOutInput;
+  LogOutPayload: LogOutPayload;
   Money: Money;
+  Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
   Product: ProductRow;
@@ -482,13 +979,69 @@ export type ResolversParentTypes = {
   ProductFilter: ProductFilter;
   ProductOrder: ProductOrder;
   Query: Record<PropertyKey, never>;
+  RefreshSessionInput: RefreshSessionInput;
   Review: ReviewRow;
   ReviewConnection: ReviewConnectionModel;
   ReviewEdge: ReviewEdgeModel;
   ReviewOrder: ReviewOrder;
+  RevokeApiKeyInput: RevokeApiKeyInput;
+  RevokeApiKeyPayload: Omit<RevokeApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
+  RevokeSessionInput: RevokeSessionInput;
+  RevokeSessionPayload: Omit<RevokeSessionPayload, 'session'> & { session?: Maybe<ResolversParentTypes['Session']> };
+  Session: SessionRow;
+  SetUserRoleInput: SetUserRoleInput;
+  SetUserRolePayload: Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
+  SignUpInput: SignUpInput;
   String: Scalars['String']['output'];
   User: UserRow;
   UserError: UserError;
+};
+
+export type ApiKeyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ApiKey'] = ResolversParentTypes['ApiKey']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  prefix?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  scopes?: Resolver<Array<ResolversTypes['ApiKeyScope']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type AuditEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
+  action?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  actor?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  metadata?: Resolver<ResolversTypes['JSONObject'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  requestId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  targetId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  targetType?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type AuditEventConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuditEventConnection'] = ResolversParentTypes['AuditEventConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['AuditEventEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['AuditEvent']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type AuditEventEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuditEventEdge'] = ResolversParentTypes['AuditEventEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['AuditEvent'], ParentType, ContextType>;
+};
+
+export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
+  accessToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  accessTokenExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  refreshToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  refreshTokenExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type CategoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Category'] = ResolversParentTypes['Category']> = {
@@ -499,6 +1052,17 @@ export type CategoryResolvers<ContextType = GraphQLContext, ParentType extends R
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type ChangePasswordPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ChangePasswordPayload'] = ResolversParentTypes['ChangePasswordPayload']> = {
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type CreateApiKeyPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreateApiKeyPayload'] = ResolversParentTypes['CreateApiKeyPayload']> = {
+  apiKey?: Resolver<Maybe<ResolversTypes['ApiKey']>, ParentType, ContextType>;
+  plaintextKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export interface CurrencyScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Currency'], any> {
   name: 'Currency';
 }
@@ -507,13 +1071,41 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type DeactivateUserPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeactivateUserPayload'] = ResolversParentTypes['DeactivateUserPayload']> = {
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export interface JsonObjectScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSONObject'], any> {
+  name: 'JSONObject';
+}
+
+export type LogOutPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['LogOutPayload'] = ResolversParentTypes['LogOutPayload']> = {
+  endedSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
   amount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['Currency'], ParentType, ContextType>;
 };
 
+export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  changePassword?: Resolver<ResolversTypes['ChangePasswordPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
+  createApiKey?: Resolver<ResolversTypes['CreateApiKeyPayload'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'input'>>;
+  deactivateUser?: Resolver<ResolversTypes['DeactivateUserPayload'], ParentType, ContextType, RequireFields<MutationDeactivateUserArgs, 'input'>>;
+  logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
+  logOut?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutArgs, 'input'>>;
+  logOutEverywhere?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutEverywhereArgs, 'input'>>;
+  refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'input'>>;
+  revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
+  revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
+  setUserRole?: Resolver<ResolversTypes['SetUserRolePayload'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'input'>>;
+  signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
+};
+
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'Category' | 'Product' | 'Review' | 'User', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'ApiKey' | 'AuditEvent' | 'Category' | 'Product' | 'Review' | 'Session' | 'User', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -527,6 +1119,7 @@ export type ProductResolvers<ContextType = GraphQLContext, ParentType extends Re
   averageRating?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   category?: Resolver<ResolversTypes['Category'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deletedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   inStock?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -555,12 +1148,14 @@ export type ProductEdgeResolvers<ContextType = GraphQLContext, ParentType extend
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, Partial<QueryAuditEventsArgs>>;
   categories?: Resolver<Array<ResolversTypes['Category']>, ParentType, ContextType>;
   categoryBySlug?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType, RequireFields<QueryCategoryBySlugArgs, 'slug'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<QueryProductArgs, 'id'>>;
   products?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<QueryProductsArgs, 'orderBy'>>;
+  viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 };
 
 export type ReviewResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Review'] = ResolversParentTypes['Review']> = {
@@ -586,10 +1181,41 @@ export type ReviewEdgeResolvers<ContextType = GraphQLContext, ParentType extends
   node?: Resolver<ResolversTypes['Review'], ParentType, ContextType>;
 };
 
-export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+export type RevokeApiKeyPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RevokeApiKeyPayload'] = ResolversParentTypes['RevokeApiKeyPayload']> = {
+  apiKey?: Resolver<Maybe<ResolversTypes['ApiKey']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RevokeSessionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RevokeSessionPayload'] = ResolversParentTypes['RevokeSessionPayload']> = {
+  session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  current?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastRefreshedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type SetUserRolePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SetUserRolePayload'] = ResolversParentTypes['SetUserRolePayload']> = {
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deactivatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -600,10 +1226,21 @@ export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends 
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  ApiKey?: ApiKeyResolvers<ContextType>;
+  AuditEvent?: AuditEventResolvers<ContextType>;
+  AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
+  AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
+  AuthPayload?: AuthPayloadResolvers<ContextType>;
   Category?: CategoryResolvers<ContextType>;
+  ChangePasswordPayload?: ChangePasswordPayloadResolvers<ContextType>;
+  CreateApiKeyPayload?: CreateApiKeyPayloadResolvers<ContextType>;
   Currency?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
+  DeactivateUserPayload?: DeactivateUserPayloadResolvers<ContextType>;
+  JSONObject?: GraphQLScalarType;
+  LogOutPayload?: LogOutPayloadResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
@@ -613,6 +1250,10 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Review?: ReviewResolvers<ContextType>;
   ReviewConnection?: ReviewConnectionResolvers<ContextType>;
   ReviewEdge?: ReviewEdgeResolvers<ContextType>;
+  RevokeApiKeyPayload?: RevokeApiKeyPayloadResolvers<ContextType>;
+  RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
+  Session?: SessionResolvers<ContextType>;
+  SetUserRolePayload?: SetUserRolePayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 };

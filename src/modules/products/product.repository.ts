@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
-import type { ProductRow, ProductTable } from './product.table.js';
+import type { ProductRow, ProductStatus, ProductTable } from './product.table.js';
 
 /** Product columns without the generated search vector, which never leaves the database. */
 const PRODUCT_COLUMNS = [
@@ -35,8 +35,18 @@ export const PRODUCT_SORTS: Record<ProductSortField, { column: string; kind: Key
   RATING: { column: 'p.rating_avg', kind: 'decimal' },
 };
 
+/**
+ * Who may see non-public rows: anonymous and customers see ACTIVE products
+ * only; a seller also their own DRAFT/ARCHIVED ones; an admin everything.
+ */
+export type ProductAudience = { kind: 'public' } | { kind: 'seller'; sellerId: string } | { kind: 'admin' };
+
 /** A validated filter with ids already decoded to database keys. */
 export interface ProductCriteria {
+  audience?: ProductAudience;
+  /** Default: ACTIVE only. */
+  statuses?: ProductStatus[];
+  includeDeleted?: boolean;
   search?: string;
   categoryId?: string;
   sellerId?: string;
@@ -56,14 +66,31 @@ function columnsFor(request: PageRequest): KeysetColumns {
   return { key: PRODUCT_SORTS[request.sort.name as ProductSortField].column, id: 'p.id' };
 }
 
-/** Publicly listed: ACTIVE and not soft-deleted (matches the partial indexes). */
-function visible(eb: ExpressionBuilder<Scope, 'p'>) {
-  return eb.and([eb('p.status', '=', 'ACTIVE'), eb('p.deleted_at', 'is', null)]);
+/**
+ * Rows the audience may see in the requested states. The default (ACTIVE,
+ * not deleted) is written exactly as the partial indexes' predicate, so the
+ * public catalogue is served from them.
+ */
+function visible(eb: ExpressionBuilder<Scope, 'p'>, criteria: ProductCriteria): Expression<SqlBool> {
+  const statuses = criteria.statuses ?? ['ACTIVE'];
+  const audience = criteria.audience ?? { kind: 'public' };
+  const conditions: Expression<SqlBool>[] = [];
+  if (statuses.length === 1 && statuses[0] === 'ACTIVE') {
+    conditions.push(eb('p.status', '=', 'ACTIVE'));
+  } else {
+    conditions.push(eb('p.status', 'in', statuses));
+    if (audience.kind === 'public') conditions.push(eb('p.status', '=', 'ACTIVE'));
+    if (audience.kind === 'seller') {
+      conditions.push(eb.or([eb('p.status', '=', 'ACTIVE'), eb('p.seller_id', '=', audience.sellerId)]));
+    }
+  }
+  if (!(criteria.includeDeleted && audience.kind === 'admin')) conditions.push(eb('p.deleted_at', 'is', null));
+  return eb.and(conditions);
 }
 
 function matching(criteria: ProductCriteria) {
   return (eb: ExpressionBuilder<Scope, 'p'>) => {
-    const conditions: Expression<SqlBool>[] = [visible(eb)];
+    const conditions: Expression<SqlBool>[] = [visible(eb, criteria)];
     if (criteria.search !== undefined) {
       conditions.push(sql<SqlBool>`${sql.ref('p.search')} @@ websearch_to_tsquery('english', ${criteria.search})`);
     }

@@ -26,6 +26,7 @@ export const productResolvers: Resolvers = {
     reviews: (product, args, ctx) => listProductReviews(ctx, product, args),
     createdAt: (product) => product.created_at,
     updatedAt: (product) => product.updated_at,
+    deletedAt: (product) => product.deleted_at,
   },
   ProductConnection: {
     nodes: (connection) => connection.edges.map((edge) => edge.node),

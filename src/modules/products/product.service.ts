@@ -7,10 +7,13 @@ import {
   findProductPage,
   PRODUCT_SORTS,
   type KeyedProductRow,
+  type ProductAudience,
   type ProductCriteria,
   type ProductSortField,
 } from './product.repository.js';
-import type { ProductRow } from './product.table.js';
+import type { ProductRow, ProductStatus } from './product.table.js';
+import type { Viewer } from '../../auth/viewer.js';
+import { appError } from '../../errors/errors.js';
 
 export interface ProductFilterInput {
   search?: string | null;
@@ -19,6 +22,8 @@ export interface ProductFilterInput {
   minPrice?: number | null;
   maxPrice?: number | null;
   inStock?: boolean | null;
+  statuses?: readonly ProductStatus[] | null;
+  includeDeleted?: boolean | null;
 }
 
 export interface ProductOrderInput {
@@ -34,15 +39,35 @@ export interface ProductListArgs extends ConnectionArgs {
 const DEFAULT_ORDER: ProductOrderInput = { field: 'CREATED_AT', direction: 'DESC' };
 const MAX_SEARCH_LENGTH = 200;
 
-/** Only ACTIVE, non-deleted products are visible (owner and admin visibility come with access control). */
-export function isProductVisible(product: ProductRow): boolean {
-  return product.status === 'ACTIVE' && product.deleted_at === null;
+/**
+ * ACTIVE products are public; DRAFT and ARCHIVED ones are visible to their
+ * seller and admins; soft-deleted ones only appear in admin lists that ask.
+ */
+export function isProductVisible(viewer: Viewer | null, product: ProductRow): boolean {
+  if (product.deleted_at !== null) return false;
+  if (product.status === 'ACTIVE') return true;
+  return viewer !== null && (viewer.role === 'ADMIN' || viewer.userId === product.seller_id);
+}
+
+function audienceOf(viewer: Viewer | null): ProductAudience {
+  if (!viewer) return { kind: 'public' };
+  if (viewer.role === 'ADMIN') return { kind: 'admin' };
+  return { kind: 'seller', sellerId: viewer.userId };
 }
 
 /** Validates a client filter into repository criteria; every problem names its argument. */
-export function toCriteria(filter: ProductFilterInput | null | undefined): ProductCriteria {
-  const criteria: ProductCriteria = {};
+export function toCriteria(filter: ProductFilterInput | null | undefined, viewer: Viewer | null = null): ProductCriteria {
+  const criteria: ProductCriteria = { audience: audienceOf(viewer) };
   if (!filter) return criteria;
+  if (filter.statuses != null) {
+    if (filter.statuses.length === 0) throw badUserInput('filter.statuses', '`filter.statuses` must name at least one status.');
+    criteria.statuses = [...new Set(filter.statuses)].sort();
+  }
+  if (filter.includeDeleted) {
+    // The permission layer refuses this for non-admins; keep the service safe on its own too.
+    if (viewer?.role !== 'ADMIN') throw appError('FORBIDDEN', 'Only admins may list deleted products.');
+    criteria.includeDeleted = true;
+  }
   if (filter.search != null) {
     const search = filter.search.trim();
     if (search.length === 0 || search.length > MAX_SEARCH_LENGTH) {
@@ -74,11 +99,11 @@ export function productPageRequest(args: ProductListArgs) {
 
 export async function getProduct(ctx: ServiceContext, id: string): Promise<ProductRow | null> {
   const product = await ctx.loaders.productById.load(id);
-  return product && isProductVisible(product) ? product : null;
+  return product && isProductVisible(ctx.viewer, product) ? product : null;
 }
 
 export async function listProducts(ctx: ServiceContext, args: ProductListArgs): Promise<Connection<KeyedProductRow>> {
-  const criteria = toCriteria(args.filter);
+  const criteria = toCriteria(args.filter, ctx.viewer);
   const request = productPageRequest(args);
   const rows = await findProductPage(ctx.db, criteria, request);
   for (const row of rows) ctx.loaders.productById.prime(row.id, row);
@@ -91,7 +116,7 @@ export async function listCategoryProducts(
   categoryId: string,
   args: ProductListArgs,
 ): Promise<Connection<KeyedProductRow>> {
-  const criteria = { ...toCriteria(args.filter), categoryId: undefined };
+  const criteria = { ...toCriteria(args.filter, ctx.viewer), categoryId: undefined };
   delete criteria.categoryId;
   const request = productPageRequest(args);
   const rows = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request });

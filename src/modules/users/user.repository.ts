@@ -1,10 +1,45 @@
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import type { UserRow } from './user.table.js';
+import type { NewUserRow, UserRow, UserUpdate } from './user.table.js';
 
 /** Users by id, including deactivated ones (visibility is the service's call). */
 export async function findUsersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<UserRow[]> {
   if (ids.length === 0) return [];
   return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
+}
+
+export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .executeTakeFirst();
+}
+
+export async function insertUser(db: Kysely<Database>, user: NewUserRow): Promise<UserRow> {
+  return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+}
+
+/**
+ * Applies a change that must invalidate the user's access tokens at once
+ * (role, password, deactivation, logout everywhere): the token version
+ * moves with it in the same statement.
+ */
+export async function updateUserAndBumpTokenVersion(
+  db: Kysely<Database>,
+  id: string,
+  changes: Pick<UserUpdate, 'role' | 'password_hash' | 'deleted_at'>,
+): Promise<UserRow | undefined> {
+  return db
+    .updateTable('users')
+    .set((eb) => ({ ...changes, token_version: eb('token_version', '+', 1), updated_at: new Date() }))
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Locks the user row for the rest of the transaction (serialises concurrent account changes). */
+export async function lockUserById(db: Kysely<Database>, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }

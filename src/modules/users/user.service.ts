@@ -6,7 +6,13 @@ export function isUserVisible(user: UserRow): boolean {
   return user.deleted_at === null;
 }
 
-export async function getUser(ctx: ServiceContext, id: string): Promise<UserRow | null> {
+/**
+ * A user by id, or null when missing or deactivated. Deactivated users are
+ * returned only where an admin explicitly reads history (the audit log).
+ */
+export async function getUser(ctx: ServiceContext, id: string, options: { includeDeactivated?: boolean } = {}): Promise<UserRow | null> {
   const user = await ctx.loaders.userById.load(id);
-  return user && isUserVisible(user) ? user : null;
+  if (!user) return null;
+  if (isUserVisible(user)) return user;
+  return options.includeDeactivated && ctx.viewer?.role === 'ADMIN' ? user : null;
 }

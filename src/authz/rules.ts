@@ -1,0 +1,90 @@
+import { rule } from 'graphql-shield';
+
+import type { Scope } from '../auth/viewer.js';
+import { appError } from '../errors/errors.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import type { UserRole } from '../modules/users/user.table.js';
+
+/**
+ * The building blocks of the permission map. A rule answers `true` or an
+ * error from the registry: UNAUTHENTICATED when there is no viewer,
+ * FORBIDDEN when the viewer lacks the role, scope or ownership.
+ *
+ * Caching: `contextual` rules depend only on the viewer and are evaluated
+ * once per request; `strict` rules depend on the parent object or arguments.
+ */
+
+const unauthenticated = () => appError('UNAUTHENTICATED', 'Sign in to do this.');
+const forbidden = (message = 'You are not allowed to do this.') => appError('FORBIDDEN', message);
+
+/** Any signed-in caller. */
+export const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) =>
+  ctx.viewer ? true : unauthenticated(),
+);
+
+function hasRole(...roles: UserRole[]) {
+  return rule(`hasRole(${roles.join(',')})`, { cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+    if (!ctx.viewer) return unauthenticated();
+    return roles.includes(ctx.viewer.role) ? true : forbidden();
+  });
+}
+
+export const isAdmin = hasRole('ADMIN');
+export const isSeller = hasRole('SELLER', 'ADMIN');
+
+/**
+ * Account and admin operations are for people, never for API keys: a key
+ * cannot mint keys, change passwords or roles, or end sessions.
+ */
+export const isPersonalSession = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  return ctx.viewer.via === 'api_key' ? forbidden('API keys cannot perform account operations.') : true;
+});
+
+/** API keys need the scope; sessions and OIDC tokens carry the user's full rights. */
+export function hasScope(scope: Scope) {
+  return rule(`hasScope(${scope})`, { cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+    if (!ctx.viewer) return unauthenticated();
+    if (ctx.viewer.scopes === null || ctx.viewer.scopes.has(scope)) return true;
+    return forbidden(`This API key lacks the ${scope} scope.`);
+  });
+}
+
+/** Public catalogue reads: anyone, except an API key without `catalog:read`. */
+export const canReadCatalog = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer || ctx.viewer.scopes === null || ctx.viewer.scopes.has('catalog:read')) return true;
+  return forbidden('This API key lacks the catalog:read scope.');
+});
+
+/** The parent User is the viewer. */
+export const isSelf = rule({ cache: 'strict' })((parent: { id: string }, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  return parent.id === ctx.viewer.userId ? true : forbidden('Only the user may see this.');
+});
+
+/** The parent User is the viewer, or the viewer is an admin. */
+export const isSelfOrAdmin = rule({ cache: 'strict' })((parent: { id: string }, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  return parent.id === ctx.viewer.userId || ctx.viewer.role === 'ADMIN' ? true : forbidden('Only the user and admins may see this.');
+});
+
+/** The parent row (session, API key) belongs to the viewer. */
+export const ownsParent = rule({ cache: 'strict' })((parent: { user_id: string }, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  return parent.user_id === ctx.viewer.userId ? true : forbidden();
+});
+
+/** The parent product belongs to the viewer (its seller), or the viewer is an admin. */
+export const ownsProductOrAdmin = rule({ cache: 'strict' })((parent: { seller_id: string }, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  return parent.seller_id === ctx.viewer.userId || ctx.viewer.role === 'ADMIN' ? true : forbidden();
+});
+
+/** `filter.includeDeleted` is for admins only. */
+export const includeDeletedOnlyForAdmins = rule({ cache: 'strict' })(
+  (_parent, args: { filter?: { includeDeleted?: boolean | null } | null }, ctx: GraphQLContext) => {
+    if (!args.filter?.includeDeleted) return true;
+    if (!ctx.viewer) return unauthenticated();
+    return ctx.viewer.role === 'ADMIN' ? true : forbidden('Only admins may list deleted records.');
+  },
+);

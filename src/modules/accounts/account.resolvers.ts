@@ -1,0 +1,48 @@
+import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
+import { isScope, scopeFromName, scopeName } from '../../auth/viewer.js';
+import { toGlobalId } from '../../graphql/global-id.js';
+import {
+  changePassword,
+  createApiKey,
+  logIn,
+  logOut,
+  logOutEverywhere,
+  refreshSession,
+  revokeApiKey,
+  revokeSession,
+  signUp,
+} from './account.service.js';
+
+export const accountResolvers: Resolvers = {
+  Query: {
+    viewer: (_root, _args, ctx) => (ctx.viewer ? ctx.loaders.userById.load(ctx.viewer.userId) : null),
+  },
+  Mutation: {
+    signUp: (_root, { input }, ctx) => signUp(ctx, input),
+    logIn: (_root, { input }, ctx) => logIn(ctx, input),
+    refreshSession: (_root, { input }, ctx) => refreshSession(ctx, input),
+    logOut: (_root, { input }, ctx) => logOut(ctx, input),
+    logOutEverywhere: (_root, _args, ctx) => logOutEverywhere(ctx),
+    changePassword: (_root, { input }, ctx) => changePassword(ctx, input),
+    revokeSession: (_root, { input }, ctx) => revokeSession(ctx, input),
+    createApiKey: (_root, { input }, ctx) => createApiKey(ctx, { ...input, scopes: input.scopes.map(scopeFromName) }),
+    revokeApiKey: (_root, { input }, ctx) => revokeApiKey(ctx, input),
+  },
+  Session: {
+    // A session is a refresh-token family: its id stays the same across rotations.
+    id: (session) => toGlobalId('Session', session.family_id),
+    createdAt: (session) => session.signed_in_at,
+    lastRefreshedAt: (session) => session.created_at,
+    expiresAt: (session) => session.expires_at,
+    userAgent: (session) => session.user_agent,
+    current: (session, _args, ctx) => session.family_id === ctx.viewer?.sessionId,
+  },
+  ApiKey: {
+    id: (key) => toGlobalId('ApiKey', key.id),
+    scopes: (key) => key.scopes.filter(isScope).map(scopeName),
+    createdAt: (key) => key.created_at,
+    expiresAt: (key) => key.expires_at,
+    lastUsedAt: (key) => key.last_used_at,
+    revokedAt: (key) => key.revoked_at,
+  },
+};

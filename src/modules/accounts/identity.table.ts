@@ -1,0 +1,12 @@
+import type { Generated, Selectable } from 'kysely';
+
+/** A user's account at an external OpenID Connect provider. */
+export interface UserIdentityTable {
+  id: Generated<string>;
+  user_id: string;
+  issuer: string;
+  subject: string;
+  created_at: Generated<Date>;
+}
+
+export type UserIdentityRow = Selectable<UserIdentityTable>;

@@ -1,0 +1,76 @@
+import type { Kysely } from 'kysely';
+
+import type { Database } from '../../db/database.js';
+import type { ServiceContext } from '../../graphql/context.js';
+import { idOfType } from '../../graphql/global-id.js';
+import { parsePageRequest, toConnection, type Connection, type ConnectionArgs } from '../../pagination/connection.js';
+import { badUserInput } from '../../errors/errors.js';
+import { countAuditEvents, findAuditEventPage, insertAuditEvent, type KeyedAuditEventRow } from './audit.repository.js';
+
+/** Every action the audit log records. */
+export type AuditAction =
+  | 'SIGNED_UP'
+  | 'LOGIN_SUCCEEDED'
+  | 'LOGIN_FAILED'
+  | 'LOGGED_OUT'
+  | 'LOGGED_OUT_EVERYWHERE'
+  | 'PASSWORD_CHANGED'
+  | 'SESSION_REVOKED'
+  | 'REFRESH_TOKEN_REUSED'
+  | 'API_KEY_CREATED'
+  | 'API_KEY_REVOKED'
+  | 'ROLE_CHANGED'
+  | 'USER_DEACTIVATED'
+  | 'OIDC_USER_PROVISIONED'
+  | 'PERMISSION_DENIED';
+
+export interface AuditEntry {
+  action: AuditAction;
+  actorId: string | null;
+  targetType?: string;
+  targetId?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * Writes an audit event with the request's id, IP and user agent. Pass the
+ * transaction of the change it records, so both commit or neither does.
+ */
+export async function recordAudit(ctx: ServiceContext, entry: AuditEntry, db: Kysely<Database> = ctx.db): Promise<void> {
+  await insertAuditEvent(db, {
+    action: entry.action,
+    actor_id: entry.actorId,
+    target_type: entry.targetType ?? null,
+    target_id: entry.targetId ?? null,
+    request_id: ctx.request.id,
+    ip: ctx.request.ip,
+    user_agent: ctx.request.userAgent,
+    metadata: entry.metadata ?? {},
+  });
+}
+
+export interface AuditListArgs extends ConnectionArgs {
+  filter?: { actorId?: string | null; action?: string | null; occurredAfter?: Date | string | null; occurredBefore?: Date | string | null } | null;
+}
+
+export async function listAuditEvents(ctx: ServiceContext, args: AuditListArgs): Promise<Connection<KeyedAuditEventRow>> {
+  const filter = args.filter ?? {};
+  const criteria = {
+    ...(filter.actorId != null ? { actorId: idOfType(filter.actorId, 'User', 'filter.actorId') } : {}),
+    ...(filter.action != null ? { action: filter.action } : {}),
+    ...(filter.occurredAfter != null ? { occurredAfter: new Date(filter.occurredAfter) } : {}),
+    ...(filter.occurredBefore != null ? { occurredBefore: new Date(filter.occurredBefore) } : {}),
+  };
+  if (criteria.action !== undefined && !/^[A-Z][A-Z_]{0,63}$/.test(criteria.action)) {
+    throw badUserInput('filter.action', '`filter.action` must be an action name such as `LOGIN_FAILED`.');
+  }
+  const request = parsePageRequest(args, { name: 'OCCURRED_AT', kind: 'timestamp', direction: 'DESC' });
+  const rows = await findAuditEventPage(ctx.db, criteria, request);
+  return toConnection(rows, request, () => countAuditEvents(ctx.db, criteria));
+}
+
+/** An audit event by id: admins only, `null` for everyone else. */
+export async function getAuditEvent(ctx: ServiceContext, id: string) {
+  if (ctx.viewer?.role !== 'ADMIN') return null;
+  return ctx.loaders.auditEventById.load(id);
+}

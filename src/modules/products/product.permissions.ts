@@ -1,0 +1,31 @@
+import { allow, and } from 'graphql-shield';
+
+import { canReadCatalog, includeDeletedOnlyForAdmins, ownsProductOrAdmin } from '../../authz/rules.js';
+
+/** Visibility of DRAFT/ARCHIVED/deleted products is decided in the service (invisible means null). */
+export const productPermissions = {
+  Query: {
+    products: and(canReadCatalog, includeDeletedOnlyForAdmins),
+    product: canReadCatalog,
+  },
+  Product: {
+    id: allow,
+    title: allow,
+    description: allow,
+    price: allow,
+    stock: allow,
+    inStock: allow,
+    status: allow,
+    version: allow,
+    seller: allow,
+    category: allow,
+    averageRating: allow,
+    reviewCount: allow,
+    reviews: allow,
+    createdAt: allow,
+    updatedAt: allow,
+    deletedAt: ownsProductOrAdmin,
+  },
+  ProductConnection: { edges: allow, nodes: allow, pageInfo: allow, totalCount: allow },
+  ProductEdge: { cursor: allow, node: allow },
+};

@@ -1,0 +1,15 @@
+import { allow } from 'graphql-shield';
+
+export const reviewPermissions = {
+  Review: {
+    id: allow,
+    rating: allow,
+    body: allow,
+    author: allow,
+    product: allow,
+    createdAt: allow,
+    updatedAt: allow,
+  },
+  ReviewConnection: { edges: allow, nodes: allow, pageInfo: allow, totalCount: allow },
+  ReviewEdge: { cursor: allow, node: allow },
+};

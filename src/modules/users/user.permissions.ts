@@ -1,0 +1,22 @@
+import { allow, and } from 'graphql-shield';
+
+import { isAdmin, isPersonalSession, isSelf, isSelfOrAdmin } from '../../authz/rules.js';
+
+export const userPermissions = {
+  Mutation: {
+    setUserRole: and(isAdmin, isPersonalSession),
+    deactivateUser: and(isAdmin, isPersonalSession),
+  },
+  User: {
+    id: allow,
+    displayName: allow,
+    createdAt: allow,
+    email: isSelfOrAdmin,
+    role: isSelfOrAdmin,
+    deactivatedAt: isAdmin,
+    sessions: and(isSelf, isPersonalSession),
+    apiKeys: and(isSelf, isPersonalSession),
+  },
+  SetUserRolePayload: { user: allow, userErrors: allow },
+  DeactivateUserPayload: { user: allow, userErrors: allow },
+};
