@@ -41,8 +41,11 @@ export async function up(db: Kysely<any>): Promise<void> {
       LOOP
         -- Lock the product before counting: a concurrent writer waits here and
         -- then counts with a fresh snapshot that includes this one's review.
-        -- Ids are visited in order so two writers never lock in opposite order.
-        PERFORM 1 FROM products WHERE id = pid FOR UPDATE;
+        -- NO KEY UPDATE, not UPDATE: the review's foreign-key check already
+        -- holds KEY SHARE on the product, and UPDATE would deadlock with a
+        -- second writer holding it too. Ids are visited in order so two
+        -- writers never lock in opposite order.
+        PERFORM 1 FROM products WHERE id = pid FOR NO KEY UPDATE;
         UPDATE products p
            SET review_count = s.n,
                rating_avg = s.avg

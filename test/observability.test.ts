@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { startTestServer, type LogLine, type TestServer } from './helpers/server.js';
 import { seeder } from './helpers/seed.js';
+import { createAccount } from './helpers/auth.js';
 
 /**
  * The catalog query of the foundation issue: a page of products with seller,
@@ -20,10 +21,11 @@ const CATALOG = `query Catalog($first: Int!) {
 }`;
 
 let server: TestServer;
+let unprotected: TestServer;
 
-beforeAll(async () => {
-  server = await startTestServer({ captureLogs: true });
-  const seed = seeder(server.db);
+/** The same catalogue in any test database: 60 products, up to 5 reviews each. */
+async function seedCatalog(target: TestServer): Promise<void> {
+  const seed = seeder(target.db);
   const categories = await Promise.all([1, 2, 3, 4].map(() => seed.category()));
   const sellers = await Promise.all([1, 2, 3].map(() => seed.user({ role: 'SELLER' })));
   const customers = await Promise.all([1, 2, 3, 4, 5].map(() => seed.user()));
@@ -31,15 +33,23 @@ beforeAll(async () => {
     const product = await seed.product({ seller: sellers[i % 3], category: categories[i % 4] });
     for (let r = 0; r < i % 6; r += 1) await seed.review({ product, author: customers[r % 5], rating: 1 + (r % 5) });
   }
+}
+
+beforeAll(async () => {
+  [server, unprotected] = await Promise.all([
+    startTestServer({ captureLogs: true }),
+    startTestServer({ captureLogs: true, authorization: false }),
+  ]);
+  await Promise.all([seedCatalog(server), seedCatalog(unprotected)]);
 });
 
 afterAll(async () => {
-  await server.close();
+  await Promise.all([server.close(), unprotected.close()]);
 });
 
 /** The one "request completed" line of the request with this id. */
-function requestLine(requestId: string | null): LogLine {
-  const lines = server.logs.filter((l) => l['requestId'] === requestId && l.msg === 'request completed');
+function requestLine(requestId: string | null, on: TestServer = server): LogLine {
+  const lines = on.logs.filter((l) => l['requestId'] === requestId && l.msg === 'request completed');
   expect(lines).toHaveLength(1);
   return lines[0] as LogLine;
 }
@@ -86,5 +96,28 @@ describe('no N+1', () => {
     expect(res.body.errors).toBeUndefined();
     // categories + category pages + per-category counts + sellers
     expect(requestLine(res.headers.get('x-request-id'))['sqlCount']).toBe(4);
+  });
+});
+
+describe('authorization adds no statements', () => {
+  it('runs the catalog query with graphql-shield in the same number of statements as without it', async () => {
+    const withShield = await server.graphql<{ products: { edges: unknown[] } }>(CATALOG, { first: 50 });
+    const without = await unprotected.graphql<{ products: { edges: unknown[] } }>(CATALOG, { first: 50 });
+    expect(withShield.body.errors).toBeUndefined();
+    expect(withShield.body.data?.products.edges).toHaveLength(50);
+    expect(without.body.data?.products.edges).toHaveLength(50);
+    expect(requestLine(withShield.headers.get('x-request-id'))['sqlCount']).toBe(
+      requestLine(without.headers.get('x-request-id'), unprotected)['sqlCount'],
+    );
+  });
+
+  it('adds only the fixed cost of authentication for a signed-in viewer', async () => {
+    const account = await createAccount(server);
+    const anonymous = await server.graphql(CATALOG, { first: 50 });
+    const signedIn = await server.graphql(CATALOG, { first: 50 }, { headers: account.headers });
+    expect(signedIn.body.errors).toBeUndefined();
+    const anonymousCount = requestLine(anonymous.headers.get('x-request-id'))['sqlCount'] as number;
+    // The viewer's user row and session, read in one batch each, once per request.
+    expect(requestLine(signedIn.headers.get('x-request-id'))['sqlCount']).toBe(anonymousCount + 2);
   });
 });

@@ -54,6 +54,8 @@ export type LogLine = Record<string, unknown> & { msg?: string };
 export interface TestServerOptions {
   /** Keep every log line (info and above) in `logs` instead of discarding them. */
   captureLogs?: boolean;
+  /** graphql-shield on (default) or off; off only to compare statement counts and overhead. */
+  authorization?: boolean;
   /** Environment for loadConfig, over NODE_ENV=test and LOG_LEVEL=silent (DATABASE_URL is always the test database). */
   env?: Record<string, string>;
 }
@@ -114,7 +116,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let app: FastifyInstance | undefined;
   let baseUrl: string;
   try {
-    app = await buildApp({ config, db: appDb, logger });
+    app = await buildApp({ config, db: appDb, logger, ...(options.authorization === false ? { authorization: false } : {}) });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (address === null || typeof address !== 'object') throw new Error('the test server has no TCP address');

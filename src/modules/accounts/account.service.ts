@@ -103,6 +103,8 @@ async function issueSession(
   if (delivery === 'COOKIE') {
     ctx.request.setCookie(REFRESH_COOKIE, refreshToken, { maxAgeSeconds: ctx.auth.refreshTokenTtlDays * 86_400 });
   }
+  // The rest of this request (the payload's `user { email }`) is answered for the newly signed-in user.
+  ctx.viewer = { userId: user.id, role: user.role, via: 'session', sessionId: session.family_id, apiKeyId: null, scopes: null };
   return {
     session,
     result: {
@@ -223,7 +225,7 @@ export async function refreshSession(ctx: ServiceContext, input: RefreshInput): 
   const outcome = await ctx.db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
     const current = await lockSessionByTokenHash(trx, sha256(token));
     if (!current) return { kind: 'invalid' };
-    if (current.replaced_by !== null || current.revoked_reason === 'REUSE_DETECTED') {
+    if (current.replaced_by !== null) {
       const revoked = await revokeSessionFamily(trx, current.family_id, 'REUSE_DETECTED');
       await recordAudit(
         ctx,

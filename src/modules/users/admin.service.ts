@@ -5,7 +5,7 @@ import type { UserErrorData } from '../../errors/user-errors.js';
 import { revokeUserApiKeys } from '../accounts/api-key.repository.js';
 import { revokeUserSessions } from '../accounts/session.repository.js';
 import { recordAudit } from '../audit/audit.service.js';
-import { lockUserById, updateUserAndBumpTokenVersion } from './user.repository.js';
+import { lockUserById, updateUserAndBumpTokenVersion, updateUserRole } from './user.repository.js';
 import type { UserRole, UserRow } from './user.table.js';
 
 type UserPayload = { user: UserRow | null; userErrors: UserErrorData[] };
@@ -20,7 +20,10 @@ function targetId(ctx: ServiceContext, globalId: string): string | null {
   return decoded.type === 'User' ? decoded.id : null;
 }
 
-/** Changes a user's role; the user's access tokens carry the old role no longer (token version bump). */
+/**
+ * Changes a user's role. Authentication reads the role from the database on
+ * every request, so the user's next request (with a still-valid token) has it.
+ */
 export async function setUserRole(ctx: ServiceContext, input: { userId: string; role: UserRole }): Promise<UserPayload> {
   const id = targetId(ctx, input.userId);
   if (!id) return notFound();
@@ -31,7 +34,7 @@ export async function setUserRole(ctx: ServiceContext, input: { userId: string; 
     const user = await lockUserById(trx, id);
     if (!user) return notFound();
     if (user.role === input.role) return { user, userErrors: [] };
-    const updated = await updateUserAndBumpTokenVersion(trx, id, { role: input.role });
+    const updated = await updateUserRole(trx, id, input.role);
     await recordAudit(
       ctx,
       { action: 'ROLE_CHANGED', actorId: ctx.viewer?.userId ?? null, targetType: 'User', targetId: id, metadata: { from: user.role, to: input.role } },

@@ -23,13 +23,13 @@ export async function insertUser(db: Kysely<Database>, user: NewUserRow): Promis
 
 /**
  * Applies a change that must invalidate the user's access tokens at once
- * (role, password, deactivation, logout everywhere): the token version
- * moves with it in the same statement.
+ * (password, deactivation, logout everywhere): the token version moves with
+ * it in the same statement.
  */
 export async function updateUserAndBumpTokenVersion(
   db: Kysely<Database>,
   id: string,
-  changes: Pick<UserUpdate, 'role' | 'password_hash' | 'deleted_at'>,
+  changes: Pick<UserUpdate, 'password_hash' | 'deleted_at'>,
 ): Promise<UserRow | undefined> {
   return db
     .updateTable('users')
@@ -37,6 +37,11 @@ export async function updateUserAndBumpTokenVersion(
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirst();
+}
+
+/** Changes a role. Roles are read from the database on every request, so tokens need not be revoked. */
+export async function updateUserRole(db: Kysely<Database>, id: string, role: UserRow['role']): Promise<UserRow | undefined> {
+  return db.updateTable('users').set({ role, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();
 }
 
 /** Locks the user row for the rest of the transaction (serialises concurrent account changes). */
