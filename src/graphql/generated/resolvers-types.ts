@@ -426,6 +426,12 @@ export type Product = Node & {
   updatedAt: Scalars['DateTime']['output'];
   /** Incremented on every change; send it back with an edit to detect concurrent changes. */
   version: Scalars['Int']['output'];
+  /**
+   * Whether the viewer may review this product now: they received it (a DELIVERED order of theirs contains it),
+   * have no live review of it, and are not its seller. Always `false` for anonymous callers and for API keys
+   * without the `REVIEWS_WRITE` scope.
+   */
+  viewerCanReview: Scalars['Boolean']['output'];
 };
 
 
@@ -1132,6 +1138,7 @@ export type ProductResolvers<ContextType = GraphQLContext, ParentType extends Re
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  viewerCanReview?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 

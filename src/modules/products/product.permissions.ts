@@ -22,6 +22,8 @@ export const productPermissions = {
     averageRating: allow,
     reviewCount: allow,
     reviews: allow,
+    // Answers for the viewer only; anonymous callers get false.
+    viewerCanReview: allow,
     createdAt: allow,
     updatedAt: allow,
     deletedAt: ownsProductOrAdmin,

@@ -1,7 +1,7 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, toGlobalId } from '../../graphql/global-id.js';
 import { getCategory } from '../categories/category.service.js';
-import { listProductReviews } from '../reviews/review.service.js';
+import { canReview, listProductReviews } from '../reviews/review.service.js';
 import { getUser } from '../users/user.service.js';
 import { getProduct, listProducts } from './product.service.js';
 
@@ -24,6 +24,7 @@ export const productResolvers: Resolvers = {
     averageRating: (product) => (product.review_count > 0 ? Number(product.rating_avg) : null),
     reviewCount: (product) => product.review_count,
     reviews: (product, args, ctx) => listProductReviews(ctx, product, args),
+    viewerCanReview: (product, _args, ctx) => canReview(ctx, product),
     createdAt: (product) => product.created_at,
     updatedAt: (product) => product.updated_at,
     deletedAt: (product) => product.deleted_at,

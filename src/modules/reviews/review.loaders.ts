@@ -4,7 +4,13 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
 import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
-import { findReviewPagesByProduct, findReviewsByIds, type KeyedReviewRow } from './review.repository.js';
+import {
+  findReviewEligibility,
+  findReviewPagesByProduct,
+  findReviewsByIds,
+  type KeyedReviewRow,
+  type ReviewEligibilityRow,
+} from './review.repository.js';
 import type { ReviewRow } from './review.table.js';
 
 export function createReviewLoaders(db: Kysely<Database>) {
@@ -15,6 +21,11 @@ export function createReviewLoaders(db: Kysely<Database>) {
     /** Rows (`limit + 1`, scan order) of one review page per product, one statement per distinct page request. */
     reviewPageByProduct: new LoaderFamily<string, KeyedReviewRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
       groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request), (row) => row.product_id),
+    ),
+    /** Review eligibility per product for one user (the ABAC inputs), batched per user. */
+    reviewEligibility: new LoaderFamily<string, ReviewEligibilityRow | null, string>(
+      (userId) => userId,
+      async (productIds, userId) => byKeys(productIds, await findReviewEligibility(db, userId, productIds), (row) => row.product_id),
     ),
   };
 }

@@ -51,3 +51,51 @@ export async function findReviewPagesByProduct(
     .orderBy('ranked.rn')
     .execute();
 }
+
+export interface ReviewEligibilityRow {
+  product_id: string;
+  purchased: boolean;
+  reviewed: boolean;
+}
+
+/**
+ * For each product: has the user a DELIVERED order containing it, and a live
+ * review of it already? One statement for any number of products.
+ */
+export async function findReviewEligibility(
+  db: Kysely<Database>,
+  userId: string,
+  productIds: readonly string[],
+): Promise<ReviewEligibilityRow[]> {
+  if (productIds.length === 0) return [];
+  return db
+    .selectFrom('products as p')
+    .where('p.id', 'in', productIds)
+    .select((eb) => [
+      'p.id as product_id',
+      eb
+        .exists(
+          eb
+            .selectFrom('order_items as oi')
+            .innerJoin('orders as o', 'o.id', 'oi.order_id')
+            .select(sql<number>`1`.as('one'))
+            .whereRef('oi.product_id', '=', 'p.id')
+            .where('o.customer_id', '=', userId)
+            .where('o.status', '=', 'DELIVERED'),
+        )
+        .$castTo<boolean>()
+        .as('purchased'),
+      eb
+        .exists(
+          eb
+            .selectFrom('reviews as r')
+            .select(sql<number>`1`.as('one'))
+            .whereRef('r.product_id', '=', 'p.id')
+            .where('r.author_id', '=', userId)
+            .where('r.deleted_at', 'is', null),
+        )
+        .$castTo<boolean>()
+        .as('reviewed'),
+    ])
+    .execute();
+}

@@ -29,3 +29,16 @@ export async function listProductReviews(
   for (const row of rows) ctx.loaders.reviewById.prime(row.id, row);
   return toConnection(rows, request, () => Promise.resolve(product.review_count));
 }
+
+/**
+ * The review ABAC rule: a customer may review a product only after receiving
+ * it (a DELIVERED order of theirs contains it), once while the review lives.
+ * Sellers may not review their own products.
+ */
+export async function canReview(ctx: ServiceContext, product: ProductRow): Promise<boolean> {
+  const viewer = ctx.viewer;
+  if (!viewer || viewer.userId === product.seller_id) return false;
+  if (viewer.scopes !== null && !viewer.scopes.has('reviews:write')) return false;
+  const eligibility = await ctx.loaders.reviewEligibility.load(product.id, viewer.userId);
+  return eligibility !== null && eligibility.purchased && !eligibility.reviewed;
+}
