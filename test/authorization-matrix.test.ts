@@ -1,0 +1,783 @@
+/**
+ * Authorization, end to end: the permission map covers the schema exactly,
+ * and every root operation answers each kind of caller as the table below
+ * says, over HTTP, against the real database.
+ *
+ * Outcomes are judged at the permission layer:
+ *   - 'ok': the operation ran and answered without errors. For a mutation a
+ *     payload with `userErrors` (NOT_FOUND, INVALID...) would still be 'ok'
+ *     here: the shield let the call through and the service answered. The
+ *     inputs below are nevertheless real (own sessions, own keys, existing
+ *     users), and each 'ok' cell also checks that the call really succeeded.
+ *   - 'null': the field is null without any error (`viewer` when anonymous).
+ *   - 'UNAUTHENTICATED' / 'FORBIDDEN': one error with that code at the root
+ *     field, the field null, the HTTP status from the error registry, and
+ *     (for mutations) nothing changed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { isNonNullType, isObjectType, type GraphQLSchema } from 'graphql';
+
+import { errorCodes } from '../src/errors/codes.js';
+import { permissions } from '../src/authz/permissions.js';
+import { applyPermissions, fieldsWithoutRules, type PermissionMap } from '../src/authz/shield.js';
+import { buildSchema } from '../src/graphql/schema.js';
+import type { CategoryRow } from '../src/modules/categories/category.table.js';
+import type { ProductRow } from '../src/modules/products/product.table.js';
+import type { UserRole } from '../src/modules/users/user.table.js';
+import { createAccount, createApiKey, TEST_PASSWORD, type Account } from './helpers/auth.js';
+import { gid, missingId, seeder } from './helpers/seed.js';
+import { startTestServer, type GraphQLResult, type TestServer } from './helpers/server.js';
+
+let server: TestServer;
+let schema: GraphQLSchema;
+
+// ---------------------------------------------------------------------------
+// Callers
+// ---------------------------------------------------------------------------
+
+const CALLERS = ['anonymous', 'customer', 'seller', 'admin', 'catalogKey', 'ordersKey'] as const;
+type CallerName = (typeof CALLERS)[number];
+
+const CALLER_LABELS: Record<CallerName, string> = {
+  anonymous: 'an anonymous caller',
+  customer: 'a CUSTOMER session',
+  seller: 'a SELLER session',
+  admin: 'an ADMIN session',
+  catalogKey: "a customer's CATALOG_READ API key",
+  ordersKey: "a customer's ORDERS_READ API key (no CATALOG_READ)",
+};
+
+const SESSION_ROLES: Partial<Record<CallerName, UserRole>> = { customer: 'CUSTOMER', seller: 'SELLER', admin: 'ADMIN' };
+
+interface Caller {
+  name: CallerName;
+  headers: Record<string, string>;
+  /** The signed-in account, or the owner of the API key in use; null when anonymous. */
+  account: Account | null;
+  /** Global id of the API key in use, if any. */
+  apiKeyId: string | null;
+}
+
+async function makeCaller(name: CallerName): Promise<Caller> {
+  if (name === 'anonymous') return { name, headers: {}, account: null, apiKeyId: null };
+  const role = SESSION_ROLES[name];
+  if (role) {
+    const account = await createAccount(server, { role });
+    return { name, headers: account.headers, account, apiKeyId: null };
+  }
+  const owner = await createAccount(server, { role: 'CUSTOMER' });
+  const key = await createApiKey(server, owner, [name === 'catalogKey' ? 'CATALOG_READ' : 'ORDERS_READ']);
+  return { name, headers: key.headers, account: owner, apiKeyId: key.id };
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+type Data = Record<string, unknown>;
+
+function asRecord(value: unknown, what: string): Data {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${what} is not an object: ${JSON.stringify(value)}`);
+  }
+  return value as Data;
+}
+
+function errorCodesOf(res: GraphQLResult<Data>): string[] {
+  return (res.body.errors ?? []).map((error) => String(error.extensions?.['code']));
+}
+
+let counter = 0;
+const unique = (): string => `${Date.now().toString(36)}-${(counter += 1).toString(36)}`;
+
+async function liveSessionCount(userId: string): Promise<number> {
+  const rows = await server.db.selectFrom('sessions').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+  return rows.length;
+}
+
+async function activeKeyCount(userId: string): Promise<number> {
+  const rows = await server.db.selectFrom('api_keys').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+  return rows.length;
+}
+
+async function userRow(userId: string) {
+  return server.db.selectFrom('users').select(['role', 'deleted_at', 'password_hash']).where('id', '=', userId).executeTakeFirstOrThrow();
+}
+
+/** Polls until `read` returns something (the audit of a denial is written after the response). */
+async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 3000): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The matrix
+// ---------------------------------------------------------------------------
+
+type Outcome = 'ok' | 'null' | 'UNAUTHENTICATED' | 'FORBIDDEN';
+
+/** One column per caller, in the order of CALLERS. */
+function expect6(
+  anonymous: Outcome,
+  customer: Outcome,
+  seller: Outcome,
+  admin: Outcome,
+  catalogKey: Outcome,
+  ordersKey: Outcome,
+): Record<CallerName, Outcome> {
+  return { anonymous, customer, seller, admin, catalogKey, ordersKey };
+}
+
+interface Arranged {
+  variables?: Record<string, unknown>;
+  /** Checked after an 'ok' cell: the operation really did its job. Receives the root field's value. */
+  succeeded?: (value: Data) => Promise<void> | void;
+  /** Checked after a refused cell: nothing changed. */
+  unchanged?: () => Promise<void>;
+}
+
+interface MatrixRow {
+  /** A minimal valid document whose only root field is the operation, unaliased. */
+  document: string;
+  /** Builds the variables (and throwaway targets) for one caller. */
+  arrange?: (caller: Caller) => Promise<Arranged> | Arranged;
+  /** A new caller of the same kind for each cell: the operation changes the caller's own account. */
+  freshCaller?: boolean;
+  expected: Record<CallerName, Outcome>;
+}
+
+/** Fixtures the read rows point at, created in beforeAll. */
+let category: CategoryRow;
+let activeProduct: ProductRow;
+
+function noUserErrors(value: Data): void {
+  expect(value['userErrors']).toEqual([]);
+}
+
+const MATRIX: Record<string, MatrixRow> = {
+  //                                             anonymous          customer     seller       admin  catalogKey   ordersKey
+  'Query.node': {
+    document: 'query ($id: ID!) { node(id: $id) { id } }',
+    arrange: () => ({
+      variables: { id: gid('Product', activeProduct) },
+      succeeded: (node) => expect(node).toEqual({ id: gid('Product', activeProduct) }),
+    }),
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'FORBIDDEN'),
+  },
+  'Query.nodes': {
+    document: 'query ($ids: [ID!]!) { nodes(ids: $ids) { id } }',
+    arrange: () => ({ variables: { ids: [gid('Product', activeProduct)] } }),
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'FORBIDDEN'),
+  },
+  'Query.viewer': {
+    document: '{ viewer { id } }',
+    arrange: (caller) => ({
+      succeeded: (viewer) => expect(viewer).toEqual({ id: caller.account ? gid('User', caller.account.user) : null }),
+    }),
+    expected: expect6(                               'null',            'ok',        'ok',        'ok',  'ok',        'ok'),
+  },
+  'Query.auditEvents': {
+    document: '{ auditEvents(first: 1) { totalCount } }',
+    expected: expect6(                               'UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+  'Query.categories': {
+    document: '{ categories { id } }',
+    arrange: () => ({ succeeded: () => undefined }),
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'FORBIDDEN'),
+  },
+  'Query.categoryBySlug': {
+    document: 'query ($slug: String!) { categoryBySlug(slug: $slug) { id } }',
+    arrange: () => ({
+      variables: { slug: category.slug },
+      succeeded: (found) => expect(found).toEqual({ id: gid('Category', category) }),
+    }),
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'FORBIDDEN'),
+  },
+  'Query.products': {
+    document: '{ products(first: 1) { totalCount } }',
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'FORBIDDEN'),
+  },
+  'Query.product': {
+    document: 'query ($id: ID!) { product(id: $id) { id } }',
+    arrange: () => ({
+      variables: { id: gid('Product', activeProduct) },
+      succeeded: (product) => expect(product).toEqual({ id: gid('Product', activeProduct) }),
+    }),
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'FORBIDDEN'),
+  },
+
+  // Ways in: open to every caller, credentials or not.
+  'Mutation.signUp': {
+    document: 'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken userErrors { field code } } }',
+    arrange: () => ({
+      variables: {
+        input: { email: `matrix-${unique()}@example.test`, password: 'a long enough password', displayName: 'Matrix', refreshTokenDelivery: 'PAYLOAD' },
+      },
+      succeeded: (payload) => {
+        noUserErrors(payload);
+        expect(typeof payload['accessToken']).toBe('string');
+      },
+    }),
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'ok'),
+  },
+  'Mutation.logIn': {
+    document: 'mutation ($input: LogInInput!) { logIn(input: $input) { accessToken userErrors { field code } } }',
+    arrange: async () => {
+      const throwaway = await createAccount(server);
+      return {
+        variables: { input: { email: throwaway.email, password: throwaway.password, refreshTokenDelivery: 'PAYLOAD' } },
+        succeeded: (payload) => {
+          noUserErrors(payload);
+          expect(typeof payload['accessToken']).toBe('string');
+        },
+      };
+    },
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'ok'),
+  },
+  'Mutation.refreshSession': {
+    document: 'mutation ($input: RefreshSessionInput!) { refreshSession(input: $input) { accessToken refreshToken userErrors { field code } } }',
+    arrange: async () => {
+      const throwaway = await createAccount(server);
+      return {
+        variables: { input: { refreshToken: throwaway.refreshToken } },
+        succeeded: (payload) => {
+          noUserErrors(payload);
+          expect(typeof payload['refreshToken']).toBe('string');
+          expect(payload['refreshToken']).not.toBe(throwaway.refreshToken);
+        },
+      };
+    },
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'ok'),
+  },
+  'Mutation.logOut': {
+    document: 'mutation ($input: LogOutInput!) { logOut(input: $input) { endedSessions userErrors { field code } } }',
+    arrange: async () => {
+      const throwaway = await createAccount(server);
+      return {
+        variables: { input: { refreshToken: throwaway.refreshToken } },
+        succeeded: async (payload) => {
+          expect(payload).toEqual({ endedSessions: 1, userErrors: [] });
+          expect(await liveSessionCount(throwaway.user.id)).toBe(0);
+        },
+      };
+    },
+    expected: expect6(                               'ok',              'ok',        'ok',        'ok',  'ok',        'ok'),
+  },
+
+  // Account operations: people only, never API keys.
+  'Mutation.logOutEverywhere': {
+    document: 'mutation ($input: LogOutEverywhereInput!) { logOutEverywhere(input: $input) { endedSessions userErrors { field code } } }',
+    freshCaller: true,
+    arrange: (caller) => ({
+      variables: { input: {} },
+      succeeded: async (payload) => {
+        expect(payload).toEqual({ endedSessions: 1, userErrors: [] });
+        if (caller.account) expect(await liveSessionCount(caller.account.user.id)).toBe(0);
+      },
+      unchanged: async () => {
+        if (caller.account) expect(await liveSessionCount(caller.account.user.id)).toBe(1);
+      },
+    }),
+    expected: expect6(                               'UNAUTHENTICATED', 'ok',        'ok',        'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+  'Mutation.changePassword': {
+    document: 'mutation ($input: ChangePasswordInput!) { changePassword(input: $input) { user { id } userErrors { field code } } }',
+    freshCaller: true,
+    arrange: async (caller) => {
+      const before = caller.account ? (await userRow(caller.account.user.id)).password_hash : null;
+      return {
+        variables: { input: { currentPassword: TEST_PASSWORD, newPassword: 'an entirely new passphrase' } },
+        succeeded: async (payload) => {
+          noUserErrors(payload);
+          if (caller.account) expect((await userRow(caller.account.user.id)).password_hash).not.toBe(before);
+        },
+        unchanged: async () => {
+          if (caller.account) expect((await userRow(caller.account.user.id)).password_hash).toBe(before);
+        },
+      };
+    },
+    expected: expect6(                               'UNAUTHENTICATED', 'ok',        'ok',        'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+  'Mutation.revokeSession': {
+    document: 'mutation ($input: RevokeSessionInput!) { revokeSession(input: $input) { session { id } userErrors { field code } } }',
+    freshCaller: true,
+    arrange: async (caller) => {
+      // The caller's own session (for a key: its owner's); anonymous callers have none, so a well-formed missing id.
+      const own = caller.account
+        ? await server.db.selectFrom('sessions').select('family_id').where('user_id', '=', caller.account.user.id).executeTakeFirstOrThrow()
+        : null;
+      const sessionId = own ? gid('Session', { id: own.family_id }) : missingId('Session');
+      return {
+        variables: { input: { sessionId } },
+        succeeded: async (payload) => {
+          expect(payload).toEqual({ session: { id: sessionId }, userErrors: [] });
+          if (caller.account) expect(await liveSessionCount(caller.account.user.id)).toBe(0);
+        },
+        unchanged: async () => {
+          if (caller.account) expect(await liveSessionCount(caller.account.user.id)).toBe(1);
+        },
+      };
+    },
+    expected: expect6(                               'UNAUTHENTICATED', 'ok',        'ok',        'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+  'Mutation.createApiKey': {
+    document: 'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { plaintextKey userErrors { field code } } }',
+    freshCaller: true,
+    arrange: async (caller) => {
+      const before = caller.account ? await activeKeyCount(caller.account.user.id) : 0;
+      return {
+        variables: { input: { name: 'matrix', scopes: ['CATALOG_READ'] } },
+        succeeded: async (payload) => {
+          noUserErrors(payload);
+          expect(payload['plaintextKey']).toMatch(/^mk_/);
+          if (caller.account) expect(await activeKeyCount(caller.account.user.id)).toBe(before + 1);
+        },
+        unchanged: async () => {
+          if (caller.account) expect(await activeKeyCount(caller.account.user.id)).toBe(before);
+        },
+      };
+    },
+    expected: expect6(                               'UNAUTHENTICATED', 'ok',        'ok',        'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+  'Mutation.revokeApiKey': {
+    document: 'mutation ($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { apiKey { id } userErrors { field code } } }',
+    freshCaller: true,
+    arrange: async (caller) => {
+      // A key revoking itself; a session revoking a key of its own; anonymous: a well-formed missing id.
+      let apiKeyId = caller.apiKeyId;
+      if (!apiKeyId && caller.account) apiKeyId = (await createApiKey(server, caller.account, ['CATALOG_READ'])).id;
+      const target = apiKeyId ?? missingId('ApiKey');
+      const owner = caller.account;
+      return {
+        variables: { input: { apiKeyId: target } },
+        succeeded: async (payload) => {
+          expect(payload).toEqual({ apiKey: { id: target }, userErrors: [] });
+          if (owner) expect(await activeKeyCount(owner.user.id)).toBe(0);
+        },
+        unchanged: async () => {
+          if (owner) expect(await activeKeyCount(owner.user.id)).toBe(1);
+        },
+      };
+    },
+    expected: expect6(                               'UNAUTHENTICATED', 'ok',        'ok',        'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+
+  // Admin operations: admins in person only. A fresh target user per cell.
+  'Mutation.setUserRole': {
+    document: 'mutation ($input: SetUserRoleInput!) { setUserRole(input: $input) { user { id } userErrors { field code } } }',
+    arrange: async () => {
+      const target = await seeder(server.db).user({ role: 'CUSTOMER' });
+      return {
+        variables: { input: { userId: gid('User', target), role: 'SELLER' } },
+        succeeded: async (payload) => {
+          expect(payload).toEqual({ user: { id: gid('User', target) }, userErrors: [] });
+          expect((await userRow(target.id)).role).toBe('SELLER');
+        },
+        unchanged: async () => {
+          expect((await userRow(target.id)).role).toBe('CUSTOMER');
+        },
+      };
+    },
+    expected: expect6(                               'UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+  'Mutation.deactivateUser': {
+    document: 'mutation ($input: DeactivateUserInput!) { deactivateUser(input: $input) { user { id } userErrors { field code } } }',
+    arrange: async () => {
+      const target = await seeder(server.db).user({ role: 'CUSTOMER' });
+      return {
+        variables: { input: { userId: gid('User', target) } },
+        succeeded: async (payload) => {
+          expect(payload).toEqual({ user: { id: gid('User', target) }, userErrors: [] });
+          expect((await userRow(target.id)).deleted_at).not.toBeNull();
+        },
+        unchanged: async () => {
+          expect((await userRow(target.id)).deleted_at).toBeNull();
+        },
+      };
+    },
+    expected: expect6(                               'UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'ok',  'FORBIDDEN', 'FORBIDDEN'),
+  },
+};
+
+function rootField(operation: string): { root: 'Query' | 'Mutation'; field: string } {
+  const [root, field] = operation.split('.');
+  if ((root !== 'Query' && root !== 'Mutation') || !field) throw new Error(`bad matrix row name ${operation}`);
+  return { root, field };
+}
+
+function isNonNullRoot(operation: string): boolean {
+  const { root, field } = rootField(operation);
+  const type = root === 'Query' ? schema.getQueryType() : schema.getMutationType();
+  const definition = type?.getFields()[field];
+  if (!definition) throw new Error(`${operation} is not in the schema`);
+  return isNonNullType(definition.type);
+}
+
+/** Shared callers for the rows that do not change the caller's own account. */
+const shared = new Map<CallerName, Caller>();
+
+beforeAll(async () => {
+  // Many log-ins from one IP: lift the brute-force budget so it does not get in the way.
+  server = await startTestServer({ env: { LOGIN_LIMIT_PER_IP: '100000' } });
+  schema = buildSchema();
+  const seed = seeder(server.db);
+  category = await seed.category();
+  activeProduct = await seed.product({ category });
+  for (const name of CALLERS) shared.set(name, await makeCaller(name));
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+describe('the permission map', () => {
+  it('has a rule for every field of every object type of the schema', () => {
+    expect(fieldsWithoutRules(buildSchema(), permissions)).toEqual([]);
+  });
+
+  it('names no type or field that the schema lacks (no stale rules)', () => {
+    const built = buildSchema();
+    const stale: string[] = [];
+    for (const [typeName, rules] of Object.entries(permissions)) {
+      const type = built.getType(typeName);
+      if (!isObjectType(type)) {
+        stale.push(typeName);
+        continue;
+      }
+      const fields = type.getFields();
+      for (const field of Object.keys(rules)) if (!(field in fields)) stale.push(`${typeName}.${field}`);
+    }
+    expect(stale).toEqual([]);
+    expect(Object.keys(permissions).length).toBeGreaterThan(10);
+  });
+
+  it('stops the server from starting when a field has no rule, naming the field', () => {
+    expect(() => applyPermissions(buildSchema(), permissions)).not.toThrow();
+    const { email: _removed, ...userWithoutEmail } = permissions['User'] ?? {};
+    const incomplete: PermissionMap = { ...permissions, User: userWithoutEmail };
+    expect(fieldsWithoutRules(buildSchema(), incomplete)).toEqual(['User.email']);
+    expect(() => applyPermissions(buildSchema(), incomplete)).toThrow(/^No permission rule for: User\.email$/);
+  });
+});
+
+describe('the operation matrix', () => {
+  it('has exactly one row per Query and Mutation field of the schema', () => {
+    const rootFields = [
+      ...Object.keys(schema.getQueryType()?.getFields() ?? {}).map((field) => `Query.${field}`),
+      ...Object.keys(schema.getMutationType()?.getFields() ?? {}).map((field) => `Mutation.${field}`),
+    ].sort();
+    expect(Object.keys(MATRIX).sort()).toEqual(rootFields);
+  });
+
+  for (const [operation, row] of Object.entries(MATRIX)) {
+    describe(operation, () => {
+      for (const callerName of CALLERS) {
+        const expected = row.expected[callerName];
+        const name =
+          expected === 'ok'
+            ? `lets ${CALLER_LABELS[callerName]} through`
+            : expected === 'null'
+              ? `answers null without an error to ${CALLER_LABELS[callerName]}`
+              : `refuses ${CALLER_LABELS[callerName]} with ${expected}`;
+        it(name, async () => {
+          const { field } = rootField(operation);
+          const caller = row.freshCaller ? await makeCaller(callerName) : shared.get(callerName);
+          if (!caller) throw new Error(`no shared caller ${callerName}`);
+          const arranged = (await row.arrange?.(caller)) ?? {};
+          const res = await server.graphql<Data>(row.document, arranged.variables ?? {}, { headers: caller.headers });
+
+          if (expected === 'ok' || expected === 'null') {
+            expect({ status: res.status, errors: res.body.errors }).toEqual({ status: 200, errors: undefined });
+            const value = res.body.data?.[field];
+            if (expected === 'null') {
+              expect(value).toBeNull();
+            } else {
+              expect(value).not.toBeNull();
+              expect(value).toBeDefined();
+              await arranged.succeeded?.(Array.isArray(value) ? { list: value } : asRecord(value, operation));
+            }
+            return;
+          }
+
+          expect(errorCodesOf(res)).toEqual([expected]);
+          expect(res.body.errors?.[0]?.path).toEqual([field]);
+          const nonNull = isNonNullRoot(operation);
+          if (nonNull) expect(res.body.data).toBeNull();
+          else expect(res.body.data).toEqual({ [field]: null });
+          // GraphQL over HTTP: the registry's status applies only when no data was produced.
+          expect(res.status).toBe(nonNull ? errorCodes[expected].status : 200);
+          if (expected === 'UNAUTHENTICATED' && nonNull) {
+            expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+          } else {
+            expect(res.headers.get('www-authenticate')).toBeNull();
+          }
+          await arranged.unchanged?.();
+        });
+      }
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Field-level rules
+// ---------------------------------------------------------------------------
+
+describe('field-level rules', () => {
+  let owner: Account;
+  let otherSeller: Account;
+  let customer: Account;
+  let admin: Account;
+  let ownersKey: { headers: Record<string, string>; id: string };
+  let product: ProductRow;
+  let deleted: ProductRow;
+
+  beforeAll(async () => {
+    owner = await createAccount(server, { role: 'SELLER' });
+    otherSeller = await createAccount(server, { role: 'SELLER' });
+    customer = await createAccount(server, { role: 'CUSTOMER' });
+    admin = await createAccount(server, { role: 'ADMIN' });
+    ownersKey = await createApiKey(server, owner, ['CATALOG_READ']);
+    const seed = seeder(server.db);
+    product = await seed.product({ seller: owner.user, category, title: 'Field rules lamp' });
+    deleted = await seed.product({ seller: owner.user, category, title: 'Field rules deleted lamp', deleted: true });
+  });
+
+  const SELLER_PRIVATE = `query ($id: ID!) {
+    product(id: $id) { title seller { displayName } e: seller { email } r: seller { role } }
+  }`;
+
+  it('shows User.email and User.role to the user and to admins', async () => {
+    const self = await server.graphql<Data>('{ viewer { email role } }', {}, { headers: owner.headers });
+    expect(self.body).toMatchObject({ data: { viewer: { email: owner.email, role: 'SELLER' } } });
+    expect(self.body.errors).toBeUndefined();
+
+    for (const headers of [owner.headers, admin.headers]) {
+      const res = await server.graphql<Data>(SELLER_PRIVATE, { id: gid('Product', product) }, { headers });
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data).toEqual({
+        product: { title: 'Field rules lamp', seller: { displayName: owner.user.display_name }, e: { email: owner.email }, r: { role: 'SELLER' } },
+      });
+    }
+  });
+
+  it('refuses User.email and User.role of someone else with FORBIDDEN, and to anonymous callers with UNAUTHENTICATED', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [otherSeller.headers, 'FORBIDDEN'],
+      [customer.headers, 'FORBIDDEN'],
+      // rules.ts: "UNAUTHENTICATED when there is no viewer" (signing in could make it visible: it may be you).
+      [{}, 'UNAUTHENTICATED'],
+    ];
+    for (const [headers, code] of cases) {
+      const res = await server.graphql<Data>(SELLER_PRIVATE, { id: gid('Product', product) }, { headers });
+      expect(res.status).toBe(200);
+      // The rest of the product resolves; only the private fields (and their nullable parents) are null.
+      expect(res.body.data).toEqual({ product: { title: 'Field rules lamp', seller: { displayName: owner.user.display_name }, e: null, r: null } });
+      const errors = (res.body.errors ?? []).map((error) => ({ path: error.path, code: error.extensions?.['code'] }));
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          { path: ['product', 'e', 'email'], code },
+          { path: ['product', 'r', 'role'], code },
+        ]),
+      );
+      expect(errors).toHaveLength(2);
+    }
+  });
+
+  it('shows User.deactivatedAt to admins only, not even to the user', async () => {
+    const self = await server.graphql<Data>('{ viewer { id deactivatedAt } }', {}, { headers: owner.headers });
+    expect(self.body.data).toEqual({ viewer: { id: gid('User', owner.user), deactivatedAt: null } });
+    expect(errorCodesOf(self)).toEqual(['FORBIDDEN']);
+    expect(self.body.errors?.[0]?.path).toEqual(['viewer', 'deactivatedAt']);
+
+    const asAdmin = await server.graphql<Data>('query ($id: ID!) { product(id: $id) { seller { deactivatedAt } } }', { id: gid('Product', product) }, {
+      headers: admin.headers,
+    });
+    expect(asAdmin.body).toEqual(expect.objectContaining({ data: { product: { seller: { deactivatedAt: null } } } }));
+    expect(asAdmin.body.errors).toBeUndefined();
+  });
+
+  it('shows User.sessions and User.apiKeys to the user in person only: not to admins, others or API keys', async () => {
+    const self = await server.graphql<Data>('{ viewer { sessions { id } apiKeys { id } } }', {}, { headers: owner.headers });
+    expect(self.body.errors).toBeUndefined();
+    const viewer = asRecord(self.body.data?.['viewer'], 'viewer');
+    expect(viewer['sessions']).toHaveLength(1);
+    expect(viewer['apiKeys']).toEqual([{ id: ownersKey.id }]);
+
+    const nested = 'query ($id: ID!) { product(id: $id) { title seller { sessions { id } } s: seller { apiKeys { id } } } }';
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['admin', admin.headers, 'FORBIDDEN'],
+      ['other seller', otherSeller.headers, 'FORBIDDEN'],
+      ['anonymous', {}, 'UNAUTHENTICATED'],
+    ];
+    for (const [who, headers, code] of cases) {
+      const res = await server.graphql<Data>(nested, { id: gid('Product', product) }, { headers });
+      expect({ who, data: res.body.data }).toEqual({ who, data: { product: { title: 'Field rules lamp', seller: null, s: null } } });
+      expect({ who, codes: errorCodesOf(res) }).toEqual({ who, codes: [code, code] });
+    }
+
+    // The user's own API key, even with a read scope, gets neither list.
+    const viaKey = await server.graphql<Data>('{ viewer { id sessions { id } } v: viewer { apiKeys { id } } }', {}, { headers: ownersKey.headers });
+    expect(viaKey.body.data).toEqual({ viewer: null, v: null });
+    expect(errorCodesOf(viaKey)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+  });
+
+  it("never lets an API key read sessions or keys, not even its owner's, through node", async () => {
+    const self = await server.graphql<Data>('{ viewer { sessions { id } } }', {}, { headers: owner.headers });
+    const sessions = asRecord(self.body.data?.['viewer'], 'viewer')['sessions'] as Array<{ id: string }>;
+    const sessionId = sessions[0]?.id ?? '';
+    expect(sessionId).not.toBe('');
+
+    const doc = `query ($s: ID!, $k: ID!) {
+      s: node(id: $s) { id ... on Session { ip userAgent } }
+      k: node(id: $k) { id ... on ApiKey { name prefix scopes } }
+    }`;
+    // In person, the owner sees both (positive control).
+    const inPerson = await server.graphql<Data>(doc, { s: sessionId, k: ownersKey.id }, { headers: owner.headers });
+    expect(inPerson.body.errors).toBeUndefined();
+    expect(asRecord(inPerson.body.data?.['s'], 's')['id']).toBe(sessionId);
+    expect(asRecord(inPerson.body.data?.['k'], 'k')['id']).toBe(ownersKey.id);
+
+    // Through the API key: account data is never open to keys (ApiKeyScope, isPersonalSession).
+    const viaKey = await server.graphql<Data>(doc, { s: sessionId, k: ownersKey.id }, { headers: ownersKey.headers });
+    expect(viaKey.body.data).toEqual({ s: null, k: null });
+  });
+
+  it('shows Product.deletedAt to the product’s seller and admins only', async () => {
+    const doc = 'query ($id: ID!) { product(id: $id) { title deletedAt } }';
+    for (const headers of [owner.headers, admin.headers]) {
+      const res = await server.graphql<Data>(doc, { id: gid('Product', product) }, { headers });
+      expect(res.body).toEqual(expect.objectContaining({ data: { product: { title: 'Field rules lamp', deletedAt: null } } }));
+      expect(res.body.errors).toBeUndefined();
+    }
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['other seller', otherSeller.headers, 'FORBIDDEN'],
+      ['customer', customer.headers, 'FORBIDDEN'],
+      ['anonymous', {}, 'UNAUTHENTICATED'],
+    ];
+    for (const [who, headers, code] of cases) {
+      const res = await server.graphql<Data>(doc, { id: gid('Product', product) }, { headers });
+      expect({ who, status: res.status, data: res.body.data }).toEqual({ who, status: 200, data: { product: { title: 'Field rules lamp', deletedAt: null } } });
+      expect({ who, codes: errorCodesOf(res), path: res.body.errors?.[0]?.path }).toEqual({ who, codes: [code], path: ['product', 'deletedAt'] });
+    }
+  });
+
+  it('shows every AuditEvent field to an admin in person', async () => {
+    const res = await server.graphql<Data>(
+      `{ auditEvents(first: 1, filter: { action: "LOGIN_SUCCEEDED" }) {
+          totalCount pageInfo { hasNextPage } edges { cursor }
+          nodes { id occurredAt actor { id } action targetType targetId requestId ip userAgent metadata }
+      } }`,
+      {},
+      { headers: admin.headers },
+    );
+    expect(res.body.errors).toBeUndefined();
+    const events = asRecord(res.body.data?.['auditEvents'], 'auditEvents');
+    const [event] = events['nodes'] as Data[];
+    expect(event).toMatchObject({ action: 'LOGIN_SUCCEEDED', targetType: 'Session', metadata: {} });
+    expect(asRecord(event?.['actor'], 'actor')['id']).toEqual(expect.any(String));
+  });
+
+  it("lets no API key reach an audit event, not even an admin's key, through auditEvents or node", async () => {
+    const listed = await server.graphql<Data>('{ auditEvents(first: 1) { nodes { id } } }', {}, { headers: admin.headers });
+    const [first] = asRecord(listed.body.data?.['auditEvents'], 'auditEvents')['nodes'] as Array<{ id: string }>;
+    if (!first) throw new Error('no audit event to look at');
+
+    const adminKey = await createApiKey(server, admin, ['CATALOG_READ']);
+    const viaList = await server.graphql<Data>('{ auditEvents(first: 1) { nodes { id action } } }', {}, { headers: adminKey.headers });
+    expect(viaList.body.data).toBeNull();
+    expect(errorCodesOf(viaList)).toEqual(['FORBIDDEN']);
+
+    const viaNode = await server.graphql<Data>('query ($id: ID!) { node(id: $id) { id ... on AuditEvent { action ip metadata } } }', { id: first.id }, {
+      headers: adminKey.headers,
+    });
+    expect(viaNode.body.data).toEqual({ node: null });
+  });
+
+  describe('filter.includeDeleted', () => {
+    const LIST = 'query ($filter: ProductFilter) { products(filter: $filter, first: 100) { nodes { id deletedAt } } }';
+    const NESTED = 'query ($filter: ProductFilter) { categories { id products(filter: $filter, first: 100) { nodes { id } } } }';
+
+    it('is refused to non-admins with FORBIDDEN (200) and to anonymous callers with UNAUTHENTICATED (401)', async () => {
+      const catalogKey = await createApiKey(server, customer, ['CATALOG_READ']);
+      const cases: Array<[string, Record<string, string>, 'FORBIDDEN' | 'UNAUTHENTICATED']> = [
+        ['customer', customer.headers, 'FORBIDDEN'],
+        ['seller of the deleted product', owner.headers, 'FORBIDDEN'],
+        ["customer's API key", catalogKey.headers, 'FORBIDDEN'],
+        ['anonymous', {}, 'UNAUTHENTICATED'],
+      ];
+      for (const [who, headers, code] of cases) {
+        for (const document of [LIST, NESTED]) {
+          const res = await server.graphql<Data>(document, { filter: { includeDeleted: true } }, { headers });
+          expect({ who, document, data: res.body.data, codes: errorCodesOf(res), status: res.status }).toEqual({
+            who,
+            document,
+            data: null,
+            codes: [code],
+            status: errorCodes[code].status,
+          });
+          if (code === 'UNAUTHENTICATED') expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+        }
+      }
+      // Asking explicitly for no deleted rows is fine for anyone.
+      const explicitFalse = await server.graphql<Data>('query ($filter: ProductFilter) { products(filter: $filter) { totalCount } }', {
+        filter: { includeDeleted: false },
+      });
+      expect(explicitFalse.body.errors).toBeUndefined();
+      expect(explicitFalse.status).toBe(200);
+    });
+
+    it('lets admins list soft-deleted products, with their deletion time', async () => {
+      const res = await server.graphql<Data>(
+        LIST,
+        { filter: { includeDeleted: true, sellerId: gid('User', owner.user) } },
+        { headers: admin.headers },
+      );
+      expect(res.body.errors).toBeUndefined();
+      const nodes = asRecord(res.body.data?.['products'], 'products')['nodes'] as Array<{ id: string; deletedAt: string | null }>;
+      expect(nodes.map((node) => node.id).sort()).toEqual([gid('Product', product), gid('Product', deleted)].sort());
+      expect(nodes.find((node) => node.id === gid('Product', deleted))?.deletedAt).toEqual(expect.any(String));
+
+      const nested = await server.graphql<Data>(NESTED, { filter: { includeDeleted: true } }, { headers: admin.headers });
+      expect(nested.body.errors).toBeUndefined();
+      const categories = nested.body.data?.['categories'] as Array<{ id: string; products: { nodes: Array<{ id: string }> } }>;
+      const ours = categories.find((entry) => entry.id === gid('Category', category));
+      expect(ours?.products.nodes.map((node) => node.id)).toContain(gid('Product', deleted));
+
+      // Without the flag even admins do not see it.
+      const plain = await server.graphql<Data>(LIST, { filter: { sellerId: gid('User', owner.user) } }, { headers: admin.headers });
+      const plainIds = (asRecord(plain.body.data?.['products'], 'products')['nodes'] as Array<{ id: string }>).map((node) => node.id);
+      expect(plainIds).toEqual([gid('Product', product)]);
+    });
+  });
+});
+
+describe('auditing denials', () => {
+  it('records a PERMISSION_DENIED audit event for a refused request, with actor, field and request id', async () => {
+    const customer = await createAccount(server, { role: 'CUSTOMER' });
+    const res = await server.graphql<Data>('{ auditEvents(first: 1) { totalCount } }', {}, { headers: customer.headers });
+    expect(errorCodesOf(res)).toEqual(['FORBIDDEN']);
+    const requestId = res.headers.get('x-request-id');
+    expect(requestId).toEqual(expect.any(String));
+
+    const event = await eventually(() =>
+      server.db
+        .selectFrom('audit_events')
+        .select(['actor_id', 'action', 'request_id', 'metadata'])
+        .where('action', '=', 'PERMISSION_DENIED')
+        .where('actor_id', '=', customer.user.id)
+        .executeTakeFirst(),
+    );
+    const all = await server.db.selectFrom('audit_events').select(['action']).where('action', '=', 'PERMISSION_DENIED').execute();
+    console.log('SCRATCH PERMISSION_DENIED rows in the whole database:', all.length);
+    expect(event).toEqual({
+      actor_id: customer.user.id,
+      action: 'PERMISSION_DENIED',
+      request_id: requestId,
+      metadata: { field: 'Query.auditEvents', via: 'session' },
+    });
+  });
+});
