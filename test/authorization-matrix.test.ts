@@ -771,8 +771,6 @@ describe('auditing denials', () => {
         .where('actor_id', '=', customer.user.id)
         .executeTakeFirst(),
     );
-    const all = await server.db.selectFrom('audit_events').select(['action']).where('action', '=', 'PERMISSION_DENIED').execute();
-    console.log('SCRATCH PERMISSION_DENIED rows in the whole database:', all.length);
     expect(event).toEqual({
       actor_id: customer.user.id,
       action: 'PERMISSION_DENIED',
