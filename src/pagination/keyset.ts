@@ -41,3 +41,15 @@ export function keysetCondition(columns: KeysetColumns, request: PageRequest): R
 export function cursorKey(columns: KeysetColumns): RawBuilder<string> {
   return sql<string>`${sql.ref(columns.key)}::text`;
 }
+
+/**
+ * `row_number()` per parent in scan order, for loading the same page of many
+ * parents in one statement (keep rows with `rn <= limit + 1`).
+ */
+export function rowNumberPerParent(parentColumn: string, columns: KeysetColumns, request: PageRequest): RawBuilder<number> {
+  const order =
+    scanDirection(request) === 'desc'
+      ? sql`${sql.ref(columns.key)} DESC, ${sql.ref(columns.id)} DESC`
+      : sql`${sql.ref(columns.key)} ASC, ${sql.ref(columns.id)} ASC`;
+  return sql<number>`row_number() OVER (PARTITION BY ${sql.ref(parentColumn)} ORDER BY ${order})`;
+}

@@ -3,7 +3,7 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQ
 import type { Database } from '../../db/database.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
-import { cursorKey, keysetCondition, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
+import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
 import type { ProductRow, ProductStatus, ProductTable } from './product.table.js';
 
 /** Product columns without the generated search vector, which never leaves the database. */
@@ -153,15 +153,11 @@ export async function findProductPagesByCategory(
 ): Promise<(KeyedProductRow & { rn: number })[]> {
   if (categoryIds.length === 0) return [];
   const columns = columnsFor(request);
-  const descending = scanDirection(request) === 'desc';
-  const order = descending
-    ? sql`${sql.ref(columns.key)} DESC, p.id DESC`
-    : sql`${sql.ref(columns.key)} ASC, p.id ASC`;
   const ranked = db
     .selectFrom('products as p')
     .select(PRODUCT_COLUMNS)
     .select(cursorKey(columns).as('cursor_key'))
-    .select(sql<number>`row_number() OVER (PARTITION BY p.category_id ORDER BY ${order})`.as('rn'))
+    .select(rowNumberPerParent('p.category_id', columns, request).as('rn'))
     .where(matching(criteria))
     .where('p.category_id', 'in', categoryIds)
     .where(keysetCondition(columns, request));

@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
-import { cursorKey, keysetCondition, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
+import { cursorKey, keysetCondition, rowNumberPerParent, type KeysetColumns } from '../../pagination/keyset.js';
 import type { ReviewRow } from './review.table.js';
 
 export type ReviewSortField = 'CREATED_AT' | 'RATING';
@@ -31,15 +31,11 @@ export async function findReviewPagesByProduct(
 ): Promise<(KeyedReviewRow & { rn: number })[]> {
   if (productIds.length === 0) return [];
   const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
-  const order =
-    scanDirection(request) === 'desc'
-      ? sql`${sql.ref(columns.key)} DESC, r.id DESC`
-      : sql`${sql.ref(columns.key)} ASC, r.id ASC`;
   const ranked = db
     .selectFrom('reviews as r')
     .selectAll('r')
     .select(cursorKey(columns).as('cursor_key'))
-    .select(sql<number>`row_number() OVER (PARTITION BY r.product_id ORDER BY ${order})`.as('rn'))
+    .select(rowNumberPerParent('r.product_id', columns, request).as('rn'))
     .where('r.product_id', 'in', productIds)
     .where('r.deleted_at', 'is', null)
     .where(keysetCondition(columns, request));
