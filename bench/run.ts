@@ -32,7 +32,7 @@ import { decodeCursor } from '../src/pagination/cursor.js';
 import { startBenchDatabase } from './lib/database.js';
 import { explainCompare, keysetPage, offsetPage } from './lib/explain.js';
 import { GraphQLClient, graphqlBody } from './lib/http.js';
-import { compare, once, type RunOptions, type Variant, type VariantResult } from './lib/measure.js';
+import { compare, once, warmUp, type RunOptions, type Variant, type VariantResult } from './lib/measure.js';
 import { renderText, type BenchResults, type Check, type Ratio, type ScenarioResult } from './lib/report.js';
 import { RequestLog } from './lib/request-log.js';
 import { seedCatalog, type SeedSizes } from './lib/seed.js';
@@ -55,7 +55,9 @@ const PARAMS = {
   concurrentRequests: envInt('BENCH_CONCURRENT_REQUESTS', 400, 1),
   concurrency: envInt('BENCH_CONCURRENCY', 8, 2),
   warmup: envInt('BENCH_WARMUP', 30, 2),
-  rounds: envInt('BENCH_ROUNDS', 4, 1),
+  rounds: envInt('BENCH_ROUNDS', 10, 1),
+  /** Unmeasured catalogue requests to each app before the first scenario (JIT, pools, caches). */
+  appWarmup: envInt('BENCH_APP_WARMUP', 150, 0),
   explainRuns: envInt('BENCH_EXPLAIN_RUNS', 30, 1),
   pageSize: 50,
   deepPages: 30,
@@ -195,6 +197,15 @@ function r(name: string, value: number, reading: string): Ratio {
   return { name, value: round(value, 3), reading };
 }
 
+/** Client-side p50 of `a` over `b`, with the range of the same ratio round by round. */
+function p50Ratio(name: string, a: VariantResult, b: VariantResult, reading: string): Ratio {
+  const perRound = a.roundP50s.map((value, i) => ratio(value, b.roundP50s[i] ?? Number.NaN)).filter(Number.isFinite);
+  return {
+    ...r(name, ratio(a.latencyMs.p50, b.latencyMs.p50), reading),
+    rounds: { min: round(Math.min(...perRound), 3), max: round(Math.max(...perRound), 3) },
+  };
+}
+
 function sameSqlCount(label: string, a: VariantResult, b: VariantResult, warnings: string[]): Check {
   const constant = a.sqlCount !== null && b.sqlCount !== null;
   const equal = constant && a.sqlCount === b.sqlCount;
@@ -227,11 +238,11 @@ async function scenarioShield(on: RunningApp, off: RunningApp, log: RequestLog, 
     shows: 'What the permission layer costs on a read-heavy query (every field of 50 products and 150 reviews passes a rule).',
     variants: [seqOn, seqOff, concOn, concOff],
     ratios: [
-      r('p50 on/off (sequential)', ratio(seqOn.latencyMs.p50, seqOff.latencyMs.p50), '1.00 = no overhead; 1.10 = 10 % slower with shield'),
+      p50Ratio('p50 on/off (sequential)', seqOn, seqOff, '1.00 = no overhead; 1.10 = 10 % slower with shield'),
       r('p95 on/off (sequential)', ratio(seqOn.latencyMs.p95, seqOff.latencyMs.p95), 'tail; noisier than p50'),
       r('server p50 on/off (sequential)', ratio(seqOn.serverMs.p50, seqOff.serverMs.p50), 'Fastify-measured, without client time'),
       r('throughput on/off (sequential)', ratio(seqOn.throughputRps, seqOff.throughputRps), '1.00 = no overhead; 0.90 = 10 % fewer requests/s'),
-      r(`p50 on/off (${PARAMS.concurrency} in flight)`, ratio(concOn.latencyMs.p50, concOff.latencyMs.p50), 'under load'),
+      p50Ratio(`p50 on/off (${PARAMS.concurrency} in flight)`, concOn, concOff, 'under load'),
       r(
         `throughput on/off (${PARAMS.concurrency} in flight)`,
         ratio(concOn.throughputRps, concOff.throughputRps),
@@ -261,7 +272,7 @@ async function scenarioPageSize(on: RunningApp, log: RequestLog, warnings: strin
     shows: 'Ten times the products (and their sellers, categories, reviews, authors) in the same number of statements.',
     variants: [small, large],
     ratios: [
-      r('p50 first:50 / first:5', ratio(large.latencyMs.p50, small.latencyMs.p50), 'grows with response size, not with round trips'),
+      p50Ratio('p50 first:50 / first:5', large, small, 'grows with response size, not with round trips'),
       r('server p50 first:50 / first:5', ratio(large.serverMs.p50, small.serverMs.p50), 'Fastify-measured'),
       r('SQL ms p50 first:50 / first:5', ratio(large.sqlMsP50, small.sqlMsP50), 'database time for 10x the rows'),
     ],
@@ -335,7 +346,7 @@ async function scenarioKeyset(
     shows: 'A keyset page seeks in the index from the cursor, so a deep page costs what the first one does; OFFSET reads and discards every skipped row.',
     variants: [first, deep],
     ratios: [
-      r(`p50 page ${depth + 1} / page 1 (API)`, ratio(deep.latencyMs.p50, first.latencyMs.p50), '~1.00 = depth does not matter'),
+      p50Ratio(`p50 page ${depth + 1} / page 1 (API)`, deep, first, '~1.00 = depth does not matter'),
       r(`server p50 page ${depth + 1} / page 1 (API)`, ratio(deep.serverMs.p50, first.serverMs.p50), 'Fastify-measured'),
       r(
         `SQL exec OFFSET ${skipped} / keyset (SQL only)`,
@@ -395,7 +406,7 @@ async function scenarioSignedIn(on: RunningApp, account: { email: string; passwo
     shows: 'Authentication verifies the JWT and re-reads the user and session on every request: a fixed cost, not one per field.',
     variants: [anon, signed],
     ratios: [
-      r('p50 signed-in / anonymous', ratio(signed.latencyMs.p50, anon.latencyMs.p50), 'cost of authentication on a typical read'),
+      p50Ratio('p50 signed-in / anonymous', signed, anon, 'cost of authentication on a typical read'),
       r('server p50 signed-in / anonymous', ratio(signed.serverMs.p50, anon.serverMs.p50), 'Fastify-measured'),
       r('throughput signed-in / anonymous', ratio(signed.throughputRps, anon.throughputRps), 'below 1 = fewer requests/s'),
     ],
@@ -462,6 +473,12 @@ async function main(): Promise<void> {
     const shared = { requestLog, auth, agent };
     const on = await startApp(config, { ...shared, authorization: true }, cleanup);
     const off = await startApp(config, { ...shared, authorization: false }, cleanup);
+
+    progress(`warming up both apps (${PARAMS.appWarmup} catalogue requests each)`);
+    const catalog50 = graphqlBody(CATALOG, { first: 50 }, 'Catalog');
+    for (const app of [on, off]) {
+      await warmUp({ label: 'warm-up', client: app.client, body: catalog50, validate: catalogValidator(50) }, PARAMS.appWarmup, requestLog);
+    }
 
     const warnings: string[] = [];
     const scenarios: ScenarioResult[] = [];

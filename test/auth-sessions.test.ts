@@ -310,6 +310,18 @@ describe('API keys', () => {
     expect(mint.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
   });
 
+  it('never carries admin rights: an admin\'s key cannot read other users\' private fields or the audit log', async () => {
+    const admin = await createAccount(server, { role: 'ADMIN' });
+    const other = await createAccount(server);
+    const key = await createApiKey(server, admin, ['CATALOG_READ']);
+    const email = await server.graphql('query ($id: ID!) { node(id: $id) { ... on User { email } } }', { id: gid('User', other.user) }, { headers: key.headers });
+    expect(email.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    const inPerson = await server.graphql('query ($id: ID!) { node(id: $id) { ... on User { email } } }', { id: gid('User', other.user) }, { headers: admin.headers });
+    expect(inPerson.body.data).toEqual({ node: { email: other.email } });
+    const audit = await server.graphql('{ auditEvents(first: 1) { totalCount } }', undefined, { headers: key.headers });
+    expect(audit.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+  });
+
   it('stops working at once when revoked or expired, and a tampered key is refused', async () => {
     const account = await createAccount(server);
     const key = await createApiKey(server, account, ['CATALOG_READ']);

@@ -46,8 +46,10 @@ export interface VariantResult {
   sqlCount: number | null;
   /** Every distinct statement count seen. */
   sqlCounts: number[];
-  /** Median time spent in SQL per request (from the log line, pool wait included). */
+  /** Median of the per-request sum of statement times (log line `sqlMs`): statements that overlap (batched loaders) each count, pool wait included, so it can exceed the request time. */
   sqlMsP50: number;
+  /** Client-side p50 of each interleaved round, in round order: how stable the run was. */
+  roundP50s: number[];
 }
 
 let sequence = 0;
@@ -98,7 +100,9 @@ async function runBatch(variant: Variant, count: number, concurrency: number): P
   return { latencies, requestIds, wallMs: performance.now() - t0 };
 }
 
-async function warmUp(variant: Variant, count: number, log: RequestLog): Promise<void> {
+/** Unmeasured requests; the first and last are fully checked. */
+export async function warmUp(variant: Variant, count: number, log: RequestLog): Promise<void> {
+  if (count <= 0) return;
   const ids: string[] = [];
   for (let i = 0; i < count; i += 1) {
     const id = nextRequestId();
@@ -133,6 +137,7 @@ function toResult(variant: Variant, options: RunOptions, batches: Batch[], lines
     sqlCount: counts.length === 1 ? (counts[0] as number) : null,
     sqlCounts: counts,
     sqlMsP50: round(median(lines.map((l) => l.sqlMs)), 2),
+    roundP50s: batches.map((b) => round(median(b.latencies), 3)),
   };
 }
 

@@ -14,6 +14,8 @@ export interface Ratio {
   value: number;
   /** How to read it, e.g. "1.00 = no overhead; above 1 = slower with shield". */
   reading: string;
+  /** For p50 ratios: the lowest and highest ratio of the per-round p50s (variants run interleaved, round by round). */
+  rounds?: { min: number; max: number };
 }
 
 export interface ScenarioResult {
@@ -58,7 +60,7 @@ function table(header: string[], rows: string[][]): string {
 
 function variantTable(variants: VariantResult[]): string {
   return table(
-    ['variant', 'mode', 'n', 'p50 ms', 'p95 ms', 'req/s', 'server p50', 'SQL/req', 'SQL ms p50'],
+    ['variant', 'mode', 'n', 'p50 ms', 'p95 ms', 'req/s', 'server p50', 'SQL/req', 'SQL ms sum p50'],
     variants.map((v) => [
       v.label,
       v.mode === 'sequential' ? 'sequential' : `${v.concurrency} in flight`,
@@ -96,7 +98,10 @@ export function renderText(results: BenchResults): string {
     out.push('', `== ${scenario.id}. ${scenario.title} ==`, scenario.shows, '');
     if (scenario.variants.length > 0) out.push(variantTable(scenario.variants), '');
     if (scenario.sql) out.push('SQL only, not through the API:', explainTable(scenario.sql), '');
-    for (const ratio of scenario.ratios) out.push(`  ratio  ${ratio.name} = ${fmt(ratio.value, 3)}   (${ratio.reading})`);
+    for (const ratio of scenario.ratios) {
+      const spread = ratio.rounds ? ` [rounds ${fmt(ratio.rounds.min, 2)}..${fmt(ratio.rounds.max, 2)}]` : '';
+      out.push(`  ratio  ${ratio.name} = ${fmt(ratio.value, 3)}${spread}   (${ratio.reading})`);
+    }
     for (const check of scenario.checks) out.push(`  ${check.ok ? 'ok     ' : 'WARNING'} ${check.name}: ${check.detail}`);
     for (const note of scenario.notes) out.push(`  note   ${note}`);
   }

@@ -29,7 +29,12 @@ function hasRole(...roles: UserRole[]) {
   });
 }
 
-export const isAdmin = hasRole('ADMIN');
+/** Admin rights are exercised in person only: an admin's API key carries no admin rights. */
+export const isAdmin = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  if (ctx.viewer.role !== 'ADMIN') return forbidden();
+  return ctx.viewer.via === 'api_key' ? forbidden('API keys cannot perform admin operations.') : true;
+});
 export const isSeller = hasRole('SELLER', 'ADMIN');
 
 /**
@@ -62,22 +67,24 @@ export const isSelf = rule({ cache: 'strict' })((parent: { id: string }, _args, 
   return parent.id === ctx.viewer.userId ? true : forbidden('Only the user may see this.');
 });
 
-/** The parent User is the viewer, or the viewer is an admin. */
+/** The parent User is the viewer, or the viewer is an admin in person. */
 export const isSelfOrAdmin = rule({ cache: 'strict' })((parent: { id: string }, _args, ctx: GraphQLContext) => {
   if (!ctx.viewer) return unauthenticated();
-  return parent.id === ctx.viewer.userId || ctx.viewer.role === 'ADMIN' ? true : forbidden('Only the user and admins may see this.');
+  const admin = ctx.viewer.role === 'ADMIN' && ctx.viewer.via !== 'api_key';
+  return parent.id === ctx.viewer.userId || admin ? true : forbidden('Only the user and admins may see this.');
 });
 
-/** The parent row (session, API key) belongs to the viewer. */
+/** The parent row (session, API key) belongs to the viewer, who is signed in person (not with a key). */
 export const ownsParent = rule({ cache: 'strict' })((parent: { user_id: string }, _args, ctx: GraphQLContext) => {
   if (!ctx.viewer) return unauthenticated();
-  return parent.user_id === ctx.viewer.userId ? true : forbidden();
+  return parent.user_id === ctx.viewer.userId && ctx.viewer.via !== 'api_key' ? true : forbidden();
 });
 
-/** The parent product belongs to the viewer (its seller), or the viewer is an admin. */
+/** The parent product belongs to the viewer (its seller), or the viewer is an admin in person. */
 export const ownsProductOrAdmin = rule({ cache: 'strict' })((parent: { seller_id: string }, _args, ctx: GraphQLContext) => {
   if (!ctx.viewer) return unauthenticated();
-  return parent.seller_id === ctx.viewer.userId || ctx.viewer.role === 'ADMIN' ? true : forbidden();
+  const admin = ctx.viewer.role === 'ADMIN' && ctx.viewer.via !== 'api_key';
+  return parent.seller_id === ctx.viewer.userId || admin ? true : forbidden();
 });
 
 /** `filter.includeDeleted` is for admins only. */
@@ -85,6 +92,6 @@ export const includeDeletedOnlyForAdmins = rule({ cache: 'strict' })(
   (_parent, args: { filter?: { includeDeleted?: boolean | null } | null }, ctx: GraphQLContext) => {
     if (!args.filter?.includeDeleted) return true;
     if (!ctx.viewer) return unauthenticated();
-    return ctx.viewer.role === 'ADMIN' ? true : forbidden('Only admins may list deleted records.');
+    return ctx.viewer.role === 'ADMIN' && ctx.viewer.via !== 'api_key' ? true : forbidden('Only admins may list deleted records.');
   },
 );

@@ -1,6 +1,6 @@
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, shield, type IRules } from 'graphql-shield';
-import { getNamedType, isObjectType, type GraphQLSchema } from 'graphql';
+import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 
 import { AppError, appError } from '../errors/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -60,20 +60,38 @@ export function applyPermissions(schema: GraphQLSchema, permissions: PermissionM
       return error;
     },
   });
-  const middleware = generator.generate(schema) as Record<string, Record<string, unknown>>;
-  for (const [typeName, rules] of Object.entries(permissions)) {
-    for (const [field, fieldRule] of Object.entries(rules)) {
-      if (fieldRule === allow && middleware[typeName]) delete middleware[typeName][field];
+  const middleware = generator.generate(schema) as Record<string, Record<string, FieldMiddleware>>;
+  for (const [typeName, fields] of Object.entries(middleware)) {
+    for (const [field, entry] of Object.entries(fields)) {
+      if (permissions[typeName]?.[field] === allow) delete fields[field];
+      else fields[field] = auditingDenials(entry);
     }
   }
   return applyMiddleware(schema, middleware as Parameters<typeof applyMiddleware>[1]);
 }
 
-/** Rule maps for types whose every field is public (payloads, pages, value types). */
-export function allowAll(schema: GraphQLSchema, typeName: string): Record<string, unknown> {
-  const type = schema.getType(typeName);
-  if (!isObjectType(type)) throw new Error(`${typeName} is not an object type`);
-  return Object.fromEntries(Object.keys(type.getFields()).map((field) => [field, allow]));
+type MiddlewareFn = (
+  resolve: (...args: unknown[]) => unknown,
+  parent: unknown,
+  args: unknown,
+  ctx: GraphQLContext,
+  info: GraphQLResolveInfo,
+) => Promise<unknown>;
+type FieldMiddleware = MiddlewareFn | { resolve: MiddlewareFn; fragment?: string; fragments?: string[] };
+
+/**
+ * Rules answer with an AppError rather than `false` (so the client gets the
+ * precise code), and graphql-shield returns such an answer without calling
+ * `fallbackError`; this wrapper sees it and audits the denial.
+ */
+function auditingDenials(entry: FieldMiddleware): FieldMiddleware {
+  const run = typeof entry === 'function' ? entry : entry.resolve;
+  const wrapped: MiddlewareFn = async (resolve, parent, args, ctx, info) => {
+    const result = await run(resolve, parent, args, ctx, info);
+    if (result instanceof AppError) auditDenial(ctx, result, `${info.parentType.name}.${info.fieldName}`);
+    return result;
+  };
+  return typeof entry === 'function' ? wrapped : { ...entry, resolve: wrapped };
 }
 
-export { getNamedType };
+

@@ -749,7 +749,8 @@ export type SignUpInput = {
 
 /**
  * A person with an account. Public profile fields are visible to everyone; private ones only to
- * the user and to admins (others get a `FORBIDDEN` error on those fields).
+ * the user and to admins (other users get a `FORBIDDEN` error on those fields, anonymous callers
+ * `UNAUTHENTICATED`). Admin rights are never exercised through API keys.
  */
 export type User = Node & {
   __typename?: 'User';

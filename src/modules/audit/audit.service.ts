@@ -69,8 +69,8 @@ export async function listAuditEvents(ctx: ServiceContext, args: AuditListArgs):
   return toConnection(rows, request, () => countAuditEvents(ctx.db, criteria));
 }
 
-/** An audit event by id: admins only, `null` for everyone else. */
+/** An audit event by id: admins in person only (not their API keys), `null` for everyone else. */
 export async function getAuditEvent(ctx: ServiceContext, id: string) {
-  if (ctx.viewer?.role !== 'ADMIN') return null;
+  if (ctx.viewer?.role !== 'ADMIN' || ctx.viewer.via === 'api_key') return null;
   return ctx.loaders.auditEventById.load(id);
 }

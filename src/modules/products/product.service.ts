@@ -65,7 +65,7 @@ export function toCriteria(filter: ProductFilterInput | null | undefined, viewer
   }
   if (filter.includeDeleted) {
     // The permission layer refuses this for non-admins; keep the service safe on its own too.
-    if (viewer?.role !== 'ADMIN') throw appError('FORBIDDEN', 'Only admins may list deleted products.');
+    if (viewer?.role !== 'ADMIN' || viewer.via === 'api_key') throw appError('FORBIDDEN', 'Only admins may list deleted products.');
     criteria.includeDeleted = true;
   }
   if (filter.search != null) {
