@@ -27,7 +27,11 @@ export interface RunOptions {
   concurrency: number;
   /** Unmeasured requests per variant before the first round. */
   warmup: number;
-  /** Number of interleaved rounds the measured requests are split into. */
+  /**
+   * Number of interleaved rounds the measured requests are split into; equal
+   * to `requests` for sequential runs, so variants alternate request by
+   * request (A B B A A B ...).
+   */
   rounds: number;
 }
 
@@ -48,8 +52,12 @@ export interface VariantResult {
   sqlCounts: number[];
   /** Median of the per-request sum of statement times (log line `sqlMs`): statements that overlap (batched loaders) each count, pool wait included, so it can exceed the request time. */
   sqlMsP50: number;
-  /** Client-side p50 of each interleaved round, in round order: how stable the run was. */
-  roundP50s: number[];
+  /**
+   * Client-side p50 of each of BLOCKS consecutive slices of the rounds, in
+   * order. Variants compared with each other share the slicing, so the same
+   * ratio per block shows how stable it was during the run.
+   */
+  blockP50s: number[];
 }
 
 let sequence = 0;
@@ -114,6 +122,16 @@ export async function warmUp(variant: Variant, count: number, log: RequestLog): 
   await log.takeAll(ids);
 }
 
+/** Slices of the measured rounds for the in-run spread of a ratio. */
+export const BLOCKS = 5;
+
+function blocks(batches: Batch[]): Batch[][] {
+  const count = Math.min(BLOCKS, batches.length);
+  return Array.from({ length: count }, (_, i) =>
+    batches.slice(Math.floor((i * batches.length) / count), Math.floor(((i + 1) * batches.length) / count)),
+  );
+}
+
 function toResult(variant: Variant, options: RunOptions, batches: Batch[], lines: CompletedLine[]): VariantResult {
   const latencies = batches.flatMap((b) => b.latencies);
   const wallMs = batches.reduce((sum, b) => sum + b.wallMs, 0);
@@ -137,7 +155,7 @@ function toResult(variant: Variant, options: RunOptions, batches: Batch[], lines
     sqlCount: counts.length === 1 ? (counts[0] as number) : null,
     sqlCounts: counts,
     sqlMsP50: round(median(lines.map((l) => l.sqlMs)), 2),
-    roundP50s: batches.map((b) => round(median(b.latencies), 3)),
+    blockP50s: blocks(batches).map((slice) => round(median(slice.flatMap((b) => b.latencies)), 3)),
   };
 }
 

@@ -14,8 +14,11 @@ export interface Ratio {
   value: number;
   /** How to read it, e.g. "1.00 = no overhead; above 1 = slower with shield". */
   reading: string;
-  /** For p50 ratios: the lowest and highest ratio of the per-round p50s (variants run interleaved, round by round). */
-  rounds?: { min: number; max: number };
+  /**
+   * For p50 ratios: the lowest and highest value of the same ratio computed
+   * on each fifth of the run (the variants run interleaved), a gauge of noise.
+   */
+  blocks?: { min: number; max: number };
 }
 
 export interface ScenarioResult {
@@ -43,7 +46,7 @@ export interface BenchResults {
     postgres: string;
   };
   parameters: Record<string, number>;
-  seed: Record<string, number>;
+  seed: { products: number; visibleProducts: number; categories: number; sellers: number; customers: number; reviews: number };
   scenarios: ScenarioResult[];
   warnings: string[];
 }
@@ -89,9 +92,8 @@ export function renderText(results: BenchResults): string {
     `marketplace-api benchmark, ${results.generatedAt}`,
     `node ${env.node} on ${env.platform}, ${env.cpus} CPUs (${env.cpuModel}); ${env.postgres}`,
     `database: ${env.database}`,
-    `catalogue: ${Object.entries(results.seed)
-      .map(([k, v]) => `${v} ${k}`)
-      .join(', ')}`,
+    `catalogue: ${results.seed.products} products (${results.seed.visibleProducts} publicly visible), ${results.seed.categories} categories, ` +
+      `${results.seed.sellers} sellers, ${results.seed.customers} customers, ${results.seed.reviews} reviews`,
     `latencies are client-side (request sent to response read, same process as the servers); ratios compare variants measured interleaved`,
   );
   for (const scenario of results.scenarios) {
@@ -99,7 +101,7 @@ export function renderText(results: BenchResults): string {
     if (scenario.variants.length > 0) out.push(variantTable(scenario.variants), '');
     if (scenario.sql) out.push('SQL only, not through the API:', explainTable(scenario.sql), '');
     for (const ratio of scenario.ratios) {
-      const spread = ratio.rounds ? ` [rounds ${fmt(ratio.rounds.min, 2)}..${fmt(ratio.rounds.max, 2)}]` : '';
+      const spread = ratio.blocks ? ` [per fifth of the run ${fmt(ratio.blocks.min, 2)}..${fmt(ratio.blocks.max, 2)}]` : '';
       out.push(`  ratio  ${ratio.name} = ${fmt(ratio.value, 3)}${spread}   (${ratio.reading})`);
     }
     for (const check of scenario.checks) out.push(`  ${check.ok ? 'ok     ' : 'WARNING'} ${check.name}: ${check.detail}`);
