@@ -469,7 +469,7 @@ async function main(): Promise<void> {
     process.once('exit', () => rmSync(tempDir, { recursive: true, force: true }));
 
     progress(process.env['DATABASE_URL'] ? 'creating a scratch database on DATABASE_URL' : 'starting embedded PostgreSQL');
-    const database = await startBenchDatabase(tempDir);
+    const database = await startBenchDatabase();
     cleanup.add('database', () => database.stop());
 
     const config = loadConfig({

