@@ -3,26 +3,23 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo from '@as-integrations/fastify';
-import fastifyCookie from '@fastify/cookie';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
 } from 'fastify';
 import type { Kysely } from 'kysely';
 
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
-import { errorCodes, type ErrorCode } from './errors/codes.js';
+import { requestError } from './errors/errors.js';
 import { formatError } from './errors/format.js';
-import { AuthenticationError, authenticate } from './auth/authenticate.js';
+import { registerAuthentication } from './auth/http.js';
 import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
 import { applyPermissions } from './authz/shield.js';
-import { createContext, type GraphQLContext, type RequestInfo } from './graphql/context.js';
+import type { GraphQLContext } from './graphql/context.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
 import { registerHealthRoutes } from './health/health.routes.js';
@@ -32,7 +29,6 @@ import { RequestStats } from './observability/request-stats.js';
 declare module 'fastify' {
   interface FastifyRequest {
     stats: RequestStats;
-    graphqlContext: GraphQLContext | undefined;
   }
 }
 
@@ -52,29 +48,6 @@ export interface AppOptions {
 /** An incoming X-Request-Id is kept only if it is short and plain; otherwise a new one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
-function requestError(code: ErrorCode, requestId: string, message: string = errorCodes[code].message) {
-  return { errors: [{ message, extensions: { code, requestId } }], extensions: { requestId } };
-}
-
-/** What services may see of, and do to, the HTTP exchange. */
-function requestInfo(request: FastifyRequest, reply: FastifyReply): RequestInfo {
-  return {
-    id: request.id,
-    ip: request.ip,
-    userAgent: request.headers['user-agent'] ?? null,
-    origin: request.headers.origin ?? null,
-    cookie: (name) => request.cookies[name],
-    setCookie: (name, value, { maxAgeSeconds }) => {
-      reply.setCookie(name, value, { httpOnly: true, secure: true, sameSite: 'strict', path: '/', maxAge: maxAgeSeconds });
-    },
-    clearCookie: (name) => {
-      reply.clearCookie(name, { httpOnly: true, secure: true, sameSite: 'strict', path: '/' });
-    },
-    setHeader: (name, value) => {
-      reply.header(name, value);
-    },
-  };
-}
 
 /**
  * The HTTP server: Fastify with Apollo Server at /graphql and health probes.
@@ -98,33 +71,12 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   });
 
   app.decorateRequest('stats');
-  app.decorateRequest('graphqlContext');
   app.addHook('onRequest', async (request, reply) => {
     request.stats = new RequestStats();
     reply.header('x-request-id', request.id);
   });
-  await app.register(fastifyCookie);
 
-  // Authentication happens before GraphQL runs: bad credentials are a 401
-  // with WWW-Authenticate, never a silently anonymous request.
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.routeOptions.url !== '/graphql') return;
-    const context = createContext({ db, log: request.log, request: requestInfo(request, reply), stats: request.stats, auth });
-    try {
-      context.viewer = await authenticate(context, request.headers.authorization);
-    } catch (error) {
-      if (!(error instanceof AuthenticationError)) throw error;
-      request.log.info({ reason: error.description }, 'rejected credentials');
-      request.stats.errorCodes = ['UNAUTHENTICATED'];
-      return reply
-        .code(401)
-        .header('www-authenticate', `Bearer realm="marketplace-api", error="invalid_token", error_description="${error.description.replace(/"/g, "'")}"`)
-        .header('cache-control', 'no-store')
-        .send(requestError('UNAUTHENTICATED', request.id, error.description));
-    }
-    request.graphqlContext = context;
-    if (context.viewer) request.log = request.log.child({ userId: context.viewer.userId, via: context.viewer.via });
-  });
+  await registerAuthentication(app, { db, auth });
   // One line per request: what ran, how long, how it ended, what it cost the database.
   app.addHook('onResponse', async (request, reply) => {
     const { stats } = request;

@@ -17,7 +17,7 @@ export interface AuthRuntime {
   oidc: OidcVerifier | undefined;
   limiter: BruteForceLimiter;
   refreshTokenTtlDays: number;
-  /** Secure cookies need HTTPS; development over http://localhost still gets `Secure` (browsers accept it there). */
+  /** Closes the Redis client of the limiter, when there is one. */
   close(): Promise<void>;
 }
 
@@ -33,8 +33,7 @@ export async function createAuthRuntime(config: Config): Promise<AuthRuntime> {
     ttlSeconds: config.accessTokenTtlSeconds,
   });
   const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
-  let redis: Redis | undefined;
-  if (config.redisUrl) redis = createRedisClient(config.redisUrl);
+  const redis: Redis | undefined = config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
   const limiter = createBruteForceLimiter({
     perEmailIp: config.loginLimitPerEmailIp,
     perIp: config.loginLimitPerIp,

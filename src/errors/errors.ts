@@ -30,3 +30,8 @@ export function appError(code: ErrorCode, message?: string, details?: ErrorDetai
 export function badUserInput(argument: string, message: string): AppError {
   return new AppError('BAD_USER_INPUT', message, { argument });
 }
+
+/** A request-level error in the GraphQL response shape, for answers given outside Apollo (HTTP errors, 401s). */
+export function requestError(code: ErrorCode, requestId: string, message: string = errorCodes[code].message) {
+  return { errors: [{ message, extensions: { code, requestId } }], extensions: { requestId } };
+}
