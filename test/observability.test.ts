@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from 'kysely';
 
 import { startTestServer, type LogLine, type TestServer } from './helpers/server.js';
 import { seeder } from './helpers/seed.js';
@@ -67,6 +68,20 @@ describe('request log line', () => {
   it('records the error codes of a failed request', async () => {
     const res = await server.graphql('{ products(first: 500) { totalCount } }');
     expect(requestLine(res.headers.get('x-request-id'))).toMatchObject({ status: 400, errorCodes: ['BAD_USER_INPUT'] });
+  });
+
+  it('logs the full original of a masked error with the request id, while the client sees only the code', async () => {
+    await sql`ALTER TABLE categories RENAME TO categories_hidden`.execute(server.db);
+    try {
+      const res = await server.graphql('{ categories { id } }');
+      expect(res.body.errors?.[0]?.message).not.toMatch(/categories_hidden|relation/);
+      const requestId = res.headers.get('x-request-id');
+      const logged = server.logs.find((l) => l['requestId'] === requestId && l.msg === 'unexpected error while executing operation');
+      expect(logged?.['level']).toBe(50);
+      expect(logged?.['err']).toMatchObject({ message: 'relation "categories" does not exist', code: '42P01', stack: expect.any(String) });
+    } finally {
+      await sql`ALTER TABLE categories_hidden RENAME TO categories`.execute(server.db);
+    }
   });
 
   it('never writes a bearer token or password into the logs', async () => {
