@@ -3,6 +3,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo from '@as-integrations/fastify';
+import fastifyCors from '@fastify/cors';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -76,6 +77,17 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     reply.header('x-request-id', request.id);
   });
 
+  if (config.corsOrigins.length > 0) {
+    // Only listed origins; credentials so that the refresh cookie can travel on refreshSession/logOut.
+    await app.register(fastifyCors, {
+      origin: config.corsOrigins,
+      credentials: true,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', 'idempotency-key'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
+      maxAge: 600,
+    });
+  }
   await registerAuthentication(app, { db, auth });
   // One line per request: what ran, how long, how it ended, what it cost the database.
   app.addHook('onResponse', async (request, reply) => {

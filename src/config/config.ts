@@ -27,6 +27,8 @@ export interface Config {
   bodyLimitBytes: number;
   trustProxy: boolean;
   shutdownTimeoutMs: number;
+  /** Browser origins allowed to call the API cross-origin (CORS); empty: same origin only. */
+  corsOrigins: string[];
   /** `iss` of the access tokens this server signs. */
   jwtIssuer: string;
   /** `aud` of the access tokens this server signs and accepts. */
@@ -125,6 +127,27 @@ class Reader {
     }
   }
 
+  /** A comma-separated list of exact origins such as `https://shop.example.com`. */
+  origins(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const origins = value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+    for (const origin of origins) {
+      let valid = false;
+      try {
+        const url = new URL(origin);
+        valid = (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+      } catch {
+        valid = false;
+      }
+      if (!valid) {
+        this.problems.push(`${name} must list origins like https://shop.example.com, separated by commas (got "${origin}")`);
+        return [];
+      }
+    }
+    return origins;
+  }
+
   problem(message: string): void {
     this.problems.push(message);
   }
@@ -167,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 52_428_800),
     trustProxy: read.bool('TRUST_PROXY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 120_000),
+    corsOrigins: read.origins('CORS_ORIGINS'),
     jwtIssuer: read.string('JWT_ISSUER', 'marketplace-api'),
     jwtAudience: read.string('JWT_AUDIENCE', 'marketplace-api'),
     jwtSigningKeys: read.json('JWT_SIGNING_KEYS'),
