@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { startTestServer, type GraphQLResult, type TestServer } from './helpers/server.js';
 import { createAccount, createApiKey, logIn, TEST_PASSWORD, type Account } from './helpers/auth.js';
-import { gid } from './helpers/seed.js';
+import { gid, seeder } from './helpers/seed.js';
 
 let server: TestServer;
 
@@ -320,6 +320,11 @@ describe('API keys', () => {
     expect(inPerson.body.data).toEqual({ node: { email: other.email } });
     const audit = await server.graphql('{ auditEvents(first: 1) { totalCount } }', undefined, { headers: key.headers });
     expect(audit.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    const draft = await seeder(server.db).product({ status: 'DRAFT' });
+    const asKey = await server.graphql('query ($id: ID!) { product(id: $id) { id } }', { id: gid('Product', draft) }, { headers: key.headers });
+    expect(asKey.body.data).toEqual({ product: null });
+    const asAdmin = await server.graphql('query ($id: ID!) { product(id: $id) { id } }', { id: gid('Product', draft) }, { headers: admin.headers });
+    expect(asAdmin.body.data).toEqual({ product: { id: gid('Product', draft) } });
   });
 
   it('stops working at once when revoked or expired, and a tampered key is refused', async () => {

@@ -44,13 +44,13 @@ const VISIBLE = sql`p.status = 'ACTIVE' AND p.deleted_at IS NULL`;
 
 export function offsetPage(offset: number, limit: number): RawBuilder<unknown> {
   return sql`SELECT ${COLUMNS} FROM products AS p WHERE ${VISIBLE}
-    ORDER BY p.created_at DESC, p.id DESC OFFSET ${sql.lit(offset)} LIMIT ${sql.lit(limit)}`;
+    ORDER BY p.created_at DESC, p.id DESC OFFSET ${offset} LIMIT ${limit}`;
 }
 
 export function keysetPage(after: { key: string; id: string }, limit: number): RawBuilder<unknown> {
   return sql`SELECT ${COLUMNS} FROM products AS p WHERE ${VISIBLE}
     AND (p.created_at, p.id) < (${after.key}::timestamptz, ${after.id}::uuid)
-    ORDER BY p.created_at DESC, p.id DESC LIMIT ${sql.lit(limit)}`;
+    ORDER BY p.created_at DESC, p.id DESC LIMIT ${limit}`;
 }
 
 function isExplainOutput(value: unknown): value is ExplainOutput {

@@ -15,6 +15,14 @@ export function scopeFromName(name: ScopeName): Scope {
   return name.replace('_', ':').toLowerCase() as Scope;
 }
 
+/**
+ * Whether the caller may use admin rights: an ADMIN signed in person. An
+ * admin's API key carries no admin rights (it acts as an ordinary user).
+ */
+export function actsAsAdmin(viewer: Viewer | null | undefined): boolean {
+  return viewer != null && viewer.role === 'ADMIN' && viewer.via !== 'api_key';
+}
+
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }

@@ -1,9 +1,8 @@
 import { rule } from 'graphql-shield';
 
-import type { Scope } from '../auth/viewer.js';
+import { actsAsAdmin } from '../auth/viewer.js';
 import { appError } from '../errors/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import type { UserRole } from '../modules/users/user.table.js';
 
 /**
  * The building blocks of the permission map. A rule answers `true` or an
@@ -17,25 +16,12 @@ import type { UserRole } from '../modules/users/user.table.js';
 const unauthenticated = () => appError('UNAUTHENTICATED', 'Sign in to do this.');
 const forbidden = (message = 'You are not allowed to do this.') => appError('FORBIDDEN', message);
 
-/** Any signed-in caller. */
-export const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) =>
-  ctx.viewer ? true : unauthenticated(),
-);
-
-function hasRole(...roles: UserRole[]) {
-  return rule(`hasRole(${roles.join(',')})`, { cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
-    if (!ctx.viewer) return unauthenticated();
-    return roles.includes(ctx.viewer.role) ? true : forbidden();
-  });
-}
-
 /** Admin rights are exercised in person only: an admin's API key carries no admin rights. */
 export const isAdmin = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
   if (!ctx.viewer) return unauthenticated();
   if (ctx.viewer.role !== 'ADMIN') return forbidden();
-  return ctx.viewer.via === 'api_key' ? forbidden('API keys cannot perform admin operations.') : true;
+  return actsAsAdmin(ctx.viewer) ? true : forbidden('API keys cannot perform admin operations.');
 });
-export const isSeller = hasRole('SELLER', 'ADMIN');
 
 /**
  * Account and admin operations are for people, never for API keys: a key
@@ -45,15 +31,6 @@ export const isPersonalSession = rule({ cache: 'contextual' })((_parent, _args, 
   if (!ctx.viewer) return unauthenticated();
   return ctx.viewer.via === 'api_key' ? forbidden('API keys cannot perform account operations.') : true;
 });
-
-/** API keys need the scope; sessions and OIDC tokens carry the user's full rights. */
-export function hasScope(scope: Scope) {
-  return rule(`hasScope(${scope})`, { cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
-    if (!ctx.viewer) return unauthenticated();
-    if (ctx.viewer.scopes === null || ctx.viewer.scopes.has(scope)) return true;
-    return forbidden(`This API key lacks the ${scope} scope.`);
-  });
-}
 
 /** Public catalogue reads: anyone, except an API key without `catalog:read`. */
 export const canReadCatalog = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
@@ -70,8 +47,7 @@ export const isSelf = rule({ cache: 'strict' })((parent: { id: string }, _args, 
 /** The parent User is the viewer, or the viewer is an admin in person. */
 export const isSelfOrAdmin = rule({ cache: 'strict' })((parent: { id: string }, _args, ctx: GraphQLContext) => {
   if (!ctx.viewer) return unauthenticated();
-  const admin = ctx.viewer.role === 'ADMIN' && ctx.viewer.via !== 'api_key';
-  return parent.id === ctx.viewer.userId || admin ? true : forbidden('Only the user and admins may see this.');
+  return parent.id === ctx.viewer.userId || actsAsAdmin(ctx.viewer) ? true : forbidden('Only the user and admins may see this.');
 });
 
 /** The parent row (session, API key) belongs to the viewer, who is signed in person (not with a key). */
@@ -83,8 +59,7 @@ export const ownsParent = rule({ cache: 'strict' })((parent: { user_id: string }
 /** The parent product belongs to the viewer (its seller), or the viewer is an admin in person. */
 export const ownsProductOrAdmin = rule({ cache: 'strict' })((parent: { seller_id: string }, _args, ctx: GraphQLContext) => {
   if (!ctx.viewer) return unauthenticated();
-  const admin = ctx.viewer.role === 'ADMIN' && ctx.viewer.via !== 'api_key';
-  return parent.seller_id === ctx.viewer.userId || admin ? true : forbidden();
+  return parent.seller_id === ctx.viewer.userId || actsAsAdmin(ctx.viewer) ? true : forbidden();
 });
 
 /** `filter.includeDeleted` is for admins only. */
@@ -92,6 +67,6 @@ export const includeDeletedOnlyForAdmins = rule({ cache: 'strict' })(
   (_parent, args: { filter?: { includeDeleted?: boolean | null } | null }, ctx: GraphQLContext) => {
     if (!args.filter?.includeDeleted) return true;
     if (!ctx.viewer) return unauthenticated();
-    return ctx.viewer.role === 'ADMIN' && ctx.viewer.via !== 'api_key' ? true : forbidden('Only admins may list deleted records.');
+    return actsAsAdmin(ctx.viewer) ? true : forbidden('Only admins may list deleted records.');
   },
 );

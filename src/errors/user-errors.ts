@@ -28,9 +28,3 @@ export class UserErrorList {
     return this.list.length > 0;
   }
 }
-
-/** A payload that failed: its object fields are null and `userErrors` says why. */
-export function failed<K extends string>(keys: readonly K[], errors: UserErrorData[]): Record<K, null> & { userErrors: UserErrorData[] } {
-  const payload = Object.fromEntries(keys.map((k) => [k, null])) as Record<K, null>;
-  return { ...payload, userErrors: errors };
-}

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { actsAsAdmin } from '../../auth/viewer.js';
 import type { ServiceContext } from '../../graphql/context.js';
 import { idOfType } from '../../graphql/global-id.js';
 import { parsePageRequest, toConnection, type Connection, type ConnectionArgs } from '../../pagination/connection.js';
@@ -71,6 +72,6 @@ export async function listAuditEvents(ctx: ServiceContext, args: AuditListArgs):
 
 /** An audit event by id: admins in person only (not their API keys), `null` for everyone else. */
 export async function getAuditEvent(ctx: ServiceContext, id: string) {
-  if (ctx.viewer?.role !== 'ADMIN' || ctx.viewer.via === 'api_key') return null;
+  if (!actsAsAdmin(ctx.viewer)) return null;
   return ctx.loaders.auditEventById.load(id);
 }

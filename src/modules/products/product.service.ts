@@ -12,7 +12,7 @@ import {
   type ProductSortField,
 } from './product.repository.js';
 import type { ProductRow, ProductStatus } from './product.table.js';
-import type { Viewer } from '../../auth/viewer.js';
+import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import { appError } from '../../errors/errors.js';
 
 export interface ProductFilterInput {
@@ -46,12 +46,12 @@ const MAX_SEARCH_LENGTH = 200;
 export function isProductVisible(viewer: Viewer | null, product: ProductRow): boolean {
   if (product.deleted_at !== null) return false;
   if (product.status === 'ACTIVE') return true;
-  return viewer !== null && (viewer.role === 'ADMIN' || viewer.userId === product.seller_id);
+  return viewer !== null && (actsAsAdmin(viewer) || viewer.userId === product.seller_id);
 }
 
 function audienceOf(viewer: Viewer | null): ProductAudience {
   if (!viewer) return { kind: 'public' };
-  if (viewer.role === 'ADMIN') return { kind: 'admin' };
+  if (actsAsAdmin(viewer)) return { kind: 'admin' };
   return { kind: 'seller', sellerId: viewer.userId };
 }
 
@@ -65,7 +65,7 @@ export function toCriteria(filter: ProductFilterInput | null | undefined, viewer
   }
   if (filter.includeDeleted) {
     // The permission layer refuses this for non-admins; keep the service safe on its own too.
-    if (viewer?.role !== 'ADMIN' || viewer.via === 'api_key') throw appError('FORBIDDEN', 'Only admins may list deleted products.');
+    if (!actsAsAdmin(viewer)) throw appError('FORBIDDEN', 'Only admins may list deleted products.');
     criteria.includeDeleted = true;
   }
   if (filter.search != null) {

@@ -1,3 +1,4 @@
+import { actsAsAdmin } from '../../auth/viewer.js';
 import type { ServiceContext } from '../../graphql/context.js';
 import type { UserRow } from './user.table.js';
 
@@ -14,5 +15,5 @@ export async function getUser(ctx: ServiceContext, id: string, options: { includ
   const user = await ctx.loaders.userById.load(id);
   if (!user) return null;
   if (isUserVisible(user)) return user;
-  return options.includeDeactivated && ctx.viewer?.role === 'ADMIN' ? user : null;
+  return options.includeDeactivated && actsAsAdmin(ctx.viewer) ? user : null;
 }
