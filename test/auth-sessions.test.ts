@@ -292,8 +292,13 @@ describe('API keys', () => {
       const res = await server.graphql('{ products(first: 1) { totalCount } }', undefined, { headers: key.headers });
       expect(res.body.errors).toBeUndefined();
     }
-    const used = await server.db.selectFrom('api_keys').select('last_used_at').where('id', '=', stored.id).executeTakeFirstOrThrow();
-    expect(used.last_used_at).toBeInstanceOf(Date);
+    // The use is recorded off the request path (after the response may already be sent): poll briefly.
+    let lastUsedAt: Date | null = null;
+    for (let attempt = 0; attempt < 40 && lastUsedAt === null; attempt += 1) {
+      lastUsedAt = (await server.db.selectFrom('api_keys').select('last_used_at').where('id', '=', stored.id).executeTakeFirstOrThrow()).last_used_at;
+      if (lastUsedAt === null) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(lastUsedAt).toBeInstanceOf(Date);
   });
 
   it('limits a key to its scopes and never to account operations', async () => {
