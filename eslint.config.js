@@ -31,6 +31,23 @@ export default tseslint.config(
     },
   },
   {
+    // graphql-shield's ES module build cannot load on Node >= 23: both it and
+    // graphql-middleware come through src/authz/shield-lib.ts only.
+    files: ['**/*.ts'],
+    ignores: ['src/authz/shield-lib.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'graphql-shield', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
+            { name: 'graphql-middleware', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Plain JavaScript config files: no type information to lint against.
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,

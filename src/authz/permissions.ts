@@ -1,4 +1,4 @@
-import { allow } from 'graphql-shield';
+import { allow } from './shield-lib.js';
 
 import { canReadCatalog } from './rules.js';
 import type { PermissionMap } from './shield.js';

@@ -1,4 +1,4 @@
-import { rule } from 'graphql-shield';
+import { rule } from './shield-lib.js';
 
 import { actsAsAdmin } from '../auth/viewer.js';
 import { appError } from '../errors/errors.js';

@@ -1,5 +1,4 @@
-import { applyMiddleware } from 'graphql-middleware';
-import { allow, deny, shield, type IRules } from 'graphql-shield';
+import { allow, applyMiddleware, deny, shield, type IRules } from './shield-lib.js';
 import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 
 import { AppError, appError } from '../errors/errors.js';

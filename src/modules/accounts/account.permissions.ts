@@ -1,4 +1,4 @@
-import { allow } from 'graphql-shield';
+import { allow } from '../../authz/shield-lib.js';
 
 import { isPersonalSession, ownsParent } from '../../authz/rules.js';
 

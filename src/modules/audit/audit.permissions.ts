@@ -1,4 +1,4 @@
-import { and } from 'graphql-shield';
+import { and } from '../../authz/shield-lib.js';
 
 import { isAdmin, isPersonalSession } from '../../authz/rules.js';
 

@@ -1,4 +1,4 @@
-import { allow } from 'graphql-shield';
+import { allow } from '../../authz/shield-lib.js';
 
 import { canReadCatalog, includeDeletedOnlyForAdmins } from '../../authz/rules.js';
 

@@ -1,4 +1,4 @@
-import { allow, and } from 'graphql-shield';
+import { allow, and } from '../../authz/shield-lib.js';
 
 import { canReadCatalog, includeDeletedOnlyForAdmins, ownsProductOrAdmin } from '../../authz/rules.js';
 

@@ -1,4 +1,4 @@
-import { allow, and } from 'graphql-shield';
+import { allow, and } from '../../authz/shield-lib.js';
 
 import { isAdmin, isPersonalSession, isSelf, isSelfOrAdmin } from '../../authz/rules.js';
 
