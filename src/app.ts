@@ -21,6 +21,7 @@ import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
 import { applyPermissions } from './authz/shield.js';
 import type { GraphQLContext } from './graphql/context.js';
+import { createLoaders, type AppLoaders } from './modules/registry.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
 import { registerHealthRoutes } from './health/health.routes.js';
@@ -88,7 +89,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       maxAge: 600,
     });
   }
-  await registerAuthentication(app, { db, auth });
+  await registerAuthentication(app, { db, auth, createLoaders });
   // One line per request: what ran, how long, how it ended, what it cost the database.
   app.addHook('onResponse', async (request, reply) => {
     const { stats } = request;
@@ -124,7 +125,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     reply.header('cache-control', 'public, max-age=300').send(auth.keys.publicJwks),
   );
 
-  const apollo = new ApolloServer<GraphQLContext>({
+  const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
     schema: options.authorization === false ? buildSchema() : applyPermissions(buildSchema(), permissions),
     formatError,
     includeStacktraceInErrorResponses: false,

@@ -1,53 +1,68 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 
 import { requestError } from '../errors/errors.js';
-import type { Database } from '../db/database.js';
-import { createContext, type GraphQLContext, type RequestInfo } from '../graphql/context.js';
+import { createContext, type EffectTarget, type GraphQLContext } from '../graphql/context.js';
+import { SqlStatsPlugin } from '../observability/request-stats.js';
+import type { TransportEffect } from '../scope/effects.js';
+import { buildScope, withViewer, type RequestMeta, type ScopeDeps, type ScopeLogger } from '../scope/scope.js';
+import type { AppLoaders } from '../modules/registry.js';
 import { AuthenticationError, authenticate } from './authenticate.js';
-import type { AuthRuntime } from './runtime.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Built and authenticated by the preHandler below; Apollo's context function returns it. */
-    graphqlContext: GraphQLContext | undefined;
+    graphqlContext: GraphQLContext<AppLoaders> | undefined;
   }
 }
 
-/** What services may see of, and do to, the HTTP exchange. */
-function requestInfo(request: FastifyRequest, reply: FastifyReply): RequestInfo {
+const COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;
+
+/** What a scope knows of the HTTP request. */
+function requestMeta(request: FastifyRequest): RequestMeta {
   return {
     id: request.id,
     ip: request.ip,
     userAgent: request.headers['user-agent'] ?? null,
     origin: request.headers.origin ?? null,
-    cookie: (name) => request.cookies[name],
-    setCookie: (name, value, { maxAgeSeconds }) => {
-      reply.setCookie(name, value, { httpOnly: true, secure: true, sameSite: 'strict', path: '/', maxAge: maxAgeSeconds });
-    },
-    clearCookie: (name) => {
-      reply.clearCookie(name, { httpOnly: true, secure: true, sameSite: 'strict', path: '/' });
-    },
-    setHeader: (name, value) => {
-      reply.header(name, value);
+    cookies: request.cookies,
+  };
+}
+
+/** Applies service effects to this request's response. */
+function effectTarget(reply: FastifyReply): EffectTarget {
+  return {
+    apply(effect: TransportEffect) {
+      switch (effect.kind) {
+        case 'setCookie':
+          reply.setCookie(effect.name, effect.value, { ...COOKIE_OPTIONS, maxAge: effect.maxAgeSeconds });
+          return;
+        case 'clearCookie':
+          reply.clearCookie(effect.name, COOKIE_OPTIONS);
+          return;
+      }
     },
   };
 }
 
 /**
  * Authenticates /graphql requests before GraphQL runs: builds the request's
- * context and resolves its viewer. Bad credentials are answered here with
- * 401 and `WWW-Authenticate`; they are never treated as anonymous.
+ * scope, resolves its viewer and wraps both in the GraphQL context. Bad
+ * credentials are answered here with 401 and `WWW-Authenticate`; they are
+ * never treated as anonymous.
  */
-export async function registerAuthentication(app: FastifyInstance, deps: { db: Kysely<Database>; auth: AuthRuntime }): Promise<void> {
+export async function registerAuthentication(app: FastifyInstance, deps: ScopeDeps<AppLoaders>): Promise<void> {
   await app.register(fastifyCookie);
   app.decorateRequest('graphqlContext');
+  // Fastify's logger is pino; the scope adds the request id (and later the user id) itself.
+  const rootLog = app.log as ScopeLogger;
   app.addHook('preHandler', async (request, reply) => {
     if (request.routeOptions.url !== '/graphql') return;
-    const context = createContext({ db: deps.db, log: request.log, request: requestInfo(request, reply), stats: request.stats, auth: deps.auth });
+    // The SQL plugin counts this request's statements for its log line.
+    const anonymous = buildScope({ deps, request: requestMeta(request), log: rootLog, db: deps.db.withPlugin(new SqlStatsPlugin(request.stats)) });
+    let viewer;
     try {
-      context.viewer = await authenticate(context, request.headers.authorization);
+      viewer = await authenticate(anonymous, request.headers.authorization);
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
       request.log.info({ reason: error.description }, 'rejected credentials');
@@ -59,7 +74,9 @@ export async function registerAuthentication(app: FastifyInstance, deps: { db: K
         .header('cache-control', 'no-store')
         .send(requestError('UNAUTHENTICATED', request.id, error.description));
     }
-    request.graphqlContext = context;
-    if (context.viewer) request.log = request.log.child({ userId: context.viewer.userId, via: context.viewer.via });
+    const scope = withViewer(anonymous, viewer);
+    request.graphqlContext = createContext(scope, request.stats, effectTarget(reply));
+    // The request's own log line (onResponse) carries the user id too.
+    request.log = scope.log;
   });
 }

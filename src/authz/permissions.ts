@@ -2,12 +2,7 @@ import { allow } from './shield-lib.js';
 
 import { canReadCatalog } from './rules.js';
 import type { PermissionMap } from './shield.js';
-import { accountPermissions } from '../modules/accounts/account.permissions.js';
-import { auditPermissions } from '../modules/audit/audit.permissions.js';
-import { categoryPermissions } from '../modules/categories/category.permissions.js';
-import { productPermissions } from '../modules/products/product.permissions.js';
-import { reviewPermissions } from '../modules/reviews/review.permissions.js';
-import { userPermissions } from '../modules/users/user.permissions.js';
+import { modules } from '../modules/registry.js';
 
 /** Rules for the shared types of schema/base.graphql. */
 const basePermissions = {
@@ -36,13 +31,5 @@ export function mergePermissions(...maps: PermissionMap[]): PermissionMap {
   return merged;
 }
 
-/** The whole permission map: every Query, Mutation and object field. */
-export const permissions: PermissionMap = mergePermissions(
-  basePermissions,
-  userPermissions,
-  categoryPermissions,
-  productPermissions,
-  reviewPermissions,
-  accountPermissions,
-  auditPermissions,
-);
+/** The whole permission map: every Query, Mutation and object field (each module brings its own). */
+export const permissions: PermissionMap = mergePermissions(basePermissions, ...modules.map((module) => module.permissions));

@@ -1,24 +1,30 @@
-import { GraphQLError } from 'graphql';
-
 import { errorCodes, type ErrorCode } from './codes.js';
 
 /** Extra, client-safe details carried in `extensions` next to the code. */
 export type ErrorDetails = Record<string, string | number | boolean | null | readonly string[]>;
 
 /**
- * A request-level error the client is meant to see: its message and code are
- * passed through formatting untouched. Anything else is masked.
+ * A domain error the client is meant to see, with a code from the registry:
+ * its message, code and details are passed through formatting untouched.
+ * Anything else is masked. It is a plain Error, so services, workers and
+ * scripts use it without GraphQL; graphql-js copies `extensions` from the
+ * error a resolver throws, which is how the GraphQL edge carries it.
  *
  * @example throw appError('BAD_USER_INPUT', '`first` must be at most 100.', { argument: 'first' })
  */
-export class AppError extends GraphQLError {
+export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string = errorCodes[code].message,
-    details: ErrorDetails = {},
+    readonly details: ErrorDetails = {},
   ) {
-    super(message, { extensions: { ...details, code } });
+    super(message);
     this.name = 'AppError';
+  }
+
+  /** `{ ...details, code }`: what a client sees next to the message. */
+  get extensions(): Record<string, unknown> {
+    return { ...this.details, code: this.code };
   }
 }
 

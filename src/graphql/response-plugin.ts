@@ -43,6 +43,9 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
             stats.errorCodes.push(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
             Object.assign(error, { extensions: { ...error.extensions, requestId } });
           }
+          // A refusal that says when to come back (RATE_LIMITED) tells HTTP clients too.
+          const retryAfter = result.errors.map((error) => error.extensions?.['retryAfterSeconds']).find((value) => typeof value === 'number');
+          if (retryAfter !== undefined) response.http.headers.set('retry-after', String(retryAfter));
           const first = stats.errorCodes[0];
           if (result.data == null && first !== undefined && isErrorCode(first)) {
             response.http.status = errorCodes[first].status;

@@ -8,6 +8,8 @@ import type { ApiKeyRow } from './api-key.table.js';
 import { findLiveSessionsByFamilyIds, findLiveSessionsByUserIds } from './session.repository.js';
 import type { SessionRow } from './session.table.js';
 
+export type AccountLoaders = ReturnType<typeof createAccountLoaders>;
+
 export function createAccountLoaders(db: Kysely<Database>) {
   return {
     /** The live head row of a session family, or null once it ended. */

@@ -1,21 +1,17 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { isScope, scopeFromName, scopeName } from '../../auth/viewer.js';
-import { toGlobalId } from '../../graphql/global-id.js';
-import {
-  changePassword,
-  createApiKey,
-  logIn,
-  logOut,
-  logOutEverywhere,
-  refreshSession,
-  revokeApiKey,
-  revokeSession,
-  signUp,
-} from './account.service.js';
+import { idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
+import type { Scope } from '../../scope/scope.js';
+import type { UserLoaders } from '../users/user.loaders.js';
+import { loadUserRow } from '../users/user.service.js';
+import type { AccountLoaders } from './account.loaders.js';
+import { changePassword, signUp } from './account.service.js';
+import { createApiKey, revokeApiKey } from './api-key.service.js';
+import { logIn, logOut, logOutEverywhere, refreshSession, revokeSession } from './session.service.js';
 
-export const accountResolvers: Resolvers = {
+export const accountResolvers: Resolvers<Scope<AccountLoaders & UserLoaders>> = {
   Query: {
-    viewer: (_root, _args, ctx) => (ctx.viewer ? ctx.loaders.userById.load(ctx.viewer.userId) : null),
+    viewer: (_root, _args, ctx) => (ctx.viewer ? loadUserRow(ctx, ctx.viewer.userId) : null),
   },
   Mutation: {
     signUp: (_root, { input }, ctx) => signUp(ctx, input),
@@ -24,9 +20,10 @@ export const accountResolvers: Resolvers = {
     logOut: (_root, { input }, ctx) => logOut(ctx, input),
     logOutEverywhere: (_root, _args, ctx) => logOutEverywhere(ctx),
     changePassword: (_root, { input }, ctx) => changePassword(ctx, input),
-    revokeSession: (_root, { input }, ctx) => revokeSession(ctx, input),
+    revokeSession: (_root, { input }, ctx) =>
+      revokeSession(ctx, { sessionId: idOfTypeOrNull(input.sessionId, 'Session', 'input.sessionId') }),
     createApiKey: (_root, { input }, ctx) => createApiKey(ctx, { ...input, scopes: input.scopes.map(scopeFromName) }),
-    revokeApiKey: (_root, { input }, ctx) => revokeApiKey(ctx, input),
+    revokeApiKey: (_root, { input }, ctx) => revokeApiKey(ctx, { apiKeyId: idOfTypeOrNull(input.apiKeyId, 'ApiKey', 'input.apiKeyId') }),
   },
   Session: {
     // A session is a refresh-token family: its id stays the same across rotations.

@@ -6,6 +6,8 @@ import { byKeys } from '../../loaders/batch.js';
 import { findAuditEventsByIds } from './audit.repository.js';
 import type { AuditEventRow } from './audit.table.js';
 
+export type AuditLoaders = ReturnType<typeof createAuditLoaders>;
+
 export function createAuditLoaders(db: Kysely<Database>) {
   return {
     auditEventById: new DataLoader<string, AuditEventRow | null>(async (ids) =>

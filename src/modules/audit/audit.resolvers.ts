@@ -1,15 +1,21 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
-import { toGlobalId, type NodeType, NODE_TYPES } from '../../graphql/global-id.js';
+import { idOfType, toGlobalId } from '../../graphql/global-id.js';
+import type { Scope } from '../../scope/scope.js';
+import type { UserLoaders } from '../users/user.loaders.js';
 import { getUser } from '../users/user.service.js';
 import { listAuditEvents } from './audit.service.js';
 
-function isNodeType(type: string | null): type is NodeType {
-  return type !== null && (NODE_TYPES as readonly string[]).includes(type);
-}
 
-export const auditResolvers: Resolvers = {
+export const auditResolvers: Resolvers<Scope<UserLoaders>> = {
   Query: {
-    auditEvents: (_root, args, ctx) => listAuditEvents(ctx, args),
+    auditEvents: (_root, args, ctx) =>
+      listAuditEvents(ctx, {
+        ...args,
+        filter: args.filter && {
+          ...args.filter,
+          actorId: args.filter.actorId != null ? idOfType(args.filter.actorId, 'User', 'filter.actorId') : args.filter.actorId,
+        },
+      }),
   },
   AuditEvent: {
     id: (event) => toGlobalId('AuditEvent', event.id),
@@ -17,7 +23,7 @@ export const auditResolvers: Resolvers = {
     actor: (event, _args, ctx) => (event.actor_id ? getUser(ctx, event.actor_id, { includeDeactivated: true }) : null),
     targetType: (event) => event.target_type,
     // Targets are stored as database keys; clients only ever see global ids.
-    targetId: (event) => (event.target_id && isNodeType(event.target_type) ? toGlobalId(event.target_type, event.target_id) : null),
+    targetId: (event) => (event.target_id && event.target_type ? toGlobalId(event.target_type, event.target_id) : null),
     requestId: (event) => event.request_id,
     userAgent: (event) => event.user_agent,
   },

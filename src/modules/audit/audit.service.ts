@@ -1,9 +1,6 @@
-import type { Kysely } from 'kysely';
-
-import type { Database } from '../../db/database.js';
 import { actsAsAdmin } from '../../auth/viewer.js';
-import type { ServiceContext } from '../../graphql/context.js';
-import { idOfType } from '../../graphql/global-id.js';
+import type { Scope } from '../../scope/scope.js';
+import type { AuditLoaders } from './audit.loaders.js';
 import { parsePageRequest, toConnection, type Connection, type ConnectionArgs } from '../../pagination/connection.js';
 import { badUserInput } from '../../errors/errors.js';
 import { countAuditEvents, findAuditEventPage, insertAuditEvent, type KeyedAuditEventRow } from './audit.repository.js';
@@ -34,11 +31,11 @@ export interface AuditEntry {
 }
 
 /**
- * Writes an audit event with the request's id, IP and user agent. Pass the
- * transaction of the change it records, so both commit or neither does.
+ * Writes an audit event with the request's id, IP and user agent, in the
+ * scope's unit of work: it commits with the change it records, or not at all.
  */
-export async function recordAudit(ctx: ServiceContext, entry: AuditEntry, db: Kysely<Database> = ctx.db): Promise<void> {
-  await insertAuditEvent(db, {
+export async function recordAudit(ctx: Scope, entry: AuditEntry): Promise<void> {
+  await insertAuditEvent(ctx.db, {
     action: entry.action,
     actor_id: entry.actorId,
     target_type: entry.targetType ?? null,
@@ -54,10 +51,10 @@ export interface AuditListArgs extends ConnectionArgs {
   filter?: { actorId?: string | null; action?: string | null; occurredAfter?: Date | string | null; occurredBefore?: Date | string | null } | null;
 }
 
-export async function listAuditEvents(ctx: ServiceContext, args: AuditListArgs): Promise<Connection<KeyedAuditEventRow>> {
+export async function listAuditEvents(ctx: Scope, args: AuditListArgs): Promise<Connection<KeyedAuditEventRow>> {
   const filter = args.filter ?? {};
   const criteria = {
-    ...(filter.actorId != null ? { actorId: idOfType(filter.actorId, 'User', 'filter.actorId') } : {}),
+    ...(filter.actorId != null ? { actorId: filter.actorId } : {}),
     ...(filter.action != null ? { action: filter.action } : {}),
     ...(filter.occurredAfter != null ? { occurredAfter: new Date(filter.occurredAfter) } : {}),
     ...(filter.occurredBefore != null ? { occurredBefore: new Date(filter.occurredBefore) } : {}),
@@ -71,7 +68,7 @@ export async function listAuditEvents(ctx: ServiceContext, args: AuditListArgs):
 }
 
 /** An audit event by id: admins in person only (not their API keys), `null` for everyone else. */
-export async function getAuditEvent(ctx: ServiceContext, id: string) {
+export async function getAuditEvent(ctx: Scope<AuditLoaders>, id: string) {
   if (!actsAsAdmin(ctx.viewer)) return null;
   return ctx.loaders.auditEventById.load(id);
 }

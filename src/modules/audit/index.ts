@@ -1,2 +1,19 @@
-export { auditResolvers as resolvers } from './audit.resolvers.js';
-export { createAuditLoaders as createLoaders } from './audit.loaders.js';
+import { defineModule } from '../module.js';
+import { createAuditLoaders } from './audit.loaders.js';
+import { auditPermissions } from './audit.permissions.js';
+import { auditResolvers } from './audit.resolvers.js';
+import { getAuditEvent } from './audit.service.js';
+import type { AuditEventTable } from './audit.table.js';
+
+export interface AuditTables {
+  audit_events: AuditEventTable;
+}
+
+export const auditModule = defineModule({
+  name: 'audit',
+  schema: ['audit.graphql'],
+  resolvers: auditResolvers,
+  permissions: auditPermissions,
+  createLoaders: createAuditLoaders,
+  nodeTypes: { AuditEvent: getAuditEvent },
+});

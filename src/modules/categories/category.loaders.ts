@@ -6,6 +6,8 @@ import { byKeys } from '../../loaders/batch.js';
 import { findCategoriesByIds } from './category.repository.js';
 import type { CategoryRow } from './category.table.js';
 
+export type CategoryLoaders = ReturnType<typeof createCategoryLoaders>;
+
 export function createCategoryLoaders(db: Kysely<Database>) {
   return {
     categoryById: new DataLoader<string, CategoryRow | null>(async (ids) =>

@@ -1,2 +1,19 @@
-export { categoryResolvers as resolvers } from './category.resolvers.js';
-export { createCategoryLoaders as createLoaders } from './category.loaders.js';
+import { defineModule } from '../module.js';
+import { createCategoryLoaders } from './category.loaders.js';
+import { categoryPermissions } from './category.permissions.js';
+import { categoryResolvers } from './category.resolvers.js';
+import { getCategory } from './category.service.js';
+import type { CategoryTable } from './category.table.js';
+
+export interface CategoryTables {
+  categories: CategoryTable;
+}
+
+export const categoriesModule = defineModule({
+  name: 'categories',
+  schema: ['categories.graphql'],
+  resolvers: categoryResolvers,
+  permissions: categoryPermissions,
+  createLoaders: createCategoryLoaders,
+  nodeTypes: { Category: getCategory },
+});

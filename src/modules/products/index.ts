@@ -1,2 +1,19 @@
-export { productResolvers as resolvers } from './product.resolvers.js';
-export { createProductLoaders as createLoaders } from './product.loaders.js';
+import { defineModule } from '../module.js';
+import { createProductLoaders } from './product.loaders.js';
+import { productPermissions } from './product.permissions.js';
+import { productResolvers } from './product.resolvers.js';
+import { getProduct } from './product.service.js';
+import type { ProductTable } from './product.table.js';
+
+export interface ProductTables {
+  products: ProductTable;
+}
+
+export const productsModule = defineModule({
+  name: 'products',
+  schema: ['products.graphql'],
+  resolvers: productResolvers,
+  permissions: productPermissions,
+  createLoaders: createProductLoaders,
+  nodeTypes: { Product: getProduct },
+});

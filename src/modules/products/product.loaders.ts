@@ -18,6 +18,8 @@ export interface CategoryPageArgs {
   request: PageRequest;
 }
 
+export type ProductLoaders = ReturnType<typeof createProductLoaders>;
+
 export function createProductLoaders(db: Kysely<Database>) {
   return {
     productById: new DataLoader<string, ProductRow | null>(async (ids) =>

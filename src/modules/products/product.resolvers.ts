@@ -1,13 +1,28 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, toGlobalId } from '../../graphql/global-id.js';
+import type { Scope } from '../../scope/scope.js';
+import type { CategoryLoaders } from '../categories/category.loaders.js';
+import type { ReviewLoaders } from '../reviews/review.loaders.js';
+import type { UserLoaders } from '../users/user.loaders.js';
+import type { ProductLoaders } from './product.loaders.js';
 import { getCategory } from '../categories/category.service.js';
 import { canReview, listProductReviews } from '../reviews/review.service.js';
 import { getUser } from '../users/user.service.js';
-import { getProduct, listProducts } from './product.service.js';
+import { getProduct, listProducts, type ProductFilterInput } from './product.service.js';
 
-export const productResolvers: Resolvers = {
+/** The filter with its global ids decoded (a wrong or malformed id is a BAD_USER_INPUT error naming it). */
+export function decodeProductFilter<F extends ProductFilterInput>(filter: F | null | undefined): F | null | undefined {
+  if (!filter) return filter;
+  return {
+    ...filter,
+    ...(filter.categoryId != null ? { categoryId: idOfType(filter.categoryId, 'Category', 'filter.categoryId') } : {}),
+    ...(filter.sellerId != null ? { sellerId: idOfType(filter.sellerId, 'User', 'filter.sellerId') } : {}),
+  };
+}
+
+export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders & ReviewLoaders & UserLoaders>> = {
   Query: {
-    products: (_root, args, ctx) => listProducts(ctx, args),
+    products: (_root, args, ctx) => listProducts(ctx, { ...args, filter: decodeProductFilter(args.filter) }),
     product: (_root, { id }, ctx) => getProduct(ctx, idOfType(id, 'Product')),
   },
   Product: {

@@ -1,5 +1,5 @@
-import type { ServiceContext } from '../../graphql/context.js';
-import { idOfType } from '../../graphql/global-id.js';
+import type { Scope } from '../../scope/scope.js';
+import type { ProductLoaders } from './product.loaders.js';
 import { badUserInput } from '../../errors/errors.js';
 import { parsePageRequest, toConnection, type ConnectionArgs, type Connection } from '../../pagination/connection.js';
 import {
@@ -15,6 +15,7 @@ import type { ProductRow, ProductStatus } from './product.table.js';
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import { appError } from '../../errors/errors.js';
 
+/** A product filter with raw ids (the GraphQL edge decodes the global ids). */
 export interface ProductFilterInput {
   search?: string | null;
   categoryId?: string | null;
@@ -75,8 +76,8 @@ export function toCriteria(filter: ProductFilterInput | null | undefined, viewer
     }
     criteria.search = search;
   }
-  if (filter.categoryId != null) criteria.categoryId = idOfType(filter.categoryId, 'Category', 'filter.categoryId');
-  if (filter.sellerId != null) criteria.sellerId = idOfType(filter.sellerId, 'User', 'filter.sellerId');
+  if (filter.categoryId != null) criteria.categoryId = filter.categoryId;
+  if (filter.sellerId != null) criteria.sellerId = filter.sellerId;
   if (filter.minPrice != null) {
     if (filter.minPrice < 0) throw badUserInput('filter.minPrice', '`filter.minPrice` must not be negative.');
     criteria.minPrice = filter.minPrice;
@@ -97,12 +98,12 @@ export function productPageRequest(args: ProductListArgs) {
   return parsePageRequest(args, { name: order.field, kind: PRODUCT_SORTS[order.field].kind, direction: order.direction });
 }
 
-export async function getProduct(ctx: ServiceContext, id: string): Promise<ProductRow | null> {
+export async function getProduct(ctx: Scope<ProductLoaders>, id: string): Promise<ProductRow | null> {
   const product = await ctx.loaders.productById.load(id);
   return product && isProductVisible(ctx.viewer, product) ? product : null;
 }
 
-export async function listProducts(ctx: ServiceContext, args: ProductListArgs): Promise<Connection<KeyedProductRow>> {
+export async function listProducts(ctx: Scope<ProductLoaders>, args: ProductListArgs): Promise<Connection<KeyedProductRow>> {
   const criteria = toCriteria(args.filter, ctx.viewer);
   const request = productPageRequest(args);
   const rows = await findProductPage(ctx.db, criteria, request);
@@ -112,7 +113,7 @@ export async function listProducts(ctx: ServiceContext, args: ProductListArgs): 
 
 /** A category's products: batched with every other category asking for the same page. */
 export async function listCategoryProducts(
-  ctx: ServiceContext,
+  ctx: Scope<ProductLoaders>,
   categoryId: string,
   args: ProductListArgs,
 ): Promise<Connection<KeyedProductRow>> {

@@ -1,2 +1,19 @@
-export { reviewResolvers as resolvers } from './review.resolvers.js';
-export { createReviewLoaders as createLoaders } from './review.loaders.js';
+import { defineModule } from '../module.js';
+import { createReviewLoaders } from './review.loaders.js';
+import { reviewPermissions } from './review.permissions.js';
+import { reviewResolvers } from './review.resolvers.js';
+import { getReview } from './review.service.js';
+import type { ReviewTable } from './review.table.js';
+
+export interface ReviewTables {
+  reviews: ReviewTable;
+}
+
+export const reviewsModule = defineModule({
+  name: 'reviews',
+  schema: ['reviews.graphql'],
+  resolvers: reviewResolvers,
+  permissions: reviewPermissions,
+  createLoaders: createReviewLoaders,
+  nodeTypes: { Review: getReview },
+});

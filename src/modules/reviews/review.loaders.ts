@@ -13,6 +13,8 @@ import {
 } from './review.repository.js';
 import type { ReviewRow } from './review.table.js';
 
+export type ReviewLoaders = ReturnType<typeof createReviewLoaders>;
+
 export function createReviewLoaders(db: Kysely<Database>) {
   return {
     reviewById: new DataLoader<string, ReviewRow | null>(async (ids) =>

@@ -1,4 +1,5 @@
-import type { ServiceContext } from '../../graphql/context.js';
+import type { Scope } from '../../scope/scope.js';
+import type { ReviewLoaders } from './review.loaders.js';
 import { parsePageRequest, toConnection, type ConnectionArgs, type Connection } from '../../pagination/connection.js';
 import type { ProductRow } from '../products/product.table.js';
 import { REVIEW_SORTS, type KeyedReviewRow, type ReviewSortField } from './review.repository.js';
@@ -12,14 +13,14 @@ export function isReviewVisible(review: ReviewRow): boolean {
   return review.deleted_at === null;
 }
 
-export async function getReview(ctx: ServiceContext, id: string): Promise<ReviewRow | null> {
+export async function getReview(ctx: Scope<ReviewLoaders>, id: string): Promise<ReviewRow | null> {
   const review = await ctx.loaders.reviewById.load(id);
   return review && isReviewVisible(review) ? review : null;
 }
 
 /** A product's live reviews; the total is the product's maintained review count, so it costs no query. */
 export async function listProductReviews(
-  ctx: ServiceContext,
+  ctx: Scope<ReviewLoaders>,
   product: ProductRow,
   args: ReviewListArgs,
 ): Promise<Connection<KeyedReviewRow>> {
@@ -35,7 +36,7 @@ export async function listProductReviews(
  * it (a DELIVERED order of theirs contains it), once while the review lives.
  * Sellers may not review their own products.
  */
-export async function canReview(ctx: ServiceContext, product: ProductRow): Promise<boolean> {
+export async function canReview(ctx: Scope<ReviewLoaders>, product: ProductRow): Promise<boolean> {
   const viewer = ctx.viewer;
   if (!viewer || viewer.userId === product.seller_id) return false;
   if (viewer.scopes !== null && !viewer.scopes.has('reviews:write')) return false;

@@ -1,2 +1,19 @@
-export { userResolvers as resolvers } from './user.resolvers.js';
-export { createUserLoaders as createLoaders } from './user.loaders.js';
+import { defineModule } from '../module.js';
+import { createUserLoaders } from './user.loaders.js';
+import { userPermissions } from './user.permissions.js';
+import { userResolvers } from './user.resolvers.js';
+import { getUser } from './user.service.js';
+import type { UserTable } from './user.table.js';
+
+export interface UserTables {
+  users: UserTable;
+}
+
+export const usersModule = defineModule({
+  name: 'users',
+  schema: ['users.graphql', 'admin.graphql'],
+  resolvers: userResolvers,
+  permissions: userPermissions,
+  createLoaders: createUserLoaders,
+  nodeTypes: { User: (scope, id) => getUser(scope, id) },
+});

@@ -6,6 +6,8 @@ import { byKeys } from '../../loaders/batch.js';
 import { findUsersByIds } from './user.repository.js';
 import type { UserRow } from './user.table.js';
 
+export type UserLoaders = ReturnType<typeof createUserLoaders>;
+
 export function createUserLoaders(db: Kysely<Database>) {
   return {
     userById: new DataLoader<string, UserRow | null>(async (ids) =>

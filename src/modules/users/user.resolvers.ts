@@ -1,18 +1,22 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
-import { toGlobalId } from '../../graphql/global-id.js';
+import { idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
+import type { Scope } from '../../scope/scope.js';
+import type { AccountLoaders } from '../accounts/account.loaders.js';
+import { listApiKeys } from '../accounts/api-key.service.js';
+import { listLiveSessions } from '../accounts/session.service.js';
 import { deactivateUser, setUserRole } from './admin.service.js';
 
-export const userResolvers: Resolvers = {
+export const userResolvers: Resolvers<Scope<AccountLoaders>> = {
   Mutation: {
-    setUserRole: (_root, { input }, ctx) => setUserRole(ctx, input),
-    deactivateUser: (_root, { input }, ctx) => deactivateUser(ctx, input),
+    setUserRole: (_root, { input }, ctx) => setUserRole(ctx, { ...input, userId: idOfTypeOrNull(input.userId, 'User', 'input.userId') }),
+    deactivateUser: (_root, { input }, ctx) => deactivateUser(ctx, { userId: idOfTypeOrNull(input.userId, 'User', 'input.userId') }),
   },
   User: {
     id: (user) => toGlobalId('User', user.id),
     displayName: (user) => user.display_name,
     createdAt: (user) => user.created_at,
     deactivatedAt: (user) => user.deleted_at,
-    sessions: (user, _args, ctx) => ctx.loaders.liveSessionsByUser.load(user.id),
-    apiKeys: (user, _args, ctx) => ctx.loaders.apiKeysByUser.load(user.id),
+    sessions: (user, _args, ctx) => listLiveSessions(ctx, user.id),
+    apiKeys: (user, _args, ctx) => listApiKeys(ctx, user.id),
   },
 };

@@ -1,6 +1,13 @@
 import { actsAsAdmin } from '../../auth/viewer.js';
-import type { ServiceContext } from '../../graphql/context.js';
-import type { UserRow } from './user.table.js';
+import type { Scope } from '../../scope/scope.js';
+import type { UserLoaders } from './user.loaders.js';
+import {
+  findUserByEmail as findUserByEmailRow,
+  insertUser,
+  lockUserById,
+  updateUserAndBumpTokenVersion,
+} from './user.repository.js';
+import type { NewUserRow, UserRow, UserUpdate } from './user.table.js';
 
 /** Deactivated (soft-deleted) accounts are not visible through the public API. */
 export function isUserVisible(user: UserRow): boolean {
@@ -11,9 +18,40 @@ export function isUserVisible(user: UserRow): boolean {
  * A user by id, or null when missing or deactivated. Deactivated users are
  * returned only where an admin explicitly reads history (the audit log).
  */
-export async function getUser(ctx: ServiceContext, id: string, options: { includeDeactivated?: boolean } = {}): Promise<UserRow | null> {
-  const user = await ctx.loaders.userById.load(id);
+export async function getUser(scope: Scope<UserLoaders>, id: string, options: { includeDeactivated?: boolean } = {}): Promise<UserRow | null> {
+  const user = await scope.loaders.userById.load(id);
   if (!user) return null;
   if (isUserVisible(user)) return user;
-  return options.includeDeactivated && actsAsAdmin(ctx.viewer) ? user : null;
+  return options.includeDeactivated && actsAsAdmin(scope.viewer) ? user : null;
+}
+
+/** A user row by id whatever its state (for authentication and account services, not for display). */
+export async function loadUserRow(scope: Scope<UserLoaders>, id: string): Promise<UserRow | null> {
+  return scope.loaders.userById.load(id);
+}
+
+/** Case-insensitive lookup, deactivated accounts included. */
+export async function findUserByEmail(scope: Scope, email: string): Promise<UserRow | null> {
+  return (await findUserByEmailRow(scope.db, email)) ?? null;
+}
+
+export async function createUser(scope: Scope, user: NewUserRow): Promise<UserRow> {
+  return insertUser(scope.db, user);
+}
+
+/** Locks the user row for the rest of the unit of work (serialises concurrent account changes). */
+export async function lockUser(scope: Scope, id: string): Promise<UserRow | null> {
+  return (await lockUserById(scope.db, id)) ?? null;
+}
+
+/**
+ * A change that must end the user's access tokens at once (password,
+ * deactivation, logout everywhere): the token version moves with it.
+ */
+export async function updateUserEndingTokens(
+  scope: Scope,
+  id: string,
+  changes: Pick<UserUpdate, 'password_hash' | 'deleted_at'>,
+): Promise<UserRow | null> {
+  return (await updateUserAndBumpTokenVersion(scope.db, id, changes)) ?? null;
 }

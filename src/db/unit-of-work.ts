@@ -1,0 +1,139 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ControlledTransaction, IsolationLevel } from 'kysely';
+
+import type { Scope } from '../scope/scope.js';
+import type { Database } from './database.js';
+
+/**
+ * The unit of work: the only code that opens transactions
+ * (`startTransaction()`); services call `unitOfWork(scope, ...)` instead.
+ *
+ * - Outermost call: BEGIN, run, COMMIT (or ROLLBACK on any error).
+ * - Inside an open unit: join its transaction, so a caller can wrap several
+ *   services (and an idempotency record, or an enqueued job) in one commit.
+ *   With `savepoint: true` the part runs in a savepoint: its failure rolls
+ *   back only that part, and the caller may carry on.
+ * - `detached: true`: its own transaction even inside another unit, for the
+ *   rare write that must commit whatever the caller does (say why where used).
+ * - Inside a unit the scope's `db` is the transaction and its loaders are
+ *   rebuilt on it, so reads see the unit's own writes. After the outermost
+ *   commit the caller's loaders are replaced too.
+ * - `afterCommit` callbacks run once after the outermost commit, never after
+ *   a rollback (and never for a savepoint that rolled back).
+ * - SQLSTATE 40001 (serialization failure) and 40P01 (deadlock) re-run the
+ *   whole unit with jittered backoff, a bounded number of times, but only at
+ *   the outermost level and only when the caller says the work is
+ *   `rerunnable` (everything it does is in the transaction or after commit).
+ */
+
+export type AfterCommit = () => void | Promise<void>;
+
+export interface UnitState {
+  readonly trx: ControlledTransaction<Database>;
+  readonly callbacks: AfterCommit[];
+  savepoints: number;
+}
+
+export interface UnitOptions {
+  /** Safe to re-run from the start after a serialization failure or deadlock (outermost level only). */
+  rerunnable?: boolean;
+  /** When joining an open unit, isolate this part in a savepoint. */
+  savepoint?: boolean;
+  /** Run in a transaction of its own, even inside another unit. */
+  detached?: boolean;
+  isolation?: IsolationLevel;
+  /** Attempts in total for rerunnable work (default 4). */
+  maxAttempts?: number;
+}
+
+const TRANSIENT = new Set(['40001', '40P01']);
+const DEFAULT_ATTEMPTS = 4;
+const BASE_DELAY_MS = 15;
+const MAX_DELAY_MS = 500;
+
+/** A serialization failure or a deadlock: the transaction may succeed if run again. */
+export function isTransientFailure(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && TRANSIENT.has(code);
+}
+
+/** Full jitter: a random wait up to an exponentially growing cap, so competing retries spread out. */
+export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt));
+}
+
+export async function unitOfWork<L, T>(scope: Scope<L>, work: (scope: Scope<L>) => Promise<T>, options: UnitOptions = {}): Promise<T> {
+  if (scope.unit && !options.detached) return options.savepoint ? inSavepoint(scope, scope.unit, work) : work(scope);
+  const attempts = options.rerunnable ? Math.max(1, options.maxAttempts ?? DEFAULT_ATTEMPTS) : 1;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await runOutermost(scope, work, options);
+    } catch (error) {
+      if (attempt >= attempts || !isTransientFailure(error)) throw error;
+      const delay = retryDelayMs(attempt);
+      scope.log.warn({ err: error, attempt, delayMs: delay }, 'transaction aborted by a serialization failure or deadlock; running it again');
+      await sleep(delay);
+    }
+  }
+}
+
+/**
+ * Registers a callback for after the commit of the scope's unit of work
+ * (cache invalidation, publishing an event, waking a worker). Outside a unit
+ * the write it follows has committed already, so it runs at once. A callback
+ * that fails is logged: the work it follows has committed.
+ */
+export async function afterCommit(scope: Scope, callback: AfterCommit): Promise<void> {
+  if (scope.unit) scope.unit.callbacks.push(callback);
+  else await runCallbacks(scope, [callback]);
+}
+
+async function runOutermost<L, T>(scope: Scope<L>, work: (scope: Scope<L>) => Promise<T>, options: UnitOptions): Promise<T> {
+  const builder = scope.pool.startTransaction();
+  const trx = await (options.isolation ? builder.setIsolationLevel(options.isolation) : builder).execute();
+  const unit: UnitState = { trx, callbacks: [], savepoints: 0 };
+  let result: T;
+  try {
+    result = await work({ ...scope, db: trx, loaders: scope.deps.createLoaders(trx), unit });
+    await trx.commit().execute();
+  } catch (error) {
+    // After a failed COMMIT PostgreSQL has ended the transaction; ROLLBACK then only returns the connection.
+    if (!trx.isRolledBack) {
+      await trx.rollback().execute().catch((rollbackError: unknown) => scope.log.error({ err: rollbackError }, 'rollback failed'));
+    }
+    throw error;
+  }
+  // Reads after the unit (the mutation's payload) must not see rows cached before it.
+  if (!scope.unit) scope.loaders = scope.deps.createLoaders(scope.db);
+  await runCallbacks(scope, unit.callbacks);
+  return result;
+}
+
+async function inSavepoint<L, T>(scope: Scope<L>, unit: UnitState, work: (scope: Scope<L>) => Promise<T>): Promise<T> {
+  unit.savepoints += 1;
+  const name = `unit_${unit.savepoints}`;
+  const callbacksBefore = unit.callbacks.length;
+  const savepoint = await unit.trx.savepoint(name).execute();
+  try {
+    const result = await work({ ...scope, loaders: scope.deps.createLoaders(unit.trx) });
+    await savepoint.releaseSavepoint(name).execute();
+    // The caller reads on after this part: drop what it cached before these writes.
+    scope.loaders = scope.deps.createLoaders(unit.trx);
+    return result;
+  } catch (error) {
+    await savepoint.rollbackToSavepoint(name).execute();
+    // What the rolled-back part asked for after commit no longer applies.
+    unit.callbacks.length = callbacksBefore;
+    throw error;
+  }
+}
+
+async function runCallbacks(scope: Scope, callbacks: readonly AfterCommit[]): Promise<void> {
+  for (const callback of callbacks) {
+    try {
+      await callback();
+    } catch (error) {
+      scope.log.error({ err: error }, 'after-commit callback failed');
+    }
+  }
+}

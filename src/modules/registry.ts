@@ -1,0 +1,41 @@
+import type { AccountTables } from './accounts/index.js';
+import { accountsModule } from './accounts/index.js';
+import type { AuditTables } from './audit/index.js';
+import { auditModule } from './audit/index.js';
+import type { CategoryTables } from './categories/index.js';
+import { categoriesModule } from './categories/index.js';
+import type { OrderTables } from './orders/index.js';
+import { ordersModule } from './orders/index.js';
+import type { ProductTables } from './products/index.js';
+import { productsModule } from './products/index.js';
+import type { ReviewTables } from './reviews/index.js';
+import { reviewsModule } from './reviews/index.js';
+import type { UserTables } from './users/index.js';
+import { usersModule } from './users/index.js';
+import type { Kysely } from 'kysely';
+import type { NodeFetcher } from './module.js';
+
+/**
+ * The one list of modules. Adding a module means adding its folder and a
+ * line here (and in `Database` below); schema, resolvers, permissions,
+ * loaders and node types all come from its descriptor.
+ */
+export const modules = [usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, auditModule, ordersModule] as const;
+
+/** The current schema as Kysely sees it; each module declares its tables. */
+export interface Database extends UserTables, CategoryTables, ProductTables, OrderTables, ReviewTables, AccountTables, AuditTables {}
+
+type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
+
+/** Every module's loaders together. */
+export type AppLoaders = UnionToIntersection<ReturnType<(typeof modules)[number]['createLoaders']>>;
+
+/** Every module's loaders, built fresh for each scope (and each unit of work) so nothing is cached across callers. */
+export function createLoaders(db: Kysely<Database>): AppLoaders {
+  return Object.assign({}, ...modules.map((module) => module.createLoaders(db))) as AppLoaders;
+}
+
+/** How `node(id:)` fetches each object type with a global id. */
+export const nodeFetchers: ReadonlyMap<string, NodeFetcher<AppLoaders>> = new Map(
+  modules.flatMap((module) => Object.entries(module.nodeTypes as Record<string, NodeFetcher<AppLoaders>>)),
+);
