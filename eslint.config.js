@@ -4,6 +4,11 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+const SHIELD_PATHS = [
+  { name: 'graphql-shield', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
+  { name: 'graphql-middleware', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
+];
+
 export default tseslint.config(
   {
     ignores: ['dist/', 'node_modules/', '.data/', 'coverage/', 'src/graphql/generated/**'],
@@ -36,13 +41,49 @@ export default tseslint.config(
     files: ['**/*.ts'],
     ignores: ['src/authz/shield-lib.ts'],
     rules: {
+      'no-restricted-imports': ['error', { paths: SHIELD_PATHS }],
+    },
+  },
+  {
+    // Module boundaries. A module reaches another only through its service
+    // (never its repository), and modules stay free of HTTP and GraphQL
+    // execution details: services get a Scope (src/scope/), resolvers are
+    // typed with it, and effects travel back as data. (A later config's
+    // options replace an earlier one's, so the shield paths are repeated.)
+    files: ['src/modules/**/*.ts'],
+    rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: [
-            { name: 'graphql-shield', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
-            { name: 'graphql-middleware', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
+          paths: SHIELD_PATHS,
+          patterns: [
+            {
+              group: ['../*/*.repository', '../*/*.repository.js', '../../modules/*/*.repository', '../../modules/*/*.repository.js'],
+              message: "Call the other module's service, never its repository.",
+            },
+            {
+              group: ['**/graphql/context', '**/graphql/context.js', '**/auth/http', '**/auth/http.js'],
+              message: 'Modules take a Scope (src/scope/scope.ts), not the GraphQL context or the HTTP hook.',
+            },
+            {
+              group: ['fastify', 'fastify/*', '@fastify/*', '@as-integrations/*', '@apollo/*'],
+              message: 'Modules do not depend on the HTTP server or Apollo; return effects instead.',
+            },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // Outside the modules, nothing reaches into a module's repository either.
+    files: ['src/**/*.ts'],
+    ignores: ['src/modules/**', 'src/authz/shield-lib.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: SHIELD_PATHS,
+          patterns: [{ group: ['**/modules/*/*.repository', '**/modules/*/*.repository.js'], message: "Call the module's service, never its repository." }],
         },
       ],
     },

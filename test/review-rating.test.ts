@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 
+import { inPlainTransaction } from '../src/db/unit-of-work.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { seeder } from './helpers/seed.js';
 
@@ -23,7 +24,7 @@ describe('denormalised product rating', () => {
     // must not lose any of them.
     await Promise.all(
       authors.map((author, i) =>
-        database.db.transaction().execute(async (trx) => {
+        inPlainTransaction(database.db, async (trx) => {
           await trx.insertInto('reviews').values({ product_id: product.id, author_id: author.id, rating: (i % 5) + 1 }).execute();
           await sql`SELECT pg_sleep(0.01)`.execute(trx);
         }),

@@ -13,6 +13,7 @@ import { sql, type Kysely } from 'kysely';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { seededRandom } from '../../src/db/seed.js';
 import type { Database } from '../../src/db/database.js';
+import { inPlainTransaction } from '../../src/db/unit-of-work.js';
 import type { NewProductRow, ProductStatus } from '../../src/modules/products/product.table.js';
 import type { NewReviewRow } from '../../src/modules/reviews/review.table.js';
 import type { NewUserRow } from '../../src/modules/users/user.table.js';
@@ -60,7 +61,7 @@ export async function seedCatalog(db: Kysely<Database>, sizes: SeedSizes): Promi
   const now = Date.now();
   const minutesAgo = (minutes: number) => new Date(now - Math.round(minutes * 60_000));
 
-  const summary = await db.transaction().execute(async (trx) => {
+  const summary = await inPlainTransaction(db, async (trx) => {
     const categories = await trx
       .insertInto('categories')
       .values(Array.from({ length: sizes.categories }, (_, i) => ({ name: `Category ${pad(i + 1)}`, slug: `category-${pad(i + 1)}` })))

@@ -1,2 +1,2 @@
-/** The current schema as Kysely sees it: each module declares its tables, the module registry merges them. */
-export type { Database } from '../modules/registry.js';
+/** The current schema as Kysely sees it: each module declares its tables, src/modules/tables.ts lists them. */
+export type { Database } from '../modules/tables.js';

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 
 import { hashPassword } from '../auth/passwords.js';
 import type { Database } from './database.js';
+import { inPlainTransaction } from './unit-of-work.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProductStatus } from '../modules/products/product.table.js';
 
@@ -70,7 +71,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
   const now = Date.now();
   const daysAgo = (days: number) => new Date(now - Math.round(days * 86_400_000));
 
-  return db.transaction().execute(async (trx) => {
+  return inPlainTransaction(db, async (trx) => {
     const users = await trx
       .insertInto('users')
       .values(

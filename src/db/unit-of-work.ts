@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ControlledTransaction, IsolationLevel } from 'kysely';
+import type { IsolationLevel, Kysely, Transaction } from 'kysely';
 
 import type { Scope } from '../scope/scope.js';
 import type { Database } from './database.js';
+import type { AfterCommit, UnitState } from './unit-state.js';
 
 /**
  * The unit of work: the only code that opens transactions
- * (`startTransaction()`); services call `unitOfWork(scope, ...)` instead.
+ * (`startTransaction()`, and `transaction()` in `inPlainTransaction` for
+ * scripts); services call `unitOfWork(scope, ...)` instead.
  *
  * - Outermost call: BEGIN, run, COMMIT (or ROLLBACK on any error).
  * - Inside an open unit: join its transaction, so a caller can wrap several
@@ -26,13 +28,7 @@ import type { Database } from './database.js';
  *   `rerunnable` (everything it does is in the transaction or after commit).
  */
 
-export type AfterCommit = () => void | Promise<void>;
-
-export interface UnitState {
-  readonly trx: ControlledTransaction<Database>;
-  readonly callbacks: AfterCommit[];
-  savepoints: number;
-}
+export type { AfterCommit, UnitState } from './unit-state.js';
 
 export interface UnitOptions {
   /** Safe to re-run from the start after a serialization failure or deadlock (outermost level only). */
@@ -75,6 +71,15 @@ export async function unitOfWork<L, T>(scope: Scope<L>, work: (scope: Scope<L>) 
       await sleep(delay);
     }
   }
+}
+
+/**
+ * One plain transaction on a handle, for code that has no scope: the demo
+ * seed, the benchmark's data set, tests that arrange concurrent writes. No
+ * loaders, no joining, no retries; services use `unitOfWork`.
+ */
+export async function inPlainTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db.transaction().execute(work);
 }
 
 /**

@@ -1,29 +1,21 @@
-import type { AccountTables } from './accounts/index.js';
-import { accountsModule } from './accounts/index.js';
-import type { AuditTables } from './audit/index.js';
-import { auditModule } from './audit/index.js';
-import type { CategoryTables } from './categories/index.js';
-import { categoriesModule } from './categories/index.js';
-import type { OrderTables } from './orders/index.js';
-import { ordersModule } from './orders/index.js';
-import type { ProductTables } from './products/index.js';
-import { productsModule } from './products/index.js';
-import type { ReviewTables } from './reviews/index.js';
-import { reviewsModule } from './reviews/index.js';
-import type { UserTables } from './users/index.js';
-import { usersModule } from './users/index.js';
 import type { Kysely } from 'kysely';
+
+import { accountsModule } from './accounts/index.js';
+import { auditModule } from './audit/index.js';
+import { categoriesModule } from './categories/index.js';
+import { ordersModule } from './orders/index.js';
+import { productsModule } from './products/index.js';
+import { reviewsModule } from './reviews/index.js';
+import { usersModule } from './users/index.js';
 import type { NodeFetcher } from './module.js';
+import type { Database } from './tables.js';
 
 /**
- * The one list of modules. Adding a module means adding its folder and a
- * line here (and in `Database` below); schema, resolvers, permissions,
+ * The one list of modules. Adding a module means adding its folder, a line
+ * here and its tables in ./tables.ts; schema, resolvers, permissions,
  * loaders and node types all come from its descriptor.
  */
 export const modules = [usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, auditModule, ordersModule] as const;
-
-/** The current schema as Kysely sees it; each module declares its tables. */
-export interface Database extends UserTables, CategoryTables, ProductTables, OrderTables, ReviewTables, AccountTables, AuditTables {}
 
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
 

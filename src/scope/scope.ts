@@ -4,7 +4,7 @@ import type { BaseLogger } from 'pino';
 import type { AuthRuntime } from '../auth/runtime.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
-import type { UnitState } from '../db/unit-of-work.js';
+import type { UnitState } from '../db/unit-state.js';
 
 /**
  * The request scope: everything a service may use to do one piece of work

@@ -3,11 +3,6 @@ import { createAuditLoaders } from './audit.loaders.js';
 import { auditPermissions } from './audit.permissions.js';
 import { auditResolvers } from './audit.resolvers.js';
 import { getAuditEvent } from './audit.service.js';
-import type { AuditEventTable } from './audit.table.js';
-
-export interface AuditTables {
-  audit_events: AuditEventTable;
-}
 
 export const auditModule = defineModule({
   name: 'audit',

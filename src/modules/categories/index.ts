@@ -3,11 +3,6 @@ import { createCategoryLoaders } from './category.loaders.js';
 import { categoryPermissions } from './category.permissions.js';
 import { categoryResolvers } from './category.resolvers.js';
 import { getCategory } from './category.service.js';
-import type { CategoryTable } from './category.table.js';
-
-export interface CategoryTables {
-  categories: CategoryTable;
-}
 
 export const categoriesModule = defineModule({
   name: 'categories',

@@ -3,11 +3,6 @@ import { createProductLoaders } from './product.loaders.js';
 import { productPermissions } from './product.permissions.js';
 import { productResolvers } from './product.resolvers.js';
 import { getProduct } from './product.service.js';
-import type { ProductTable } from './product.table.js';
-
-export interface ProductTables {
-  products: ProductTable;
-}
 
 export const productsModule = defineModule({
   name: 'products',

@@ -3,11 +3,6 @@ import { createReviewLoaders } from './review.loaders.js';
 import { reviewPermissions } from './review.permissions.js';
 import { reviewResolvers } from './review.resolvers.js';
 import { getReview } from './review.service.js';
-import type { ReviewTable } from './review.table.js';
-
-export interface ReviewTables {
-  reviews: ReviewTable;
-}
 
 export const reviewsModule = defineModule({
   name: 'reviews',

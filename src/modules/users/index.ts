@@ -3,11 +3,6 @@ import { createUserLoaders } from './user.loaders.js';
 import { userPermissions } from './user.permissions.js';
 import { userResolvers } from './user.resolvers.js';
 import { getUser } from './user.service.js';
-import type { UserTable } from './user.table.js';
-
-export interface UserTables {
-  users: UserTable;
-}
 
 export const usersModule = defineModule({
   name: 'users',
