@@ -84,6 +84,20 @@ describe('request log line', () => {
     }
   });
 
+  it('tags the lines a signed-in request logs while executing with its user id, not only its request id', async () => {
+    const account = await createAccount(server);
+    await sql`ALTER TABLE categories RENAME TO categories_hidden`.execute(server.db);
+    try {
+      const res = await server.graphql('{ categories { id } }', undefined, { headers: account.headers });
+      const requestId = res.headers.get('x-request-id');
+      const logged = server.logs.find((l) => l['requestId'] === requestId && l.msg === 'unexpected error while executing operation');
+      expect(logged).toMatchObject({ requestId, userId: account.user.id, via: 'session' });
+      expect(requestLine(requestId)).toMatchObject({ userId: account.user.id });
+    } finally {
+      await sql`ALTER TABLE categories_hidden RENAME TO categories`.execute(server.db);
+    }
+  });
+
   it('never writes a bearer token or password into the logs', async () => {
     await server.graphql('{ __typename }', { password: 'hunter22-secret' }, { headers: { authorization: 'Bearer very-secret-token' } });
     const all = JSON.stringify(server.logs);

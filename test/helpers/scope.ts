@@ -1,0 +1,38 @@
+/**
+ * Scopes for calling services directly, as a job worker or a script would:
+ * built with buildScope from a database handle, with no Fastify request and
+ * no Apollo context anywhere.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { pino } from 'pino';
+
+import { createAuthRuntime, type AuthRuntime } from '../../src/auth/runtime.js';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { Database } from '../../src/db/database.js';
+import { createLoaders, type AppLoaders } from '../../src/modules/registry.js';
+import type { UserRow } from '../../src/modules/users/user.table.js';
+import { buildScope, type Scope, type ScopeDeps, type ScopeLogger } from '../../src/scope/scope.js';
+
+export async function createTestAuthRuntime(): Promise<AuthRuntime> {
+  return createAuthRuntime(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://unused@127.0.0.1/unused' }));
+}
+
+export function testDeps(db: Kysely<Database>, auth: AuthRuntime): ScopeDeps<AppLoaders> {
+  return { db, auth, createLoaders };
+}
+
+/** A person signed in with a session, as authentication would describe them. */
+export function viewerOf(user: UserRow): Viewer {
+  return { userId: user.id, role: user.role, via: 'session', sessionId: null, apiKeyId: null, scopes: null };
+}
+
+export function jobScope(deps: ScopeDeps<AppLoaders>, viewer: Viewer | null = null, log: ScopeLogger = pino({ level: 'silent' })): Scope<AppLoaders> {
+  return buildScope({
+    deps,
+    request: { id: `job-${randomUUID()}`, ip: '127.0.0.1', userAgent: 'test worker', origin: null, cookies: {} },
+    log,
+    viewer,
+  });
+}
