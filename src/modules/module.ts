@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { Resolvers } from '../graphql/generated/resolvers-types.js';
 import type { Scope } from '../scope/scope.js';
+import type { NodeType } from './node-types.js';
 
 /** Fetches an object for `node(id:)`, with the same visibility as its own query; `null` when hidden or missing. */
 export type NodeFetcher<L> = (scope: Scope<L>, id: string) => Promise<object | null>;
@@ -24,7 +25,7 @@ export interface ModuleDescriptor<L> {
   /** The module's loaders, built on a handle (pool or transaction). */
   createLoaders: (db: Kysely<Database>) => L;
   /** Object types with global ids, and how `node(id:)` fetches each. */
-  nodeTypes: Record<string, NodeFetcher<L>>;
+  nodeTypes: Partial<Record<NodeType, NodeFetcher<L>>>;
 }
 
 export function defineModule<L>(descriptor: ModuleDescriptor<L>): ModuleDescriptor<L> {

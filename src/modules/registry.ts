@@ -8,11 +8,12 @@ import { productsModule } from './products/index.js';
 import { reviewsModule } from './reviews/index.js';
 import { usersModule } from './users/index.js';
 import type { NodeFetcher } from './module.js';
+import { NODE_TYPES, type NodeType } from './node-types.js';
 import type { Database } from './tables.js';
 
 /**
  * The one list of modules. Adding a module means adding its folder, a line
- * here and its tables in ./tables.ts; schema, resolvers, permissions,
+ * here, its tables in ./tables.ts and its node types in ./node-types.ts; schema, resolvers, permissions,
  * loaders and node types all come from its descriptor.
  */
 export const modules = [usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, auditModule, ordersModule] as const;
@@ -28,6 +29,8 @@ export function createLoaders(db: Kysely<Database>): AppLoaders {
 }
 
 /** How `node(id:)` fetches each object type with a global id. */
-export const nodeFetchers: ReadonlyMap<string, NodeFetcher<AppLoaders>> = new Map(
-  modules.flatMap((module) => Object.entries(module.nodeTypes as Record<string, NodeFetcher<AppLoaders>>)),
+export const nodeFetchers: ReadonlyMap<NodeType, NodeFetcher<AppLoaders>> = new Map(
+  modules.flatMap((module) => Object.entries(module.nodeTypes) as [NodeType, NodeFetcher<AppLoaders>][]),
 );
+const unfetched = NODE_TYPES.filter((type) => !nodeFetchers.has(type));
+if (unfetched.length > 0) throw new Error(`No module fetches node type ${unfetched.join(', ')} (src/modules/node-types.ts)`);

@@ -15,7 +15,7 @@ import type { CategoryRow } from '../../src/modules/categories/category.table.js
 import type { ProductRow, ProductStatus } from '../../src/modules/products/product.table.js';
 import type { ReviewRow } from '../../src/modules/reviews/review.table.js';
 import type { UserRole, UserRow } from '../../src/modules/users/user.table.js';
-import { toGlobalId } from '../../src/graphql/global-id.js';
+import { toGlobalId, type NodeType } from '../../src/graphql/global-id.js';
 
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(counter += 1).toString(36)}`;
@@ -108,11 +108,11 @@ export function seeder(db: Kysely<Database>) {
 }
 
 /** The global id the API shows for a row. */
-export function gid(type: string, row: { id: string }): string {
+export function gid(type: NodeType, row: { id: string }): string {
   return toGlobalId(type, row.id);
 }
 
 /** A well-formed id of an object that does not exist. */
-export function missingId(type: string): string {
+export function missingId(type: NodeType): string {
   return toGlobalId(type, randomUUID());
 }

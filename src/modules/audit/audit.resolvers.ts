@@ -1,6 +1,7 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, toGlobalId } from '../../graphql/global-id.js';
 import type { Scope } from '../../scope/scope.js';
+import { isNodeType } from '../node-types.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import { getUser } from '../users/user.service.js';
 import { listAuditEvents } from './audit.service.js';
@@ -23,7 +24,7 @@ export const auditResolvers: Resolvers<Scope<UserLoaders>> = {
     actor: (event, _args, ctx) => (event.actor_id ? getUser(ctx, event.actor_id, { includeDeactivated: true }) : null),
     targetType: (event) => event.target_type,
     // Targets are stored as database keys; clients only ever see global ids.
-    targetId: (event) => (event.target_id && event.target_type ? toGlobalId(event.target_type, event.target_id) : null),
+    targetId: (event) => (event.target_id && isNodeType(event.target_type) ? toGlobalId(event.target_type, event.target_id) : null),
     requestId: (event) => event.request_id,
     userAgent: (event) => event.user_agent,
   },
