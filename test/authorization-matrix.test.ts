@@ -574,7 +574,7 @@ describe('field-level rules', () => {
       const res = await server.graphql<Data>(SELLER_PRIVATE, { id: gid('Product', product) }, { headers });
       expect(res.status).toBe(200);
       // The rest of the product resolves; only the private fields (and their nullable parents) are null.
-      expect(res.body.data).toEqual({ product: { title: 'Field rules lamp', seller: { displayName: owner.user.display_name }, e: null, r: null } });
+      expect(res.body.data).toEqual({ product: { title: 'Field rules lamp', seller: { displayName: owner.user.display_name }, e: { email: null }, r: { role: null } } });
       const errors = (res.body.errors ?? []).map((error) => ({ path: error.path, code: error.extensions?.['code'] }));
       expect(errors).toEqual(
         expect.arrayContaining([
@@ -614,13 +614,13 @@ describe('field-level rules', () => {
     ];
     for (const [who, headers, code] of cases) {
       const res = await server.graphql<Data>(nested, { id: gid('Product', product) }, { headers });
-      expect({ who, data: res.body.data }).toEqual({ who, data: { product: { title: 'Field rules lamp', seller: null, s: null } } });
+      expect({ who, data: res.body.data }).toEqual({ who, data: { product: { title: 'Field rules lamp', seller: { sessions: null }, s: { apiKeys: null } } } });
       expect({ who, codes: errorCodesOf(res) }).toEqual({ who, codes: [code, code] });
     }
 
     // The user's own API key, even with a read scope, gets neither list.
     const viaKey = await server.graphql<Data>('{ viewer { id sessions { id } } v: viewer { apiKeys { id } } }', {}, { headers: ownersKey.headers });
-    expect(viaKey.body.data).toEqual({ viewer: null, v: null });
+    expect(viaKey.body.data).toEqual({ viewer: { id: gid('User', owner.user), sessions: null }, v: { apiKeys: null } });
     expect(errorCodesOf(viaKey)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
   });
 
@@ -687,7 +687,7 @@ describe('field-level rules', () => {
 
     const adminKey = await createApiKey(server, admin, ['CATALOG_READ']);
     const viaList = await server.graphql<Data>('{ auditEvents(first: 1) { nodes { id action } } }', {}, { headers: adminKey.headers });
-    expect(viaList.body.data).toBeNull();
+    expect(viaList.body.data).toEqual({ auditEvents: null });
     expect(errorCodesOf(viaList)).toEqual(['FORBIDDEN']);
 
     const viaNode = await server.graphql<Data>('query ($id: ID!) { node(id: $id) { id ... on AuditEvent { action ip metadata } } }', { id: first.id }, {
@@ -719,7 +719,7 @@ describe('field-level rules', () => {
     const LIST = 'query ($filter: ProductFilter) { products(filter: $filter, first: 100) { nodes { id deletedAt } } }';
     const NESTED = 'query ($filter: ProductFilter) { categories { id products(filter: $filter, first: 100) { nodes { id } } } }';
 
-    it('is refused to non-admins with FORBIDDEN (200) and to anonymous callers with UNAUTHENTICATED (401)', async () => {
+    it('is refused with FORBIDDEN to non-admins and UNAUTHENTICATED to anonymous callers, nulling only the denied list', async () => {
       const catalogKey = await createApiKey(server, customer, ['CATALOG_READ']);
       const cases: Array<[string, Record<string, string>, 'FORBIDDEN' | 'UNAUTHENTICATED']> = [
         ['customer', customer.headers, 'FORBIDDEN'],
@@ -728,17 +728,26 @@ describe('field-level rules', () => {
         ['anonymous', {}, 'UNAUTHENTICATED'],
       ];
       for (const [who, headers, code] of cases) {
-        for (const document of [LIST, NESTED]) {
-          const res = await server.graphql<Data>(document, { filter: { includeDeleted: true } }, { headers });
-          expect({ who, document, data: res.body.data, codes: errorCodesOf(res), status: res.status }).toEqual({
-            who,
-            document,
-            data: null,
-            codes: [code],
-            status: errorCodes[code].status,
-          });
-          if (code === 'UNAUTHENTICATED') expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
-        }
+        // The root list is nullable: it is null, and a response with data is 200 (GraphQL over HTTP).
+        const list = await server.graphql<Data>(LIST, { filter: { includeDeleted: true } }, { headers });
+        expect({ who, data: list.body.data, codes: errorCodesOf(list), status: list.status }).toEqual({
+          who,
+          data: { products: null },
+          codes: [code],
+          status: 200,
+        });
+
+        // Nested under each category: the categories still resolve (200), each denied list is null.
+        const nested = await server.graphql<Data>(NESTED, { filter: { includeDeleted: true } }, { headers });
+        const categories = nested.body.data?.['categories'] as Array<{ products: unknown }>;
+        expect(categories.length).toBeGreaterThan(0);
+        expect({ who, status: nested.status, lists: new Set(categories.map((c) => c.products)), codes: new Set(errorCodesOf(nested)) }).toEqual({
+          who,
+          status: 200,
+          lists: new Set([null]),
+          codes: new Set([code]),
+        });
+        expect(errorCodesOf(nested)).toHaveLength(categories.length);
       }
       // Asking explicitly for no deleted rows is fine for anyone.
       const explicitFalse = await server.graphql<Data>('query ($filter: ProductFilter) { products(filter: $filter) { totalCount } }', {

@@ -325,7 +325,7 @@ describe('products that are not public', () => {
     expect(ids).toEqual([gid('Product', active), gid('Product', deleted)].sort());
 
     const bySeller = await query(LIST, { filter }, sellerA.headers);
-    expect(bySeller.body.data).toBeNull();
+    expect(bySeller.body.data).toEqual({ products: null });
     expect(errorSummary(bySeller)).toEqual([{ path: ['products'], code: 'FORBIDDEN' }]);
   });
 });
@@ -352,7 +352,7 @@ describe("another user's private profile fields", () => {
     const res = await query(PRODUCT, { id: gid('Product', product) }, userB.headers);
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual({
-      product: { id: gid('Product', product), title: 'Nested lamp', seller: { id: gid('User', sellerA.user), displayName: 'Seller A' }, e: null, r: null },
+      product: { id: gid('Product', product), title: 'Nested lamp', seller: { id: gid('User', sellerA.user), displayName: 'Seller A' }, e: { email: null }, r: { role: null } },
     });
     expect(errorSummary(res)).toEqual(
       expect.arrayContaining([
@@ -369,6 +369,17 @@ describe("another user's private profile fields", () => {
     expect(own.body.data).toMatchObject({ product: { e: { email: sellerA.email }, r: { role: 'SELLER' } } });
   });
 
+  it('are UNAUTHENTICATED to an anonymous caller without nulling the public seller around them', async () => {
+    const res = await query(
+      'query ($id: ID!) { product(id: $id) { title seller { displayName email } } }',
+      { id: gid('Product', product) },
+      {},
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ product: { title: 'Nested lamp', seller: { displayName: 'Seller A', email: null } } });
+    expect(errorSummary(res)).toEqual([{ path: ['product', 'seller', 'email'], code: 'UNAUTHENTICATED' }]);
+  });
+
   it('are FORBIDDEN to B through a list nested in a category as well', async () => {
     const res = await query(
       'query ($slug: String!) { categoryBySlug(slug: $slug) { slug products { nodes { title seller { email } } } } }',
@@ -376,7 +387,7 @@ describe("another user's private profile fields", () => {
       userB.headers,
     );
     expect(res.status).toBe(200);
-    expect(res.body.data).toEqual({ categoryBySlug: { slug: category.slug, products: { nodes: [{ title: 'Nested lamp', seller: null }] } } });
+    expect(res.body.data).toEqual({ categoryBySlug: { slug: category.slug, products: { nodes: [{ title: 'Nested lamp', seller: { email: null } }] } } });
     expect(errorSummary(res)).toEqual([{ path: ['categoryBySlug', 'products', 'nodes', 0, 'seller', 'email'], code: 'FORBIDDEN' }]);
     expect(JSON.stringify(res.body)).not.toContain(sellerA.email);
   });

@@ -154,7 +154,7 @@ export type Category = Node & {
    * Visible products in this category, paginated. Takes the same filter and sort as `Query.products`;
    * the filter's `categoryId` is ignored.
    */
-  products: ProductConnection;
+  products?: Maybe<ProductConnection>;
   /** Unique, URL-safe identifier made of lower-case letters, digits and hyphens. */
   slug: Scalars['String']['output'];
 };
@@ -521,9 +521,9 @@ export type ProductStatus =
 export type Query = {
   __typename?: 'Query';
   /** Security-relevant events, newest first. Admins only. */
-  auditEvents: AuditEventConnection;
+  auditEvents?: Maybe<AuditEventConnection>;
   /** Every product category, ordered by name. */
-  categories: Array<Category>;
+  categories?: Maybe<Array<Category>>;
   /** A category by its URL slug, or `null` when there is none. */
   categoryBySlug?: Maybe<Category>;
   /**
@@ -532,14 +532,14 @@ export type Query = {
    */
   node?: Maybe<Node>;
   /** Fetches up to 100 objects by their global ids, in the order given. Each missing or invisible object is `null`. */
-  nodes: Array<Maybe<Node>>;
+  nodes?: Maybe<Array<Maybe<Node>>>;
   /** A product by its global id, or `null` when it does not exist or is not visible to you. */
   product?: Maybe<Product>;
   /**
    * Visible products, filtered and sorted, as a cursor connection. Pages hold 20 items by default and at most 100;
    * asking for more is a `BAD_USER_INPUT` error.
    */
-  products: ProductConnection;
+  products?: Maybe<ProductConnection>;
   /** The signed-in user, or `null` for an anonymous request. */
   viewer?: Maybe<User>;
 };
@@ -754,22 +754,22 @@ export type SignUpInput = {
  */
 export type User = Node & {
   __typename?: 'User';
-  /** The user's API keys, newest first, revoked ones included. Visible to the user only. */
-  apiKeys: Array<ApiKey>;
+  /** The user's API keys, newest first, revoked ones included. Visible to the user only: `null` with an error for anyone else. */
+  apiKeys?: Maybe<Array<ApiKey>>;
   /** When the account was created. */
   createdAt: Scalars['DateTime']['output'];
   /** When the account was deactivated; `null` while active. Visible to admins only. */
   deactivatedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Name shown publicly next to the user's products and reviews. */
   displayName: Scalars['String']['output'];
-  /** Sign-in email address. Visible to the user and admins only. */
-  email: Scalars['String']['output'];
+  /** Sign-in email address. Visible to the user and admins only: `null` with a `FORBIDDEN` or `UNAUTHENTICATED` error for anyone else. */
+  email?: Maybe<Scalars['String']['output']>;
   /** Opaque global id. */
   id: Scalars['ID']['output'];
-  /** What the user may do. Visible to the user and admins only. */
-  role: Role;
-  /** The user's signed-in sessions that have not ended, newest first. Visible to the user only. */
-  sessions: Array<Session>;
+  /** What the user may do. Visible to the user and admins only: `null` with an error for anyone else. */
+  role?: Maybe<Role>;
+  /** The user's signed-in sessions that have not ended, newest first. Visible to the user only: `null` with an error for anyone else. */
+  sessions?: Maybe<Array<Session>>;
 };
 
 /**
@@ -1054,7 +1054,7 @@ export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extend
 export type CategoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Category'] = ResolversParentTypes['Category']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  products?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<CategoryProductsArgs, 'orderBy'>>;
+  products?: Resolver<Maybe<ResolversTypes['ProductConnection']>, ParentType, ContextType, RequireFields<CategoryProductsArgs, 'orderBy'>>;
   slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -1156,13 +1156,13 @@ export type ProductEdgeResolvers<ContextType = GraphQLContext, ParentType extend
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
-  auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, Partial<QueryAuditEventsArgs>>;
-  categories?: Resolver<Array<ResolversTypes['Category']>, ParentType, ContextType>;
+  auditEvents?: Resolver<Maybe<ResolversTypes['AuditEventConnection']>, ParentType, ContextType, Partial<QueryAuditEventsArgs>>;
+  categories?: Resolver<Maybe<Array<ResolversTypes['Category']>>, ParentType, ContextType>;
   categoryBySlug?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType, RequireFields<QueryCategoryBySlugArgs, 'slug'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
-  nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
+  nodes?: Resolver<Maybe<Array<Maybe<ResolversTypes['Node']>>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<QueryProductArgs, 'id'>>;
-  products?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<QueryProductsArgs, 'orderBy'>>;
+  products?: Resolver<Maybe<ResolversTypes['ProductConnection']>, ParentType, ContextType, RequireFields<QueryProductsArgs, 'orderBy'>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 };
 
@@ -1216,14 +1216,14 @@ export type SetUserRolePayloadResolvers<ContextType = GraphQLContext, ParentType
 };
 
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
-  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType>;
+  apiKeys?: Resolver<Maybe<Array<ResolversTypes['ApiKey']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deactivatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
-  sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+  role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
+  sessions?: Resolver<Maybe<Array<ResolversTypes['Session']>>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
