@@ -507,9 +507,9 @@ describe('the operation matrix', () => {
           const nonNull = isNonNullRoot(operation);
           if (nonNull) expect(res.body.data).toBeNull();
           else expect(res.body.data).toEqual({ [field]: null });
-          // GraphQL over HTTP: the registry's status applies only when no data was produced.
-          expect(res.status).toBe(nonNull ? errorCodes[expected].status : 200);
-          if (expected === 'UNAUTHENTICATED' && nonNull) {
+          // The registry's status applies when no data was produced: here the only root field is null.
+          expect(res.status).toBe(errorCodes[expected].status);
+          if (expected === 'UNAUTHENTICATED') {
             expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
           } else {
             expect(res.headers.get('www-authenticate')).toBeNull();
@@ -728,14 +728,15 @@ describe('field-level rules', () => {
         ['anonymous', {}, 'UNAUTHENTICATED'],
       ];
       for (const [who, headers, code] of cases) {
-        // The root list is nullable: it is null, and a response with data is 200 (GraphQL over HTTP).
+        // The only root field is denied: no data, so the status is the code's.
         const list = await server.graphql<Data>(LIST, { filter: { includeDeleted: true } }, { headers });
         expect({ who, data: list.body.data, codes: errorCodesOf(list), status: list.status }).toEqual({
           who,
           data: { products: null },
           codes: [code],
-          status: 200,
+          status: errorCodes[code].status,
         });
+        if (code === 'UNAUTHENTICATED') expect(list.headers.get('www-authenticate')).toMatch(/^Bearer /);
 
         // Nested under each category: the categories still resolve (200), each denied list is null.
         const nested = await server.graphql<Data>(NESTED, { filter: { includeDeleted: true } }, { headers });

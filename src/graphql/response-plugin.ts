@@ -8,8 +8,9 @@ import type { GraphQLContext } from './context.js';
 /**
  * Shapes every GraphQL response the same way:
  * - `extensions.requestId` on the response and on each error;
- * - the HTTP status from the error registry when no data was produced
- *   (GraphQL over HTTP: a response with data is 200);
+ * - the HTTP status from the error registry when no data was produced (no
+ *   `data`, or every root field null); a response with data is 200, as
+ *   GraphQL over HTTP says;
  * - unexpected errors logged in full with the request id (the client only
  *   sees the masked message from `formatError`);
  * - the operation name and error codes recorded for the request's log line.
@@ -47,7 +48,9 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
           const retryAfter = result.errors.map((error) => error.extensions?.['retryAfterSeconds']).find((value) => typeof value === 'number');
           if (retryAfter !== undefined) response.http.headers.set('retry-after', String(retryAfter));
           const first = stats.errorCodes[0];
-          if (result.data == null && first !== undefined && isErrorCode(first)) {
+          // No data: none at all, or every root field null (a nullable root field that failed or was denied).
+          const noData = result.data == null || Object.values(result.data).every((value) => value === null);
+          if (noData && first !== undefined && isErrorCode(first)) {
             response.http.status = errorCodes[first].status;
             if (first === 'UNAUTHENTICATED') response.http.headers.set('www-authenticate', 'Bearer realm="marketplace-api"');
           }
