@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
-
 import type { Config } from '../config/config.js';
-import { createBruteForceLimiter, closeRedisClient, createRedisClient, type BruteForceLimiter } from '../rate-limit/brute-force.js';
+import { createBruteForceLimiter, type BruteForceLimiter } from '../rate-limit/brute-force.js';
+import { closeRedisClient, createRedisClient, type Redis } from '../redis/client.js';
 import { AccessTokens } from './access-tokens.js';
 import { OidcVerifier } from './oidc.js';
 import { loadSigningKeys, type SigningKeys } from './signing-keys.js';
@@ -17,11 +16,16 @@ export interface AuthRuntime {
   oidc: OidcVerifier | undefined;
   limiter: BruteForceLimiter;
   refreshTokenTtlDays: number;
-  /** Closes the Redis client of the limiter, when there is one. */
+  /** Closes the Redis client of the limiter when the runtime made it (not one passed in). */
   close(): Promise<void>;
 }
 
-export async function createAuthRuntime(config: Config): Promise<AuthRuntime> {
+export interface AuthRuntimeOptions {
+  /** A shared Redis client (owned by the caller). Absent: one is made from `config.redisUrl`, when set, and closed with the runtime. */
+  redis?: Redis;
+}
+
+export async function createAuthRuntime(config: Config, options: AuthRuntimeOptions = {}): Promise<AuthRuntime> {
   const keys = await loadSigningKeys({
     jwksJson: config.jwtSigningKeys,
     keyFile: config.jwtKeyFile,
@@ -33,7 +37,8 @@ export async function createAuthRuntime(config: Config): Promise<AuthRuntime> {
     ttlSeconds: config.accessTokenTtlSeconds,
   });
   const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
-  const redis: Redis | undefined = config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
+  const ownRedis: Redis | undefined = options.redis === undefined && config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
+  const redis = options.redis ?? ownRedis;
   const limiter = createBruteForceLimiter({
     perEmailIp: config.loginLimitPerEmailIp,
     perIp: config.loginLimitPerIp,
@@ -47,7 +52,7 @@ export async function createAuthRuntime(config: Config): Promise<AuthRuntime> {
     refreshTokenTtlDays: config.refreshTokenTtlDays,
     close: async () => {
       await limiter.close();
-      if (redis) await closeRedisClient(redis);
+      if (ownRedis) await closeRedisClient(ownRedis);
     },
   };
 }

@@ -47,6 +47,36 @@ export interface Config {
   loginLimitPerEmailIp: number;
   /** Login / sign-up attempts per IP per hour. */
   loginLimitPerIp: number;
+  /** Limits every GraphQL document must stay within; checked before anything runs. */
+  queryLimits: QueryLimitsConfig;
+  /** The query-cost budget of each principal. */
+  rateLimit: RateLimitConfig;
+  /** Time allowed to receive a request's headers, in ms. */
+  headersTimeoutMs: number;
+  /** Time allowed to receive a whole request (headers and body), in ms. */
+  requestTimeoutMs: number;
+  /** Automatic persisted queries (hash-only requests, GET with a hash). */
+  persistedQueries: boolean;
+  /** A JSON file of trusted documents; when set, only those run. */
+  trustedDocumentsFile: string | undefined;
+}
+
+export interface QueryLimitsConfig {
+  maxDepth: number;
+  /** Aliased fields per operation, `__typename` included. */
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  /** Size of the document text in bytes (UTF-8). */
+  maxBytes: number;
+  /** Requested cost of one operation (connections weighed by first/last). */
+  maxCost: number;
+}
+
+export interface RateLimitConfig {
+  /** Cost points per principal per window. */
+  budget: number;
+  windowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -201,7 +231,29 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
     loginLimitPerEmailIp: read.int('LOGIN_LIMIT_PER_EMAIL_IP', 10, 1, 10_000),
     loginLimitPerIp: read.int('LOGIN_LIMIT_PER_IP', 100, 1, 1_000_000),
+    queryLimits: {
+      maxDepth: read.int('QUERY_MAX_DEPTH', 12, 1, 100),
+      maxAliases: read.int('QUERY_MAX_ALIASES', 30, 0, 1000),
+      maxDirectives: read.int('QUERY_MAX_DIRECTIVES', 20, 0, 1000),
+      maxTokens: read.int('QUERY_MAX_TOKENS', 2000, 100, 100_000),
+      maxBytes: read.int('QUERY_MAX_BYTES', 32_768, 256, 1_048_576),
+      maxCost: read.int('QUERY_MAX_COST', 10_000, 1, 10_000_000),
+    },
+    rateLimit: {
+      budget: read.int('RATE_LIMIT_BUDGET', 100_000, 1, 1_000_000_000),
+      windowSeconds: read.int('RATE_LIMIT_WINDOW_SECONDS', 3600, 1, 86_400),
+    },
+    headersTimeoutMs: read.int('HEADERS_TIMEOUT_MS', 10_000, 100, 300_000),
+    requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    persistedQueries: read.bool('PERSISTED_QUERIES', true),
+    trustedDocumentsFile: read.optionalString('TRUSTED_DOCUMENTS_FILE'),
   };
+  if (config.queryLimits.maxCost > config.rateLimit.budget) {
+    read.problem('QUERY_MAX_COST must not exceed RATE_LIMIT_BUDGET (a query over the whole budget could never run)');
+  }
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    read.problem('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');
+  }
   const oidcIssuer = read.optionalString('OIDC_ISSUER');
   const oidcAudience = read.optionalString('OIDC_AUDIENCE');
   const oidcJwksUrl = read.url('OIDC_JWKS_URL', ['https:', 'http:']);

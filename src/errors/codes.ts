@@ -13,6 +13,27 @@ export const errorCodes = {
     message: 'The HTTP request is malformed: check the method, headers and JSON body.',
   },
   NOT_FOUND: { status: 404, level: 'info', message: 'No such route. GraphQL is served at /graphql.' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    level: 'info',
+    message: 'This method is not allowed here: /graphql accepts GET (queries only) and POST.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    level: 'info',
+    message: 'The request was not received in time; send the whole request promptly.',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, level: 'info', message: 'The request body is larger than this server accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    level: 'info',
+    message: 'Unsupported Content-Type: send the GraphQL request as application/json.',
+  },
+  REQUEST_HEADER_FIELDS_TOO_LARGE: {
+    status: 431,
+    level: 'info',
+    message: 'The request headers are larger than this server accepts.',
+  },
   GRAPHQL_PARSE_FAILED: { status: 400, level: 'info', message: 'The GraphQL document could not be parsed.' },
   GRAPHQL_VALIDATION_FAILED: {
     status: 400,
@@ -29,6 +50,16 @@ export const errorCodes = {
     status: 400,
     level: 'info',
     message: 'Automatic persisted queries are not enabled on this server; send the full query.',
+  },
+  PERSISTED_QUERY_NOT_FOUND: {
+    status: 200,
+    level: 'info',
+    message: 'No document is stored under this hash; send the query together with its hash.',
+  },
+  DOCUMENT_NOT_TRUSTED: {
+    status: 400,
+    level: 'warn',
+    message: 'This server runs only its trusted documents; send the sha256 hash of a listed document.',
   },
   UNAUTHENTICATED: { status: 401, level: 'info', message: 'Authentication is required, or the credentials are invalid.' },
   FORBIDDEN: { status: 200, level: 'warn', message: 'You are not allowed to perform this operation.' },
@@ -48,7 +79,7 @@ export const errorCodes = {
     message: 'A request with this Idempotency-Key is still running; retry later.',
   },
   RATE_LIMITED: { status: 429, level: 'warn', message: 'Rate limit exceeded; retry after the Retry-After delay.' },
-  QUERY_TOO_COMPLEX: { status: 400, level: 'warn', message: 'The query exceeds the depth, cost or size limits.' },
+  QUERY_TOO_COMPLEX: { status: 400, level: 'warn', message: 'The query exceeds the depth, alias, directive, token, size or cost limits.' },
   SERVICE_UNAVAILABLE: { status: 503, level: 'error', message: 'The service is temporarily unavailable; retry later.' },
   INTERNAL_SERVER_ERROR: {
     status: 500,

@@ -36,7 +36,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { Redis } from 'ioredis';
+import type { Redis } from '../redis/client.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /** Window of the per-(email, IP) failure budget. */
@@ -74,7 +74,7 @@ export interface BruteForceLimiter {
   recordSuccess(attempt: LoginAttempt): Promise<void>;
   /**
    * Releases what the limiter owns. A Redis client passed in stays open: its
-   * owner closes it (see closeRedisClient), so one client can serve several limiters.
+   * owner closes it (see closeRedisClient in src/redis/client.ts), so one client can serve several limiters.
    */
   close(): Promise<void>;
 }
@@ -211,39 +211,4 @@ export function createBruteForceLimiter(options: BruteForceLimiterOptions): Brut
       // Nothing owned: in-memory timers are unref'd, a Redis client belongs to the caller.
     },
   };
-}
-
-export interface RedisClientOptions {
-  /** Connection errors (ioredis emits one per failed reconnect). Default: ignored, the limiters fall back to memory. */
-  onError?: (error: Error) => void;
-}
-
-/**
- * An ioredis client tuned to fail fast, so a Redis outage goes straight to the
- * insurance limiter: no offline queue, one retry per command, 1 s command
- * timeout. It keeps reconnecting in the background until closed.
- */
-export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
-  const client = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 1_000,
-    connectTimeout: 5_000,
-  });
-  // Without a listener ioredis prints every connection error to the console.
-  client.on('error', options.onError ?? (() => undefined));
-  return client;
-}
-
-/** Quits gracefully when connected; otherwise drops the connection and stops reconnecting. */
-export async function closeRedisClient(client: Redis): Promise<void> {
-  if (client.status === 'ready') {
-    try {
-      await client.quit();
-      return;
-    } catch {
-      // Fall through: force it.
-    }
-  }
-  client.disconnect();
 }

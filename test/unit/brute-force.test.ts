@@ -4,10 +4,9 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 
+import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
 import {
-  closeRedisClient,
   createBruteForceLimiter,
-  createRedisClient,
   EMAIL_IP_WINDOW_SECONDS,
   IP_WINDOW_SECONDS,
   type BruteForceLimiter,
