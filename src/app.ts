@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import fastifyApollo from '@as-integrations/fastify';
 import fastifyCors from '@fastify/cors';
 import Fastify, {
   LogController,
@@ -10,12 +9,20 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
 } from 'fastify';
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Kysely } from 'kysely';
 
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import { requestError } from './errors/errors.js';
-import { formatError } from './errors/format.js';
+import { createFormatError } from './errors/format.js';
+import { registerGraphQLRoute } from './http/graphql-route.js';
+import { clientErrorHandler, frameworkErrors, registerSecurityHeaders, sendHttpError, timeoutServerOptions } from './http/hardening.js';
+import { costPlugin } from './limits/cost.plugin.js';
+import { createCostLimiter } from './limits/cost-limiter.js';
+import { documentLimitRules } from './limits/query-limits.js';
+import { loadTrustedDocuments } from './limits/trusted-documents.js';
+import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 import { registerAuthentication } from './auth/http.js';
 import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
@@ -56,7 +63,13 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
  * Returned ready to `listen`; closing it drains in-flight GraphQL requests.
  */
 export async function buildApp({ config, db, logger, ...options }: AppOptions): Promise<FastifyInstance> {
-  const auth = options.auth ?? (await createAuthRuntime(config));
+  // Read before anything opens: a bad file stops start-up with the reason.
+  const trusted = config.trustedDocumentsFile ? loadTrustedDocuments(config.trustedDocumentsFile) : undefined;
+  // One Redis client for every user of Redis (login limits, query-cost budgets).
+  const redis = config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
+  if (redis) logRedisAvailability(redis, logger);
+  const auth = options.auth ?? (await createAuthRuntime(config, redis ? { redis } : {}));
+  const costLimiter = createCostLimiter({ ...config.rateLimit, ...(redis ? { redis } : {}) });
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
@@ -70,6 +83,10 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
+    ...timeoutServerOptions(config),
+    clientErrorHandler,
+    // Errors Fastify meets before routing (a malformed URL): coded like the rest.
+    frameworkErrors,
   });
 
   app.decorateRequest('stats');
@@ -78,6 +95,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     reply.header('x-request-id', request.id);
   });
 
+  await registerSecurityHeaders(app);
   if (config.corsOrigins.length > 0) {
     // Only listed origins; credentials so that the refresh cookie can travel on refreshSession/logOut.
     await app.register(fastifyCors, {
@@ -85,7 +103,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       credentials: true,
       methods: ['GET', 'POST', 'OPTIONS'],
       allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', 'idempotency-key'],
-      exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy'],
       maxAge: 600,
     });
   }
@@ -108,15 +126,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   });
 
   // Transport-level failures (bad JSON, oversized body, unsupported media
-  // type) get the same error shape as GraphQL errors.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 500) {
-      request.log.error({ err: error }, 'unhandled error');
-      return reply.code(500).send(requestError('INTERNAL_SERVER_ERROR', request.id));
-    }
-    return reply.code(status).send(requestError('BAD_REQUEST', request.id, error.message));
-  });
+  // type) get the same error shape as GraphQL errors, with their own codes.
+  app.setErrorHandler((error: FastifyError, request, reply) => sendHttpError(request, reply, error));
   app.setNotFoundHandler((request, reply) => reply.code(404).send(requestError('NOT_FOUND', request.id)));
 
   registerHealthRoutes(app, db);
@@ -127,14 +138,23 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
     schema: options.authorization === false ? buildSchema() : applyPermissions(buildSchema(), permissions),
-    formatError,
+    formatError: createFormatError({ hideSuggestions: !config.graphqlIntrospection }),
     includeStacktraceInErrorResponses: false,
-    introspection: config.graphqlIntrospection,
+    // Introspection is refused by graphql-js's own rule below, whose message names no library.
+    introspection: true,
     hideSchemaDetailsFromClientErrors: !config.graphqlIntrospection,
+    // Backstop of the token limit checked on the text before Apollo (src/http/graphql-route.ts).
+    parseOptions: { maxTokens: config.queryLimits.maxTokens },
+    validationRules: [
+      ...documentLimitRules(config.queryLimits),
+      ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule]),
+    ],
     csrfPrevention: true,
-    persistedQueries: false,
+    // Trusted documents: hash-only requests find their document in the list, and nothing registers.
+    persistedQueries: trusted ? { cache: trusted.cache } : config.persistedQueries ? {} : false,
     plugins: [
       responsePlugin(),
+      costPlugin({ maxCost: config.queryLimits.maxCost, limiter: costLimiter }),
       config.graphqlSandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true })
         : ApolloServerPluginLandingPageDisabled(),
@@ -142,12 +162,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   });
   await apollo.start();
 
-  await app.register(fastifyApollo(apollo), {
-    context: async (request) => {
-      if (!request.graphqlContext) throw new Error('GraphQL context missing: the authentication hook did not run');
-      return request.graphqlContext;
-    },
-  });
+  registerGraphQLRoute(app, { apollo, limits: config.queryLimits, ...(trusted ? { trusted } : {}) });
   // app.close() stops accepting connections and waits for in-flight requests
   // (Fastify closes idle keep-alive sockets itself); then Apollo stops. Apollo's
   // Fastify drain plugin is not used: it calls app.close() from apollo.stop(),
@@ -155,6 +170,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   app.addHook('onClose', async () => {
     await apollo.stop();
     if (!options.auth) await auth.close();
+    if (redis) await closeRedisClient(redis);
   });
 
   return app;

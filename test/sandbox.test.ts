@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { generateSigningJwks } from '../src/auth/signing-keys.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { GRAPHQL_RESPONSE_JSON, startTestServer, type TestServer } from './helpers/server.js';
 
 describe('Apollo Sandbox landing page', () => {
   let dev: TestServer;
@@ -36,7 +36,7 @@ describe('Apollo Sandbox landing page', () => {
     const query = '{ __schema { queryType { name } } }';
     const open = await dev.graphql(query);
     expect(open.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
-    const closed = await prod.graphql(query);
+    const closed = await prod.graphql(query, undefined, { headers: GRAPHQL_RESPONSE_JSON });
     expect(closed.status).toBe(400);
     expect(closed.body.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_VALIDATION_FAILED');
   });

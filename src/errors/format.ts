@@ -1,4 +1,4 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 
 import { AppError } from './errors.js';
@@ -18,6 +18,21 @@ const PIPELINE_CODES = new Set<ErrorCode>([
   'BAD_REQUEST',
 ]);
 
+/**
+ * A rule of ours reported through validation (the query limits): Apollo
+ * relabels every validation error GRAPHQL_VALIDATION_FAILED, keeping ours as
+ * the original error.
+ */
+function appErrorBehindValidation(error: unknown): AppError | undefined {
+  if (!(error instanceof GraphQLError)) return undefined;
+  return error.originalError instanceof AppError ? error.originalError : undefined;
+}
+
+/** Strips graphql-js's `Did you mean "x"?` hints, which reveal schema names. */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean [^?]*\?/g, '');
+}
+
 /** True when the error is one the client may see as-is; everything else is masked. */
 export function isExposedError(formatted: GraphQLFormattedError, error: unknown): boolean {
   const original = unwrapResolverError(error);
@@ -29,16 +44,41 @@ export function isExposedError(formatted: GraphQLFormattedError, error: unknown)
   return !fromResolver && isErrorCode(code) && PIPELINE_CODES.has(code);
 }
 
+export interface FormatErrorOptions {
+  /** Remove "Did you mean ...?" hints from every message (production: no schema hints anywhere). */
+  hideSuggestions: boolean;
+}
+
+/** Messages graphql-js writes for syntax errors; anything else from the parser is an engine failure. */
+const SYNTAX_ERROR = /^Syntax Error: /;
+
 /**
  * Apollo `formatError`: keeps client-facing errors and replaces everything
  * else (database, library and programming errors) with a generic message.
  * The original is logged with the request id by the observability plugin.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function createFormatError({ hideSuggestions }: FormatErrorOptions) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, hideSuggestions);
+}
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown, hideSuggestions = false): GraphQLFormattedError {
+  const limit = appErrorBehindValidation(error);
+  if (limit) {
+    const { code: _code, ...details } = limit.extensions;
+    return {
+      message: limit.message,
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      extensions: { ...details, code: limit.code },
+    };
+  }
   if (isExposedError(formatted, error)) {
     // Apollo's own `stacktrace` and `exception` keys never reach clients.
     const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
+    let { message } = formatted;
+    // The parser failing other than on syntax (e.g. the engine's stack) is not the client's to read.
+    if (extensions['code'] === 'GRAPHQL_PARSE_FAILED' && !SYNTAX_ERROR.test(message)) message = errorCodes.GRAPHQL_PARSE_FAILED.message;
+    if (hideSuggestions) message = withoutSuggestions(message);
+    return { ...formatted, message, extensions };
   }
   return {
     message: errorCodes.INTERNAL_SERVER_ERROR.message,

@@ -43,6 +43,13 @@ export interface GraphQLResult<T> {
   body: GraphQLResponse<T>;
 }
 
+/**
+ * Headers of a client that accepts application/graphql-response+json: it gets
+ * 4xx for parse, validation and coercion failures. The default `graphql()`
+ * client accepts only application/json and gets 200 for those (GraphQL over HTTP).
+ */
+export const GRAPHQL_RESPONSE_JSON = { accept: 'application/graphql-response+json' } as const;
+
 export interface GraphQLRequestInit {
   headers?: Record<string, string>;
   operationName?: string;

@@ -1,0 +1,260 @@
+/**
+ * The /graphql route: Apollo Server behind checks that refuse what it should
+ * never see, and a pass over what it answers so every error is coded.
+ *
+ * Before Apollo (route `preValidation`, so before authentication and before
+ * any parsing of GraphQL):
+ *   - a POST must be `application/json` (415 otherwise: with GET needing a
+ *     preflight header, no simple cross-site request gets through);
+ *   - the parameters must have the GraphQL-over-HTTP shape: one JSON object
+ *     (no batch), `query` a string, `variables` and `extensions` objects,
+ *     `operationName` a string;
+ *   - the document text must be within QUERY_MAX_BYTES and QUERY_MAX_TOKENS;
+ *   - with trusted documents, the document must be a listed one.
+ *
+ * After Apollo: HTTP-level errors that Apollo answers itself (CSRF refusal,
+ * GET mutation) get `extensions.code` from the registry and the request id;
+ * and a client accepting only `application/json` gets 200 for parse,
+ * validation and variable-coercion failures (GraphQL over HTTP).
+ */
+import type { ApolloServer } from '@apollo/server';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+import type { QueryLimitsConfig } from '../config/config.js';
+import { errorCodes, isErrorCode, type ErrorCode } from '../errors/codes.js';
+import { requestError, type AppError } from '../errors/errors.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { checkDocumentText } from '../limits/query-limits.js';
+import { documentHash, type TrustedDocuments } from '../limits/trusted-documents.js';
+
+export interface GraphQLRouteOptions {
+  apollo: ApolloServer<GraphQLContext>;
+  limits: QueryLimitsConfig;
+  /** Trusted-documents mode: only these documents run. */
+  trusted?: TrustedDocuments;
+}
+
+/** The methods /graphql serves; anything else is 405 with this list in `Allow`. */
+export const GRAPHQL_METHODS = ['GET', 'POST'] as const;
+
+/** Codes of failures before execution that GraphQL over HTTP answers with 200 to an application/json client. */
+const REQUEST_ERROR_CODES = new Set<string>(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'OPERATION_RESOLUTION_FAILURE']);
+
+interface GraphQLParams {
+  query: string | undefined;
+  persistedQueryHash: string | undefined;
+}
+
+class RequestRefusal extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A GET parameter: absent, or exactly one string (a repeated parameter is refused). */
+function singleParam(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new RequestRefusal('BAD_REQUEST', `Send the \`${name}\` parameter once.`);
+  return value;
+}
+
+function jsonObjectParam(value: string | undefined, name: string): Record<string, unknown> | undefined {
+  if (value === undefined || value === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new RequestRefusal('BAD_REQUEST', `The \`${name}\` parameter must be a JSON-encoded object.`);
+  }
+  if (parsed === null) return undefined;
+  if (!isPlainObject(parsed)) throw new RequestRefusal('BAD_REQUEST', `The \`${name}\` parameter must be a JSON-encoded object.`);
+  return parsed;
+}
+
+function persistedQueryHash(extensions: Record<string, unknown> | undefined): string | undefined {
+  const persisted = extensions?.['persistedQuery'];
+  if (persisted === undefined || persisted === null) return undefined;
+  if (!isPlainObject(persisted) || typeof persisted['sha256Hash'] !== 'string') {
+    throw new RequestRefusal('BAD_REQUEST', '`extensions.persistedQuery` must be an object with a `sha256Hash` string and `version: 1`.');
+  }
+  return persisted['sha256Hash'];
+}
+
+function isJsonContentType(header: string | undefined): boolean {
+  const mediaType = header?.split(';')[0]?.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+/** The GraphQL parameters of a request, or a RequestRefusal saying what is wrong with them. */
+function readParams(request: FastifyRequest): GraphQLParams {
+  if (request.method === 'POST') {
+    if (!isJsonContentType(request.headers['content-type'])) {
+      throw new RequestRefusal('UNSUPPORTED_MEDIA_TYPE', errorCodes.UNSUPPORTED_MEDIA_TYPE.message);
+    }
+    const body: unknown = request.body;
+    if (Array.isArray(body)) {
+      throw new RequestRefusal('BAD_REQUEST', 'Batched operations are not supported: send one operation per request.');
+    }
+    if (!isPlainObject(body)) {
+      throw new RequestRefusal('BAD_REQUEST', 'The body must be a JSON object with a `query` string (and optionally `variables`, `operationName`, `extensions`).');
+    }
+    const { query, variables, operationName, extensions } = body;
+    if (query !== undefined && query !== null && typeof query !== 'string') {
+      throw new RequestRefusal('BAD_REQUEST', '`query` must be a string holding the GraphQL document.');
+    }
+    if (variables !== undefined && variables !== null && !isPlainObject(variables)) {
+      throw new RequestRefusal('BAD_REQUEST', '`variables` must be a JSON object mapping variable names to values.');
+    }
+    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
+      throw new RequestRefusal('BAD_REQUEST', '`operationName` must be a string.');
+    }
+    if (extensions !== undefined && extensions !== null && !isPlainObject(extensions)) {
+      throw new RequestRefusal('BAD_REQUEST', '`extensions` must be a JSON object.');
+    }
+    const hash = persistedQueryHash(extensions ?? undefined);
+    if ((query === undefined || query === null || query === '') && hash === undefined) {
+      throw new RequestRefusal('BAD_REQUEST', 'The body has no `query`: send the GraphQL document in `query`.');
+    }
+    return { query: query ?? undefined, persistedQueryHash: hash };
+  }
+  const params = isPlainObject(request.query) ? request.query : {};
+  const query = singleParam(params['query'], 'query');
+  jsonObjectParam(singleParam(params['variables'], 'variables'), 'variables');
+  singleParam(params['operationName'], 'operationName');
+  const hash = persistedQueryHash(jsonObjectParam(singleParam(params['extensions'], 'extensions'), 'extensions'));
+  return { query: query === '' ? undefined : query, persistedQueryHash: hash };
+}
+
+function checkRequest(request: FastifyRequest, { limits, trusted }: GraphQLRouteOptions): RequestRefusal | AppError | null {
+  let params: GraphQLParams;
+  try {
+    params = readParams(request);
+  } catch (error) {
+    if (error instanceof RequestRefusal) return error;
+    throw error;
+  }
+  // A GET without a query is the landing page (or Apollo's own answer to an empty request).
+  if (params.query === undefined && params.persistedQueryHash === undefined) return null;
+  if (params.query !== undefined) {
+    const tooBig = checkDocumentText(params.query, limits);
+    if (tooBig) return tooBig;
+  }
+  if (trusted) {
+    const hash = params.query !== undefined ? documentHash(params.query) : params.persistedQueryHash;
+    if (hash === undefined || !trusted.has(hash)) {
+      return new RequestRefusal('DOCUMENT_NOT_TRUSTED', errorCodes.DOCUMENT_NOT_TRUSTED.message);
+    }
+  }
+  return null;
+}
+
+function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: RequestRefusal | AppError): FastifyReply {
+  const code = refusal instanceof RequestRefusal ? refusal.code : refusal.code;
+  const details = refusal instanceof RequestRefusal ? refusal.details : refusal.extensions;
+  request.stats.errorCodes = [code];
+  request.log.info({ code, reason: refusal.message }, 'refused GraphQL request before execution');
+  const body = requestError(code, request.id, refusal.message);
+  const [first] = body.errors;
+  if (first) first.extensions = { ...details, code, requestId: request.id };
+  return reply.code(errorCodes[code].status).header('cache-control', 'no-store').send(body);
+}
+
+interface ResponseError {
+  message?: unknown;
+  path?: unknown;
+  extensions?: Record<string, unknown>;
+}
+
+interface ResponseBody {
+  data?: unknown;
+  errors?: ResponseError[];
+  extensions?: Record<string, unknown>;
+}
+
+/**
+ * Gives Apollo's own HTTP-level answers (they skip the response plugin) a
+ * registry code and the request id, and applies the application/json status
+ * rule. Returns the body to send.
+ */
+function normaliseResponse(request: FastifyRequest, reply: FastifyReply, body: string): string {
+  const contentType = String(reply.getHeader('content-type') ?? '');
+  if (!/json/.test(contentType)) return body;
+  let parsed: ResponseBody;
+  try {
+    parsed = JSON.parse(body) as ResponseBody;
+  } catch {
+    return body;
+  }
+  if (!Array.isArray(parsed.errors) || parsed.errors.length === 0) return body;
+
+  let changed = false;
+  if (parsed.extensions?.['requestId'] === undefined) {
+    // Answered by Apollo's HTTP layer, not by the GraphQL pipeline.
+    const status = reply.statusCode;
+    for (const error of parsed.errors) {
+      const claimed = error.extensions?.['code'];
+      let code: ErrorCode = isErrorCode(claimed) ? claimed : 'BAD_REQUEST';
+      if (status === 405) code = 'METHOD_NOT_ALLOWED';
+      const message = status === 405 ? 'Only queries may be sent with GET; send mutations with POST.' : error.message;
+      Object.assign(error, { message, extensions: { ...error.extensions, code, requestId: request.id } });
+    }
+    parsed.extensions = { ...parsed.extensions, requestId: request.id };
+    request.stats.errorCodes = parsed.errors.map((e) => String(e.extensions?.['code']));
+    changed = true;
+  }
+
+  // GraphQL over HTTP: application/json responses use 200 for request errors
+  // (parse, validation, variable coercion); 4xx stays for graphql-response+json.
+  if (
+    contentType.startsWith('application/json') &&
+    reply.statusCode === 400 &&
+    parsed.data === undefined &&
+    parsed.errors.every((e) => REQUEST_ERROR_CODES.has(String(e.extensions?.['code'])) && e.path === undefined)
+  ) {
+    void reply.code(200);
+  }
+  return changed ? JSON.stringify(parsed) : body;
+}
+
+/** Registers GET and POST /graphql (Apollo) and 405 for every other method there. */
+export function registerGraphQLRoute(app: FastifyInstance, options: GraphQLRouteOptions): void {
+  const handler = fastifyApolloHandler<GraphQLContext>(options.apollo, {
+    context: async (request) => {
+      if (!request.graphqlContext) throw new Error('GraphQL context missing: the authentication hook did not run');
+      return request.graphqlContext;
+    },
+  });
+
+  app.route({
+    method: [...GRAPHQL_METHODS],
+    url: '/graphql',
+    preValidation: async (request, reply) => {
+      const refusal = checkRequest(request, options);
+      if (refusal) return sendRefusal(request, reply, refusal);
+    },
+    handler: async function (request, reply) {
+      // The integration types its handler for a route whose reply is a string; this route also answers refusals.
+      type HandlerArgs = Parameters<typeof handler>;
+      const body: unknown = await handler.call(this, request as HandlerArgs[0], reply as HandlerArgs[1]);
+      return typeof body === 'string' ? normaliseResponse(request, reply, body) : body;
+    },
+  });
+
+  app.route({
+    method: ['PUT', 'PATCH', 'DELETE'],
+    url: '/graphql',
+    handler: async (request, reply) => {
+      request.stats.errorCodes = ['METHOD_NOT_ALLOWED'];
+      return reply.code(405).header('allow', GRAPHQL_METHODS.join(', ')).send(requestError('METHOD_NOT_ALLOWED', request.id));
+    },
+  });
+}
