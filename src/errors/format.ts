@@ -23,8 +23,8 @@ const PIPELINE_CODES = new Set<ErrorCode>([
  * relabels every validation error GRAPHQL_VALIDATION_FAILED, keeping ours as
  * the original error.
  */
-function appErrorBehindValidation(error: unknown): AppError | undefined {
-  if (!(error instanceof GraphQLError)) return undefined;
+function appErrorBehindValidation(formatted: GraphQLFormattedError, error: unknown): AppError | undefined {
+  if (formatted.extensions?.['code'] !== 'GRAPHQL_VALIDATION_FAILED' || !(error instanceof GraphQLError)) return undefined;
   return error.originalError instanceof AppError ? error.originalError : undefined;
 }
 
@@ -62,7 +62,7 @@ export function createFormatError({ hideSuggestions }: FormatErrorOptions) {
 }
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown, hideSuggestions = false): GraphQLFormattedError {
-  const limit = appErrorBehindValidation(error);
+  const limit = appErrorBehindValidation(formatted, error);
   if (limit) {
     const { code: _code, ...details } = limit.extensions;
     return {
