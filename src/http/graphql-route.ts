@@ -41,6 +41,13 @@ export const GRAPHQL_METHODS = ['GET', 'POST'] as const;
 /** Codes of failures before execution that GraphQL over HTTP answers with 200 to an application/json client. */
 const REQUEST_ERROR_CODES = new Set<string>(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'OPERATION_RESOLUTION_FAILURE']);
 
+/** Our words for Apollo's CSRF-prevention refusal (a GET, or a simple POST, without a preflight header). */
+const CSRF_MESSAGE =
+  'Refused as a possible cross-site request forgery: send a GET with the header `apollo-require-preflight: true` (any non-empty value), or POST application/json.';
+
+/** Apollo's refusal of a mutation over GET (graphql-js operation types: mutation, subscription). */
+const GET_MUTATION = /^GET requests only support query operations/;
+
 interface GraphQLParams {
   query: string | undefined;
   persistedQueryHash: string | undefined;
@@ -197,14 +204,21 @@ function normaliseResponse(request: FastifyRequest, reply: FastifyReply, body: s
   if (!Array.isArray(parsed.errors) || parsed.errors.length === 0) return body;
 
   let changed = false;
+  // Apollo refuses a mutation sent with GET before any plugin can; its answer passes through the response plugin as BAD_REQUEST.
+  if (request.method === 'GET' && parsed.errors.some((e) => typeof e.message === 'string' && GET_MUTATION.test(e.message))) {
+    void reply.code(405).header('allow', 'POST');
+    parsed.errors = [{ message: 'Only queries may be sent with GET; send mutations with POST.', extensions: { code: 'METHOD_NOT_ALLOWED', requestId: request.id } }];
+    parsed.extensions = { ...parsed.extensions, requestId: request.id };
+    request.stats.errorCodes = ['METHOD_NOT_ALLOWED'];
+    return JSON.stringify(parsed);
+  }
   if (parsed.extensions?.['requestId'] === undefined) {
-    // Answered by Apollo's HTTP layer, not by the GraphQL pipeline.
-    const status = reply.statusCode;
+    // Answered by Apollo's HTTP layer, not by the GraphQL pipeline (e.g. CSRF prevention).
     for (const error of parsed.errors) {
       const claimed = error.extensions?.['code'];
-      let code: ErrorCode = isErrorCode(claimed) ? claimed : 'BAD_REQUEST';
-      if (status === 405) code = 'METHOD_NOT_ALLOWED';
-      const message = status === 405 ? 'Only queries may be sent with GET; send mutations with POST.' : error.message;
+      const code: ErrorCode = isErrorCode(claimed) ? claimed : 'BAD_REQUEST';
+      let message = error.message;
+      if (typeof message === 'string' && /Cross-Site Request Forgery/.test(message)) message = CSRF_MESSAGE;
       Object.assign(error, { message, extensions: { ...error.extensions, code, requestId: request.id } });
     }
     parsed.extensions = { ...parsed.extensions, requestId: request.id };

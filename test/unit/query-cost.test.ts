@@ -92,7 +92,7 @@ describe('actual cost', () => {
   });
 });
 
-function limitErrors(query: string, limits = { maxDepth: 5, maxAliases: 3, maxDirectives: 2 }): GraphQLError[] {
+function limitErrors(query: string, limits = { maxDepth: 5, maxAliases: 3, maxDirectives: 2 }): readonly GraphQLError[] {
   const document: DocumentNode = parse(query);
   return validate(schema, document, [...specifiedRules, ...documentLimitRules(limits)]);
 }
