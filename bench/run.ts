@@ -479,6 +479,8 @@ async function main(): Promise<void> {
       JWT_KEY_FILE: path.join(tempDir, 'jwt', 'signing-keys.json'),
       GRAPHQL_SANDBOX: 'false',
       GRAPHQL_INTROSPECTION: 'false',
+      // Thousands of measured requests from one address: the per-principal cost budget must not refuse them.
+      RATE_LIMIT_BUDGET: '1000000000',
     });
     const db = createDb({ url: database.url, poolMax: 4, statementTimeoutMs: 120_000 }, () => undefined);
     cleanup.add('seed pool', () => db.destroy());

@@ -240,7 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxCost: read.int('QUERY_MAX_COST', 10_000, 1, 10_000_000),
     },
     rateLimit: {
-      budget: read.int('RATE_LIMIT_BUDGET', 100_000, 1, 1_000_000_000),
+      budget: read.int('RATE_LIMIT_BUDGET', 500_000, 1, 1_000_000_000),
       windowSeconds: read.int('RATE_LIMIT_WINDOW_SECONDS', 3600, 1, 86_400),
     },
     headersTimeoutMs: read.int('HEADERS_TIMEOUT_MS', 10_000, 100, 300_000),
