@@ -55,4 +55,16 @@ describe('configuration', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', DATABASE_POOL_MAX: '25', PORT: '0' });
     expect(config).toMatchObject({ databaseUrl: 'postgres://u:p@db:5432/app', databasePoolMax: 25, port: 0 });
   });
+
+  it('reads the query limits and budgets, and refuses combinations that cannot work', () => {
+    expect(loadConfig({ QUERY_MAX_DEPTH: '8', RATE_LIMIT_BUDGET: '20000', QUERY_MAX_COST: '5000' })).toMatchObject({
+      queryLimits: { maxDepth: 8, maxAliases: 30, maxDirectives: 20, maxTokens: 2000, maxBytes: 32768, maxCost: 5000 },
+      rateLimit: { budget: 20000, windowSeconds: 3600 },
+      persistedQueries: true,
+      trustedDocumentsFile: undefined,
+    });
+    expect(() => loadConfig({ RATE_LIMIT_BUDGET: '100' })).toThrow(/QUERY_MAX_COST must not exceed RATE_LIMIT_BUDGET/);
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HEADERS_TIMEOUT_MS must not exceed/);
+    expect(() => loadConfig({ QUERY_MAX_TOKENS: '10' })).toThrow(/QUERY_MAX_TOKENS must be an integer from 100/);
+  });
 });
