@@ -20,13 +20,15 @@ const PIPELINE_CODES = new Set<ErrorCode>([
 ]);
 
 /**
- * A rule of ours reported through validation (the query limits): Apollo
- * relabels every validation error GRAPHQL_VALIDATION_FAILED, keeping ours as
- * the original error.
+ * An AppError raised outside any field: by a validation rule of ours (the
+ * query limits; Apollo relabels every validation error
+ * GRAPHQL_VALIDATION_FAILED, keeping ours as the original error) or by a
+ * plugin before execution (query cost, rate limit). Field errors carry a
+ * path and are unwrapped by `isExposedError`.
  */
-function appErrorBehindValidation(formatted: GraphQLFormattedError, error: unknown): AppError | undefined {
-  if (formatted.extensions?.['code'] !== 'GRAPHQL_VALIDATION_FAILED' || !(error instanceof GraphQLError)) return undefined;
-  return error.originalError instanceof AppError ? error.originalError : undefined;
+function appErrorBeforeExecution(formatted: GraphQLFormattedError, error: unknown): AppError | undefined {
+  if (formatted.path !== undefined || !(error instanceof GraphQLError)) return undefined;
+  return error.originalError instanceof AppError && error.originalError.code !== 'INTERNAL_SERVER_ERROR' ? error.originalError : undefined;
 }
 
 /** Strips graphql-js's `Did you mean "x"?` hints, which reveal schema names. */
@@ -63,7 +65,7 @@ export function createFormatError({ hideSuggestions }: FormatErrorOptions) {
 }
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown, hideSuggestions = false): GraphQLFormattedError {
-  const limit = appErrorBehindValidation(formatted, error);
+  const limit = appErrorBeforeExecution(formatted, error);
   if (limit) {
     const { code: _code, ...details } = limit.extensions;
     return {

@@ -25,11 +25,12 @@ import type { QueryLimitsConfig } from '../config/config.js';
 import { errorCodes, isErrorCode, type ErrorCode } from '../errors/codes.js';
 import { requestError, type AppError } from '../errors/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import type { AppLoaders } from '../modules/registry.js';
 import { checkDocumentText } from '../limits/query-limits.js';
 import { documentHash, type TrustedDocuments } from '../limits/trusted-documents.js';
 
 export interface GraphQLRouteOptions {
-  apollo: ApolloServer<GraphQLContext>;
+  apollo: ApolloServer<GraphQLContext<AppLoaders>>;
   limits: QueryLimitsConfig;
   /** Trusted-documents mode: only these documents run. */
   trusted?: TrustedDocuments;
@@ -241,7 +242,7 @@ function normaliseResponse(request: FastifyRequest, reply: FastifyReply, body: s
 
 /** Registers GET and POST /graphql (Apollo) and 405 for every other method there. */
 export function registerGraphQLRoute(app: FastifyInstance, options: GraphQLRouteOptions): void {
-  const handler = fastifyApolloHandler<GraphQLContext>(options.apollo, {
+  const handler = fastifyApolloHandler<GraphQLContext<AppLoaders>>(options.apollo, {
     context: async (request) => {
       if (!request.graphqlContext) throw new Error('GraphQL context missing: the authentication hook did not run');
       return request.graphqlContext;

@@ -68,7 +68,9 @@ function measuredFrom(error: GraphQLError): number {
 function reportAs(rule: LimitRule, limit: number) {
   return [
     (context: ValidationContext | null, error: GraphQLError): void => {
-      context?.reportError(queryTooComplex(rule, limit, measuredFrom(error)));
+      // Validation reports GraphQLErrors; ours rides along as the original error and keeps its code (src/errors/format.ts).
+      const refusal = queryTooComplex(rule, limit, measuredFrom(error));
+      context?.reportError(new GraphQLError(refusal.message, { originalError: refusal, extensions: refusal.extensions }));
     },
   ];
 }
