@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 
-import { startTestServer, type GraphQLResponse, type TestServer } from './helpers/server.js';
+import { GRAPHQL_RESPONSE_JSON, startTestServer, type GraphQLResponse, type TestServer } from './helpers/server.js';
 import { gid, seeder } from './helpers/seed.js';
 
 let server: TestServer;
@@ -51,27 +51,31 @@ describe('bad input gets a coded error, never a 500', () => {
   });
 
   it('rejects an unknown enum value in a variable with BAD_USER_INPUT', async () => {
-    const res = await server.graphql('query ($o: ProductOrder) { products(orderBy: $o) { totalCount } }', {
-      o: { field: 'POPULARITY', direction: 'ASC' },
-    });
+    const res = await server.graphql(
+      'query ($o: ProductOrder) { products(orderBy: $o) { totalCount } }',
+      { o: { field: 'POPULARITY', direction: 'ASC' } },
+      { headers: GRAPHQL_RESPONSE_JSON },
+    );
     expect(res.status).toBe(400);
     expect(codes(res.body)).toEqual(['BAD_USER_INPUT']);
   });
 
   it('rejects an unknown enum literal as a validation failure', async () => {
-    const res = await server.graphql('{ products(orderBy: { field: POPULARITY, direction: ASC }) { totalCount } }');
+    const res = await server.graphql('{ products(orderBy: { field: POPULARITY, direction: ASC }) { totalCount } }', undefined, {
+      headers: GRAPHQL_RESPONSE_JSON,
+    });
     expect(res.status).toBe(400);
     expect(codes(res.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
   });
 
   it('rejects a syntax error as GRAPHQL_PARSE_FAILED', async () => {
-    const res = await server.graphql('{ products(first: ) }');
+    const res = await server.graphql('{ products(first: ) }', undefined, { headers: GRAPHQL_RESPONSE_JSON });
     expect(res.status).toBe(400);
     expect(codes(res.body)).toEqual(['GRAPHQL_PARSE_FAILED']);
   });
 
   it('rejects a non-integer page size in a variable', async () => {
-    const res = await server.graphql('query ($n: Int) { products(first: $n) { totalCount } }', { n: 'ten' });
+    const res = await server.graphql('query ($n: Int) { products(first: $n) { totalCount } }', { n: 'ten' }, { headers: GRAPHQL_RESPONSE_JSON });
     expect(res.status).toBe(400);
     expect(codes(res.body)).toEqual(['BAD_USER_INPUT']);
   });
