@@ -13,7 +13,7 @@ const basePermissions = {
   },
   PageInfo: { hasNextPage: allow, hasPreviousPage: allow, startCursor: allow, endCursor: allow },
   Money: { amount: allow, currency: allow },
-  UserError: { field: allow, code: allow, message: allow },
+  UserError: { field: allow, code: allow, message: allow, currentVersion: allow, availableQuantity: allow },
 };
 
 /** Merges per-module maps type by type; a field defined twice is a mistake and stops start-up. */

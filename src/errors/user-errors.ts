@@ -5,6 +5,10 @@ export interface UserErrorData {
   field: string[] | null;
   code: UserErrorCode;
   message: string;
+  /** With VERSION_CONFLICT: the object's current version. */
+  currentVersion?: number | null;
+  /** With OUT_OF_STOCK: the units available now. */
+  availableQuantity?: number | null;
 }
 
 /**
@@ -19,9 +23,14 @@ export interface UserErrorData {
 export class UserErrorList {
   readonly list: UserErrorData[] = [];
 
-  add(field: string[] | null, code: UserErrorCode, message: string): this {
-    this.list.push({ field, code, message });
+  add(field: string[] | null, code: UserErrorCode, message: string, extra: Pick<UserErrorData, 'currentVersion' | 'availableQuantity'> = {}): this {
+    this.list.push({ field, code, message, ...extra });
     return this;
+  }
+
+  /** Whether a problem was already recorded at this path (so one value gets one error). */
+  has(field: readonly string[]): boolean {
+    return this.list.some((error) => error.field !== null && error.field.join('\u0000') === field.join('\u0000'));
   }
 
   get any(): boolean {

@@ -778,8 +778,12 @@ export type User = Node & {
  */
 export type UserError = {
   __typename?: 'UserError';
+  /** With `OUT_OF_STOCK`: how many units are available now (0 when none). */
+  availableQuantity?: Maybe<Scalars['Int']['output']>;
   /** Machine-readable kind of problem. */
   code: UserErrorCode;
+  /** With `VERSION_CONFLICT`: the object's current version, to reload and retry with. */
+  currentVersion?: Maybe<Scalars['Int']['output']>;
   /** Path to the offending input value, for example `["input", "items", "2", "quantity"]`; `null` when the problem concerns the whole input. */
   field?: Maybe<Array<Scalars['String']['output']>>;
   /** Human-readable explanation, safe to show to the end user. */
@@ -790,18 +794,28 @@ export type UserError = {
 export type UserErrorCode =
   /** Not enough stock to fulfil the requested quantity. */
   | 'INSUFFICIENT_STOCK'
-  /** A value is present but not acceptable (format, range or length). */
+  /** A value is present but not acceptable (format, characters or markup, or a duplicate in a list). */
   | 'INVALID'
   /** The email and password, or the refresh token, are not valid. Deliberately does not say which part is wrong. */
   | 'INVALID_CREDENTIALS'
   /** The object's current state does not allow this change. */
   | 'INVALID_TRANSITION'
+  /** The viewer does not meet a condition for this action (for example: reviewing a product they have not received). */
+  | 'NOT_ELIGIBLE'
   /** A referenced object does not exist or is not visible to you. */
   | 'NOT_FOUND'
+  /** A number is outside its allowed range. */
+  | 'OUT_OF_RANGE'
+  /** Not enough stock for a cart line: `availableQuantity` says how many units are left. */
+  | 'OUT_OF_STOCK'
   /** A required value is missing or empty. */
   | 'REQUIRED'
   /** A unique value is already taken. */
   | 'TAKEN'
+  /** A text or list is longer than the maximum length. */
+  | 'TOO_LONG'
+  /** A text is shorter than the minimum length (after trimming). */
+  | 'TOO_SHORT'
   /** The object changed since you read it: reload and retry with the current `version`. */
   | 'VERSION_CONFLICT';
 
@@ -1228,7 +1242,9 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
 };
 
 export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = {
+  availableQuantity?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   code?: Resolver<ResolversTypes['UserErrorCode'], ParentType, ContextType>;
+  currentVersion?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   field?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };

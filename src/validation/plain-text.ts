@@ -1,0 +1,56 @@
+/**
+ * The plain-text policy: one rule for every free-text input of the API
+ * (titles, descriptions, names, review bodies), so stored text is safe to
+ * show as text anywhere.
+ *
+ * - Control characters (Unicode category Cc, NUL included) are refused. A
+ *   multi-line field (descriptions, review bodies) accepts line feed, carriage
+ *   return and tab; a single-line field (titles, names) accepts none.
+ * - Markup is refused, not stripped: a `<` followed by a letter, `/`, `!` or
+ *   `?` starts something a browser would read as a tag, comment or processing
+ *   instruction. Refusing keeps the stored text exactly what its author sent
+ *   (stripping would silently change it); `a < b` and `<3` are still plain text.
+ * - Leading and trailing white space is trimmed before lengths are checked;
+ *   lengths count Unicode code points, as PostgreSQL's `char_length` does.
+ *
+ * This module is pure (no GraphQL, no database), so an edge-level check of
+ * every string argument can share `findControlCharacter` with the field-level
+ * checks of the services.
+ */
+
+export type TextShape = 'single-line' | 'multi-line';
+
+/** Characters a multi-line field may contain although they are in Cc. */
+const LINE_BREAKS_AND_TABS = new Set(['\n', '\r', '\t']);
+const CONTROL = /\p{Cc}/gu;
+const MARKUP = /<[A-Za-z/!?]/;
+
+/** The first control character the shape does not allow, or `null`. */
+export function findControlCharacter(value: string, shape: TextShape = 'single-line'): string | null {
+  for (const match of value.matchAll(CONTROL)) {
+    if (shape === 'multi-line' && LINE_BREAKS_AND_TABS.has(match[0])) continue;
+    return match[0];
+  }
+  return null;
+}
+
+/** Whether the text contains something a browser would parse as markup. */
+export function containsMarkup(value: string): boolean {
+  return MARKUP.test(value);
+}
+
+/** Length in code points (what PostgreSQL's `char_length` counts). */
+export function textLength(value: string): number {
+  let length = 0;
+  for (const _ of value) length += 1;
+  return length;
+}
+
+export type PlainTextProblem = 'CONTROL_CHARACTER' | 'MARKUP';
+
+/** What is wrong with a text under the policy, or `null` when it is acceptable plain text. */
+export function plainTextProblem(value: string, shape: TextShape): PlainTextProblem | null {
+  if (findControlCharacter(value, shape) !== null) return 'CONTROL_CHARACTER';
+  if (containsMarkup(value)) return 'MARKUP';
+  return null;
+}
