@@ -24,6 +24,7 @@ import { documentLimitRules } from './limits/query-limits.js';
 import { loadTrustedDocuments } from './limits/trusted-documents.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 import { registerAuthentication } from './auth/http.js';
+import { registerIdempotency } from './idempotency/idempotency.http.js';
 import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
 import { applyPermissions } from './authz/shield.js';
@@ -103,11 +104,13 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       credentials: true,
       methods: ['GET', 'POST', 'OPTIONS'],
       allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', 'idempotency-key'],
-      exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed'],
       maxAge: 600,
     });
   }
   await registerAuthentication(app, { db, auth, createLoaders });
+  // After authentication: keys are scoped to the caller.
+  await registerIdempotency(app, db);
   // One line per request: what ran, how long, how it ended, what it cost the database.
   app.addHook('onResponse', async (request, reply) => {
     const { stats } = request;

@@ -94,24 +94,71 @@ export async function afterCommit(scope: Scope, callback: AfterCommit): Promise<
 }
 
 async function runOutermost<L, T>(scope: Scope<L>, work: (scope: Scope<L>) => Promise<T>, options: UnitOptions): Promise<T> {
+  const open = await beginUnit(scope, options);
+  let result: T;
+  try {
+    result = await work(open.scope);
+  } catch (error) {
+    await open.rollback();
+    throw error;
+  }
+  await open.commit();
+  return result;
+}
+
+/** An outermost unit of work opened by an edge whose work spans callbacks (see `beginUnit`). */
+export interface OpenUnit<L> {
+  /** The scope to run the work in: `db` is the transaction, loaders are built on it, `unit` is set. */
+  readonly scope: Scope<L>;
+  /** COMMIT, then refresh the caller's loaders and run the after-commit callbacks. Rolls back and rethrows if COMMIT fails. */
+  commit(): Promise<void>;
+  /** ROLLBACK (a failure to roll back is logged); the after-commit callbacks are dropped. */
+  rollback(): Promise<void>;
+  /** Whether commit or rollback has run. */
+  readonly ended: boolean;
+}
+
+/**
+ * Opens an outermost unit of work and hands its ending to the caller, for an
+ * edge whose work is not one function call: the HTTP layer runs a keyed
+ * mutation's whole GraphQL execution in it and commits only once the response
+ * is stored with it (src/idempotency). Services still use `unitOfWork`, which
+ * joins this unit. No retries: the caller cannot re-run what it handed out.
+ */
+export async function beginUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolation'> = {}): Promise<OpenUnit<L>> {
+  if (scope.unit) throw new Error('beginUnit: the scope already runs in a unit of work');
   const builder = scope.pool.startTransaction();
   const trx = await (options.isolation ? builder.setIsolationLevel(options.isolation) : builder).execute();
   const unit: UnitState = { trx, callbacks: [], savepoints: 0 };
-  let result: T;
-  try {
-    result = await work({ ...scope, db: trx, loaders: scope.deps.createLoaders(trx), unit });
-    await trx.commit().execute();
-  } catch (error) {
+  let ended = false;
+  const rollback = async () => {
+    if (ended) return;
+    ended = true;
     // After a failed COMMIT PostgreSQL has ended the transaction; ROLLBACK then only returns the connection.
-    if (!trx.isRolledBack) {
+    if (!trx.isRolledBack && !trx.isCommitted) {
       await trx.rollback().execute().catch((rollbackError: unknown) => scope.log.error({ err: rollbackError }, 'rollback failed'));
     }
-    throw error;
-  }
-  // Reads after the unit (the mutation's payload) must not see rows cached before it.
-  if (!scope.unit) scope.loaders = scope.deps.createLoaders(scope.db);
-  await runCallbacks(scope, unit.callbacks);
-  return result;
+  };
+  return {
+    scope: { ...scope, db: trx, loaders: scope.deps.createLoaders(trx), unit },
+    get ended() {
+      return ended;
+    },
+    rollback,
+    async commit() {
+      if (ended) throw new Error('commit: the unit of work has already ended');
+      try {
+        await trx.commit().execute();
+      } catch (error) {
+        await rollback();
+        throw error;
+      }
+      ended = true;
+      // Reads after the unit (the mutation's payload) must not see rows cached before it.
+      scope.loaders = scope.deps.createLoaders(scope.db);
+      await runCallbacks(scope, unit.callbacks);
+    },
+  };
 }
 
 async function inSavepoint<L, T>(scope: Scope<L>, unit: UnitState, work: (scope: Scope<L>) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import type { OrderItemTable, OrderTable } from './orders/order.table.js';
 import type { ProductTable } from './products/product.table.js';
 import type { ReviewTable } from './reviews/review.table.js';
 import type { UserTable } from './users/user.table.js';
+import type { IdempotencyKeyTable } from '../idempotency/idempotency.table.js';
 
 /**
  * The tables half of the module registry (src/modules/registry.ts): the
@@ -25,4 +26,6 @@ export interface Database {
   api_keys: ApiKeyTable;
   user_identities: UserIdentityTable;
   audit_events: AuditEventTable;
+  /** Cross-cutting (src/idempotency), not a module's. */
+  idempotency_keys: IdempotencyKeyTable;
 }

@@ -65,9 +65,13 @@ export interface TestServerOptions {
   authorization?: boolean;
   /** Environment for loadConfig, over NODE_ENV=test and LOG_LEVEL=silent (DATABASE_URL is always the test database). */
   env?: Record<string, string>;
+  /** Serve the database of this running server instead of a new one (a second instance); it is not dropped on close. */
+  shareDatabaseOf?: TestServer;
 }
 
 export interface TestServer {
+  /** The test database's name (for a second instance on it: `shareDatabaseOf`). */
+  databaseName: string;
   /** e.g. http://127.0.0.1:41234 (no trailing slash). */
   baseUrl: string;
   config: Config;
@@ -95,14 +99,17 @@ export interface TestServer {
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const name = newTestDatabaseName();
+  const shared = options.shareDatabaseOf;
+  const name = shared ? shared.databaseName : newTestDatabaseName();
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     ...options.env,
     DATABASE_URL: testDatabaseUrl(name),
   });
-  const database = await createTestDatabase({ name });
+  const database = shared
+    ? { url: testDatabaseUrl(name), db: shared.db, drop: async () => undefined }
+    : await createTestDatabase({ name });
   const logs: LogLine[] = [];
   const logger = options.captureLogs
     ? pino(
@@ -168,6 +175,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
 
   return {
+    databaseName: name,
     baseUrl,
     config,
     app: started,

@@ -1,0 +1,97 @@
+import { sql, type Kysely } from 'kysely';
+
+import type { Database } from '../db/database.js';
+import type { IdempotencyKeyRow } from './idempotency.table.js';
+
+export interface ClaimValues {
+  principal: string;
+  key: string;
+  fingerprint: string;
+  claimId: string;
+  lockMs: number;
+  retentionMs: number;
+}
+
+const interval = (ms: number) => sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
+
+/** Inserts an IN_PROGRESS claim; `undefined` when the (principal, key) row exists already. */
+export async function insertClaim(db: Kysely<Database>, values: ClaimValues): Promise<IdempotencyKeyRow | undefined> {
+  return db
+    .insertInto('idempotency_keys')
+    .values({
+      principal: values.principal,
+      key: values.key,
+      fingerprint: values.fingerprint,
+      status: 'IN_PROGRESS',
+      claim_id: values.claimId,
+      locked_until: interval(values.lockMs),
+      expires_at: interval(values.retentionMs),
+    })
+    .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function findKey(db: Kysely<Database>, principal: string, key: string): Promise<IdempotencyKeyRow | undefined> {
+  return db.selectFrom('idempotency_keys').selectAll().where('principal', '=', principal).where('key', '=', key).executeTakeFirst();
+}
+
+/**
+ * Takes over a row that no longer binds: expired (past its retention), or an
+ * IN_PROGRESS claim abandoned past its lock. Conditional, so of two
+ * instances racing for it exactly one wins.
+ */
+export async function takeOverStaleKey(db: Kysely<Database>, values: ClaimValues): Promise<IdempotencyKeyRow | undefined> {
+  return db
+    .updateTable('idempotency_keys')
+    .set({
+      fingerprint: values.fingerprint,
+      status: 'IN_PROGRESS',
+      claim_id: values.claimId,
+      locked_until: interval(values.lockMs),
+      expires_at: interval(values.retentionMs),
+      created_at: sql<Date>`now()`,
+      response_status: null,
+      response_content_type: null,
+      response_body: null,
+    })
+    .where('principal', '=', values.principal)
+    .where('key', '=', values.key)
+    .where((eb) => eb.or([eb('expires_at', '<=', sql<Date>`now()`), eb.and([eb('status', '=', 'IN_PROGRESS'), eb('locked_until', '<=', sql<Date>`now()`)])]))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Stores the final response on the claim, if this attempt still holds it; returns whether it did. */
+export async function completeClaim(
+  db: Kysely<Database>,
+  claim: { principal: string; key: string; claimId: string },
+  response: { status: number; contentType: string; body: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('idempotency_keys')
+    .set({ status: 'COMPLETED', response_status: response.status, response_content_type: response.contentType, response_body: response.body })
+    .where('principal', '=', claim.principal)
+    .where('key', '=', claim.key)
+    .where('claim_id', '=', claim.claimId)
+    .where('status', '=', 'IN_PROGRESS')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Drops this attempt's IN_PROGRESS claim (the request ended without a response worth keeping). */
+export async function releaseClaim(db: Kysely<Database>, claim: { principal: string; key: string; claimId: string }): Promise<void> {
+  await db
+    .deleteFrom('idempotency_keys')
+    .where('principal', '=', claim.principal)
+    .where('key', '=', claim.key)
+    .where('claim_id', '=', claim.claimId)
+    .where('status', '=', 'IN_PROGRESS')
+    .execute();
+}
+
+/** Deletes records past their retention; returns how many. */
+export async function deleteExpiredKeys(db: Kysely<Database>): Promise<number> {
+  const result = await db.deleteFrom('idempotency_keys').where('expires_at', '<=', sql<Date>`now()`).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
