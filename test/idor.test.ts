@@ -392,3 +392,29 @@ describe("another user's private profile fields", () => {
     expect(JSON.stringify(res.body)).not.toContain(sellerA.email);
   });
 });
+
+describe("another seller's product, through the product mutations", () => {
+  it('answers every product write by seller B exactly as for a missing id, and changes nothing of A', async () => {
+    const seed = seeder(server.db);
+    const [a, b] = await Promise.all([createAccount(server, { role: 'SELLER' }), createAccount(server, { role: 'SELLER' })]);
+    const live = await seed.product({ seller: a.user, status: 'ACTIVE' });
+    const draft = await seed.product({ seller: a.user, status: 'DRAFT' });
+    const gone = await seed.product({ seller: a.user, status: 'ACTIVE', deleted: true });
+    const cases: Array<[string, string, string, Data]> = [
+      ['updateProduct', 'UpdateProductInput', gid('Product', live), { expectedVersion: 1, title: 'B was here' }],
+      ['publishProduct', 'PublishProductInput', gid('Product', draft), {}],
+      ['archiveProduct', 'ArchiveProductInput', gid('Product', live), {}],
+      ['deleteProduct', 'DeleteProductInput', gid('Product', live), {}],
+      ['restoreProduct', 'RestoreProductInput', gid('Product', gone), {}],
+    ];
+    for (const [field, inputType, id, extra] of cases) {
+      const document = `mutation ($input: ${inputType}!) { ${field}(input: $input) { userErrors { field code message } } }`;
+      const others = await query(document, { input: { productId: id, ...extra } }, b.headers);
+      const absent = await query(document, { input: { productId: missingId('Product'), ...extra } }, b.headers);
+      expect({ field, status: others.status, body: others.body.data }).toEqual({ field, status: absent.status, body: absent.body.data });
+      expect(others.body.data).toEqual({ [field]: { userErrors: [{ field: ['input', 'productId'], code: 'NOT_FOUND', message: 'No such product.' }] } });
+    }
+    const rows = await server.db.selectFrom('products').select(['id', 'version', 'status', 'deleted_at']).where('seller_id', '=', a.user.id).execute();
+    expect(rows.every((row) => row.version === 1)).toBe(true);
+  });
+});

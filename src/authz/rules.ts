@@ -70,3 +70,11 @@ export const includeDeletedOnlyForAdmins = rule({ cache: 'strict' })(
     return actsAsAdmin(ctx.viewer) ? true : forbidden('Only admins may list deleted records.');
   },
 );
+
+/** Catalogue writes: sellers and admins; an API key needs `catalog:write`. Which products: checked by the service (owner or admin). */
+export const canWriteCatalog = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  if (ctx.viewer.role !== 'SELLER' && ctx.viewer.role !== 'ADMIN') return forbidden('Only sellers and admins manage products.');
+  if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('catalog:write')) return forbidden('This API key lacks the catalog:write scope.');
+  return true;
+});

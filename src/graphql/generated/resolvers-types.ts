@@ -64,6 +64,23 @@ export type ApiKeyScope =
   /** Write reviews as the owner. */
   | 'REVIEWS_WRITE';
 
+/** Input of `archiveProduct`. */
+export type ArchiveProductInput = {
+  /** The `version` you last read; when given, a stale one is a `VERSION_CONFLICT`. */
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
+  /** The product. */
+  productId: Scalars['ID']['input'];
+};
+
+/** Result of `archiveProduct`. */
+export type ArchiveProductPayload = {
+  __typename?: 'ArchiveProductPayload';
+  /** The archived product; `null` when `userErrors` is not empty. */
+  product?: Maybe<Product>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** A security-relevant event: who did what to which object, from where, when. */
 export type AuditEvent = Node & {
   __typename?: 'AuditEvent';
@@ -208,6 +225,46 @@ export type CreateApiKeyPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `createCategory`. */
+export type CreateCategoryInput = {
+  /** Display name: plain text, 1 to 80 characters. */
+  name: Scalars['String']['input'];
+  /** Unique slug: lower-case letters, digits and single hyphens, at most 80 characters. */
+  slug: Scalars['String']['input'];
+};
+
+/** Result of `createCategory`. */
+export type CreateCategoryPayload = {
+  __typename?: 'CreateCategoryPayload';
+  /** The new category; `null` when `userErrors` is not empty. */
+  category?: Maybe<Category>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `createProduct`. */
+export type CreateProductInput = {
+  /** The category to list it in. */
+  categoryId: Scalars['ID']['input'];
+  /** Plain text (line breaks allowed), at most 10 000 characters. Default: empty. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Unit price. */
+  price: MoneyInput;
+  /** Units available, 0 to 1 000 000. */
+  stock: Scalars['Int']['input'];
+  /** Plain text, 1 to 200 characters (trimmed). */
+  title: Scalars['String']['input'];
+};
+
+/** Result of `createProduct`. */
+export type CreateProductPayload = {
+  __typename?: 'CreateProductPayload';
+  /** The new product; `null` when `userErrors` is not empty. */
+  product?: Maybe<Product>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `deactivateUser`. */
 export type DeactivateUserInput = {
   /** Global id of the user. */
@@ -219,6 +276,38 @@ export type DeactivateUserPayload = {
   __typename?: 'DeactivateUserPayload';
   /** The deactivated user; `null` when `userErrors` is not empty. */
   user?: Maybe<User>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `deleteCategory`. */
+export type DeleteCategoryInput = {
+  /** The category. */
+  categoryId: Scalars['ID']['input'];
+};
+
+/** Result of `deleteCategory`. */
+export type DeleteCategoryPayload = {
+  __typename?: 'DeleteCategoryPayload';
+  /** The global id of the deleted category; `null` when `userErrors` is not empty. */
+  deletedCategoryId?: Maybe<Scalars['ID']['output']>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `deleteProduct`. */
+export type DeleteProductInput = {
+  /** The `version` you last read; when given, a stale one is a `VERSION_CONFLICT`. */
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
+  /** The product. */
+  productId: Scalars['ID']['input'];
+};
+
+/** Result of `deleteProduct`. */
+export type DeleteProductPayload = {
+  __typename?: 'DeleteProductPayload';
+  /** The global id of the deleted product; `null` when `userErrors` is not empty. */
+  deletedProductId?: Maybe<Scalars['ID']['output']>;
   /** Problems with the input; empty on success. */
   userErrors: Array<UserError>;
 };
@@ -263,15 +352,39 @@ export type Money = {
   currency: Scalars['Currency']['output'];
 };
 
+/** An exact amount of money given as input. */
+export type MoneyInput = {
+  /** Amount in minor units, 0 to 99 999 999 (for example `1999` for 19.99). */
+  amount: Scalars['Int']['input'];
+  /** ISO 4217 currency code. */
+  currency: Scalars['Currency']['input'];
+};
+
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Withdraws an `ACTIVE` or `DRAFT` product from sale: it becomes `ARCHIVED`, visible only to its seller and admins. */
+  archiveProduct: ArchiveProductPayload;
   /** Changes the signed-in user's password; every session ends and existing access tokens stop working. */
   changePassword: ChangePasswordPayload;
   /** Creates an API key for the signed-in user. The key itself is returned once, in `plaintextKey`, and never again. */
   createApiKey: CreateApiKeyPayload;
+  /** Creates a category. Admins only. */
+  createCategory: CreateCategoryPayload;
+  /**
+   * Creates a product as a `DRAFT` owned by the signed-in seller (or admin). Needs the `CATALOG_WRITE` scope when
+   * called with an API key. Publish it with `publishProduct`.
+   */
+  createProduct: CreateProductPayload;
   /** Deactivates a user: every session and API key is revoked and the account can no longer sign in. Admins only. */
   deactivateUser: DeactivateUserPayload;
+  /** Deletes a category no product uses (deleted products included). Admins only. */
+  deleteCategory: DeleteCategoryPayload;
+  /**
+   * Soft-deletes a product: it vanishes from every read except admin lists that ask for deleted products; orders
+   * that contain it keep their snapshot. `restoreProduct` brings it back.
+   */
+  deleteProduct: DeleteProductPayload;
   /**
    * Signs in with email and password. An unknown email and a wrong password get the same answer.
    * Limited per IP and per (email, IP); over the limit the request fails with `RATE_LIMITED`.
@@ -281,11 +394,15 @@ export type Mutation = {
   logOut: LogOutPayload;
   /** Ends every session of the signed-in user and invalidates their access tokens at once. */
   logOutEverywhere: LogOutPayload;
+  /** Lists a `DRAFT` or `ARCHIVED` product: it becomes `ACTIVE`, visible and purchasable. */
+  publishProduct: PublishProductPayload;
   /**
    * Exchanges a refresh token (from the input, or from the `__Host-refresh_token` cookie) for a new access token
    * and a new refresh token. The old refresh token stops working; presenting it again revokes the whole session.
    */
   refreshSession: AuthPayload;
+  /** Restores a soft-deleted product of yours (admins: any), with the status it had. */
+  restoreProduct: RestoreProductPayload;
   /** Revokes one of the signed-in user's API keys; it stops working at once. */
   revokeApiKey: RevokeApiKeyPayload;
   /** Ends one of the signed-in user's sessions. */
@@ -297,6 +414,19 @@ export type Mutation = {
    * over the limit the request fails with `RATE_LIMITED`.
    */
   signUp: AuthPayload;
+  /** Renames a category or changes its slug. Admins only. */
+  updateCategory: UpdateCategoryPayload;
+  /**
+   * Changes a product of yours (admins: any product). `expectedVersion` must be the version you read: a stale one is a
+   * `VERSION_CONFLICT` user error carrying `currentVersion`, and nothing changes. Omitted fields keep their value.
+   */
+  updateProduct: UpdateProductPayload;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationArchiveProductArgs = {
+  input: ArchiveProductInput;
 };
 
 
@@ -313,8 +443,32 @@ export type MutationCreateApiKeyArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationCreateCategoryArgs = {
+  input: CreateCategoryInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationCreateProductArgs = {
+  input: CreateProductInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationDeactivateUserArgs = {
   input: DeactivateUserInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationDeleteCategoryArgs = {
+  input: DeleteCategoryInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationDeleteProductArgs = {
+  input: DeleteProductInput;
 };
 
 
@@ -337,8 +491,20 @@ export type MutationLogOutEverywhereArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationPublishProductArgs = {
+  input: PublishProductInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationRefreshSessionArgs = {
   input: RefreshSessionInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRestoreProductArgs = {
+  input: RestoreProductInput;
 };
 
 
@@ -363,6 +529,18 @@ export type MutationSetUserRoleArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationSignUpArgs = {
   input: SignUpInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationUpdateCategoryArgs = {
+  input: UpdateCategoryInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationUpdateProductArgs = {
+  input: UpdateProductInput;
 };
 
 /** An object with a stable, opaque global id that `Query.node` can fetch again. */
@@ -517,6 +695,23 @@ export type ProductStatus =
   /** Being prepared by its seller; visible only to the seller and admins. */
   | 'DRAFT';
 
+/** Input of `publishProduct`. */
+export type PublishProductInput = {
+  /** The `version` you last read; when given, a stale one is a `VERSION_CONFLICT`. */
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
+  /** The product. */
+  productId: Scalars['ID']['input'];
+};
+
+/** Result of `publishProduct`. */
+export type PublishProductPayload = {
+  __typename?: 'PublishProductPayload';
+  /** The published product; `null` when `userErrors` is not empty. */
+  product?: Maybe<Product>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** The root of every read. Objects the viewer may not see are `null` and never appear in lists. */
 export type Query = {
   __typename?: 'Query';
@@ -603,6 +798,21 @@ export type RefreshTokenDelivery =
   | 'COOKIE'
   /** In the payload's `refreshToken` field: for mobile, server and command-line clients. */
   | 'PAYLOAD';
+
+/** Input of `restoreProduct`. */
+export type RestoreProductInput = {
+  /** The soft-deleted product. */
+  productId: Scalars['ID']['input'];
+};
+
+/** Result of `restoreProduct`. */
+export type RestoreProductPayload = {
+  __typename?: 'RestoreProductPayload';
+  /** The restored product; `null` when `userErrors` is not empty. */
+  product?: Maybe<Product>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
 
 /** A customer's rating and opinion of a product they received. */
 export type Review = Node & {
@@ -745,6 +955,52 @@ export type SignUpInput = {
   password: Scalars['String']['input'];
   /** Where to deliver the refresh token. Default: `COOKIE` for browsers (requests with an `Origin` header), `PAYLOAD` otherwise. */
   refreshTokenDelivery?: InputMaybe<RefreshTokenDelivery>;
+};
+
+/** Input of `updateCategory`. Omitted (or null) fields keep their value. */
+export type UpdateCategoryInput = {
+  /** The category. */
+  categoryId: Scalars['ID']['input'];
+  /** New display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** New unique slug. */
+  slug?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `updateCategory`. */
+export type UpdateCategoryPayload = {
+  __typename?: 'UpdateCategoryPayload';
+  /** The changed category; `null` when `userErrors` is not empty. */
+  category?: Maybe<Category>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `updateProduct`. Omitted (or null) fields keep their value. */
+export type UpdateProductInput = {
+  /** New category. */
+  categoryId?: InputMaybe<Scalars['ID']['input']>;
+  /** New description: plain text, at most 10 000 characters. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** The `version` you last read. */
+  expectedVersion: Scalars['Int']['input'];
+  /** New unit price. */
+  price?: InputMaybe<MoneyInput>;
+  /** The product to change. */
+  productId: Scalars['ID']['input'];
+  /** New stock, 0 to 1 000 000. */
+  stock?: InputMaybe<Scalars['Int']['input']>;
+  /** New title: plain text, 1 to 200 characters. */
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `updateProduct`. */
+export type UpdateProductPayload = {
+  __typename?: 'UpdateProductPayload';
+  /** The changed product; `null` when `userErrors` is not empty. */
+  product?: Maybe<Product>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
 };
 
 /**
@@ -906,6 +1162,8 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 export type ResolversTypes = {
   ApiKey: ResolverTypeWrapper<ApiKeyRow>;
   ApiKeyScope: ApiKeyScope;
+  ArchiveProductInput: ArchiveProductInput;
+  ArchiveProductPayload: ResolverTypeWrapper<Omit<ArchiveProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   AuditEvent: ResolverTypeWrapper<AuditEventRow>;
   AuditEventConnection: ResolverTypeWrapper<AuditEventConnectionModel>;
   AuditEventEdge: ResolverTypeWrapper<AuditEventEdgeModel>;
@@ -917,10 +1175,18 @@ export type ResolversTypes = {
   ChangePasswordPayload: ResolverTypeWrapper<Omit<ChangePasswordPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
   CreateApiKeyInput: CreateApiKeyInput;
   CreateApiKeyPayload: ResolverTypeWrapper<Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversTypes['ApiKey']> }>;
+  CreateCategoryInput: CreateCategoryInput;
+  CreateCategoryPayload: ResolverTypeWrapper<Omit<CreateCategoryPayload, 'category'> & { category?: Maybe<ResolversTypes['Category']> }>;
+  CreateProductInput: CreateProductInput;
+  CreateProductPayload: ResolverTypeWrapper<Omit<CreateProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   Currency: ResolverTypeWrapper<Scalars['Currency']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeactivateUserInput: DeactivateUserInput;
   DeactivateUserPayload: ResolverTypeWrapper<Omit<DeactivateUserPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
+  DeleteCategoryInput: DeleteCategoryInput;
+  DeleteCategoryPayload: ResolverTypeWrapper<DeleteCategoryPayload>;
+  DeleteProductInput: DeleteProductInput;
+  DeleteProductPayload: ResolverTypeWrapper<DeleteProductPayload>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -930,6 +1196,7 @@ export type ResolversTypes = {
   LogOutInput: LogOutInput;
   LogOutPayload: ResolverTypeWrapper<LogOutPayload>;
   Money: ResolverTypeWrapper<Money>;
+  MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   OrderDirection: OrderDirection;
@@ -941,9 +1208,13 @@ export type ResolversTypes = {
   ProductOrder: ProductOrder;
   ProductSortField: ProductSortField;
   ProductStatus: ProductStatus;
+  PublishProductInput: PublishProductInput;
+  PublishProductPayload: ResolverTypeWrapper<Omit<PublishProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RefreshSessionInput: RefreshSessionInput;
   RefreshTokenDelivery: RefreshTokenDelivery;
+  RestoreProductInput: RestoreProductInput;
+  RestoreProductPayload: ResolverTypeWrapper<Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   Review: ResolverTypeWrapper<ReviewRow>;
   ReviewConnection: ResolverTypeWrapper<ReviewConnectionModel>;
   ReviewEdge: ResolverTypeWrapper<ReviewEdgeModel>;
@@ -959,6 +1230,10 @@ export type ResolversTypes = {
   SetUserRolePayload: ResolverTypeWrapper<Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
   SignUpInput: SignUpInput;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  UpdateCategoryInput: UpdateCategoryInput;
+  UpdateCategoryPayload: ResolverTypeWrapper<Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversTypes['Category']> }>;
+  UpdateProductInput: UpdateProductInput;
+  UpdateProductPayload: ResolverTypeWrapper<Omit<UpdateProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   User: ResolverTypeWrapper<UserRow>;
   UserError: ResolverTypeWrapper<UserError>;
   UserErrorCode: UserErrorCode;
@@ -967,6 +1242,8 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   ApiKey: ApiKeyRow;
+  ArchiveProductInput: ArchiveProductInput;
+  ArchiveProductPayload: Omit<ArchiveProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   AuditEvent: AuditEventRow;
   AuditEventConnection: AuditEventConnectionModel;
   AuditEventEdge: AuditEventEdgeModel;
@@ -978,10 +1255,18 @@ export type ResolversParentTypes = {
   ChangePasswordPayload: Omit<ChangePasswordPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
   CreateApiKeyInput: CreateApiKeyInput;
   CreateApiKeyPayload: Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
+  CreateCategoryInput: CreateCategoryInput;
+  CreateCategoryPayload: Omit<CreateCategoryPayload, 'category'> & { category?: Maybe<ResolversParentTypes['Category']> };
+  CreateProductInput: CreateProductInput;
+  CreateProductPayload: Omit<CreateProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Currency: Scalars['Currency']['output'];
   DateTime: Scalars['DateTime']['output'];
   DeactivateUserInput: DeactivateUserInput;
   DeactivateUserPayload: Omit<DeactivateUserPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
+  DeleteCategoryInput: DeleteCategoryInput;
+  DeleteCategoryPayload: DeleteCategoryPayload;
+  DeleteProductInput: DeleteProductInput;
+  DeleteProductPayload: DeleteProductPayload;
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -991,6 +1276,7 @@ export type ResolversParentTypes = {
   LogOutInput: LogOutInput;
   LogOutPayload: LogOutPayload;
   Money: Money;
+  MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
@@ -999,8 +1285,12 @@ export type ResolversParentTypes = {
   ProductEdge: ProductEdgeModel;
   ProductFilter: ProductFilter;
   ProductOrder: ProductOrder;
+  PublishProductInput: PublishProductInput;
+  PublishProductPayload: Omit<PublishProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Query: Record<PropertyKey, never>;
   RefreshSessionInput: RefreshSessionInput;
+  RestoreProductInput: RestoreProductInput;
+  RestoreProductPayload: Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Review: ReviewRow;
   ReviewConnection: ReviewConnectionModel;
   ReviewEdge: ReviewEdgeModel;
@@ -1014,6 +1304,10 @@ export type ResolversParentTypes = {
   SetUserRolePayload: Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
   SignUpInput: SignUpInput;
   String: Scalars['String']['output'];
+  UpdateCategoryInput: UpdateCategoryInput;
+  UpdateCategoryPayload: Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversParentTypes['Category']> };
+  UpdateProductInput: UpdateProductInput;
+  UpdateProductPayload: Omit<UpdateProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   User: UserRow;
   UserError: UserError;
 };
@@ -1028,6 +1322,11 @@ export type ApiKeyResolvers<ContextType = GraphQLContext, ParentType extends Res
   revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   scopes?: Resolver<Array<ResolversTypes['ApiKeyScope']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ArchiveProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ArchiveProductPayload'] = ResolversParentTypes['ArchiveProductPayload']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type AuditEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
@@ -1084,6 +1383,16 @@ export type CreateApiKeyPayloadResolvers<ContextType = GraphQLContext, ParentTyp
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type CreateCategoryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreateCategoryPayload'] = ResolversParentTypes['CreateCategoryPayload']> = {
+  category?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type CreateProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreateProductPayload'] = ResolversParentTypes['CreateProductPayload']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export interface CurrencyScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Currency'], any> {
   name: 'Currency';
 }
@@ -1094,6 +1403,16 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 
 export type DeactivateUserPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeactivateUserPayload'] = ResolversParentTypes['DeactivateUserPayload']> = {
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type DeleteCategoryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeleteCategoryPayload'] = ResolversParentTypes['DeleteCategoryPayload']> = {
+  deletedCategoryId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type DeleteProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeleteProductPayload'] = ResolversParentTypes['DeleteProductPayload']> = {
+  deletedProductId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -1112,17 +1431,26 @@ export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends Reso
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  archiveProduct?: Resolver<ResolversTypes['ArchiveProductPayload'], ParentType, ContextType, RequireFields<MutationArchiveProductArgs, 'input'>>;
   changePassword?: Resolver<ResolversTypes['ChangePasswordPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
   createApiKey?: Resolver<ResolversTypes['CreateApiKeyPayload'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'input'>>;
+  createCategory?: Resolver<ResolversTypes['CreateCategoryPayload'], ParentType, ContextType, RequireFields<MutationCreateCategoryArgs, 'input'>>;
+  createProduct?: Resolver<ResolversTypes['CreateProductPayload'], ParentType, ContextType, RequireFields<MutationCreateProductArgs, 'input'>>;
   deactivateUser?: Resolver<ResolversTypes['DeactivateUserPayload'], ParentType, ContextType, RequireFields<MutationDeactivateUserArgs, 'input'>>;
+  deleteCategory?: Resolver<ResolversTypes['DeleteCategoryPayload'], ParentType, ContextType, RequireFields<MutationDeleteCategoryArgs, 'input'>>;
+  deleteProduct?: Resolver<ResolversTypes['DeleteProductPayload'], ParentType, ContextType, RequireFields<MutationDeleteProductArgs, 'input'>>;
   logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
   logOut?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutArgs, 'input'>>;
   logOutEverywhere?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutEverywhereArgs, 'input'>>;
+  publishProduct?: Resolver<ResolversTypes['PublishProductPayload'], ParentType, ContextType, RequireFields<MutationPublishProductArgs, 'input'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'input'>>;
+  restoreProduct?: Resolver<ResolversTypes['RestoreProductPayload'], ParentType, ContextType, RequireFields<MutationRestoreProductArgs, 'input'>>;
   revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
   revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
   setUserRole?: Resolver<ResolversTypes['SetUserRolePayload'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'input'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
+  updateCategory?: Resolver<ResolversTypes['UpdateCategoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateCategoryArgs, 'input'>>;
+  updateProduct?: Resolver<ResolversTypes['UpdateProductPayload'], ParentType, ContextType, RequireFields<MutationUpdateProductArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
@@ -1169,6 +1497,11 @@ export type ProductEdgeResolvers<ContextType = GraphQLContext, ParentType extend
   node?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
 };
 
+export type PublishProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PublishProductPayload'] = ResolversParentTypes['PublishProductPayload']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   auditEvents?: Resolver<Maybe<ResolversTypes['AuditEventConnection']>, ParentType, ContextType, Partial<QueryAuditEventsArgs>>;
   categories?: Resolver<Maybe<Array<ResolversTypes['Category']>>, ParentType, ContextType>;
@@ -1178,6 +1511,11 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<QueryProductArgs, 'id'>>;
   products?: Resolver<Maybe<ResolversTypes['ProductConnection']>, ParentType, ContextType, RequireFields<QueryProductsArgs, 'orderBy'>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+};
+
+export type RestoreProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RestoreProductPayload'] = ResolversParentTypes['RestoreProductPayload']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type ReviewResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Review'] = ResolversParentTypes['Review']> = {
@@ -1229,6 +1567,16 @@ export type SetUserRolePayloadResolvers<ContextType = GraphQLContext, ParentType
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type UpdateCategoryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateCategoryPayload'] = ResolversParentTypes['UpdateCategoryPayload']> = {
+  category?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type UpdateProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateProductPayload'] = ResolversParentTypes['UpdateProductPayload']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   apiKeys?: Resolver<Maybe<Array<ResolversTypes['ApiKey']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1251,6 +1599,7 @@ export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends 
 
 export type Resolvers<ContextType = GraphQLContext> = {
   ApiKey?: ApiKeyResolvers<ContextType>;
+  ArchiveProductPayload?: ArchiveProductPayloadResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
@@ -1258,9 +1607,13 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Category?: CategoryResolvers<ContextType>;
   ChangePasswordPayload?: ChangePasswordPayloadResolvers<ContextType>;
   CreateApiKeyPayload?: CreateApiKeyPayloadResolvers<ContextType>;
+  CreateCategoryPayload?: CreateCategoryPayloadResolvers<ContextType>;
+  CreateProductPayload?: CreateProductPayloadResolvers<ContextType>;
   Currency?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   DeactivateUserPayload?: DeactivateUserPayloadResolvers<ContextType>;
+  DeleteCategoryPayload?: DeleteCategoryPayloadResolvers<ContextType>;
+  DeleteProductPayload?: DeleteProductPayloadResolvers<ContextType>;
   JSONObject?: GraphQLScalarType;
   LogOutPayload?: LogOutPayloadResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -1270,7 +1623,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Product?: ProductResolvers<ContextType>;
   ProductConnection?: ProductConnectionResolvers<ContextType>;
   ProductEdge?: ProductEdgeResolvers<ContextType>;
+  PublishProductPayload?: PublishProductPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RestoreProductPayload?: RestoreProductPayloadResolvers<ContextType>;
   Review?: ReviewResolvers<ContextType>;
   ReviewConnection?: ReviewConnectionResolvers<ContextType>;
   ReviewEdge?: ReviewEdgeResolvers<ContextType>;
@@ -1278,6 +1633,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SetUserRolePayload?: SetUserRolePayloadResolvers<ContextType>;
+  UpdateCategoryPayload?: UpdateCategoryPayloadResolvers<ContextType>;
+  UpdateProductPayload?: UpdateProductPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 };

@@ -33,6 +33,10 @@ export async function createApiKey(
   else if (name.length > 100 || CONTROL_CHARACTERS.test(name)) errors.add(['input', 'name'], 'INVALID', 'Key names are 1 to 100 printable characters.');
   const scopes = [...new Set(input.scopes)].filter((s): s is ApiKeyScope => (SCOPES as readonly string[]).includes(s));
   if (scopes.length === 0) errors.add(['input', 'scopes'], 'REQUIRED', 'Choose at least one scope.');
+  // A key never exceeds its owner's role: only sellers and admins manage products.
+  if (scopes.includes('catalog:write') && viewer.role === 'CUSTOMER') {
+    errors.add(['input', 'scopes'], 'INVALID', 'CATALOG_WRITE is for sellers and admins: your account cannot manage products.');
+  }
   let expiresAt: Date | null = null;
   if (input.expiresAt != null) {
     expiresAt = new Date(input.expiresAt);

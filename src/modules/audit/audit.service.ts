@@ -20,7 +20,14 @@ export type AuditAction =
   | 'ROLE_CHANGED'
   | 'USER_DEACTIVATED'
   | 'OIDC_USER_PROVISIONED'
-  | 'PERMISSION_DENIED';
+  | 'PERMISSION_DENIED'
+  | 'PRODUCT_DELETED'
+  | 'PRODUCT_RESTORED'
+  | 'REVIEW_DELETED'
+  | 'REVIEW_RESTORED'
+  | 'ORDER_PAID'
+  | 'ORDER_CANCELLED'
+  | 'ORDER_REFUNDED';
 
 export interface AuditEntry {
   action: AuditAction;

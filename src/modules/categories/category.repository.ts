@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
 import type { CategoryRow } from './category.table.js';
@@ -14,4 +14,22 @@ export async function findCategoriesByIds(db: Kysely<Database>, ids: readonly st
 
 export async function findCategoryBySlug(db: Kysely<Database>, slug: string): Promise<CategoryRow | undefined> {
   return db.selectFrom('categories').selectAll().where('slug', '=', slug).executeTakeFirst();
+}
+
+export async function insertCategory(db: Kysely<Database>, values: { name: string; slug: string }): Promise<CategoryRow> {
+  return db.insertInto('categories').values(values).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function updateCategoryById(db: Kysely<Database>, id: string, changes: { name?: string; slug?: string }): Promise<CategoryRow | undefined> {
+  return db
+    .updateTable('categories')
+    .set({ ...changes, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function deleteCategoryById(db: Kysely<Database>, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('categories').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

@@ -1,6 +1,8 @@
 import { allow, and } from '../../authz/shield-lib.js';
 
-import { canReadCatalog, includeDeletedOnlyForAdmins, ownsProductOrAdmin } from '../../authz/rules.js';
+import { canReadCatalog, canWriteCatalog, includeDeletedOnlyForAdmins, ownsProductOrAdmin } from '../../authz/rules.js';
+
+const payload = { product: allow, userErrors: allow };
 
 /** Visibility of DRAFT/ARCHIVED/deleted products is decided in the service (invisible means null). */
 export const productPermissions = {
@@ -8,6 +10,20 @@ export const productPermissions = {
     products: and(canReadCatalog, includeDeletedOnlyForAdmins),
     product: canReadCatalog,
   },
+  Mutation: {
+    createProduct: canWriteCatalog,
+    updateProduct: canWriteCatalog,
+    publishProduct: canWriteCatalog,
+    archiveProduct: canWriteCatalog,
+    deleteProduct: canWriteCatalog,
+    restoreProduct: canWriteCatalog,
+  },
+  CreateProductPayload: payload,
+  UpdateProductPayload: payload,
+  PublishProductPayload: payload,
+  ArchiveProductPayload: payload,
+  DeleteProductPayload: { deletedProductId: allow, userErrors: allow },
+  RestoreProductPayload: payload,
   Product: {
     id: allow,
     title: allow,

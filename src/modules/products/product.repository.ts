@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
-import type { ProductRow, ProductStatus, ProductTable } from './product.table.js';
+import type { NewProductRow, ProductRow, ProductStatus, ProductTable, ProductUpdate } from './product.table.js';
 
 /** Product columns without the generated search vector, which never leaves the database. */
 const PRODUCT_COLUMNS = [
@@ -183,4 +183,42 @@ export async function countProductsByCategory(
     .where('p.category_id', 'in', categoryIds)
     .groupBy('p.category_id')
     .execute();
+}
+
+/** The same columns, unqualified, for RETURNING. */
+const RETURNED_COLUMNS = PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>);
+type StripAlias<C> = C extends `p.${infer Column}` ? Column : never;
+
+export async function insertProduct(db: Kysely<Database>, values: NewProductRow): Promise<ProductRow> {
+  return db.insertInto('products').values(values).returning(RETURNED_COLUMNS).executeTakeFirstOrThrow();
+}
+
+export interface ProductChangeCondition {
+  /** Only if the row is at this version. */
+  expectedVersion?: number;
+  /** Only from these states. */
+  fromStatuses?: readonly ProductStatus[];
+  /** Live rows (default) or soft-deleted ones. */
+  deleted?: boolean;
+}
+
+/**
+ * Changes a product only if it still matches the condition, bumping its
+ * version and `updated_at`: the compare-and-set that makes a stale edit fail
+ * instead of overwriting. `undefined` when nothing matched.
+ */
+export async function updateProductIf(
+  db: Kysely<Database>,
+  id: string,
+  condition: ProductChangeCondition,
+  changes: ProductUpdate,
+): Promise<ProductRow | undefined> {
+  let query = db
+    .updateTable('products')
+    .set({ ...changes, version: sql<number>`version + 1`, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('deleted_at', condition.deleted ? 'is not' : 'is', null);
+  if (condition.expectedVersion !== undefined) query = query.where('version', '=', condition.expectedVersion);
+  if (condition.fromStatuses) query = query.where('status', 'in', condition.fromStatuses);
+  return query.returning(RETURNED_COLUMNS).executeTakeFirst();
 }

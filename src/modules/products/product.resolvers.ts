@@ -1,5 +1,5 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
-import { idOfType, toGlobalId } from '../../graphql/global-id.js';
+import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
 import type { ReviewLoaders } from '../reviews/review.loaders.js';
@@ -8,7 +8,17 @@ import type { ProductLoaders } from './product.loaders.js';
 import { getCategory } from '../categories/category.service.js';
 import { canReview, listProductReviews } from '../reviews/review.service.js';
 import { getUser } from '../users/user.service.js';
-import { getProduct, listProducts, type ProductFilterInput } from './product.service.js';
+import {
+  archiveProduct,
+  createProduct,
+  deleteProduct,
+  getProduct,
+  listProducts,
+  publishProduct,
+  restoreProduct,
+  updateProduct,
+  type ProductFilterInput,
+} from './product.service.js';
 
 /** The filter with its global ids decoded (a wrong or malformed id is a BAD_USER_INPUT error naming it). */
 export function decodeProductFilter<F extends ProductFilterInput>(filter: F | null | undefined): F | null | undefined {
@@ -24,6 +34,26 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
   Query: {
     products: (_root, args, ctx) => listProducts(ctx, { ...args, filter: decodeProductFilter(args.filter) }),
     product: (_root, { id }, ctx) => getProduct(ctx, idOfType(id, 'Product')),
+  },
+  Mutation: {
+    createProduct: (_root, { input }, ctx) =>
+      createProduct(ctx, { ...input, categoryId: idOfTypeOrNull(input.categoryId, 'Category', 'input.categoryId') }),
+    updateProduct: (_root, { input }, ctx) => {
+      const categoryId = input.categoryId == null ? undefined : idOfTypeOrNull(input.categoryId, 'Category', 'input.categoryId');
+      return updateProduct(ctx, {
+        ...input,
+        productId: idOfTypeOrNull(input.productId, 'Product', 'input.productId'),
+        categoryId,
+        categoryIdInvalid: categoryId === null,
+      });
+    },
+    publishProduct: (_root, { input }, ctx) => publishProduct(ctx, { ...input, productId: idOfTypeOrNull(input.productId, 'Product', 'input.productId') }),
+    archiveProduct: (_root, { input }, ctx) => archiveProduct(ctx, { ...input, productId: idOfTypeOrNull(input.productId, 'Product', 'input.productId') }),
+    deleteProduct: async (_root, { input }, ctx) => {
+      const result = await deleteProduct(ctx, { ...input, productId: idOfTypeOrNull(input.productId, 'Product', 'input.productId') });
+      return { deletedProductId: result.product ? toGlobalId('Product', result.product.id) : null, userErrors: result.userErrors };
+    },
+    restoreProduct: (_root, { input }, ctx) => restoreProduct(ctx, { productId: idOfTypeOrNull(input.productId, 'Product', 'input.productId') }),
   },
   Product: {
     id: (product) => toGlobalId('Product', product.id),

@@ -14,6 +14,14 @@ import {
 import type { ProductRow, ProductStatus } from './product.table.js';
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import { appError } from '../../errors/errors.js';
+import { unitOfWork } from '../../db/unit-of-work.js';
+import type { UserErrorData } from '../../errors/user-errors.js';
+import { InputCheck } from '../../validation/input.js';
+import { recordAudit } from '../audit/audit.service.js';
+import type { CategoryLoaders } from '../categories/category.loaders.js';
+import { getCategory } from '../categories/category.service.js';
+import { insertProduct, updateProductIf, type ProductChangeCondition } from './product.repository.js';
+import type { ProductUpdate } from './product.table.js';
 
 /** A product filter with raw ids (the GraphQL edge decodes the global ids). */
 export interface ProductFilterInput {
@@ -123,4 +131,203 @@ export async function listCategoryProducts(
   const rows = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request });
   for (const row of rows) ctx.loaders.productById.prime(row.id, row);
   return toConnection(rows, request, () => ctx.loaders.productCountByCategory.load(categoryId, criteria));
+}
+
+// ---------------------------------------------------------------------------
+// Writes. Sellers change their own products, admins (in person) any; someone
+// else's product answers NOT_FOUND, exactly like a missing one.
+// ---------------------------------------------------------------------------
+
+export const PRODUCT_LIMITS = { titleMax: 200, descriptionMax: 10_000, priceMax: 99_999_999, stockMax: 1_000_000 } as const;
+
+export interface MoneyInput {
+  amount: number;
+  currency: string;
+}
+
+export interface CreateProductInput {
+  /** Raw id, or `null` for an id of another type. */
+  categoryId: string | null;
+  title: string;
+  description?: string | null;
+  price: MoneyInput;
+  stock: number;
+}
+
+export interface UpdateProductInput {
+  productId: string | null;
+  expectedVersion: number;
+  categoryId?: string | null | undefined;
+  /** `true` when the client sent a categoryId that named another type. */
+  categoryIdInvalid?: boolean;
+  title?: string | null;
+  description?: string | null;
+  price?: MoneyInput | null;
+  stock?: number | null;
+}
+
+export interface ProductResult {
+  product: ProductRow | null;
+  userErrors: UserErrorData[];
+}
+
+const notFound = (field: string[] = ['input', 'productId']): UserErrorData => ({ field, code: 'NOT_FOUND', message: 'No such product.' });
+
+function writer(scope: Scope): Viewer {
+  if (!scope.viewer) throw appError('UNAUTHENTICATED', 'Sign in to do this.');
+  return scope.viewer;
+}
+
+/** Whether the viewer may change this product: its seller, or an admin in person. */
+function mayChange(viewer: Viewer, product: ProductRow): boolean {
+  return actsAsAdmin(viewer) || product.seller_id === viewer.userId;
+}
+
+function checkMoney(check: InputCheck, field: string[], price: MoneyInput | null | undefined): void {
+  if (price == null) return;
+  check.integer([...field, 'amount'], price.amount, { min: 0, max: PRODUCT_LIMITS.priceMax, label: 'price' });
+}
+
+function checkText(check: InputCheck, input: { title?: string | null; description?: string | null }, creating: boolean) {
+  const title = input.title === undefined || (input.title === null && !creating)
+    ? undefined
+    : check.text(['input', 'title'], input.title, { required: true, max: PRODUCT_LIMITS.titleMax, label: 'title' });
+  const description = input.description == null
+    ? undefined
+    : check.text(['input', 'description'], input.description, { max: PRODUCT_LIMITS.descriptionMax, shape: 'multi-line', label: 'description' });
+  return { title, description };
+}
+
+async function checkCategory(scope: Scope<ProductLoaders & CategoryLoaders>, check: InputCheck, categoryId: string | null): Promise<void> {
+  if (categoryId === null || !(await getCategory(scope, categoryId))) {
+    check.errors.add(['input', 'categoryId'], 'NOT_FOUND', 'No such category.');
+  }
+}
+
+export async function createProduct(scope: Scope<ProductLoaders & CategoryLoaders>, input: CreateProductInput): Promise<ProductResult> {
+  const viewer = writer(scope);
+  const check = new InputCheck();
+  const { title, description } = checkText(check, input, true);
+  checkMoney(check, ['input', 'price'], input.price);
+  check.integer(['input', 'stock'], input.stock, { required: true, min: 0, max: PRODUCT_LIMITS.stockMax });
+  await checkCategory(scope, check, input.categoryId);
+  if (!check.ok || title === undefined || input.categoryId === null) return { product: null, userErrors: check.errors.list };
+  const categoryId = input.categoryId;
+  const product = await unitOfWork(
+    scope,
+    (unit) =>
+      insertProduct(unit.db, {
+        seller_id: viewer.userId,
+        category_id: categoryId,
+        title,
+        description: description ?? '',
+        price_amount: input.price.amount,
+        currency: input.price.currency,
+        stock: input.stock,
+        status: 'DRAFT',
+      }),
+    { rerunnable: true },
+  );
+  return { product, userErrors: [] };
+}
+
+/** Why a conditional change matched nothing, read after the fact: NOT_FOUND, VERSION_CONFLICT or INVALID_TRANSITION. */
+async function explainMiss(
+  scope: Scope<ProductLoaders>,
+  viewer: Viewer,
+  id: string,
+  condition: ProductChangeCondition,
+  verb: string,
+): Promise<UserErrorData> {
+  scope.loaders.productById.clear(id);
+  const current = await scope.loaders.productById.load(id);
+  if (!current || !mayChange(viewer, current) || (current.deleted_at !== null) !== (condition.deleted ?? false)) return notFound();
+  if (condition.expectedVersion !== undefined && current.version !== condition.expectedVersion) {
+    return {
+      field: ['input', 'expectedVersion'],
+      code: 'VERSION_CONFLICT',
+      message: `The product changed since you read it (now version ${current.version}); reload it and try again.`,
+      currentVersion: current.version,
+    };
+  }
+  return { field: null, code: 'INVALID_TRANSITION', message: `A ${current.status} product cannot be ${verb}.` };
+}
+
+/**
+ * Applies a conditional change to a product the viewer may change, in one
+ * unit of work: ownership first, then the compare-and-set.
+ */
+async function changeProduct(
+  scope: Scope<ProductLoaders>,
+  id: string | null,
+  condition: ProductChangeCondition,
+  changes: ProductUpdate,
+  verb: string,
+  after?: (unit: Scope<ProductLoaders>, product: ProductRow) => Promise<void>,
+): Promise<ProductResult> {
+  const viewer = writer(scope);
+  if (id === null) return { product: null, userErrors: [notFound()] };
+  return unitOfWork(
+    scope,
+    async (unit) => {
+      const before = await unit.loaders.productById.load(id);
+      if (!before || !mayChange(viewer, before)) return { product: null, userErrors: [notFound()] };
+      const product = await updateProductIf(unit.db, id, condition, changes);
+      if (!product) return { product: null, userErrors: [await explainMiss(unit, viewer, id, condition, verb)] };
+      unit.loaders.productById.clear(id).prime(id, product);
+      await after?.(unit, product);
+      return { product, userErrors: [] };
+    },
+    { rerunnable: true },
+  );
+}
+
+export async function updateProduct(scope: Scope<ProductLoaders & CategoryLoaders>, input: UpdateProductInput): Promise<ProductResult> {
+  writer(scope);
+  const check = new InputCheck();
+  const { title, description } = checkText(check, input, false);
+  checkMoney(check, ['input', 'price'], input.price);
+  if (input.stock != null) check.integer(['input', 'stock'], input.stock, { min: 0, max: PRODUCT_LIMITS.stockMax });
+  if (input.categoryIdInvalid) await checkCategory(scope, check, null);
+  else if (input.categoryId != null) await checkCategory(scope, check, input.categoryId);
+  check.integer(['input', 'expectedVersion'], input.expectedVersion, { required: true, min: 1, max: 2_147_483_647, label: 'expected version' });
+  if (!check.ok) return { product: null, userErrors: check.errors.list };
+  const changes: ProductUpdate = {
+    ...(title !== undefined ? { title } : {}),
+    ...(description !== undefined ? { description } : {}),
+    ...(input.price != null ? { price_amount: input.price.amount, currency: input.price.currency } : {}),
+    ...(input.stock != null ? { stock: input.stock } : {}),
+    ...(input.categoryId != null ? { category_id: input.categoryId } : {}),
+  };
+  return changeProduct(scope, input.productId, { expectedVersion: input.expectedVersion }, changes, 'edited');
+}
+
+export interface ProductTransitionInput {
+  productId: string | null;
+  expectedVersion?: number | null;
+}
+
+const condition = (input: ProductTransitionInput, extra: ProductChangeCondition = {}): ProductChangeCondition => ({
+  ...extra,
+  ...(input.expectedVersion != null ? { expectedVersion: input.expectedVersion } : {}),
+});
+
+export function publishProduct(scope: Scope<ProductLoaders>, input: ProductTransitionInput): Promise<ProductResult> {
+  return changeProduct(scope, input.productId, condition(input, { fromStatuses: ['DRAFT', 'ARCHIVED'] }), { status: 'ACTIVE' }, 'published');
+}
+
+export function archiveProduct(scope: Scope<ProductLoaders>, input: ProductTransitionInput): Promise<ProductResult> {
+  return changeProduct(scope, input.productId, condition(input, { fromStatuses: ['DRAFT', 'ACTIVE'] }), { status: 'ARCHIVED' }, 'archived');
+}
+
+export async function deleteProduct(scope: Scope<ProductLoaders>, input: ProductTransitionInput): Promise<ProductResult> {
+  return changeProduct(scope, input.productId, condition(input), { deleted_at: new Date() }, 'deleted', (unit, product) =>
+    recordAudit(unit, { action: 'PRODUCT_DELETED', actorId: unit.viewer?.userId ?? null, targetType: 'Product', targetId: product.id }),
+  );
+}
+
+export async function restoreProduct(scope: Scope<ProductLoaders>, input: { productId: string | null }): Promise<ProductResult> {
+  return changeProduct(scope, input.productId, { deleted: true }, { deleted_at: null }, 'restored', (unit, product) =>
+    recordAudit(unit, { action: 'PRODUCT_RESTORED', actorId: unit.viewer?.userId ?? null, targetType: 'Product', targetId: product.id }),
+  );
 }
