@@ -403,7 +403,7 @@ const MATRIX: Record<string, MatrixRow> = {
   // Catalogue writes: sellers and admins (keys need CATALOG_WRITE); which product is the service's call (own, or admin).
   'Mutation.createProduct': {
     document: 'mutation ($input: CreateProductInput!) { createProduct(input: $input) { product { id status } userErrors { field code } } }',
-    arrange: (caller) => {
+    arrange: () => {
       const title = `matrix product ${unique()}`;
       return {
         variables: { input: { categoryId: gid('Category', category), title, price: { amount: 100, currency: 'EUR' }, stock: 1 } },
