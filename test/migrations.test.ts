@@ -11,6 +11,7 @@ const APP_TABLES = [
   'api_keys',
   'audit_events',
   'categories',
+  'idempotency_keys',
   'order_items',
   'orders',
   'products',
