@@ -4,7 +4,7 @@ import { canReadCatalog } from './rules.js';
 import type { PermissionMap } from './shield.js';
 import { modules } from '../modules/registry.js';
 
-/** Rules for the shared types of schema/base.graphql. */
+/** Rules for the shared types of schema/0-base.graphql. */
 const basePermissions = {
   Query: {
     // Node fetchers apply each type's own visibility (sessions, keys and audit events only to their owners/admins).

@@ -11,10 +11,10 @@ import { applyingEffects } from './effects.js';
 import type { Resolvers } from './generated/resolvers-types.js';
 import { nodeResolvers } from './node.resolvers.js';
 
-/** The SDL source of truth: `schema/base.graphql` and every module's files. */
+/** The SDL source of truth: `schema/0-base.graphql` and every module's files. */
 export function loadTypeDefs(): DocumentNode[] {
   const dir = path.join(projectRoot(), 'schema');
-  const files = ['base.graphql', ...modules.flatMap((module) => module.schema)];
+  const files = ['0-base.graphql', ...modules.flatMap((module) => module.schema)];
   // codegen reads every file in schema/; the server must serve the same SDL.
   const unclaimed = readdirSync(dir).filter((file) => file.endsWith('.graphql') && !files.includes(file));
   if (unclaimed.length > 0) throw new Error(`schema/${unclaimed.join(', schema/')} belongs to no module in src/modules/registry.ts`);

@@ -1,8 +1,21 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType, isSpecifiedScalarType } from 'graphql';
+import {
+  isEnumType,
+  isInputObjectType,
+  isInterfaceType,
+  isObjectType,
+  isScalarType,
+  isSpecifiedScalarType,
+  isTypeDefinitionNode,
+  isTypeExtensionNode,
+  parse,
+} from 'graphql';
 
 import { buildSchema } from '../../src/graphql/schema.js';
 import { breakingChanges, printCurrentSchema, readSnapshot } from '../../src/graphql/schema-snapshot.js';
+import { projectRoot } from '../../src/util/project-root.js';
 
 describe('schema evolution', () => {
   it('matches the committed snapshot docs/schema.graphql (run `npm run schema:snapshot` after an SDL change)', () => {
@@ -45,5 +58,42 @@ describe('schema documentation', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+});
+
+describe('schema files', () => {
+  const dir = path.join(projectRoot(), 'schema');
+  const files = readdirSync(dir).filter((file) => file.endsWith('.graphql'));
+
+  /** Every `extend type X` that comes before X's definition when the files are read one by one in `order`. */
+  function extensionsBeforeDefinition(order: string[]): string[] {
+    const defined = new Set<string>();
+    const problems: string[] = [];
+    for (const file of order) {
+      const document = parse(readFileSync(path.join(dir, file), 'utf8'));
+      for (const definition of document.definitions) {
+        if (isTypeDefinitionNode(definition)) defined.add(definition.name.value);
+      }
+      for (const definition of document.definitions) {
+        if (isTypeExtensionNode(definition) && !defined.has(definition.name.value)) problems.push(`${file}: extend type ${definition.name.value}`);
+      }
+    }
+    return problems;
+  }
+
+  it('defines every type a file extends in a file read before it, in byte order and in locale order (as Relay compiler reads schemaDir)', () => {
+    const byteOrder = [...files].sort();
+    const localeOrder = [...files].sort((a, b) => a.localeCompare(b, 'en'));
+    expect(extensionsBeforeDefinition(byteOrder)).toEqual([]);
+    expect(extensionsBeforeDefinition(localeOrder)).toEqual([]);
+  });
+
+  it('defines the root types Query and Mutation in schema/0-base.graphql only; modules extend them', () => {
+    const definedIn = files.filter((file) =>
+      parse(readFileSync(path.join(dir, file), 'utf8')).definitions.some(
+        (definition) => isTypeDefinitionNode(definition) && ['Query', 'Mutation'].includes(definition.name.value),
+      ),
+    );
+    expect(definedIn).toEqual(['0-base.graphql']);
   });
 });
