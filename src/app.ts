@@ -33,6 +33,7 @@ import { createLoaders, type AppLoaders } from './modules/registry.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
 import { registerHealthRoutes } from './health/health.routes.js';
+import { registerMediaTypeNegotiation } from './http/media-type.js';
 import type { Logger } from './observability/logger.js';
 import { RequestStats } from './observability/request-stats.js';
 
@@ -97,6 +98,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   });
 
   await registerSecurityHeaders(app);
+  registerMediaTypeNegotiation(app);
   if (config.corsOrigins.length > 0) {
     // Only listed origins; credentials so that the refresh cookie can travel on refreshSession/logOut.
     await app.register(fastifyCors, {

@@ -61,6 +61,11 @@ export const errorCodes = {
     level: 'warn',
     message: 'This server runs only its trusted documents; send the sha256 hash of a listed document.',
   },
+  SUBSCRIPTION_NOT_SUPPORTED: {
+    status: 400,
+    level: 'info',
+    message: 'Subscriptions are not offered over HTTP (this API has no subscription operations yet); send a query or a mutation.',
+  },
   UNAUTHENTICATED: { status: 401, level: 'info', message: 'Authentication is required, or the credentials are invalid.' },
   FORBIDDEN: { status: 200, level: 'warn', message: 'You are not allowed to perform this operation.' },
   IDEMPOTENCY_KEY_REQUIRED: {

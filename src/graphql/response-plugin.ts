@@ -1,8 +1,9 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { OperationTypeNode } from 'graphql';
 
 import { errorCodes, isErrorCode } from '../errors/codes.js';
-import { AppError } from '../errors/errors.js';
+import { AppError, appError } from '../errors/errors.js';
 import type { GraphQLContext } from './context.js';
 
 /**
@@ -13,14 +14,19 @@ import type { GraphQLContext } from './context.js';
  *   GraphQL over HTTP says;
  * - unexpected errors logged in full with the request id (the client only
  *   sees the masked message from `formatError`);
- * - the operation name and error codes recorded for the request's log line.
+ * - the operation name and error codes recorded for the request's log line;
+ * - a subscription operation refused with SUBSCRIPTION_NOT_SUPPORTED.
  */
 export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ contextValue, operationName }) {
+        async didResolveOperation({ contextValue, operationName, operation }) {
           contextValue.stats.operationName = operationName ?? undefined;
+          // graphql-js validates a subscription against a schema without a
+          // Subscription type and only fails at execution, as a 500: it is the
+          // client's mistake, so it is refused here with a code.
+          if (operation?.operation === OperationTypeNode.SUBSCRIPTION) throw appError('SUBSCRIPTION_NOT_SUPPORTED');
         },
         async didEncounterErrors({ contextValue, errors }) {
           for (const error of errors) {
