@@ -29,6 +29,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Browser origins allowed to call the API cross-origin (CORS); empty: same origin only. */
   corsOrigins: string[];
+  /** Request headers those origins may send (the preflight's allow-list), lower case. */
+  corsAllowedHeaders: string[];
   /** `iss` of the access tokens this server signs. */
   jwtIssuer: string;
   /** `aud` of the access tokens this server signs and accepts. */
@@ -87,6 +89,29 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** An HTTP field name (RFC 9110 token); `*` is not one, and with credentials it would not be a wildcard anyway. */
+const HEADER_NAME = /^[a-z0-9!#$%&'+.^_`|~-]+$/;
+
+/**
+ * Request headers listed origins may send: what the API reads, plus what
+ * well-known GraphQL clients add (Apollo Client's client awareness and CSRF
+ * header, its operation-name header, W3C trace context, idempotency keys).
+ * A header missing here fails the browser's preflight, and with it every
+ * request of an app that sends it.
+ */
+export const DEFAULT_CORS_ALLOWED_HEADERS = [
+  'content-type',
+  'authorization',
+  'apollo-require-preflight',
+  'apollographql-client-name',
+  'apollographql-client-version',
+  'x-apollo-operation-name',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'idempotency-key',
+] as const;
 
 class Reader {
   readonly problems: string[] = [];
@@ -178,6 +203,19 @@ class Reader {
     return origins;
   }
 
+  /** A comma-separated list of HTTP header names (RFC 9110 tokens), lower-cased; unset: the fallback. */
+  headerNames(name: string, fallback: readonly string[]): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [...fallback];
+    const names = value.split(',').map((item) => item.trim().toLowerCase()).filter((item) => item.length > 0);
+    const invalid = names.find((item) => !HEADER_NAME.test(item));
+    if (invalid !== undefined || names.length === 0) {
+      this.problems.push(`${name} must list header names such as content-type, separated by commas (got "${invalid ?? value}")`);
+      return [...fallback];
+    }
+    return [...new Set(names)];
+  }
+
   problem(message: string): void {
     this.problems.push(message);
   }
@@ -221,6 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: read.bool('TRUST_PROXY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 120_000),
     corsOrigins: read.origins('CORS_ORIGINS'),
+    corsAllowedHeaders: read.headerNames('CORS_ALLOWED_HEADERS', DEFAULT_CORS_ALLOWED_HEADERS),
     jwtIssuer: read.string('JWT_ISSUER', 'marketplace-api'),
     jwtAudience: read.string('JWT_AUDIENCE', 'marketplace-api'),
     jwtSigningKeys: read.json('JWT_SIGNING_KEYS'),
