@@ -105,7 +105,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       origin: config.corsOrigins,
       credentials: true,
       methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', 'idempotency-key'],
+      allowedHeaders: config.corsAllowedHeaders,
       exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed'],
       maxAge: 600,
     });

@@ -96,7 +96,7 @@ describe('Accept negotiation on every answer', () => {
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="marketplace-api"/);
       expect(res.body.errors).toHaveLength(1);
       expect(res.body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED', requestId: res.headers.get('x-request-id') });
-      expect(res.body.extensions).toEqual({ requestId: res.headers.get('x-request-id') });
+      expect(res.body.extensions).toMatchObject({ requestId: res.headers.get('x-request-id') });
       expect(res.body.data ?? null).toBeNull();
     }
   });
@@ -105,7 +105,7 @@ describe('Accept negotiation on every answer', () => {
     const modern = await get('{ __typename }', { accept: MODERN_ACCEPT });
     expect(modern.status).toBe(400);
     expect(modern.contentType).toBe(GRAPHQL_RESPONSE_JSON);
-    expect(modern.body.errors?.[0]?.extensions?.['code']).toBe('BAD_REQUEST');
+    expect(modern.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST', requestId: modern.headers.get('x-request-id') });
     const legacy = await get('{ __typename }', { accept: 'application/json' });
     expect(legacy.status).toBe(400);
     expect(legacy.contentType).toBe(APPLICATION_JSON);
@@ -123,7 +123,7 @@ describe('Accept negotiation on every answer', () => {
     const res = await post(batch, { accept: MODERN_ACCEPT });
     expect(res.status).toBe(400);
     expect(res.contentType).toBe(GRAPHQL_RESPONSE_JSON);
-    expect(res.body.errors?.[0]?.extensions?.['code']).toBe('BAD_REQUEST');
+    expect(res.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST', requestId: res.headers.get('x-request-id') });
   });
 
   it('answers malformed JSON with a coded error in the negotiated media type', async () => {
@@ -131,5 +131,15 @@ describe('Accept negotiation on every answer', () => {
     expect(res.status).toBe(400);
     expect(res.contentType).toBe(GRAPHQL_RESPONSE_JSON);
     expect(res.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST', requestId: res.headers.get('x-request-id') });
+  });
+
+  it('answers transport refusals (415, 405) in the negotiated media type', async () => {
+    const unsupported = await post('{ __typename }', { accept: MODERN_ACCEPT, 'content-type': 'text/plain' });
+    expect(unsupported.status).toBe(415);
+    expect(unsupported.contentType).toBe(GRAPHQL_RESPONSE_JSON);
+    expect(unsupported.body.errors?.[0]?.extensions).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE', requestId: unsupported.headers.get('x-request-id') });
+    const put = await server.request('/graphql', { method: 'PUT', headers: { accept: MODERN_ACCEPT } });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('content-type')).toBe(GRAPHQL_RESPONSE_JSON);
   });
 });

@@ -40,8 +40,6 @@ export function withoutSuggestions(message: string): string {
 export function isExposedError(formatted: GraphQLFormattedError, error: unknown): boolean {
   const original = unwrapResolverError(error);
   if (original instanceof AppError) return original.code !== 'INTERNAL_SERVER_ERROR';
-  // An AppError thrown by a plugin hook (e.g. the subscription refusal) reaches here wrapped, without a path.
-  if (original instanceof GraphQLError && original.originalError instanceof AppError) return original.originalError.code !== 'INTERNAL_SERVER_ERROR';
   const code = formatted.extensions?.['code'];
   // A resolver that threw something other than an AppError is a bug or an
   // infrastructure failure, whatever code it claims.
