@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyCors from '@fastify/cors';
 import Fastify, {
   LogController,
@@ -29,11 +27,15 @@ import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
 import { applyPermissions } from './authz/shield.js';
 import type { GraphQLContext } from './graphql/context.js';
+import { idePlugin, registerIdeAssets } from './graphql/ide.js';
 import { createLoaders, type AppLoaders } from './modules/registry.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
 import { registerHealthRoutes } from './health/health.routes.js';
 import { registerMediaTypeNegotiation } from './http/media-type.js';
+import { poolOf } from './db/connection.js';
+import { observabilityPlugin } from './observability/graphql-observability.js';
+import { registerHttpObservability } from './observability/http-observability.js';
 import type { Logger } from './observability/logger.js';
 import { RequestStats } from './observability/request-stats.js';
 
@@ -96,6 +98,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     request.stats = new RequestStats();
     reply.header('x-request-id', request.id);
   });
+  // Tracing (a span per request, trace ids in its log lines), request metrics and GET /metrics.
+  await registerHttpObservability(app, { config, pool: poolOf(db) });
 
   await registerSecurityHeaders(app);
   registerMediaTypeNegotiation(app);
@@ -126,7 +130,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       sqlCount: stats.sqlCount,
       sqlMs: Math.round(stats.sqlMs * 10) / 10,
     };
-    if (request.url.startsWith('/health/')) request.log.debug(line, 'request completed');
+    if (request.url.startsWith('/health/') || request.url === '/metrics') request.log.debug(line, 'request completed');
     else request.log.info(line, 'request completed');
   });
 
@@ -136,6 +140,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   app.setNotFoundHandler((request, reply) => reply.code(404).send(requestError('NOT_FOUND', request.id)));
 
   registerHealthRoutes(app, db);
+  registerIdeAssets(app, config.graphqlIde);
   // Public keys of the access-token signing keys, for resource servers that verify tokens themselves.
   app.get('/.well-known/jwks.json', async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(auth.keys.publicJwks),
@@ -160,9 +165,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     plugins: [
       responsePlugin(),
       costPlugin({ maxCost: config.queryLimits.maxCost, limiter: costLimiter }),
-      config.graphqlSandbox
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true })
-        : ApolloServerPluginLandingPageDisabled(),
+      observabilityPlugin(),
+      idePlugin(config.graphqlIde),
     ],
   });
   await apollo.start();

@@ -1,23 +1,25 @@
-import { loadConfig, ConfigError } from './config/config.js';
+import { loadConfig } from './config/config.js';
 import { buildApp } from './app.js';
 import { openDatabase } from './db/bootstrap.js';
 import { migrateToLatest } from './db/migrator.js';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, seedDemoData } from './db/seed.js';
 import { createLogger } from './observability/logger.js';
+import { startTracing } from './observability/tracing.js';
+import { assertCanListen, describeStartupError } from './startup/startup-errors.js';
+
+let databaseUrl: string | undefined;
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfig();
+  databaseUrl = config.databaseUrl;
   const logger = createLogger(config);
   const started = Date.now();
+  // A busy port is reported before minutes of migrations and seeding, not after.
+  await assertCanListen(config.host, config.port, { host: 'HOST', port: 'PORT' });
+  if (config.metrics.port !== undefined) {
+    await assertCanListen(config.metrics.host, config.metrics.port, { host: 'METRICS_HOST', port: 'METRICS_PORT' });
+  }
+  const tracing = await startTracing(config.tracing);
 
   const database = await openDatabase(config, logger);
   const { db } = database;
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
   await app.listen({ host: config.host, port: config.port });
   const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
   logger.info(
-    { startupMs: Date.now() - started, sandbox: config.graphqlSandbox },
+    { startupMs: Date.now() - started, ide: config.graphqlIde, tracing: tracing.enabled },
     `GraphQL API ready at http://${shownHost}:${config.port}/graphql`,
   );
 
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
     try {
       await app.close();
       await database.close();
+      await tracing.shutdown();
       process.exit(0);
     } catch (error) {
       logger.error({ err: error }, 'error during shutdown');
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('Failed to start:', error);
+  // One line naming the variable or the fix, never a stack.
+  console.error(describeStartupError(error, { databaseUrl }));
   process.exit(1);
 });

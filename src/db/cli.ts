@@ -2,10 +2,11 @@
  * Database commands: `npm run db:migrate | db:rollback | db:status | db:seed`.
  * They use DATABASE_URL, or the embedded PostgreSQL when it is not set.
  */
-import { ConfigError, loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { createLogger } from '../observability/logger.js';
 import { openDatabase } from './bootstrap.js';
 import { migrateToLatest, migrationStatus, rollbackOne } from './migrator.js';
+import { describeStartupError } from '../startup/startup-errors.js';
 import { seedDemoData } from './seed.js';
 
 const COMMANDS = ['migrate', 'rollback', 'status', 'seed'] as const;
@@ -49,10 +50,10 @@ async function run(command: Command): Promise<void> {
 
 const command = process.argv[2];
 if (!COMMANDS.includes(command as Command)) {
-  console.error(`Usage: tsx src/db/cli.ts <${COMMANDS.join('|')}>`);
+  console.error(`Usage: npm run db:<${COMMANDS.join('|')}> (compiled: node dist/src/db/cli.js <${COMMANDS.join('|')}>)`);
   process.exit(2);
 }
 run(command as Command).catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(describeStartupError(error, { databaseUrl: process.env['DATABASE_URL'] }));
   process.exit(1);
 });

@@ -1,7 +1,15 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
+import { TracingDialect } from '../observability/sql-tracing.js';
 import type { Database } from './database.js';
+
+const pools = new WeakMap<object, pg.Pool>();
+
+/** The pg pool behind a Kysely instance made by createDb (read by the pool gauges of /metrics). */
+export function poolOf(db: object): pg.Pool | undefined {
+  return pools.get(db);
+}
 
 export interface ConnectionOptions {
   url: string;
@@ -26,7 +34,10 @@ export function createDb(options: ConnectionOptions, onIdleError?: (error: Error
   // emits that on the pool; unhandled, it would crash the process, while the
   // pool itself replaces the client on the next checkout.
   pool.on('error', (error) => onIdleError?.(error));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Each statement is a span when tracing is on (src/observability/sql-tracing.ts).
+  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool })) });
+  pools.set(db, pool);
+  return db;
 }
 
 /** Same server, other database: used to reach `postgres` for CREATE DATABASE. */

@@ -1,0 +1,176 @@
+/**
+ * Prometheus metrics (prom-client). One registry per process: the counters
+ * below are module-level so that any code can count an event with one call
+ * (`countRateLimitRefusal('login')`) without a handle being passed around.
+ *
+ * Every label has a bounded set of values: operation labels come from the
+ * schema's root fields, error codes from the registry, free-form labels given
+ * by callers are normalised and capped (see `BoundedLabel`).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+import { isErrorCode } from '../errors/codes.js';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+/** What the pool gauges read; pg.Pool has these three counters. */
+export interface PoolCounts {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+}
+
+const OTHER = 'other';
+
+/**
+ * Labels a caller chooses (a limit's name, a failure reason): lower-cased to
+ * [a-z0-9_], at most 40 characters, and at most `max` distinct values; the
+ * rest count as "other", so a caller cannot blow up the series count.
+ */
+export class BoundedLabel {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  value(raw: string): string {
+    const label = raw.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 40) || OTHER;
+    if (this.seen.has(label)) return label;
+    if (this.seen.size >= this.max) return OTHER;
+    this.seen.add(label);
+    return label;
+  }
+}
+
+const httpDuration = new Histogram({
+  name: 'http_server_request_duration_seconds',
+  help: 'Duration of HTTP requests, by method, route and status code.',
+  labelNames: ['method', 'route', 'status_code'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+const operationDuration = new Histogram({
+  name: 'graphql_operation_duration_seconds',
+  help: 'Duration of GraphQL operations from receipt to response, by operation ("<type> <root field>", "<type> multiple" or "other") and outcome.',
+  labelNames: ['operation', 'outcome'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+const errors = new Counter({
+  name: 'api_errors_total',
+  help: 'Request-level errors answered, by error code (extensions.code).',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});
+
+const sqlPerRequest = new Histogram({
+  name: 'graphql_request_sql_statements',
+  help: 'SQL statements run per /graphql request.',
+  buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89],
+  registers: [registry],
+});
+
+const loginFailures = new Counter({
+  name: 'auth_login_failures_total',
+  help: 'Failed sign-in attempts (wrong email or password, invalid refresh token), by reason.',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+const rateLimitRefusals = new Counter({
+  name: 'rate_limit_refusals_total',
+  help: 'Requests refused because a rate limit budget was spent, by limit.',
+  labelNames: ['limit'] as const,
+  registers: [registry],
+});
+
+const queryLimitRefusals = new Counter({
+  name: 'query_limit_refusals_total',
+  help: 'Operations refused before execution by a query limit (depth, cost, aliases, ...), by limit.',
+  labelNames: ['limit'] as const,
+  registers: [registry],
+});
+
+const pools = new Set<PoolCounts>();
+function sumPools(read: (pool: PoolCounts) => number): number {
+  let sum = 0;
+  for (const pool of pools) sum += read(pool);
+  return sum;
+}
+new Gauge({
+  name: 'db_pool_connections',
+  help: 'Open connections of the database pool (idle and in use).',
+  registers: [registry],
+  collect() {
+    this.set(sumPools((pool) => pool.totalCount));
+  },
+});
+new Gauge({
+  name: 'db_pool_idle_connections',
+  help: 'Idle connections of the database pool.',
+  registers: [registry],
+  collect() {
+    this.set(sumPools((pool) => pool.idleCount));
+  },
+});
+new Gauge({
+  name: 'db_pool_waiting_requests',
+  help: 'Queries waiting for a free connection of the database pool.',
+  registers: [registry],
+  collect() {
+    this.set(sumPools((pool) => pool.waitingCount));
+  },
+});
+
+const loginReasons = new BoundedLabel(8);
+const rateLimits = new BoundedLabel(16);
+const queryLimits = new BoundedLabel(16);
+
+/** Counts a request refused by a rate limit; `limit` names the budget ("login", "operation_cost", ...). */
+export function countRateLimitRefusal(limit: string): void {
+  rateLimitRefusals.inc({ limit: rateLimits.value(limit) });
+}
+
+/** Counts an operation refused by a query limit; `limit` names it ("depth", "cost", "aliases", "tokens", "batch", ...). */
+export function countQueryLimitRefusal(limit: string): void {
+  queryLimitRefusals.inc({ limit: queryLimits.value(limit) });
+}
+
+/** Counts a failed sign-in; `reason` such as "invalid_credentials" or "invalid_refresh_token". */
+export function countLoginFailure(reason: string): void {
+  loginFailures.inc({ reason: loginReasons.value(reason) });
+}
+
+/** Adds a pool to the pool gauges until the returned function is called. */
+export function observePool(pool: PoolCounts): () => void {
+  pools.add(pool);
+  return () => {
+    pools.delete(pool);
+  };
+}
+
+export interface HttpObservation {
+  method: string;
+  /** The route pattern (e.g. "/graphql"), or "unmatched": never the raw URL. */
+  route: string;
+  statusCode: number;
+  durationSeconds: number;
+  /** Codes of the request-level errors answered. */
+  errorCodes: readonly string[];
+  /** Statements run, for /graphql requests. */
+  sqlStatements: number | undefined;
+}
+
+export function observeHttpRequest(observation: HttpObservation): void {
+  httpDuration.observe(
+    { method: observation.method, route: observation.route, status_code: String(observation.statusCode) },
+    observation.durationSeconds,
+  );
+  for (const code of observation.errorCodes) errors.inc({ code: isErrorCode(code) ? code : 'OTHER' });
+  if (observation.sqlStatements !== undefined) sqlPerRequest.observe(observation.sqlStatements);
+}
+
+export function observeOperation(operation: string, outcome: 'ok' | 'error', durationSeconds: number): void {
+  operationDuration.observe({ operation, outcome }, durationSeconds);
+}
