@@ -266,7 +266,8 @@ class Reader {
   host(name: string, fallback: string): string {
     const value = this.raw(name);
     if (value === undefined) return fallback;
-    if (isIP(value) !== 0 || HOST_NAME.test(value)) return value;
+    // A name whose last label is all digits would be a mistyped IPv4 address, not a host name.
+    if (isIP(value) !== 0 || (HOST_NAME.test(value) && !/(^|\.)\d+$/.test(value))) return value;
     this.problems.push(`${name} must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or a host name such as localhost (got "${value}")`);
     return fallback;
   }

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 import { describe, expect, it } from '@jest/globals';
 
 import { ConfigError, loadConfig } from '../../src/config/config.js';
@@ -9,7 +13,7 @@ describe('configuration', () => {
       nodeEnv: 'development',
       port: 4000,
       databaseUrl: undefined,
-      graphqlSandbox: true,
+      graphqlIde: 'sandbox',
       graphqlIntrospection: true,
       seedDemoData: true,
       logFormat: 'pretty',
@@ -18,7 +22,7 @@ describe('configuration', () => {
 
   it('turns development conveniences off in production', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SIGNING_KEYS: '{"keys":[]}' })).toMatchObject({
-      graphqlSandbox: false,
+      graphqlIde: 'off',
       graphqlIntrospection: false,
       seedDemoData: false,
       logFormat: 'json',
@@ -66,5 +70,62 @@ describe('configuration', () => {
     expect(() => loadConfig({ RATE_LIMIT_BUDGET: '100' })).toThrow(/QUERY_MAX_COST must not exceed RATE_LIMIT_BUDGET/);
     expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HEADERS_TIMEOUT_MS must not exceed/);
     expect(() => loadConfig({ QUERY_MAX_TOKENS: '10' })).toThrow(/QUERY_MAX_TOKENS must be an integer from 100/);
+  });
+
+  it('validates HOST as an IP address or host name', () => {
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '::' }).host).toBe('::');
+    expect(loadConfig({ HOST: 'localhost' }).host).toBe('localhost');
+    expect(loadConfig({ HOST: 'api.internal' }).host).toBe('api.internal');
+    for (const bad of ['http://0.0.0.0', '0.0.0.0:4000', 'local host', '-bad-', '999.1.1.1', '10.0.0']) {
+      expect(() => loadConfig({ HOST: bad })).toThrow(/HOST must be an IP address/);
+    }
+  });
+
+  it('chooses the IDE with GRAPHQL_IDE, GRAPHQL_SANDBOX being the older switch', () => {
+    expect(loadConfig({ GRAPHQL_IDE: 'graphiql' }).graphqlIde).toBe('graphiql');
+    expect(loadConfig({ GRAPHQL_IDE: 'off' }).graphqlIde).toBe('off');
+    expect(loadConfig({ GRAPHQL_SANDBOX: 'false' }).graphqlIde).toBe('off');
+    expect(loadConfig({ NODE_ENV: 'test', GRAPHQL_SANDBOX: 'true' }).graphqlIde).toBe('sandbox');
+    expect(() => loadConfig({ GRAPHQL_IDE: 'playground' })).toThrow(/GRAPHQL_IDE must be one of sandbox, graphiql, off/);
+  });
+
+  it('reads secrets from <NAME>_FILE, refusing both forms at once and unreadable files, without echoing content', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'));
+    try {
+      const keys = path.join(dir, 'jwt.json');
+      writeFileSync(keys, '{"keys":[]}\n');
+      const url = path.join(dir, 'db-url');
+      writeFileSync(url, 'postgres://app:s3cret@db:5432/app\n');
+      const config = loadConfig({ NODE_ENV: 'production', JWT_SIGNING_KEYS_FILE: keys, DATABASE_URL_FILE: url });
+      expect(config.jwtSigningKeys).toBe('{"keys":[]}');
+      expect(config.databaseUrl).toBe('postgres://app:s3cret@db:5432/app');
+      expect(() => loadConfig({ DATABASE_URL_FILE: url, DATABASE_URL: 'postgres://x@y/z' })).toThrow(/DATABASE_URL and DATABASE_URL_FILE are both set/);
+      expect(() => loadConfig({ JWT_SIGNING_KEYS_FILE: path.join(dir, 'missing.json') })).toThrow(/JWT_SIGNING_KEYS_FILE names a file that cannot be read: .*missing\.json \(ENOENT\)/);
+      writeFileSync(url, 'mysql://root:hunter2@db/x');
+      let message = '';
+      try {
+        loadConfig({ DATABASE_URL_FILE: url });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain('DATABASE_URL must be a postgres:// or postgresql:// URL');
+      expect(message).not.toContain('hunter2');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('configures metrics and tracing, off by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      metrics: { token: undefined, port: undefined, host: '127.0.0.1' },
+      tracing: { exporter: 'none', protocol: 'http/protobuf', serviceName: 'marketplace-api' },
+    });
+    expect(loadConfig({ METRICS_TOKEN: 'a-token-of-sixteen+', METRICS_PORT: '9464' }).metrics).toEqual({ token: 'a-token-of-sixteen+', port: 9464, host: '127.0.0.1' });
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 16 characters/);
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).tracing).toMatchObject({ exporter: 'otlp', protocol: 'http/json' });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).tracing.exporter).toBe('otlp');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }).tracing.exporter).toBe('none');
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER must be one of none, otlp, console/);
   });
 });

@@ -4,6 +4,7 @@ import type { UserErrorData, UserErrorList } from '../../errors/user-errors.js';
 import type { Effect } from '../../scope/effects.js';
 import type { Scope } from '../../scope/scope.js';
 import type { UserRow } from '../users/user.table.js';
+import { countRateLimitRefusal } from '../../observability/metrics.js';
 
 /** What the account services share: the result of signing in, input checks and the brute-force gate. */
 
@@ -46,6 +47,7 @@ export async function enforceBruteForceLimit(scope: Scope, email: string): Promi
   const decision = await scope.deps.auth.limiter.check({ ip: scope.request.ip, email });
   if (!decision.allowed) {
     scope.log.warn({ limitedBy: decision.limitedBy }, 'sign-in attempts rate limited');
+    countRateLimitRefusal('login');
     throw appError('RATE_LIMITED', `Too many attempts. Retry in ${decision.retryAfterSeconds} seconds.`, {
       retryAfterSeconds: decision.retryAfterSeconds,
     });

@@ -28,6 +28,7 @@ import {
   revokeUserSessions,
 } from './session.repository.js';
 import type { SessionRevokedReason, SessionRow } from './session.table.js';
+import { countLoginFailure } from '../../observability/metrics.js';
 
 /** Sessions: signing in, rotating refresh tokens, signing out. A session is a refresh-token family. */
 
@@ -110,6 +111,7 @@ export async function logIn(scope: Scope, input: LogInInput): Promise<AuthResult
       { detached: true, rerunnable: true },
     );
     // One answer for unknown email, wrong password and deactivated account.
+    countLoginFailure('invalid_credentials');
     return invalidCredentials(null, 'The email address or password is not correct.');
   }
   await limiter.recordSuccess(attempt);
@@ -186,6 +188,7 @@ async function revokeFamilyIfReused(scope: Scope, tokenHash: Buffer, locked?: Se
 }
 
 function rejectRefresh(fromCookie: boolean, field: string[] | null): AuthResult {
+  countLoginFailure('invalid_refresh_token');
   return invalidCredentials(field, 'The refresh token is invalid, expired or revoked. Log in again.', fromCookie ? [clearCookie(REFRESH_COOKIE)] : []);
 }
 
