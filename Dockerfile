@@ -3,19 +3,25 @@
 # marketplace-api: production image.
 #
 #   docker build -t marketplace-api .
-#   docker run --rm -p 4000:4000 -e DATABASE_URL=postgres://user:pass@host:5432/db marketplace-api
+#   docker run --rm -e DATABASE_URL=... marketplace-api node dist/src/db/cli.js migrate   # one-shot
+#   docker run --rm -p 127.0.0.1:4000:4000 -e DATABASE_URL=... -e JWT_SIGNING_KEYS=... \
+#     -e MIGRATE_ON_START=false marketplace-api
 #
-# DATABASE_URL is required here. Without it the app starts an embedded
-# PostgreSQL under .data/, which is a development convenience only (the
-# container's app folder is read-only to the `node` user, so it would fail).
-# Migrations run on start unless MIGRATE_ON_START=false.
+# DATABASE_URL (or DATABASE_URL_FILE) is required here: the embedded
+# PostgreSQL is a development dependency and is not in this image. Secrets can
+# come from files (Docker secrets): DATABASE_URL_FILE, JWT_SIGNING_KEYS_FILE,
+# REDIS_URL_FILE, METRICS_TOKEN_FILE.
 
-ARG NODE_IMAGE=node:24-bookworm-slim
+# Pinned by digest (the tag is documentation; the digest is what is pulled),
+# so a rebuild cannot silently change the base. To move to a newer Node 24:
+#   docker buildx imagetools inspect node:24-bookworm-slim   # prints the index digest
+# and replace both parts. This digest is the multi-platform index of 24.18.0.
+ARG NODE_IMAGE=node:24.18.0-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
 # ---------------------------------------------------------------------------
 # base: shared by every stage. bookworm (glibc) rather than alpine (musl):
-# the prebuilt native packages (@node-rs/argon2, esbuild, embedded-postgres)
-# are resolved for glibc in package-lock.json.
+# the prebuilt native packages (@node-rs/argon2, and in the build stage esbuild
+# and embedded-postgres) are resolved for glibc in package-lock.json.
 FROM ${NODE_IMAGE} AS base
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
@@ -43,9 +49,8 @@ COPY migrations ./migrations
 RUN npm run build
 
 # ---------------------------------------------------------------------------
-# prod-deps: production dependencies only, installed from the lockfile.
-# embedded-postgres stays (it is a runtime dependency), but it is only
-# started when DATABASE_URL is absent; its binaries are loaded lazily.
+# prod-deps: production dependencies only, installed from the lockfile: no
+# embedded-postgres, tsx, TypeScript or test tooling (`npm ls --omit=dev`).
 FROM base AS prod-deps
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

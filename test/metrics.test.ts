@@ -33,7 +33,8 @@ describe('GET /metrics behind a bearer token', () => {
   const scrape = () => server.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
 
   it('refuses a scrape without the token, or with a wrong one, with 401 and UNAUTHENTICATED', async () => {
-    for (const headers of [{}, { authorization: 'Bearer not-the-metrics-token-at-all' }, { authorization: TOKEN }]) {
+    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer not-the-metrics-token-at-all' }, { authorization: TOKEN }];
+    for (const headers of attempts) {
       const res = await server.request('/metrics', { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
