@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
 import { startTracing, type Tracing } from '../src/observability/tracing.js';
@@ -109,7 +109,7 @@ describe('tracing with an in-memory exporter', () => {
       const res = await server.graphql('{ categories { id } }');
       const traceId = requestLine(res.headers.get('x-request-id'))['trace_id'] as string;
       const spans = await spansOfTrace(traceId);
-      const failed = spans.filter((s) => s.attributes['db.system.name'] === 'postgresql' && s.status.code === 2);
+      const failed = spans.filter((s) => s.attributes['db.system.name'] === 'postgresql' && s.status.code === SpanStatusCode.ERROR);
       expect(failed).toHaveLength(1);
       expect(failed[0]?.attributes['error.type']).toBe('42P01');
     } finally {
