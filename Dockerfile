@@ -40,12 +40,14 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci
 
 # ---------------------------------------------------------------------------
-# build: tsc -p tsconfig.build.json compiles src/ and migrations/ into dist/
+# build: tsc -p tsconfig.build.json compiles src/ and migrations/ into dist/,
+# and scripts/copy-ide-assets.mjs copies GraphiQL's browser files to dist/graphiql/
 # (rootDir is ".", so the entry point is dist/src/main.js).
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY scripts ./scripts
 RUN npm run build
 
 # ---------------------------------------------------------------------------

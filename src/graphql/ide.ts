@@ -1,7 +1,8 @@
 /**
  * The in-browser IDE at `GET /graphql` (for requests that accept text/html):
- * Apollo Sandbox (loaded from Apollo's CDN), GraphiQL (served from this
- * project's own node_modules, so it works with no internet access), or none.
+ * Apollo Sandbox (loaded from Apollo's CDN), GraphiQL (served by this server
+ * from the project's own dependencies, so it works with no internet access),
+ * or none.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -13,11 +14,21 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import type { FastifyInstance } from 'fastify';
 
 import type { GraphqlIde } from '../config/config.js';
+import { projectRoot } from '../util/project-root.js';
 
 const require = createRequire(import.meta.url);
 
+/**
+ * A browser file of an npm package: from node_modules in development and
+ * tests; in a production install, where graphiql and React (development
+ * dependencies) are absent, from the copy `npm run build` made in dist/graphiql/.
+ */
 function packageFile(pkg: string, file: string): string {
-  return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
+  try {
+    return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
+  } catch {
+    return path.join(projectRoot(), 'dist', 'graphiql', path.basename(file));
+  }
 }
 
 /** Where GraphiQL's page loads its files from; nothing is loaded from another host. */
