@@ -162,6 +162,9 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     csrfPrevention: true,
     // Trusted documents: hash-only requests find their document in the list, and nothing registers.
     persistedQueries: trusted ? { cache: trusted.cache } : config.persistedQueries ? {} : false,
+    // main.ts owns SIGINT/SIGTERM (drain, then stop Apollo in onClose). Apollo's own handlers
+    // would stop it concurrently and re-raise the signal, killing the process mid-drain.
+    stopOnTerminationSignals: false,
     plugins: [
       responsePlugin(),
       costPlugin({ maxCost: config.queryLimits.maxCost, limiter: costLimiter }),
