@@ -75,9 +75,14 @@ describeWithBrowser('GraphiQL offline in headless Chromium', () => {
     });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // Content-Security-Policy violations (a blocked font, script or request) are console errors.
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
 
     const response = await page.goto(`${server.baseUrl}/graphql?query=${encodeURIComponent(CATALOG)}`);
     expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self';/);
     await page.locator('.graphiql-execute-button').click({ timeout: 20_000 });
     const result = page.locator('.result-window');
     await expect(result.getByText('Offline Walnut Desk Lamp').first().waitFor({ timeout: 20_000 })).resolves.toBeUndefined();

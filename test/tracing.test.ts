@@ -49,6 +49,10 @@ function requestLine(requestId: string | null): LogLine {
   return line;
 }
 
+function linesOf(requestId: string | null): LogLine[] {
+  return server.logs.filter((l) => l['requestId'] === requestId);
+}
+
 function parentId(span: ReadableSpan): string | undefined {
   return span.parentSpanContext?.spanId;
 }
@@ -62,6 +66,7 @@ describe('tracing with an in-memory exporter', () => {
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
     const spans = await spansOfTrace(traceId as string);
+    expect(linesOf(res.headers.get('x-request-id')).map((l) => l['trace_id'])).toEqual(linesOf(res.headers.get('x-request-id')).map(() => traceId));
     const byName = (name: string) => spans.filter((s) => s.name === name);
     const http = byName('POST /graphql');
     expect(http).toHaveLength(1);
@@ -109,6 +114,10 @@ describe('tracing with an in-memory exporter', () => {
       const res = await server.graphql('{ categories { id } }');
       const traceId = requestLine(res.headers.get('x-request-id'))['trace_id'] as string;
       const spans = await spansOfTrace(traceId);
+      // Every line of the request, the logged original of the masked error included, carries the trace id.
+      const lines = linesOf(res.headers.get('x-request-id'));
+      expect(lines.map((l) => l.msg)).toContain('unexpected error while executing operation');
+      expect(lines.every((l) => l['trace_id'] === traceId)).toBe(true);
       const failed = spans.filter((s) => s.attributes['db.system.name'] === 'postgresql' && s.status.code === SpanStatusCode.ERROR);
       expect(failed).toHaveLength(1);
       expect(failed[0]?.attributes['error.type']).toBe('42P01');

@@ -164,9 +164,9 @@ export function sendHttpError(request: FastifyRequest, reply: FastifyReply, erro
 
 /**
  * Security headers from helmet on every response, a strict CSP for the API,
- * and the Sandbox page's own CSP on that page.
+ * and the IDE page's own CSP on that page (`htmlCsp`: Sandbox's by default).
  */
-export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
+export async function registerSecurityHeaders(app: FastifyInstance, htmlCsp: string = LANDING_PAGE_CSP): Promise<void> {
   await app.register(fastifyHelmet, {
     // Set below per response kind: the API's and the landing page's differ.
     contentSecurityPolicy: false,
@@ -175,7 +175,7 @@ export async function registerSecurityHeaders(app: FastifyInstance): Promise<voi
   });
   app.addHook('onSend', async (request, reply, payload) => {
     const html = String(reply.getHeader('content-type') ?? '').startsWith('text/html');
-    void reply.header('content-security-policy', html ? LANDING_PAGE_CSP : API_CSP);
+    void reply.header('content-security-policy', html ? htmlCsp : API_CSP);
     return payload;
   });
 }

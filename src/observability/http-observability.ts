@@ -1,7 +1,7 @@
 /**
  * The HTTP side of observability: a server span per request (continuing an
- * incoming W3C `traceparent`), the trace and span ids on every log line of
- * the request, the request metrics, and `GET /metrics` (on the API port
+ * incoming W3C `traceparent`) and the context that puts its trace and span
+ * ids on every log line of the request, the request metrics, and `GET /metrics` (on the API port
  * behind a bearer token, or on a port of its own).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -13,7 +13,6 @@ import {
   SpanKind,
   SpanStatusCode,
   context,
-  isSpanContextValid,
   propagation,
   trace,
   type Context,
@@ -69,8 +68,7 @@ export async function registerHttpObservability(app: FastifyInstance, { config, 
     );
     const ctx = withSpanHolder(trace.setSpan(parent, span), { span: undefined });
     request.otel = { span, context: ctx };
-    const ids = span.spanContext();
-    if (isSpanContextValid(ids)) request.log = request.log.child({ trace_id: ids.traceId, span_id: ids.spanId });
+    // Log lines get the trace and span ids from this context (traceLogFields in logger.ts).
     context.with(ctx, done);
   });
   // The body is read in stream callbacks that run outside the request's

@@ -1,3 +1,4 @@
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -33,11 +34,21 @@ export const REDACT_PATHS = [
   ...SECRET_KEYS.map((key) => `*.*.*["${key}"]`),
 ];
 
+/**
+ * pino mixin: the trace and span ids of the active span, so every line logged
+ * while a request is traced leads to its trace. Nothing when tracing is off.
+ */
+export function traceLogFields(): Record<string, string> {
+  const ids = trace.getSpan(context.active())?.spanContext();
+  return ids && isSpanContextValid(ids) ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+}
+
 export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>): Logger {
   const options = {
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'marketplace-api' },
+    mixin: traceLogFields,
   };
   if (config.logFormat === 'pretty') {
     return pino(options, pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
