@@ -50,8 +50,13 @@ describe('GET /metrics behind a bearer token', () => {
     await server.graphql('{ categories { name } products(first: 1) { totalCount } }');
     const failed = await logIn(server, 'nobody@example.com', 'wrong password for nobody');
     expect(failed.body.data?.logIn.userErrors[0]?.code).toBe('INVALID_CREDENTIALS');
-    countRateLimitRefusal('operation_cost');
-    countQueryLimitRefusal('depth');
+    // Refused before execution by the alias limit (30 by default).
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: __typename`).join(' ');
+    const tooComplex = await server.graphql(`{ ${aliases} }`);
+    expect(tooComplex.body.errors?.[0]?.extensions?.['code']).toBe('QUERY_TOO_COMPLEX');
+    // What other limit code calls.
+    countRateLimitRefusal('some_budget');
+    countQueryLimitRefusal('some_limit');
 
     const res = await scrape();
     expect(res.status).toBe(200);
@@ -59,7 +64,7 @@ describe('GET /metrics behind a bearer token', () => {
     const text = await res.text();
 
     expect(sample(text, 'http_server_request_duration_seconds_count{method="POST",route="/graphql",status_code="200"}')).toBeGreaterThanOrEqual(3);
-    expect(sample(text, 'http_server_request_duration_seconds_count{method="POST",route="/graphql",status_code="400"}')).toBe(1);
+    expect(sample(text, 'http_server_request_duration_seconds_count{method="POST",route="/graphql",status_code="400"}')).toBe(2);
     expect(sample(text, 'graphql_operation_duration_seconds_count{operation="query products",outcome="ok"}')).toBe(1);
     expect(sample(text, 'graphql_operation_duration_seconds_count{operation="query products",outcome="error"}')).toBe(1);
     expect(sample(text, 'graphql_operation_duration_seconds_count{operation="query multiple",outcome="ok"}')).toBe(1);
@@ -71,8 +76,9 @@ describe('GET /metrics behind a bearer token', () => {
     expect(sample(text, 'db_pool_idle_connections')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'db_pool_waiting_requests')).toBe(0);
     expect(sample(text, 'auth_login_failures_total{reason="invalid_credentials"}')).toBe(1);
-    expect(sample(text, 'rate_limit_refusals_total{limit="operation_cost"}')).toBe(1);
-    expect(sample(text, 'query_limit_refusals_total{limit="depth"}')).toBe(1);
+    expect(sample(text, 'rate_limit_refusals_total{limit="some_budget"}')).toBe(1);
+    expect(sample(text, 'query_limit_refusals_total{limit="some_limit"}')).toBe(1);
+    expect(sample(text, 'api_errors_total{code="QUERY_TOO_COMPLEX"}')).toBe(1);
     expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+/m);
     // Client-chosen operation names never become label values.

@@ -5,6 +5,7 @@ import type { GraphQLContext } from '../graphql/context.js';
 import { actualCost, requestedCost, DEFAULT_COST_WEIGHTS, type CostWeights } from './cost.js';
 import type { CostLimiter } from './cost-limiter.js';
 import { queryTooComplex } from './query-limits.js';
+import { countRateLimitRefusal } from '../observability/metrics.js';
 
 export interface CostPluginOptions {
   /** Largest requested cost one operation may have (QUERY_MAX_COST). */
@@ -62,6 +63,7 @@ export function costPlugin({ maxCost, limiter, weights = DEFAULT_COST_WEIGHTS }:
           headers.set('ratelimit', `"${RATE_LIMIT_POLICY}";r=${result.remaining};t=${result.resetSeconds}`);
           if (!result.allowed) {
             refused = { requested, remaining: result.remaining };
+            countRateLimitRefusal('operation_cost');
             headers.set('retry-after', String(result.retryAfterSeconds));
             throw new AppError(
               'RATE_LIMITED',
