@@ -262,6 +262,8 @@ class Reader {
       return [...fallback];
     }
     return [...new Set(names)];
+  }
+
   /** An IP address or a host name (letters, digits, hyphens, dots), as listen() accepts. */
   host(name: string, fallback: string): string {
     const value = this.raw(name);
