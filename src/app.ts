@@ -11,7 +11,9 @@ import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Kysely } from 'kysely';
 
 import type { Config } from './config/config.js';
+import { PoolShare, runWithPoolShare } from './db/connection.js';
 import type { Database } from './db/database.js';
+import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable } from './db/faults.js';
 import { requestError } from './errors/errors.js';
 import { createFormatError } from './errors/format.js';
 import { registerGraphQLRoute } from './http/graphql-route.js';
@@ -31,17 +33,23 @@ import { GRAPHIQL_CSP, idePlugin, registerIdeAssets } from './graphql/ide.js';
 import { createLoaders, type AppLoaders } from './modules/registry.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
+import { inputHygienePlugin, inputHygieneRule } from './graphql/input-hygiene.js';
 import { registerHealthRoutes } from './health/health.routes.js';
 import { registerMediaTypeNegotiation } from './http/media-type.js';
 import { poolOf } from './db/connection.js';
 import { observabilityPlugin } from './observability/graphql-observability.js';
 import { registerHttpObservability } from './observability/http-observability.js';
+import { registerDrain, type Drain } from './lifecycle/drain.js';
 import type { Logger } from './observability/logger.js';
 import { RequestStats } from './observability/request-stats.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     stats: RequestStats;
+  }
+  interface FastifyInstance {
+    /** Graceful shutdown of the HTTP side: refuse new requests, let running ones finish (src/lifecycle/drain.ts). */
+    drain: Drain;
   }
 }
 
@@ -98,6 +106,13 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     request.stats = new RequestStats();
     reply.header('x-request-id', request.id);
   });
+  // Before anything else that does work: while shutting down, new requests are refused here.
+  const drain = registerDrain(app);
+  app.decorate('drain', drain);
+  // Everything the request does from here on holds at most this many pool connections at once.
+  app.addHook('onRequest', (_request, _reply, done) => {
+    runWithPoolShare(new PoolShare(config.databasePoolMaxPerRequest, config.databaseConnectTimeoutMs), done);
+  });
   // Tracing (a span per request, trace ids in its log lines), request metrics and GET /metrics.
   await registerHttpObservability(app, { config, pool: poolOf(db) });
 
@@ -136,10 +151,21 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
 
   // Transport-level failures (bad JSON, oversized body, unsupported media
   // type) get the same error shape as GraphQL errors, with their own codes.
-  app.setErrorHandler((error: FastifyError, request, reply) => sendHttpError(request, reply, error));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    // The database went away while a hook (authentication) needed it.
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ db: describeDatabaseError(error) }, 'database unavailable');
+      request.stats.errorCodes = ['SERVICE_UNAVAILABLE'];
+      return reply
+        .code(503)
+        .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+        .send(requestError('SERVICE_UNAVAILABLE', request.id));
+    }
+    return sendHttpError(request, reply, error);
+  });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(requestError('NOT_FOUND', request.id)));
 
-  registerHealthRoutes(app, db);
+  registerHealthRoutes(app, db, { isShuttingDown: () => drain.draining });
   registerIdeAssets(app, config.graphqlIde);
   // Public keys of the access-token signing keys, for resource servers that verify tokens themselves.
   app.get('/.well-known/jwks.json', async (_request, reply) =>
@@ -158,6 +184,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     validationRules: [
       ...documentLimitRules(config.queryLimits),
       ...(config.graphqlIntrospection ? [] : [NoSchemaIntrospectionCustomRule]),
+      // Control characters in string arguments: literals here, variables in inputHygienePlugin.
+      inputHygieneRule,
     ],
     csrfPrevention: true,
     // Trusted documents: hash-only requests find their document in the list, and nothing registers.
@@ -166,6 +194,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     // would stop it concurrently and re-raise the signal, killing the process mid-drain.
     stopOnTerminationSignals: false,
     plugins: [
+      inputHygienePlugin(),
       responsePlugin(),
       costPlugin({ maxCost: config.queryLimits.maxCost, limiter: costLimiter }),
       observabilityPlugin(),

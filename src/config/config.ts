@@ -24,6 +24,10 @@ export interface Config {
   /** Absent: start an embedded PostgreSQL under `embeddedPgDir`. */
   databaseUrl: string | undefined;
   databasePoolMax: number;
+  /** Most pool connections one request may hold at once (at most databasePoolMax). */
+  databasePoolMaxPerRequest: number;
+  /** How long a query waits for a pool connection before the request is answered 503. */
+  databaseConnectTimeoutMs: number;
   databaseStatementTimeoutMs: number;
   embeddedPgDir: string;
   embeddedPgPort: number;
@@ -56,7 +60,7 @@ export interface Config {
   redisUrl: string | undefined;
   /** Login / sign-up attempts per (email, IP) per 15 minutes. */
   loginLimitPerEmailIp: number;
-  /** Login / sign-up attempts per IP per hour. */
+  /** Failed login / sign-up attempts per IP per hour (all emails) before the IP is blocked for credential stuffing. */
   loginLimitPerIp: number;
   /** Limits every GraphQL document must stay within; checked before anything runs. */
   queryLimits: QueryLimitsConfig;
@@ -307,6 +311,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     port: read.int('PORT', 4000, 0, 65535),
     databaseUrl: read.postgresUrl('DATABASE_URL'),
     databasePoolMax: read.int('DATABASE_POOL_MAX', 10, 1, 200),
+    databasePoolMaxPerRequest: 0, // below: its default depends on DATABASE_POOL_MAX
+    databaseConnectTimeoutMs: read.int('DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 60_000),
     databaseStatementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
     embeddedPgDir: read.string('EMBEDDED_PG_DIR', '.data/postgres'),
     embeddedPgPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
@@ -384,6 +390,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   if (config.metrics.token !== undefined && config.metrics.token.length < 16) {
     read.problem('METRICS_TOKEN must be at least 16 characters long');
   }
+  config.databasePoolMaxPerRequest = read.int(
+    'DATABASE_POOL_MAX_PER_REQUEST',
+    Math.max(1, Math.ceil(config.databasePoolMax / 2)),
+    1,
+    config.databasePoolMax,
+  );
   const oidcIssuer = read.optionalString('OIDC_ISSUER');
   const oidcAudience = read.optionalString('OIDC_AUDIENCE');
   const oidcJwksUrl = read.url('OIDC_JWKS_URL', ['https:', 'http:']);
@@ -395,6 +407,17 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   }
   if (nodeEnv === 'production' && config.jwtSigningKeys === undefined && !read.problems.some((p) => p.startsWith('JWT_SIGNING_KEYS'))) {
     read.problem('JWT_SIGNING_KEYS must be set in production (a JWK set of private signing keys: npm run -s keys:generate), or JWT_SIGNING_KEYS_FILE naming a file that holds it');
+  }
+  if (nodeEnv === 'production') {
+    // The embedded PostgreSQL is a development convenience: a production
+    // server without DATABASE_URL is a deployment mistake, not a fallback.
+    if (config.databaseUrl === undefined && !read.problems.some((p) => p.startsWith('DATABASE_URL'))) {
+      read.problem('DATABASE_URL must be set in production (the embedded PostgreSQL is for development only)');
+    }
+    // Demo accounts share a published password.
+    if (config.seedDemoData) {
+      read.problem('SEED_DEMO_DATA=true is refused in production: the demo accounts share a published password');
+    }
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

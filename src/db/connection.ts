@@ -1,8 +1,13 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 
 import { TracingDialect } from '../observability/sql-tracing.js';
 import type { Database } from './database.js';
+import { asDatabaseError, PoolShareTimeoutError } from './faults.js';
+
+/** How long a query waits for a pool connection (a new one, or a free one when all are busy) by default. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
 const pools = new WeakMap<object, pg.Pool>();
 
@@ -15,27 +20,141 @@ export interface ConnectionOptions {
   url: string;
   poolMax: number;
   statementTimeoutMs: number;
+  /** Wait for a pool connection before failing with "timeout exceeded when trying to connect". @default 5000 */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The most pool connections the work running inside it (one HTTP request)
+ * may hold at once; further queries wait for one of them to come back. A
+ * request that fans out (aliases, big `nodes` lists, parallel loaders) then
+ * cannot starve every other request of connections.
+ */
+export class PoolShare {
+  private held = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  /**
+   * @param limit connections held at once (at least 1)
+   * @param timeoutMs how long a query waits for a turn before PoolShareTimeoutError
+   */
+  constructor(
+    readonly limit: number,
+    private readonly timeoutMs: number = DEFAULT_CONNECT_TIMEOUT_MS,
+  ) {}
+
+  /** Resolves with a release function once a slot is free. */
+  async acquire(): Promise<() => void> {
+    if (this.held < this.limit) {
+      this.held += 1;
+      return this.releaser();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const turn = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const index = this.waiting.indexOf(turn);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(new PoolShareTimeoutError(this.timeoutMs));
+      }, this.timeoutMs);
+      this.waiting.push(turn);
+    });
+    // The slot was handed over by the releaser: `held` already counts it.
+    return this.releaser();
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.held -= 1;
+    };
+  }
+}
+
+const currentShare = new AsyncLocalStorage<PoolShare>();
+
+/**
+ * Runs `work` (and everything it starts asynchronously) under `share`: its
+ * queries on any pool from createDb hold at most `share.limit` connections
+ * at once. Used per HTTP request (src/app.ts).
+ */
+export function runWithPoolShare<T>(share: PoolShare, work: () => T): T {
+  return currentShare.run(share, work);
+}
+
+/**
+ * The pg pool as Kysely sees it: a checkout first takes a slot of the
+ * current request's share, if there is one, and gives it back on release.
+ */
+function sharedPool(pool: pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const share = currentShare.getStore();
+      const free = share ? await share.acquire() : undefined;
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        free?.();
+        throw asDatabaseError(error);
+      }
+      if (free) {
+        // pg-pool sets a fresh `release` on every checkout, so wrapping this one is safe.
+        const release = client.release.bind(client);
+        client.release = (error?: Error | boolean) => {
+          free();
+          release(error);
+        };
+      }
+      return client;
+    },
+    end: () => pool.end(),
+  };
 }
 
 /**
  * A pg Pool behind Kysely. Sessions run in UTC with a statement timeout, so a
  * runaway query cannot hold a connection forever.
+ *
+ * Connection errors never crash the process: pg emits a lost connection as an
+ * 'error' event on the client (and, while it is idle, on the pool), which
+ * would be an uncaught exception without a listener. Every client gets one
+ * when it is created (the pool's 'connect' event), so a connection lost while
+ * a request holds it (between two statements of a transaction, say) is
+ * handled too; the query in flight fails on its own, and the broken client is
+ * dropped when released. `onConnectionError` hears each lost connection once.
  */
-export function createDb(options: ConnectionOptions, onIdleError?: (error: Error) => void): Kysely<Database> {
+export function createDb(options: ConnectionOptions, onConnectionError?: (error: Error) => void): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     options: `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs}`,
     application_name: 'marketplace-api',
   });
-  // An idle client can lose its connection (database restart, failover). pg
-  // emits that on the pool; unhandled, it would crash the process, while the
-  // pool itself replaces the client on the next checkout.
-  pool.on('error', (error) => onIdleError?.(error));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => onConnectionError?.(error));
+    // Once per client (the pool reuses them): a lost connection fails the query with a DatabaseUnavailableError.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      const result = query(...args);
+      if (!(result instanceof Promise)) return result;
+      return result.catch((error: unknown) => {
+        throw asDatabaseError(error);
+      });
+    }) as typeof client.query;
+  });
+  // The client's own listener above has reported it already.
+  pool.on('error', () => undefined);
   // Each statement is a span when tracing is on (src/observability/sql-tracing.ts).
-  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool })) });
+  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool: sharedPool(pool) })) });
   pools.set(db, pool);
   return db;
 }

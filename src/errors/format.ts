@@ -1,6 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 
+import { isDatabaseUnavailable } from '../db/faults.js';
 import { AppError } from './errors.js';
 import { errorCodes, isErrorCode, type ErrorCode } from './codes.js';
 
@@ -36,6 +37,16 @@ export function withoutSuggestions(message: string): string {
   return message.replace(/\s*Did you mean [^?]*\?/g, '');
 }
 
+/**
+ * What the error really is: the error a resolver threw, or the AppError a
+ * validation rule or a plugin raised before execution (wrapped by Apollo).
+ */
+export function originalError(error: unknown): unknown {
+  const unwrapped = unwrapResolverError(error);
+  if (unwrapped instanceof GraphQLError && unwrapped.originalError instanceof AppError) return unwrapped.originalError;
+  return unwrapped;
+}
+
 /** True when the error is one the client may see as-is; everything else is masked. */
 export function isExposedError(formatted: GraphQLFormattedError, error: unknown): boolean {
   const original = unwrapResolverError(error);
@@ -56,9 +67,10 @@ export interface FormatErrorOptions {
 const SYNTAX_ERROR = /^Syntax Error: /;
 
 /**
- * Apollo `formatError`: keeps client-facing errors and replaces everything
- * else (database, library and programming errors) with a generic message.
- * The original is logged with the request id by the observability plugin.
+ * Apollo `formatError`: keeps client-facing errors, answers a database that
+ * cannot be reached with SERVICE_UNAVAILABLE, and replaces everything else
+ * (database, library and programming errors) with a generic message. The
+ * original is logged with the request id by the response plugin.
  */
 export function createFormatError({ hideSuggestions }: FormatErrorOptions) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, hideSuggestions);
@@ -83,10 +95,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, hi
     if (hideSuggestions) message = withoutSuggestions(message);
     return { ...formatted, message, extensions };
   }
+  const code: ErrorCode = isDatabaseUnavailable(originalError(error)) ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
   return {
-    message: errorCodes.INTERNAL_SERVER_ERROR.message,
+    message: errorCodes[code].message,
     ...(formatted.locations ? { locations: formatted.locations } : {}),
     ...(formatted.path ? { path: formatted.path } : {}),
-    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    extensions: { code },
   };
 }

@@ -1,9 +1,10 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { unwrapResolverError } from '@apollo/server/errors';
 import { OperationTypeNode } from 'graphql';
 
+import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable } from '../db/faults.js';
 import { errorCodes, isErrorCode } from '../errors/codes.js';
 import { AppError, appError } from '../errors/errors.js';
+import { originalError } from '../errors/format.js';
 import type { GraphQLContext } from './context.js';
 
 /**
@@ -12,6 +13,10 @@ import type { GraphQLContext } from './context.js';
  * - the HTTP status from the error registry when no data was produced (no
  *   `data`, or every root field null); a response with data is 200, as
  *   GraphQL over HTTP says;
+ * - 503 with Retry-After when the database was unavailable: always for a
+ *   query (a partial answer would pass for missing data), for a mutation only
+ *   without data (with data, its write may have committed: retrying blindly
+ *   could apply it twice);
  * - unexpected errors logged in full with the request id (the client only
  *   sees the masked message from `formatError`);
  * - the operation name and error codes recorded for the request's log line;
@@ -30,13 +35,17 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
         },
         async didEncounterErrors({ contextValue, errors }) {
           for (const error of errors) {
-            const original = unwrapResolverError(error);
+            const original = originalError(error);
             if (original instanceof AppError && original.code !== 'INTERNAL_SERVER_ERROR') continue;
+            if (isDatabaseUnavailable(original)) {
+              contextValue.log.warn({ db: describeDatabaseError(original), path: error.path }, 'database unavailable');
+              continue;
+            }
             if (!error.path && isErrorCode(error.extensions['code'])) continue; // parse / validation / coercion
             contextValue.log.error({ err: original, path: error.path }, 'unexpected error while executing operation');
           }
         },
-        async willSendResponse({ contextValue, response }) {
+        async willSendResponse({ contextValue, response, operation }) {
           const { requestId, stats } = contextValue;
           // Responses for a signed-in caller are personal: never stored by shared caches.
           if (contextValue.viewer) response.http.headers.set('cache-control', 'private, no-store');
@@ -59,6 +68,10 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
           if (noData && first !== undefined && isErrorCode(first)) {
             response.http.status = errorCodes[first].status;
             if (first === 'UNAUTHENTICATED') response.http.headers.set('www-authenticate', 'Bearer realm="marketplace-api"');
+          }
+          if (stats.errorCodes.includes('SERVICE_UNAVAILABLE')) {
+            response.http.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+            if (noData || operation?.operation !== OperationTypeNode.MUTATION) response.http.status = errorCodes.SERVICE_UNAVAILABLE.status;
           }
         },
       };

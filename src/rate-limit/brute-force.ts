@@ -1,11 +1,21 @@
 /**
- * Brute-force protection for `logIn` and `signUp` (rate-limiter-flexible).
+ * Brute-force protection for `logIn`, `signUp` and `changePassword`
+ * (rate-limiter-flexible). Only failures count: a correct password is never
+ * refused because of what other accounts did from the same IP, except under
+ * the credential-stuffing rule below. Two fixed-window rules:
  *
- * Two fixed-window budgets:
- *   - per IP: every attempt, success or failure, costs one point
- *     (`perIp` attempts per hour, LOGIN_LIMIT_PER_IP);
- *   - per (email, IP): only failed attempts cost a point, and a success resets
- *     the counter (`perEmailIp` failures per 15 minutes, LOGIN_LIMIT_PER_EMAIL_IP).
+ *   - account guessing, per (email, IP): after `perEmailIp` failures in 15
+ *     minutes (LOGIN_LIMIT_PER_EMAIL_IP), that email is refused from that IP,
+ *     correct password included, until the window ends. A success resets it.
+ *   - credential stuffing, per IP: after `perIp` failures in an hour across
+ *     all emails (LOGIN_LIMIT_PER_IP), the IP is refused for every attempt,
+ *     correct passwords included, until the window ends. One account alone
+ *     cannot get there quickly (the first rule stops it at `perEmailIp` per
+ *     15 minutes), so reaching it means failures spread over several
+ *     accounts: stuffing leaked credentials or spraying common passwords.
+ *
+ * Successes cost nothing, so a whole office behind one NAT address can log
+ * in all day; its occasional typos count towards the IP rule only.
  *
  * A resolver calls `check` first and, when it is not allowed, answers at once
  * (no password hashing, no database work). Otherwise it does the real work and
@@ -17,9 +27,8 @@
  *   if (!user) { await limiter.recordFailure({ ip, email }); throw invalidCredentials(); }
  *   await limiter.recordSuccess({ ip, email });
  *
- * Sign-up uses the same limiter (and so shares the per-IP budget with log-in):
- * a rejected sign-up (e.g. the email is taken) is a failure, an account
- * created is a success.
+ * Sign-up uses the same limiter: a rejected sign-up (e.g. the email is taken)
+ * is a failure, an account created is a success.
  *
  * Store: in memory (per instance) by default; Redis when a client is given, so
  * the limits hold across server instances. A Redis error (down, timeout) falls
@@ -29,10 +38,12 @@
  * Keys never hold raw request input: the email (trimmed, lower-cased) and the
  * IP are hashed (SHA-256, first 32 hex digits).
  *
- * Concurrency note: the per-IP point is taken atomically in `check`; the
- * per-(email, IP) counter is only read there and incremented afterwards, so
- * attempts already in flight for one (email, IP) can pass that budget by their
- * number. The per-IP budget bounds that.
+ * Concurrency: `check` takes the (email, IP) point atomically and up front (a
+ * success gives it back by resetting the pair), so parallel guesses at one
+ * account cannot pass that budget. The per-IP count is only read in `check`
+ * and raised by `recordFailure`, so attempts already in flight from one IP
+ * can pass it by their number; holding a point for each attempt in flight
+ * would instead refuse a busy office's correct passwords.
  */
 import { createHash } from 'node:crypto';
 
@@ -41,7 +52,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 
 /** Window of the per-(email, IP) failure budget. */
 export const EMAIL_IP_WINDOW_SECONDS = 15 * 60;
-/** Window of the per-IP attempt budget. */
+/** Window of the per-IP failure budget (credential stuffing). */
 export const IP_WINDOW_SECONDS = 60 * 60;
 
 export interface LoginAttempt {
@@ -57,20 +68,21 @@ export type LimitDecision =
       allowed: false;
       /** Whole seconds (rounded up, at least 1) before an attempt can succeed; for Retry-After. */
       retryAfterSeconds: number;
-      /** Which budget is exhausted (the one with the longer wait when both are); for logs, not for clients. */
+      /** Which rule refused it: 'ip' is the credential-stuffing rule; for logs, not for clients. */
       limitedBy: 'ip' | 'email-ip';
     };
 
 export interface BruteForceLimiter {
   /**
-   * Takes one point of the per-IP budget (every attempt counts) and reads the
-   * per-(email, IP) failure count. Not allowed when either budget is exhausted.
+   * Not allowed when the IP is blocked for credential stuffing or the
+   * (email, IP) pair has used its failures; otherwise takes the pair's point
+   * for this attempt (kept if it fails, given back if it succeeds).
    * Rejects only when the store itself fails (never with a "limited" value).
    */
   check(attempt: LoginAttempt): Promise<LimitDecision>;
-  /** After a failed attempt (wrong password, unknown email, sign-up refused): one point of the (email, IP) budget. */
+  /** After a failed attempt (wrong password, unknown email, sign-up refused): one point of the IP's failure budget. */
   recordFailure(attempt: LoginAttempt): Promise<void>;
-  /** After a successful attempt: resets the (email, IP) failure counter. */
+  /** After a successful attempt: resets the (email, IP) failure counter. Costs nothing. */
   recordSuccess(attempt: LoginAttempt): Promise<void>;
   /**
    * Releases what the limiter owns. A Redis client passed in stays open: its
@@ -84,7 +96,7 @@ export interface BruteForceLimiterOptions {
   redis?: Redis;
   /** Failed attempts per (email, IP) per 15 minutes (config.loginLimitPerEmailIp). */
   perEmailIp: number;
-  /** Attempts per IP per hour (config.loginLimitPerIp). */
+  /** Failed attempts per IP per hour, across emails, before the IP is blocked (config.loginLimitPerIp). */
   perIp: number;
   /** Prefix of the store keys; default `brute-force`. */
   keyPrefix?: string;
@@ -124,8 +136,6 @@ interface LimiterSpec {
   keyPrefix: string;
   points: number;
   duration: number;
-  /** Remember an exhausted key in process memory until its window ends (saves store round trips). */
-  inMemoryBlock: boolean;
 }
 
 function makeLimiter(redis: Redis | undefined, spec: LimiterSpec): RateLimiterAbstract {
@@ -138,8 +148,7 @@ function makeLimiter(redis: Redis | undefined, spec: LimiterSpec): RateLimiterAb
     rejectIfRedisNotReady: true,
     // Any store error (not a RateLimiterRes) is answered by this per-instance limiter.
     insuranceLimiter: new RateLimiterMemory(base),
-    // 0 disables it; must be ≥ points. Without inMemoryBlockDuration the block lasts until the window ends.
-    inMemoryBlockOnConsumed: spec.inMemoryBlock ? spec.points + 1 : 0,
+    // No in-memory block cache: a success on another instance must reset a pair here at once.
   });
 }
 
@@ -152,20 +161,24 @@ export function createBruteForceLimiter(options: BruteForceLimiterOptions): Brut
     keyPrefix: `${prefix}:ip`,
     points: options.perIp,
     duration: IP_WINDOW_SECONDS,
-    inMemoryBlock: true,
   });
   const perEmailIp = makeLimiter(options.redis, {
     keyPrefix: `${prefix}:email-ip`,
     points: options.perEmailIp,
     duration: EMAIL_IP_WINDOW_SECONDS,
-    // Only consume() consults in-memory blocks; this budget is read with get().
-    inMemoryBlock: false,
   });
 
-  /** Milliseconds until the IP may try again, or null when this attempt fits the budget. */
-  async function consumeIpPoint(ip: string): Promise<number | null> {
+  /** Milliseconds until the IP's block for credential stuffing ends, or null when it is not blocked. */
+  async function ipBlockedFor(ip: string): Promise<number | null> {
+    const state = await perIp.get(ipKey(ip));
+    if (state === null || state.consumedPoints < options.perIp) return null;
+    return state.msBeforeNext;
+  }
+
+  /** Takes the pair's point; milliseconds until the pair may try again when it had none left, else null. */
+  async function takePairPoint(key: string): Promise<number | null> {
     try {
-      await perIp.consume(ipKey(ip), 1);
+      await perEmailIp.consume(key, 1);
       return null;
     } catch (rejection: unknown) {
       // Over the limit: rate-limiter-flexible rejects with a RateLimiterRes.
@@ -175,31 +188,19 @@ export function createBruteForceLimiter(options: BruteForceLimiterOptions): Brut
     }
   }
 
-  /** Milliseconds until the (email, IP) pair may try again, or null when under the failure budget. */
-  async function emailIpWait(key: string): Promise<number | null> {
-    const state = await perEmailIp.get(key);
-    if (state === null || state.consumedPoints < options.perEmailIp) return null;
-    return state.msBeforeNext;
-  }
-
   return {
     async check(attempt) {
+      const ipWaitMs = await ipBlockedFor(attempt.ip);
+      if (ipWaitMs !== null) return { allowed: false, retryAfterSeconds: retryAfterSeconds(ipWaitMs), limitedBy: 'ip' };
       const key = emailIpKey(attempt);
-      const [ipWaitMs, pairWaitMs] = await Promise.all([
-        consumeIpPoint(attempt.ip),
-        key === undefined ? Promise.resolve(null) : emailIpWait(key),
-      ]);
-      if (ipWaitMs === null && pairWaitMs === null) return { allowed: true };
-      if (pairWaitMs !== null && (ipWaitMs === null || pairWaitMs > ipWaitMs)) {
-        return { allowed: false, retryAfterSeconds: retryAfterSeconds(pairWaitMs), limitedBy: 'email-ip' };
-      }
-      return { allowed: false, retryAfterSeconds: retryAfterSeconds(ipWaitMs ?? 0), limitedBy: 'ip' };
+      const pairWaitMs = key === undefined ? null : await takePairPoint(key);
+      if (pairWaitMs !== null) return { allowed: false, retryAfterSeconds: retryAfterSeconds(pairWaitMs), limitedBy: 'email-ip' };
+      return { allowed: true };
     },
 
     async recordFailure(attempt) {
-      const key = emailIpKey(attempt);
       // penalty() adds points without rejecting when over the limit.
-      if (key !== undefined) await perEmailIp.penalty(key, 1);
+      await perIp.penalty(ipKey(attempt.ip), 1);
     },
 
     async recordSuccess(attempt) {

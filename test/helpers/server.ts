@@ -67,6 +67,11 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Serve the database of this running server instead of a new one (a second instance); it is not dropped on close. */
   shareDatabaseOf?: TestServer;
+  /**
+   * Rewrites the URL the application's pool connects with (e.g. through a
+   * TcpProxy, to take the database away under it). `db` always connects directly.
+   */
+  appDatabaseUrl?: (url: string) => string;
 }
 
 export interface TestServer {
@@ -123,8 +128,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       )
     : createLogger({ logLevel: config.logLevel, logFormat: 'json' });
   const appDb = createDb(
-    { url: database.url, poolMax: config.databasePoolMax, statementTimeoutMs: config.databaseStatementTimeoutMs },
-    (error) => logger.warn({ err: error }, 'idle database connection lost'),
+    {
+      url: options.appDatabaseUrl ? options.appDatabaseUrl(database.url) : database.url,
+      poolMax: config.databasePoolMax,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+    },
+    (error) => logger.warn({ err: error }, 'database connection lost'),
   );
 
   let app: FastifyInstance | undefined;

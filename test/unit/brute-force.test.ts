@@ -75,15 +75,37 @@ function coreBehaviour(factory: () => LimiterFactory): void {
     await limiter.close();
   });
 
-  it('counts every attempt, successful or not, against the per-IP budget across emails', async () => {
+  it('never counts successes: a thousand correct logins from one IP are all allowed', async () => {
     const limiter = factory()({ perEmailIp: 3, perIp: 5 });
-    for (let i = 0; i < 5; i++) {
-      const outcome = i % 2 === 0 ? 'success' : 'failure';
-      expect(await attempt(limiter, IP, `user${i}@example.com`, outcome)).toEqual({ allowed: true });
+    for (let i = 0; i < 1000; i++) {
+      expect(await attempt(limiter, IP, `user${i % 200}@example.com`, 'success')).toEqual({ allowed: true });
     }
-    expectBlocked(await limiter.check({ ip: IP, email: 'fresh@example.com' }), 'ip', IP_WINDOW_SECONDS);
+    await limiter.close();
+  });
+
+  it('blocks an IP whose failures across emails reach perIp, correct passwords included (credential stuffing)', async () => {
+    const limiter = factory()({ perEmailIp: 3, perIp: 5 });
+    for (let i = 0; i < 5; i++) await failTimes(limiter, IP, `victim${i}@example.com`, 1);
+    expectBlocked(await limiter.check({ ip: IP, email: 'office-worker@example.com' }), 'ip', IP_WINDOW_SECONDS);
     expectBlocked(await limiter.check({ ip: IP }), 'ip', IP_WINDOW_SECONDS);
-    expect(await limiter.check({ ip: OTHER_IP, email: 'fresh@example.com' })).toEqual({ allowed: true });
+    expect(await limiter.check({ ip: OTHER_IP, email: 'office-worker@example.com' })).toEqual({ allowed: true });
+    await limiter.close();
+  });
+
+  it('does not block an IP below perIp failures, whatever the successes', async () => {
+    const limiter = factory()({ perEmailIp: 3, perIp: 5 });
+    for (let i = 0; i < 4; i++) {
+      await failTimes(limiter, IP, `typo${i}@example.com`, 1);
+      expect(await attempt(limiter, IP, `typo${i}@example.com`, 'success')).toEqual({ allowed: true });
+    }
+    expect(await limiter.check({ ip: IP, email: 'colleague@example.com' })).toEqual({ allowed: true });
+    await limiter.close();
+  });
+
+  it('limits parallel guesses at one account to the pair budget', async () => {
+    const limiter = factory()({ perEmailIp: 3, perIp: 1000 });
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.check({ ip: IP, email: 'ann@example.com' })));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(3);
     await limiter.close();
   });
 
@@ -215,9 +237,12 @@ if (!redisReachable) {
 
       // A success on one instance resets the pair for the other.
       await b.recordSuccess({ ip: IP, email: 'ann@example.com' });
-      // Five checks so far; the sixth is the last one the IP budget allows.
-      expect(await a.check({ ip: IP, email: 'ann@example.com' })).toEqual({ allowed: true });
-      expectBlocked(await b.check({ ip: IP, email: 'bob@example.com' }), 'ip', IP_WINDOW_SECONDS);
+      expect(await attempt(a, IP, 'ann@example.com', 'success')).toEqual({ allowed: true });
+      // Three failures so far; three more, on either instance, block the IP on both.
+      await failTimes(a, IP, 'bob@example.com', 2);
+      await failTimes(b, IP, 'cy@example.com', 1);
+      expectBlocked(await a.check({ ip: IP, email: 'dee@example.com' }), 'ip', IP_WINDOW_SECONDS);
+      expectBlocked(await b.check({ ip: IP, email: 'ann@example.com' }), 'ip', IP_WINDOW_SECONDS);
 
       await a.close();
       await b.close();

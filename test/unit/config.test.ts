@@ -6,6 +6,9 @@ import { describe, expect, it } from '@jest/globals';
 
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
+const PROD_DB = 'postgres://app@db:5432/app';
+const PROD = { NODE_ENV: 'production', JWT_SIGNING_KEYS: '{"keys":[]}', DATABASE_URL: PROD_DB };
+
 describe('configuration', () => {
   it('has development defaults that need no variables', () => {
     const config = loadConfig({});
@@ -21,7 +24,7 @@ describe('configuration', () => {
   });
 
   it('turns development conveniences off in production', () => {
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SIGNING_KEYS: '{"keys":[]}' })).toMatchObject({
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SIGNING_KEYS: '{"keys":[]}', DATABASE_URL: PROD_DB })).toMatchObject({
       graphqlIde: 'off',
       graphqlIntrospection: false,
       seedDemoData: false,
@@ -127,5 +130,48 @@ describe('configuration', () => {
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).tracing.exporter).toBe('otlp');
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }).tracing.exporter).toBe('none');
     expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER must be one of none, otlp, console/);
+  });
+
+  it('refuses to start in production without DATABASE_URL, naming it', () => {
+    const { DATABASE_URL: _url, ...withoutUrl } = PROD;
+    expect(() => loadConfig(withoutUrl)).toThrow(/DATABASE_URL must be set in production/);
+    // An invalid URL is reported once, as invalid.
+    let error: unknown;
+    try {
+      loadConfig({ ...withoutUrl, DATABASE_URL: 'mysql://x' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems).toEqual(['DATABASE_URL must be a postgres:// or postgresql:// URL']);
+    expect(loadConfig(PROD).databaseUrl).toBe(PROD_DB);
+  });
+
+  it('refuses demo data in production, and seeds it by default only in development', () => {
+    expect(() => loadConfig({ ...PROD, SEED_DEMO_DATA: 'true' })).toThrow(/SEED_DEMO_DATA=true is refused in production/);
+    expect(loadConfig({ ...PROD, SEED_DEMO_DATA: 'false' }).seedDemoData).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test' }).seedDemoData).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', SEED_DEMO_DATA: 'true' }).seedDemoData).toBe(true);
+  });
+
+  it('reports production problems together with the others', () => {
+    let error: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', SEED_DEMO_DATA: 'yes', PORT: 'x' });
+    } catch (caught) {
+      error = caught;
+    }
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'JWT_SIGNING_KEYS', 'DATABASE_URL', 'SEED_DEMO_DATA']) expect(problems).toContain(name);
+  });
+
+  it('gives one request at most half the pool by default, and never more than the pool', () => {
+    expect(loadConfig({}).databasePoolMaxPerRequest).toBe(5);
+    expect(loadConfig({ DATABASE_POOL_MAX: '1' }).databasePoolMaxPerRequest).toBe(1);
+    expect(loadConfig({ DATABASE_POOL_MAX: '7' }).databasePoolMaxPerRequest).toBe(4);
+    expect(loadConfig({ DATABASE_POOL_MAX: '20', DATABASE_POOL_MAX_PER_REQUEST: '20' }).databasePoolMaxPerRequest).toBe(20);
+    expect(() => loadConfig({ DATABASE_POOL_MAX: '4', DATABASE_POOL_MAX_PER_REQUEST: '5' })).toThrow(
+      /DATABASE_POOL_MAX_PER_REQUEST must be an integer from 1 to 4/,
+    );
+    expect(loadConfig({ DATABASE_CONNECT_TIMEOUT_MS: '250' }).databaseConnectTimeoutMs).toBe(250);
   });
 });

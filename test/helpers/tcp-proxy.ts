@@ -1,0 +1,86 @@
+/**
+ * A TCP stand-in for the database server, to take it away and bring it back
+ * under a running application: `forward` relays to the real server, `stop`
+ * closes the port and cuts every relayed connection (what a crashed or
+ * stopped PostgreSQL looks like to a client), `blackhole` accepts
+ * connections and never answers (an unreachable host, a full backlog).
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+
+export class TcpProxy {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  /** Reserves a free loopback port (closed until `forward` or `blackhole`). */
+  static async create(target: { host: string; port: number }): Promise<TcpProxy> {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const address = probe.address();
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    if (address === null || typeof address === 'string') throw new Error('no port for the proxy');
+    return new TcpProxy(address.port, target);
+  }
+
+  /** Relays every new connection to the target. */
+  forward(): Promise<void> {
+    return this.listen((client) => {
+      const upstream = net.connect(this.target.port, this.target.host);
+      this.track(upstream);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const cut = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', cut).on('close', cut);
+      upstream.on('error', cut).on('close', cut);
+    });
+  }
+
+  /** Accepts connections and never answers. */
+  blackhole(): Promise<void> {
+    return this.listen((client) => {
+      client.on('error', () => client.destroy());
+    });
+  }
+
+  /** Closes the port and cuts every open connection. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private async listen(onConnection: (socket: net.Socket) => void): Promise<void> {
+    await this.stop();
+    const server = net.createServer((socket) => {
+      this.track(socket);
+      onConnection(socket);
+    });
+    server.listen(this.port, '127.0.0.1');
+    await once(server, 'listening');
+    this.server = server;
+  }
+}
+
+/** The URL with its host and port replaced by the proxy's. */
+export function throughProxy(url: string, proxy: TcpProxy): string {
+  const parsed = new URL(url);
+  parsed.hostname = '127.0.0.1';
+  parsed.port = String(proxy.port);
+  return parsed.toString();
+}
