@@ -1,70 +1,138 @@
-import { loadConfig } from './config/config.js';
+import type { FastifyInstance } from 'fastify';
+
+import { loadConfig, type Config } from './config/config.js';
 import { buildApp } from './app.js';
-import { openDatabase } from './db/bootstrap.js';
+import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
 import { migrateToLatest } from './db/migrator.js';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, seedDemoData } from './db/seed.js';
-import { createLogger } from './observability/logger.js';
-import { startTracing } from './observability/tracing.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { startTracing, type Tracing } from './observability/tracing.js';
 import { assertCanListen, describeStartupError } from './startup/startup-errors.js';
 
+/** After the drain, how long closing the server, the pool and the embedded PostgreSQL may take. */
+const CLOSE_GRACE_MS = 10_000;
+
 let databaseUrl: string | undefined;
+
+/**
+ * Graceful shutdown on SIGINT/SIGTERM: readiness fails and new requests get
+ * 503 at once; requests in flight finish (up to SHUTDOWN_TIMEOUT_MS, then
+ * they are cut); the HTTP server closes, then the pool, then the embedded
+ * PostgreSQL; exit 0. A signal during start-up stops it after the current
+ * step (an embedded PostgreSQL must not outlive us). Repeated signals are
+ * ignored: `npm start` in a terminal delivers Ctrl-C twice (once from the
+ * terminal, once forwarded by npm).
+ */
+class Lifecycle {
+  private signal: string | undefined;
+  private app: FastifyInstance | undefined;
+  private database: DatabaseHandle | undefined;
+  private tracing: Tracing | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => this.onSignal(signal));
+  }
+
+  /** Remembers what to close; stops at once if a signal came during start-up. */
+  async started(parts: { database?: DatabaseHandle; app?: FastifyInstance; tracing?: Tracing }): Promise<void> {
+    this.database = parts.database ?? this.database;
+    this.app = parts.app ?? this.app;
+    this.tracing = parts.tracing ?? this.tracing;
+    if (this.signal !== undefined) await this.stop(this.signal);
+  }
+
+  /** Start-up failed: release what was opened. */
+  async abandon(): Promise<void> {
+    await this.app?.close().catch(() => undefined);
+    await this.database?.close().catch(() => undefined);
+    await this.tracing?.shutdown().catch(() => undefined);
+  }
+
+  private onSignal(signal: string): void {
+    this.signal ??= signal;
+    // Before the app listens, start-up notices the signal after its current step.
+    if (this.app !== undefined) void this.stop(signal);
+  }
+
+  private async stop(signal: string): Promise<never> {
+    if (this.stopping) return new Promise<never>(() => undefined);
+    this.stopping = true;
+    const { config, logger } = this;
+    const deadline = setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + CLOSE_GRACE_MS);
+    deadline.unref();
+    try {
+      if (this.app) {
+        logger.info({ signal, inFlight: this.app.drain.inFlight, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: finishing requests in flight');
+        const { unfinished } = await this.app.drain.drain(config.shutdownTimeoutMs);
+        if (unfinished > 0) {
+          logger.warn({ unfinished }, 'SHUTDOWN_TIMEOUT_MS reached: cutting the requests still running');
+          this.app.server.closeAllConnections();
+        }
+        await this.app.close();
+      } else {
+        logger.info({ signal }, 'stopping during start-up');
+      }
+      await this.database?.close();
+      await this.tracing?.shutdown();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'error during shutdown');
+      process.exit(1);
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   databaseUrl = config.databaseUrl;
   const logger = createLogger(config);
   const started = Date.now();
-  // A busy port is reported before minutes of migrations and seeding, not after.
-  await assertCanListen(config.host, config.port, { host: 'HOST', port: 'PORT' });
-  if (config.metrics.port !== undefined) {
-    await assertCanListen(config.metrics.host, config.metrics.port, { host: 'METRICS_HOST', port: 'METRICS_PORT' });
-  }
-  const tracing = await startTracing(config.tracing);
-
-  const database = await openDatabase(config, logger);
-  const { db } = database;
-  if (config.migrateOnStart) {
-    const { results } = await migrateToLatest(db);
-    logger.info({ applied: results?.map((r) => r.migrationName) ?? [] }, 'database schema is current');
-  }
-  if (config.seedDemoData) {
-    await seedDemoData(db, logger);
-    logger.info(
-      { password: undefined, accounts: DEMO_ACCOUNTS.map((a) => `${a.email} (${a.role})`) },
-      `demo accounts (password "${DEMO_PASSWORD}")`,
-    );
-  }
-
-  const app = await buildApp({ config, db, logger });
-  await app.listen({ host: config.host, port: config.port });
-  const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
-  logger.info(
-    { startupMs: Date.now() - started, ide: config.graphqlIde, tracing: tracing.enabled },
-    `GraphQL API ready at http://${shownHost}:${config.port}/graphql`,
-  );
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      logger.error('shutdown timed out; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    timer.unref();
-    try {
-      await app.close();
-      await database.close();
-      await tracing.shutdown();
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, 'error during shutdown');
-      process.exit(1);
+  const lifecycle = new Lifecycle(config, logger);
+  try {
+    // A busy port is reported before minutes of migrations and seeding, not after.
+    await assertCanListen(config.host, config.port, { host: 'HOST', port: 'PORT' });
+    if (config.metrics.port !== undefined) {
+      await assertCanListen(config.metrics.host, config.metrics.port, { host: 'METRICS_HOST', port: 'METRICS_PORT' });
     }
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    const tracing = await startTracing(config.tracing);
+    await lifecycle.started({ tracing });
+
+    const database = await openDatabase(config, logger);
+    await lifecycle.started({ database });
+    const { db } = database;
+    if (config.migrateOnStart) {
+      const { results } = await migrateToLatest(db);
+      logger.info({ applied: results?.map((r) => r.migrationName) ?? [] }, 'database schema is current');
+    }
+    if (config.seedDemoData) {
+      await seedDemoData(db, logger);
+      logger.info(
+        { password: undefined, accounts: DEMO_ACCOUNTS.map((a) => `${a.email} (${a.role})`) },
+        `demo accounts (password "${DEMO_PASSWORD}")`,
+      );
+    }
+    await lifecycle.started({});
+
+    const app = await buildApp({ config, db, logger });
+    await app.listen({ host: config.host, port: config.port });
+    const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
+    logger.info(
+      { startupMs: Date.now() - started, ide: config.graphqlIde, tracing: tracing.enabled },
+      `GraphQL API ready at http://${shownHost}:${config.port}/graphql`,
+    );
+    await lifecycle.started({ app });
+  } catch (error) {
+    await lifecycle.abandon();
+    throw error;
+  }
 }
 
 main().catch((error: unknown) => {

