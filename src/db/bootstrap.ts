@@ -31,7 +31,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
       log,
     });
     url = embedded.url;
-    log.info({ port: config.embeddedPgPort, dir: config.embeddedPgDir }, 'embedded PostgreSQL is running');
+    log.info({ port: config.embeddedPgPort, dir: embedded.dir }, 'embedded PostgreSQL is running');
   }
   const db = createDb({
     url,

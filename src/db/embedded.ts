@@ -42,6 +42,8 @@ const run = promisify(execFile);
 export interface EmbeddedDatabase {
   /** Connection URL of the application database. */
   url: string;
+  /** The data directory in use (a stand-in for the configured one when the postgres user cannot reach it). */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -393,7 +395,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       cause: error,
     });
   }
-  return { url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${options.database}`, stop };
+  return { url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${options.database}`, dir, stop };
 }
 
 /** A free TCP port on loopback, as the OS hands it out (it may be taken again before use). */
