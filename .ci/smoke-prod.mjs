@@ -57,7 +57,9 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 let output = '';
 const startProd = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts['start:prod'];
-const child = spawn('sh', ['-c', `exec ${startProd}`], {
+// The script itself may already start with `exec` (so that npm's signals reach the server).
+const command = /^exec\s/.test(startProd) ? startProd : `exec ${startProd}`;
+const child = spawn('sh', ['-c', command], {
   env: {
     ...process.env,
     NODE_ENV: 'production',
