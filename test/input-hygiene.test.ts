@@ -1,6 +1,6 @@
 /**
  * One policy for strings at the edge: a control character other than tab and
- * newline in any argument (directly, in a list, in a nested input object; as
+ * line breaks in any argument (directly, in a list, in a nested input object; as
  * a literal or through a variable) is BAD_USER_INPUT naming the argument,
  * before anything runs. The schema is walked, so a new argument is covered
  * without touching this file.
@@ -151,6 +151,8 @@ function variablesFor(c: Case, bad: string): Record<string, unknown> {
 
 let server: TestServer;
 const schemaCases = cases(buildSchema());
+/** The media type whose statuses follow the error code (an application/json client gets 200 for input errors). */
+const GRAPHQL_RESPONSE = { headers: { accept: 'application/graphql-response+json' } };
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -171,7 +173,7 @@ describe('control characters in arguments', () => {
   it.each(schemaCases.map((c) => [`${c.field.name}(${c.target.argument})`, c] as const))(
     'refuses NUL in %s through a variable with BAD_USER_INPUT naming it',
     async (_name, c) => {
-      const result = await server.graphql(documentFor(c), variablesFor(c, 'a\u0000b'));
+      const result = await server.graphql(documentFor(c), variablesFor(c, 'a\u0000b'), GRAPHQL_RESPONSE);
       expect(result.status).toBe(400);
       expect(result.body.data ?? null).toBeNull();
       expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: c.target.argument });
@@ -182,37 +184,37 @@ describe('control characters in arguments', () => {
   it.each(schemaCases.map((c) => [`${c.field.name}(${c.target.argument})`, c] as const))(
     'refuses NUL in %s written as a literal with BAD_USER_INPUT naming it',
     async (_name, c) => {
-      const result = await server.graphql(literalDocumentFor(c, 'a\u0000b'));
+      const result = await server.graphql(literalDocumentFor(c, 'a\u0000b'), undefined, GRAPHQL_RESPONSE);
       expect(result.status).toBe(400);
       expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: c.target.argument });
     },
   );
 
   it('refuses NUL as a string literal in the document, naming the argument', async () => {
-    const literal = await server.graphql('{ categoryBySlug(slug: "books\\u0000") { id } products(filter: { search: "ok" }) { totalCount } }');
+    const literal = await server.graphql('{ categoryBySlug(slug: "books\\u0000") { id } products(filter: { search: "ok" }) { totalCount } }', undefined, GRAPHQL_RESPONSE);
     expect(literal.status).toBe(400);
     expect(literal.body.errors).toHaveLength(1);
     expect(literal.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'slug' });
-    const nested = await server.graphql('mutation { logIn(input: { email: "a@example.com", password: "x\\u001b[31m" }) { accessToken } }');
+    const nested = await server.graphql('mutation { logIn(input: { email: "a@example.com", password: "x\\u001b[31m" }) { accessToken } }', undefined, GRAPHQL_RESPONSE);
     expect(nested.status).toBe(400);
     expect(nested.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.password' });
     expect(nested.body.errors?.[0]?.message).toContain('U+001B');
   });
 
-  it('names the list element and refuses other control characters (CR, DEL, C1), through variables', async () => {
+  it('names the list element and refuses other control characters (vertical tab, DEL, C1, backspace), through variables', async () => {
     const query = 'query ($ids: [ID!]!) { nodes(ids: $ids) { id } }';
-    for (const [bad, codePoint] of [['\r', 'U+000D'], ['\u007f', 'U+007F'], ['\u0085', 'U+0085'], ['\u0008', 'U+0008']] as const) {
-      const result = await server.graphql(query, { ids: ['UHJvZHVjdDox', `x${bad}`] });
+    for (const [bad, codePoint] of [['\u000b', 'U+000B'], ['\u007f', 'U+007F'], ['\u0085', 'U+0085'], ['\u0008', 'U+0008']] as const) {
+      const result = await server.graphql(query, { ids: ['UHJvZHVjdDox', `x${bad}`] }, GRAPHQL_RESPONSE);
       expect(result.status).toBe(400);
       expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'ids.1' });
       expect(result.body.errors?.[0]?.message).toContain(codePoint);
     }
   });
 
-  it('accepts tab and newline, and non-Latin text', async () => {
+  it('accepts tab and line breaks (LF, CRLF), and non-Latin text', async () => {
     const result = await server.graphql<{ products: { totalCount: number } }>(
       'query ($s: String) { products(filter: { search: $s }) { totalCount } }',
-      { s: 'tab\there\nnew line — 日本語 ✓' },
+      { s: 'tab\there\nnew line\r\nWindows line — 日本語 ✓' },
     );
     expect(result.status).toBe(200);
     expect(result.body.errors).toBeUndefined();
@@ -220,9 +222,11 @@ describe('control characters in arguments', () => {
   });
 
   it('checks before anything runs: a mutation is refused before authorization or writes', async () => {
-    const result = await server.graphql('mutation ($input: LogInInput!) { logIn(input: $input) { accessToken } }', {
-      input: { email: 'someone\u0000@example.com', password: 'whatever-password' },
-    });
+    const result = await server.graphql(
+      'mutation ($input: LogInInput!) { logIn(input: $input) { accessToken } }',
+      { input: { email: 'someone\u0000@example.com', password: 'whatever-password' } },
+      GRAPHQL_RESPONSE,
+    );
     expect(result.status).toBe(400);
     expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.email' });
     const { rows } = await server.db.selectFrom('audit_events').select('action').execute().then((r) => ({ rows: r }));

@@ -1,10 +1,12 @@
 /**
  * One policy for every string a client sends as a GraphQL argument, applied
  * once at the edge instead of in each resolver: control characters (Unicode
- * category Cc) other than tab and newline are refused with BAD_USER_INPUT
- * naming the argument. NUL in particular: PostgreSQL cannot store it in text
+ * category Cc) other than tab and line breaks (LF, CR) are refused with
+ * BAD_USER_INPUT naming the argument. It is the plain-text policy's rule for
+ * multi-line text (src/validation/plain-text.ts), so no field can ever
+ * receive more; single-line fields refuse line breaks and tabs themselves. NUL in particular: PostgreSQL cannot store it in text
  * and would fail the statement ("invalid byte sequence"), and the rest
- * (escape, backspace, carriage return, C1 controls) only serve to disguise
+ * (escape, backspace, DEL, C1 controls) only serve to disguise
  * text in logs, terminals and other people's screens.
  *
  * Every string is checked, whatever its type (String, ID, EmailAddress, a
@@ -34,10 +36,8 @@ import {
 } from 'graphql';
 
 import { badUserInput } from '../errors/errors.js';
+import { findControlCharacter } from '../validation/plain-text.js';
 import type { GraphQLContext } from './context.js';
-
-/** Cc except tab (U+0009) and line feed (U+000A). */
-const FORBIDDEN = /(?![\t\n])\p{Cc}/u;
 
 type PathSegment = string | number;
 
@@ -47,14 +47,14 @@ interface Violation {
 }
 
 function violationIn(value: string, path: readonly PathSegment[]): Violation | undefined {
-  const match = FORBIDDEN.exec(value);
-  if (!match) return undefined;
-  return { argument: path.join('.'), codePoint: match[0].codePointAt(0) ?? 0 };
+  const found = findControlCharacter(value, 'multi-line');
+  if (found === null) return undefined;
+  return { argument: path.join('.'), codePoint: found.codePointAt(0) ?? 0 };
 }
 
 function message({ argument, codePoint }: Violation): string {
   const hex = codePoint.toString(16).toUpperCase().padStart(4, '0');
-  return `\`${argument}\` contains a control character (U+${hex}); only tab and newline are allowed in text.`;
+  return `\`${argument}\` contains a control character (U+${hex}); only tab and line breaks are allowed in text.`;
 }
 
 /** A JSON value from the request's `variables`, walked for strings. */
