@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 
 import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
+import { redisAnswers, testRedisUrl as redisUrl, unreachableRedisUrl } from '../helpers/redis.js';
 import {
   createBruteForceLimiter,
   EMAIL_IP_WINDOW_SECONDS,
@@ -128,21 +128,10 @@ describe('brute-force limiter, memory store', () => {
   });
 });
 
-/** A TCP port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 describe('brute-force limiter, Redis down (insurance limiter)', () => {
   let down: Redis;
   beforeAll(async () => {
-    down = createRedisClient(`redis://127.0.0.1:${await closedPort()}`);
+    down = createRedisClient(await unreachableRedisUrl());
   });
   afterAll(async () => {
     await closeRedisClient(down);
@@ -155,35 +144,6 @@ describe('brute-force limiter, Redis down (insurance limiter)', () => {
     expect(down.status).not.toBe('ready');
   });
 });
-
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** True when Redis at `url` answers PING within `timeoutMs`. */
-async function redisAnswers(url: string, timeoutMs: number): Promise<boolean> {
-  const probe = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: timeoutMs,
-    retryStrategy: () => null,
-    // disconnect() on a socket still connecting (unroutable host) destroys it at once, not after 2 s.
-    disconnectTimeout: 0,
-  });
-  probe.on('error', () => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-    });
-    const pong = await Promise.race([probe.connect().then(() => probe.ping()), timeout]);
-    return pong === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-    probe.disconnect();
-  }
-}
 
 const redisReachable = await redisAnswers(redisUrl, 500);
 
