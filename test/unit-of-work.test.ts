@@ -11,6 +11,7 @@ import { recordAudit } from '../src/modules/audit/audit.service.js';
 import type { AppLoaders } from '../src/modules/registry.js';
 import { deactivateUser, setUserRole } from '../src/modules/users/admin.service.js';
 import { updateUserEndingTokens } from '../src/modules/users/user.service.js';
+import { recordChanges, type Change, type ChangeFeed } from '../src/scope/changes.js';
 import type { ScopeDeps } from '../src/scope/scope.js';
 import { hashPassword } from '../src/auth/passwords.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -176,6 +177,30 @@ describe('after-commit callbacks', () => {
     });
     expect(await countRows('api_keys', user.id)).toBe(1);
     expect(lines.join('')).toContain('after-commit callback failed');
+  });
+
+  it('announce recorded changes to the change feed once per committed unit, never after a rollback', async () => {
+    const published: Change[][] = [];
+    const feed: ChangeFeed = { publish: (changes) => void published.push([...changes]) };
+    const scope = jobScope({ ...deps, changes: feed });
+    await unitOfWork(scope, async (unit) => {
+      await recordChanges(unit, { entity: 'product', id: 'p1' });
+      await unitOfWork(unit, (inner) => recordChanges(inner, { entity: 'review', id: 'r1', productId: 'p1' }));
+      await recordChanges(unit, { entity: 'category', id: 'c1' });
+      expect(published).toEqual([]);
+    });
+    expect(published).toEqual([[{ entity: 'product', id: 'p1' }, { entity: 'review', id: 'r1', productId: 'p1' }, { entity: 'category', id: 'c1' }]]);
+
+    await expect(
+      unitOfWork(scope, async (unit) => {
+        await recordChanges(unit, { entity: 'product', id: 'p2' });
+        throw new LaterStepFailed();
+      }),
+    ).rejects.toBeInstanceOf(LaterStepFailed);
+    expect(published).toHaveLength(1);
+
+    await recordChanges(scope, { entity: 'user', id: 'u1' });
+    expect(published[1]).toEqual([{ entity: 'user', id: 'u1' }]);
   });
 });
 

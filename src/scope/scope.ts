@@ -6,6 +6,8 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
 import type { UnitState } from '../db/unit-state.js';
 
+import type { ChangeFeed } from './changes.js';
+
 /**
  * The request scope: everything a service may use to do one piece of work
  * for one caller. It knows nothing of HTTP, Fastify or Apollo, so an HTTP
@@ -37,6 +39,8 @@ export interface ScopeDeps<L = unknown> {
   auth: AuthRuntime;
   /** Builds every module's loaders on a handle (the pool, or a transaction). */
   createLoaders: (db: Kysely<Database>) => L;
+  /** Hears what committed writes changed (src/scope/changes.ts); absent when nothing keeps derived copies. */
+  changes?: ChangeFeed;
 }
 
 /**
