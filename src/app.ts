@@ -22,6 +22,7 @@ import { costPlugin } from './limits/cost.plugin.js';
 import { createCostLimiter } from './limits/cost-limiter.js';
 import { documentLimitRules } from './limits/query-limits.js';
 import { loadTrustedDocuments } from './limits/trusted-documents.js';
+import { createPersistedQueryStore, persistedQueryKey } from './limits/persisted-query-store.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 import { registerAuthentication } from './auth/http.js';
 import { registerIdempotency } from './idempotency/idempotency.http.js';
@@ -77,6 +78,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 export async function buildApp({ config, db, logger, ...options }: AppOptions): Promise<FastifyInstance> {
   // Read before anything opens: a bad file stops start-up with the reason.
   const trusted = config.trustedDocumentsFile ? loadTrustedDocuments(config.trustedDocumentsFile) : undefined;
+  // Hash -> document for hash-only requests: the trusted list, or the APQ store Apollo registers into.
+  const documents = trusted ? trusted.cache : config.persistedQueries ? createPersistedQueryStore() : undefined;
   // One Redis client for every user of Redis (login limits, query-cost budgets).
   const redis = config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
   if (redis) logRedisAvailability(redis, logger);
@@ -131,7 +134,10 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   }
   await registerAuthentication(app, { db, auth, createLoaders });
   // After authentication: keys are scoped to the caller.
-  await registerIdempotency(app, db);
+  await registerIdempotency(app, db, {
+    // A keyed mutation sent by hash alone is fingerprinted (and refused without a key) like one sent in full.
+    documentByHash: async (hash) => (documents ? await documents.get(persistedQueryKey(hash)) : undefined),
+  });
   // One line per request: what ran, how long, how it ended, what it cost the database.
   app.addHook('onResponse', async (request, reply) => {
     const { stats } = request;
@@ -189,7 +195,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     ],
     csrfPrevention: true,
     // Trusted documents: hash-only requests find their document in the list, and nothing registers.
-    persistedQueries: trusted ? { cache: trusted.cache } : config.persistedQueries ? {} : false,
+    persistedQueries: documents ? { cache: documents } : false,
     // main.ts owns SIGINT/SIGTERM (drain, then stop Apollo in onClose). Apollo's own handlers
     // would stop it concurrently and re-raise the signal, killing the process mid-drain.
     stopOnTerminationSignals: false,

@@ -78,3 +78,21 @@ export const canWriteCatalog = rule({ cache: 'contextual' })((_parent, _args, ct
   if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('catalog:write')) return forbidden('This API key lacks the catalog:write scope.');
   return true;
 });
+
+/** Order reads: signed in; an API key needs `orders:read`. Which orders: the service decides (customer, seller, admin). */
+export const canReadOrders = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('orders:read')) return forbidden('This API key lacks the orders:read scope.');
+  return true;
+});
+
+/**
+ * Buying and fulfilling: signed in; an API key needs `orders:write`. Any role
+ * may buy; which orders a caller may cancel, ship or deliver is the service's
+ * call (its customer, its seller), so a key never does more than its owner.
+ */
+export const canWriteOrders = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('orders:write')) return forbidden('This API key lacks the orders:write scope.');
+  return true;
+});

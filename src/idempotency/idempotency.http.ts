@@ -37,8 +37,12 @@ export const KEY_REQUIRED_MUTATIONS: ReadonlySet<string> = new Set(['checkout', 
 /** 1 to 255 printable ASCII characters (space included, other control characters not). */
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
 const PURGE_INTERVAL_MS = 3600 * 1000;
-/** Error codes that mean the server failed: the response is not stored and the key is freed. */
-const SERVER_FAILURES = new Set<string>(['INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE']);
+/**
+ * Error codes after which the response is not stored and the key is freed:
+ * the server failed, or (a persisted document evicted between the key's
+ * claim and execution) nothing ran and the client must send the document.
+ */
+const SERVER_FAILURES = new Set<string>(['INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE', 'PERSISTED_QUERY_NOT_FOUND']);
 
 interface KeyedRequest {
   claim: Claim;
@@ -55,21 +59,50 @@ interface GraphQLBody {
   query?: unknown;
   operationName?: unknown;
   variables?: unknown;
+  extensions?: unknown;
 }
 
-/** The operation a POST body will run, when it is a parseable document; `null` otherwise (Apollo answers it). */
-function operationOf(body: GraphQLBody): { document: DocumentNode; operation: OperationDefinitionNode } | null {
-  if (typeof body.query !== 'string') return null;
+interface ResolvedDocument {
+  text: string;
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+}
+
+/** Looks up the document of a hash-only (persisted or trusted) request; `undefined` when unknown. */
+export type DocumentByHash = (sha256Hash: string) => Promise<string | undefined>;
+
+function persistedHash(body: GraphQLBody): string | undefined {
+  const extensions = body.extensions;
+  if (typeof extensions !== 'object' || extensions === null) return undefined;
+  const persisted = (extensions as { persistedQuery?: unknown }).persistedQuery;
+  if (typeof persisted !== 'object' || persisted === null) return undefined;
+  const hash = (persisted as { sha256Hash?: unknown }).sha256Hash;
+  return typeof hash === 'string' ? hash : undefined;
+}
+
+/**
+ * The document and operation a POST body will run, whether it carries the
+ * text or only a persisted hash; `null` when there is none to run (Apollo
+ * answers: a parse error, an unknown hash).
+ */
+async function operationOf(body: GraphQLBody, documentByHash: DocumentByHash): Promise<ResolvedDocument | null> {
+  let text: string | undefined;
+  if (typeof body.query === 'string') text = body.query;
+  else {
+    const hash = persistedHash(body);
+    if (hash !== undefined) text = await documentByHash(hash);
+  }
+  if (text === undefined) return null;
   let document: DocumentNode;
   try {
-    document = parse(body.query);
+    document = parse(text);
   } catch {
     return null;
   }
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const name = typeof body.operationName === 'string' ? body.operationName : null;
   const operation = name === null ? (operations.length === 1 ? operations[0] : undefined) : operations.find((o) => o.name?.value === name);
-  return operation ? { document, operation } : null;
+  return operation ? { text, document, operation } : null;
 }
 
 /** Root field names of the operation, through fragments. */
@@ -101,7 +134,13 @@ function refusal(code: ErrorCode, requestId: string, message?: string) {
   return { status: errorCodes[code].status, body: requestError(code, requestId, message) };
 }
 
-export async function registerIdempotency(app: FastifyInstance, db: Kysely<Database>): Promise<void> {
+export interface IdempotencyOptions {
+  /** Where hash-only requests find their document (the APQ store or the trusted list). */
+  documentByHash?: DocumentByHash;
+}
+
+export async function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, options: IdempotencyOptions = {}): Promise<void> {
+  const documentByHash: DocumentByHash = options.documentByHash ?? (async () => undefined);
   app.decorateRequest('idempotency');
 
   // After the authentication hook (registered before this one): the viewer is known.
@@ -110,12 +149,14 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     const ctx = request.graphqlContext;
     if (!ctx || typeof request.body !== 'object' || request.body === null) return;
     const body = request.body as GraphQLBody;
-    const found = operationOf(body);
+    const found = await operationOf(body, documentByHash);
     if (!found || found.operation.operation !== OperationTypeNode.MUTATION) return;
     const header = request.headers['idempotency-key'];
     const key = Array.isArray(header) ? header[0] : header;
     let refused: ReturnType<typeof refusal> | undefined;
     if (key === undefined) {
+      // Without credentials the operation cannot run at all: the permission layer answers UNAUTHENTICATED.
+      if (!ctx.viewer) return;
       const fields = rootFields(found.document, found.operation.selectionSet);
       const needing = fields.find((field) => KEY_REQUIRED_MUTATIONS.has(field));
       if (needing === undefined) return;
@@ -136,7 +177,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     const outcome = await claimKey(db, {
       principal,
       key,
-      fingerprint: requestFingerprint(body.query as string, typeof body.operationName === 'string' ? body.operationName : null, variables),
+      fingerprint: requestFingerprint(found.text, typeof body.operationName === 'string' ? body.operationName : null, variables),
     });
     switch (outcome.kind) {
       case 'replay':

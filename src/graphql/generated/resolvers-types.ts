@@ -10,6 +10,8 @@ import type { AuditEventRow } from '../../modules/audit/audit.table.js';
 import type { AuditEventConnectionModel, AuditEventEdgeModel } from '../../modules/audit/audit.mappers.js';
 import type { ProductConnectionModel, ProductEdgeModel } from '../../modules/products/product.mappers.js';
 import type { ReviewConnectionModel, ReviewEdgeModel } from '../../modules/reviews/review.mappers.js';
+import type { OrderRow, OrderItemRow } from '../../modules/orders/order.table.js';
+import type { OrderConnectionModel, OrderEdgeModel } from '../../modules/orders/order.mappers.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -160,6 +162,23 @@ export type AuthPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `cancelOrder`. */
+export type CancelOrderInput = {
+  /** The `version` you last read; a stale one is a `VERSION_CONFLICT` and nothing changes. */
+  expectedVersion: Scalars['Int']['input'];
+  /** The order. */
+  orderId: Scalars['ID']['input'];
+};
+
+/** Result of `cancelOrder`. */
+export type CancelOrderPayload = {
+  __typename?: 'CancelOrderPayload';
+  /** The cancelled order; `null` when `userErrors` is not empty. */
+  order?: Maybe<Order>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** A group of products, such as Books or Electronics. */
 export type Category = Node & {
   __typename?: 'Category';
@@ -201,6 +220,29 @@ export type ChangePasswordPayload = {
   /** The user; `null` when `userErrors` is not empty. */
   user?: Maybe<User>;
   /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `checkout`. */
+export type CheckoutInput = {
+  /** The cart: 1 to 50 lines, each product at most once. */
+  items: Array<CheckoutItemInput>;
+};
+
+/** One line of a cart. */
+export type CheckoutItemInput = {
+  /** An `ACTIVE` product of another seller. */
+  productId: Scalars['ID']['input'];
+  /** Units to buy, 1 to 100. */
+  quantity: Scalars['Int']['input'];
+};
+
+/** Result of `checkout`. */
+export type CheckoutPayload = {
+  __typename?: 'CheckoutPayload';
+  /** The new orders, one per seller, in the order of the sellers' first cart lines; `null` when `userErrors` is not empty. */
+  orders?: Maybe<Array<Order>>;
+  /** Problems with the cart; empty on success. */
   userErrors: Array<UserError>;
 };
 
@@ -312,6 +354,23 @@ export type DeleteProductPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `deliverOrder`. */
+export type DeliverOrderInput = {
+  /** The `version` you last read; a stale one is a `VERSION_CONFLICT` and nothing changes. */
+  expectedVersion: Scalars['Int']['input'];
+  /** The order. */
+  orderId: Scalars['ID']['input'];
+};
+
+/** Result of `deliverOrder`. */
+export type DeliverOrderPayload = {
+  __typename?: 'DeliverOrderPayload';
+  /** The delivered order; `null` when `userErrors` is not empty. */
+  order?: Maybe<Order>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `logIn`. */
 export type LogInInput = {
   /** The account's email address. */
@@ -343,6 +402,23 @@ export type LogOutPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `markOrderPaid`. */
+export type MarkOrderPaidInput = {
+  /** The `version` you last read; a stale one is a `VERSION_CONFLICT` and nothing changes. */
+  expectedVersion: Scalars['Int']['input'];
+  /** The order. */
+  orderId: Scalars['ID']['input'];
+};
+
+/** Result of `markOrderPaid`. */
+export type MarkOrderPaidPayload = {
+  __typename?: 'MarkOrderPaidPayload';
+  /** The paid order; `null` when `userErrors` is not empty. */
+  order?: Maybe<Order>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** An exact amount of money. Never a float: `amount` is in the currency's minor unit (cents for EUR and USD). */
 export type Money = {
   __typename?: 'Money';
@@ -365,8 +441,20 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Withdraws an `ACTIVE` or `DRAFT` product from sale: it becomes `ARCHIVED`, visible only to its seller and admins. */
   archiveProduct: ArchiveProductPayload;
+  /**
+   * Cancels one of your orders while it is `PENDING_PAYMENT`; its units go back on sale. An API key needs the
+   * `ORDERS_WRITE` scope.
+   */
+  cancelOrder: CancelOrderPayload;
   /** Changes the signed-in user's password; every session ends and existing access tokens stop working. */
   changePassword: ChangePasswordPayload;
+  /**
+   * Buys the cart: in one transaction, checks every line, makes one `PENDING_PAYMENT` order per seller with the
+   * current titles and prices, and takes the units from stock. Requires an `Idempotency-Key` header. Every problem is
+   * reported at once (`OUT_OF_STOCK` lines carry `availableQuantity`); with any problem nothing is ordered and no stock
+   * moves. All items must be priced in one currency. An API key needs the `ORDERS_WRITE` scope.
+   */
+  checkout: CheckoutPayload;
   /** Creates an API key for the signed-in user. The key itself is returned once, in `plaintextKey`, and never again. */
   createApiKey: CreateApiKeyPayload;
   /** Creates a category. Admins only. */
@@ -385,6 +473,8 @@ export type Mutation = {
    * that contain it keep their snapshot. `restoreProduct` brings it back.
    */
   deleteProduct: DeleteProductPayload;
+  /** Marks a `SHIPPED` order of yours (as its seller) delivered. An API key needs the `ORDERS_WRITE` scope. */
+  deliverOrder: DeliverOrderPayload;
   /**
    * Signs in with email and password. An unknown email and a wrong password get the same answer.
    * Limited per IP and per (email, IP); over the limit the request fails with `RATE_LIMITED`.
@@ -394,6 +484,8 @@ export type Mutation = {
   logOut: LogOutPayload;
   /** Ends every session of the signed-in user and invalidates their access tokens at once. */
   logOutEverywhere: LogOutPayload;
+  /** Records the payment of a `PENDING_PAYMENT` order. Admins in person only; requires an `Idempotency-Key` header. */
+  markOrderPaid: MarkOrderPaidPayload;
   /** Lists a `DRAFT` or `ARCHIVED` product: it becomes `ACTIVE`, visible and purchasable. */
   publishProduct: PublishProductPayload;
   /**
@@ -401,6 +493,12 @@ export type Mutation = {
    * and a new refresh token. The old refresh token stops working; presenting it again revokes the whole session.
    */
   refreshSession: AuthPayload;
+  /**
+   * Refunds a `PAID`, `SHIPPED` or `DELIVERED` order. Admins in person only; requires an `Idempotency-Key` header. A
+   * `PAID` order's units go back on sale (they never left); after shipping they do not (the seller restocks returned
+   * goods with `updateProduct`).
+   */
+  refundOrder: RefundOrderPayload;
   /** Restores a soft-deleted product of yours (admins: any), with the status it had. */
   restoreProduct: RestoreProductPayload;
   /** Revokes one of the signed-in user's API keys; it stops working at once. */
@@ -409,6 +507,8 @@ export type Mutation = {
   revokeSession: RevokeSessionPayload;
   /** Changes a user's role. Admins only; takes effect on the user's next request. */
   setUserRole: SetUserRolePayload;
+  /** Marks a `PAID` order of yours (as its seller) shipped. An API key needs the `ORDERS_WRITE` scope. */
+  shipOrder: ShipOrderPayload;
   /**
    * Creates a customer account and signs it in. Limited per IP and per (email, IP) against abuse;
    * over the limit the request fails with `RATE_LIMITED`.
@@ -431,8 +531,20 @@ export type MutationArchiveProductArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationCancelOrderArgs = {
+  input: CancelOrderInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationCheckoutArgs = {
+  input: CheckoutInput;
 };
 
 
@@ -473,6 +585,12 @@ export type MutationDeleteProductArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationDeliverOrderArgs = {
+  input: DeliverOrderInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationLogInArgs = {
   input: LogInInput;
 };
@@ -491,6 +609,12 @@ export type MutationLogOutEverywhereArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationMarkOrderPaidArgs = {
+  input: MarkOrderPaidInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationPublishProductArgs = {
   input: PublishProductInput;
 };
@@ -499,6 +623,12 @@ export type MutationPublishProductArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationRefreshSessionArgs = {
   input: RefreshSessionInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRefundOrderArgs = {
+  input: RefundOrderInput;
 };
 
 
@@ -527,6 +657,12 @@ export type MutationSetUserRoleArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationShipOrderArgs = {
+  input: ShipOrderInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationSignUpArgs = {
   input: SignUpInput;
 };
@@ -549,12 +685,119 @@ export type Node = {
   id: Scalars['ID']['output'];
 };
 
+/**
+ * A purchase from one seller: checkout makes one order per seller in the cart. Visible to its customer, its seller and
+ * admins only.
+ */
+export type Order = Node & {
+  __typename?: 'Order';
+  /** When the customer cancelled it; `null` unless cancelled. */
+  cancelledAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When the order was placed (checkout). */
+  createdAt: Scalars['DateTime']['output'];
+  /** The buyer's public profile; `null` if the account is no longer visible. */
+  customer?: Maybe<User>;
+  /** When the seller marked it delivered; `null` until then. */
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Opaque global id. */
+  id: Scalars['ID']['output'];
+  /** What was bought, with the title and unit price at the time of checkout. */
+  items: Array<OrderItem>;
+  /** When an admin marked it paid; `null` until then. */
+  paidAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When an admin refunded it; `null` unless refunded. */
+  refundedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The seller's public profile; `null` if the account is no longer visible. */
+  seller?: Maybe<User>;
+  /** When the seller shipped it; `null` until then. */
+  shippedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Where the order is in its lifecycle. */
+  status: OrderStatus;
+  /** Sum of the items' subtotals, exact, in the order's single currency. */
+  total: Money;
+  /** When the order last changed. */
+  updatedAt: Scalars['DateTime']['output'];
+  /** Incremented on every change; send it back as `expectedVersion` with a transition. */
+  version: Scalars['Int']['output'];
+};
+
+/** A page of orders. */
+export type OrderConnection = {
+  __typename?: 'OrderConnection';
+  /** The orders on this page with their cursors. */
+  edges: Array<OrderEdge>;
+  /** The orders on this page, without cursors. */
+  nodes: Array<Order>;
+  /** Where this page sits in the whole list. */
+  pageInfo: PageInfo;
+  /** Number of orders matching the filter, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
 /** Direction of a sort. */
 export type OrderDirection =
   /** Smallest first (A to Z, oldest first, cheapest first). */
   | 'ASC'
   /** Largest first (Z to A, newest first, most expensive first). */
   | 'DESC';
+
+/** An order in a connection. */
+export type OrderEdge = {
+  __typename?: 'OrderEdge';
+  /** Opaque cursor for `after` / `before`. */
+  cursor: Scalars['String']['output'];
+  /** The order. */
+  node: Order;
+};
+
+/** Conditions an order must meet; all given conditions apply together. */
+export type OrderFilter = {
+  /** Only orders placed at or after this instant. */
+  createdAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only orders placed before this instant. */
+  createdBefore?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only orders in one of these states (at least one). */
+  statuses?: InputMaybe<Array<OrderStatus>>;
+};
+
+/**
+ * One line of an order. Title and unit price are snapshots taken at checkout: later edits or the deletion of the
+ * product do not change them.
+ */
+export type OrderItem = {
+  __typename?: 'OrderItem';
+  /**
+   * The product as it is now; `null` when it is no longer visible to you (soft-deleted, or withdrawn from sale). The
+   * snapshot fields below still describe what was bought.
+   */
+  product?: Maybe<Product>;
+  /** Units bought, 1 to 100. */
+  quantity: Scalars['Int']['output'];
+  /** Unit price times quantity. */
+  subtotal: Money;
+  /** The product's title at checkout. */
+  title: Scalars['String']['output'];
+  /** The unit price at checkout. */
+  unitPrice: Money;
+};
+
+/**
+ * Lifecycle of an order: `PENDING_PAYMENT` -> `PAID` -> `SHIPPED` -> `DELIVERED`, or `CANCELLED` (from
+ * `PENDING_PAYMENT`, by its customer) and `REFUNDED` (from `PAID`, `SHIPPED` or `DELIVERED`, by an admin).
+ */
+export type OrderStatus =
+  /** Cancelled by the customer before payment; its stock went back on sale. */
+  | 'CANCELLED'
+  /** Received by the customer (marked by the seller). */
+  | 'DELIVERED'
+  /** Payment received (marked by an admin). */
+  | 'PAID'
+  /** Placed at checkout; stock is reserved; waiting for payment. */
+  | 'PENDING_PAYMENT'
+  /** Money returned by an admin. Stock goes back on sale only when the order had not shipped. */
+  | 'REFUNDED'
+  /** Handed to the carrier by the seller. */
+  | 'SHIPPED';
 
 /** Pagination state of a connection (Relay cursor connections specification). */
 export type PageInfo = {
@@ -728,6 +971,11 @@ export type Query = {
   node?: Maybe<Node>;
   /** Fetches up to 100 objects by their global ids, in the order given. Each missing or invisible object is `null`. */
   nodes?: Maybe<Array<Maybe<Node>>>;
+  /**
+   * An order by its global id, or `null` when it does not exist or is not yours to see: orders are visible to their
+   * customer, their seller and admins (in person) only. An API key needs the `ORDERS_READ` scope.
+   */
+  order?: Maybe<Order>;
   /** A product by its global id, or `null` when it does not exist or is not visible to you. */
   product?: Maybe<Product>;
   /**
@@ -769,6 +1017,12 @@ export type QueryNodesArgs = {
 
 
 /** The root of every read. Objects the viewer may not see are `null` and never appear in lists. */
+export type QueryOrderArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root of every read. Objects the viewer may not see are `null` and never appear in lists. */
 export type QueryProductArgs = {
   id: Scalars['ID']['input'];
 };
@@ -798,6 +1052,23 @@ export type RefreshTokenDelivery =
   | 'COOKIE'
   /** In the payload's `refreshToken` field: for mobile, server and command-line clients. */
   | 'PAYLOAD';
+
+/** Input of `refundOrder`. */
+export type RefundOrderInput = {
+  /** The `version` you last read; a stale one is a `VERSION_CONFLICT` and nothing changes. */
+  expectedVersion: Scalars['Int']['input'];
+  /** The order. */
+  orderId: Scalars['ID']['input'];
+};
+
+/** Result of `refundOrder`. */
+export type RefundOrderPayload = {
+  __typename?: 'RefundOrderPayload';
+  /** The refunded order; `null` when `userErrors` is not empty. */
+  order?: Maybe<Order>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
 
 /** Input of `restoreProduct`. */
 export type RestoreProductInput = {
@@ -945,6 +1216,23 @@ export type SetUserRolePayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `shipOrder`. */
+export type ShipOrderInput = {
+  /** The `version` you last read; a stale one is a `VERSION_CONFLICT` and nothing changes. */
+  expectedVersion: Scalars['Int']['input'];
+  /** The order. */
+  orderId: Scalars['ID']['input'];
+};
+
+/** Result of `shipOrder`. */
+export type ShipOrderPayload = {
+  __typename?: 'ShipOrderPayload';
+  /** The shipped order; `null` when `userErrors` is not empty. */
+  order?: Maybe<Order>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `signUp`. */
 export type SignUpInput = {
   /** Public name, 1 to 80 characters. */
@@ -1022,10 +1310,48 @@ export type User = Node & {
   email?: Maybe<Scalars['String']['output']>;
   /** Opaque global id. */
   id: Scalars['ID']['output'];
+  /**
+   * Orders this user placed as a customer, newest first. Visible to the user only (an API key needs `ORDERS_READ`):
+   * `null` with an error for anyone else.
+   */
+  orders?: Maybe<OrderConnection>;
   /** What the user may do. Visible to the user and admins only: `null` with an error for anyone else. */
   role?: Maybe<Role>;
+  /**
+   * Orders this user received as a seller, newest first. Visible to the user only (an API key needs `ORDERS_READ`):
+   * `null` with an error for anyone else. Empty for users who never sold anything.
+   */
+  sales?: Maybe<OrderConnection>;
   /** The user's signed-in sessions that have not ended, newest first. Visible to the user only: `null` with an error for anyone else. */
   sessions?: Maybe<Array<Session>>;
+};
+
+
+/**
+ * A person with an account. Public profile fields are visible to everyone; private ones only to
+ * the user and to admins (other users get a `FORBIDDEN` error on those fields, anonymous callers
+ * `UNAUTHENTICATED`). Admin rights are never exercised through API keys.
+ */
+export type UserOrdersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<OrderFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * A person with an account. Public profile fields are visible to everyone; private ones only to
+ * the user and to admins (other users get a `FORBIDDEN` error on those fields, anonymous callers
+ * `UNAUTHENTICATED`). Admin rights are never exercised through API keys.
+ */
+export type UserSalesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<OrderFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /**
@@ -1151,6 +1477,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( ApiKeyRow )
     | ( AuditEventRow )
     | ( CategoryRow )
+    | ( OrderRow )
     | ( ProductRow )
     | ( ReviewRow )
     | ( SessionRow )
@@ -1170,9 +1497,14 @@ export type ResolversTypes = {
   AuditEventFilter: AuditEventFilter;
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CancelOrderInput: CancelOrderInput;
+  CancelOrderPayload: ResolverTypeWrapper<Omit<CancelOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   Category: ResolverTypeWrapper<CategoryRow>;
   ChangePasswordInput: ChangePasswordInput;
   ChangePasswordPayload: ResolverTypeWrapper<Omit<ChangePasswordPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
+  CheckoutInput: CheckoutInput;
+  CheckoutItemInput: CheckoutItemInput;
+  CheckoutPayload: ResolverTypeWrapper<Omit<CheckoutPayload, 'orders'> & { orders?: Maybe<Array<ResolversTypes['Order']>> }>;
   CreateApiKeyInput: CreateApiKeyInput;
   CreateApiKeyPayload: ResolverTypeWrapper<Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversTypes['ApiKey']> }>;
   CreateCategoryInput: CreateCategoryInput;
@@ -1187,6 +1519,8 @@ export type ResolversTypes = {
   DeleteCategoryPayload: ResolverTypeWrapper<DeleteCategoryPayload>;
   DeleteProductInput: DeleteProductInput;
   DeleteProductPayload: ResolverTypeWrapper<DeleteProductPayload>;
+  DeliverOrderInput: DeliverOrderInput;
+  DeliverOrderPayload: ResolverTypeWrapper<Omit<DeliverOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -1195,11 +1529,19 @@ export type ResolversTypes = {
   LogOutEverywhereInput: LogOutEverywhereInput;
   LogOutInput: LogOutInput;
   LogOutPayload: ResolverTypeWrapper<LogOutPayload>;
+  MarkOrderPaidInput: MarkOrderPaidInput;
+  MarkOrderPaidPayload: ResolverTypeWrapper<Omit<MarkOrderPaidPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
+  Order: ResolverTypeWrapper<OrderRow>;
+  OrderConnection: ResolverTypeWrapper<OrderConnectionModel>;
   OrderDirection: OrderDirection;
+  OrderEdge: ResolverTypeWrapper<OrderEdgeModel>;
+  OrderFilter: OrderFilter;
+  OrderItem: ResolverTypeWrapper<OrderItemRow>;
+  OrderStatus: OrderStatus;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Product: ResolverTypeWrapper<ProductRow>;
   ProductConnection: ResolverTypeWrapper<ProductConnectionModel>;
@@ -1213,6 +1555,8 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RefreshSessionInput: RefreshSessionInput;
   RefreshTokenDelivery: RefreshTokenDelivery;
+  RefundOrderInput: RefundOrderInput;
+  RefundOrderPayload: ResolverTypeWrapper<Omit<RefundOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   RestoreProductInput: RestoreProductInput;
   RestoreProductPayload: ResolverTypeWrapper<Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   Review: ResolverTypeWrapper<ReviewRow>;
@@ -1228,6 +1572,8 @@ export type ResolversTypes = {
   Session: ResolverTypeWrapper<SessionRow>;
   SetUserRoleInput: SetUserRoleInput;
   SetUserRolePayload: ResolverTypeWrapper<Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
+  ShipOrderInput: ShipOrderInput;
+  ShipOrderPayload: ResolverTypeWrapper<Omit<ShipOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   SignUpInput: SignUpInput;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   UpdateCategoryInput: UpdateCategoryInput;
@@ -1250,9 +1596,14 @@ export type ResolversParentTypes = {
   AuditEventFilter: AuditEventFilter;
   AuthPayload: Omit<AuthPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
   Boolean: Scalars['Boolean']['output'];
+  CancelOrderInput: CancelOrderInput;
+  CancelOrderPayload: Omit<CancelOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   Category: CategoryRow;
   ChangePasswordInput: ChangePasswordInput;
   ChangePasswordPayload: Omit<ChangePasswordPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
+  CheckoutInput: CheckoutInput;
+  CheckoutItemInput: CheckoutItemInput;
+  CheckoutPayload: Omit<CheckoutPayload, 'orders'> & { orders?: Maybe<Array<ResolversParentTypes['Order']>> };
   CreateApiKeyInput: CreateApiKeyInput;
   CreateApiKeyPayload: Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
   CreateCategoryInput: CreateCategoryInput;
@@ -1267,6 +1618,8 @@ export type ResolversParentTypes = {
   DeleteCategoryPayload: DeleteCategoryPayload;
   DeleteProductInput: DeleteProductInput;
   DeleteProductPayload: DeleteProductPayload;
+  DeliverOrderInput: DeliverOrderInput;
+  DeliverOrderPayload: Omit<DeliverOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -1275,10 +1628,17 @@ export type ResolversParentTypes = {
   LogOutEverywhereInput: LogOutEverywhereInput;
   LogOutInput: LogOutInput;
   LogOutPayload: LogOutPayload;
+  MarkOrderPaidInput: MarkOrderPaidInput;
+  MarkOrderPaidPayload: Omit<MarkOrderPaidPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
+  Order: OrderRow;
+  OrderConnection: OrderConnectionModel;
+  OrderEdge: OrderEdgeModel;
+  OrderFilter: OrderFilter;
+  OrderItem: OrderItemRow;
   PageInfo: PageInfo;
   Product: ProductRow;
   ProductConnection: ProductConnectionModel;
@@ -1289,6 +1649,8 @@ export type ResolversParentTypes = {
   PublishProductPayload: Omit<PublishProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Query: Record<PropertyKey, never>;
   RefreshSessionInput: RefreshSessionInput;
+  RefundOrderInput: RefundOrderInput;
+  RefundOrderPayload: Omit<RefundOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   RestoreProductInput: RestoreProductInput;
   RestoreProductPayload: Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Review: ReviewRow;
@@ -1302,6 +1664,8 @@ export type ResolversParentTypes = {
   Session: SessionRow;
   SetUserRoleInput: SetUserRoleInput;
   SetUserRolePayload: Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
+  ShipOrderInput: ShipOrderInput;
+  ShipOrderPayload: Omit<ShipOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   SignUpInput: SignUpInput;
   String: Scalars['String']['output'];
   UpdateCategoryInput: UpdateCategoryInput;
@@ -1364,6 +1728,11 @@ export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extend
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type CancelOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CancelOrderPayload'] = ResolversParentTypes['CancelOrderPayload']> = {
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type CategoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Category'] = ResolversParentTypes['Category']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1374,6 +1743,11 @@ export type CategoryResolvers<ContextType = GraphQLContext, ParentType extends R
 
 export type ChangePasswordPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ChangePasswordPayload'] = ResolversParentTypes['ChangePasswordPayload']> = {
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type CheckoutPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CheckoutPayload'] = ResolversParentTypes['CheckoutPayload']> = {
+  orders?: Resolver<Maybe<Array<ResolversTypes['Order']>>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -1416,12 +1790,22 @@ export type DeleteProductPayloadResolvers<ContextType = GraphQLContext, ParentTy
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type DeliverOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeliverOrderPayload'] = ResolversParentTypes['DeliverOrderPayload']> = {
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export interface JsonObjectScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSONObject'], any> {
   name: 'JSONObject';
 }
 
 export type LogOutPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['LogOutPayload'] = ResolversParentTypes['LogOutPayload']> = {
   endedSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type MarkOrderPaidPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MarkOrderPaidPayload'] = ResolversParentTypes['MarkOrderPaidPayload']> = {
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -1432,29 +1816,73 @@ export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends Reso
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveProduct?: Resolver<ResolversTypes['ArchiveProductPayload'], ParentType, ContextType, RequireFields<MutationArchiveProductArgs, 'input'>>;
+  cancelOrder?: Resolver<ResolversTypes['CancelOrderPayload'], ParentType, ContextType, RequireFields<MutationCancelOrderArgs, 'input'>>;
   changePassword?: Resolver<ResolversTypes['ChangePasswordPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
+  checkout?: Resolver<ResolversTypes['CheckoutPayload'], ParentType, ContextType, RequireFields<MutationCheckoutArgs, 'input'>>;
   createApiKey?: Resolver<ResolversTypes['CreateApiKeyPayload'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'input'>>;
   createCategory?: Resolver<ResolversTypes['CreateCategoryPayload'], ParentType, ContextType, RequireFields<MutationCreateCategoryArgs, 'input'>>;
   createProduct?: Resolver<ResolversTypes['CreateProductPayload'], ParentType, ContextType, RequireFields<MutationCreateProductArgs, 'input'>>;
   deactivateUser?: Resolver<ResolversTypes['DeactivateUserPayload'], ParentType, ContextType, RequireFields<MutationDeactivateUserArgs, 'input'>>;
   deleteCategory?: Resolver<ResolversTypes['DeleteCategoryPayload'], ParentType, ContextType, RequireFields<MutationDeleteCategoryArgs, 'input'>>;
   deleteProduct?: Resolver<ResolversTypes['DeleteProductPayload'], ParentType, ContextType, RequireFields<MutationDeleteProductArgs, 'input'>>;
+  deliverOrder?: Resolver<ResolversTypes['DeliverOrderPayload'], ParentType, ContextType, RequireFields<MutationDeliverOrderArgs, 'input'>>;
   logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
   logOut?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutArgs, 'input'>>;
   logOutEverywhere?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutEverywhereArgs, 'input'>>;
+  markOrderPaid?: Resolver<ResolversTypes['MarkOrderPaidPayload'], ParentType, ContextType, RequireFields<MutationMarkOrderPaidArgs, 'input'>>;
   publishProduct?: Resolver<ResolversTypes['PublishProductPayload'], ParentType, ContextType, RequireFields<MutationPublishProductArgs, 'input'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'input'>>;
+  refundOrder?: Resolver<ResolversTypes['RefundOrderPayload'], ParentType, ContextType, RequireFields<MutationRefundOrderArgs, 'input'>>;
   restoreProduct?: Resolver<ResolversTypes['RestoreProductPayload'], ParentType, ContextType, RequireFields<MutationRestoreProductArgs, 'input'>>;
   revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
   revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
   setUserRole?: Resolver<ResolversTypes['SetUserRolePayload'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'input'>>;
+  shipOrder?: Resolver<ResolversTypes['ShipOrderPayload'], ParentType, ContextType, RequireFields<MutationShipOrderArgs, 'input'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   updateCategory?: Resolver<ResolversTypes['UpdateCategoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateCategoryArgs, 'input'>>;
   updateProduct?: Resolver<ResolversTypes['UpdateProductPayload'], ParentType, ContextType, RequireFields<MutationUpdateProductArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'ApiKey' | 'AuditEvent' | 'Category' | 'Product' | 'Review' | 'Session' | 'User', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'ApiKey' | 'AuditEvent' | 'Category' | 'Order' | 'Product' | 'Review' | 'Session' | 'User', ParentType, ContextType>;
+};
+
+export type OrderResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order']> = {
+  cancelledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  customer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  deliveredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  items?: Resolver<Array<ResolversTypes['OrderItem']>, ParentType, ContextType>;
+  paidAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  refundedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  seller?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  shippedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['OrderStatus'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type OrderConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrderConnection'] = ResolversParentTypes['OrderConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['OrderEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Order']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type OrderEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrderEdge'] = ResolversParentTypes['OrderEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+};
+
+export type OrderItemResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrderItem'] = ResolversParentTypes['OrderItem']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subtotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unitPrice?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -1508,9 +1936,15 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   categoryBySlug?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType, RequireFields<QueryCategoryBySlugArgs, 'slug'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Maybe<Array<Maybe<ResolversTypes['Node']>>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<QueryProductArgs, 'id'>>;
   products?: Resolver<Maybe<ResolversTypes['ProductConnection']>, ParentType, ContextType, RequireFields<QueryProductsArgs, 'orderBy'>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+};
+
+export type RefundOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RefundOrderPayload'] = ResolversParentTypes['RefundOrderPayload']> = {
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type RestoreProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RestoreProductPayload'] = ResolversParentTypes['RestoreProductPayload']> = {
@@ -1567,6 +2001,11 @@ export type SetUserRolePayloadResolvers<ContextType = GraphQLContext, ParentType
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type ShipOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ShipOrderPayload'] = ResolversParentTypes['ShipOrderPayload']> = {
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type UpdateCategoryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateCategoryPayload'] = ResolversParentTypes['UpdateCategoryPayload']> = {
   category?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -1584,7 +2023,9 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
   displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  orders?: Resolver<Maybe<ResolversTypes['OrderConnection']>, ParentType, ContextType, Partial<UserOrdersArgs>>;
   role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
+  sales?: Resolver<Maybe<ResolversTypes['OrderConnection']>, ParentType, ContextType, Partial<UserSalesArgs>>;
   sessions?: Resolver<Maybe<Array<ResolversTypes['Session']>>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -1604,8 +2045,10 @@ export type Resolvers<ContextType = GraphQLContext> = {
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  CancelOrderPayload?: CancelOrderPayloadResolvers<ContextType>;
   Category?: CategoryResolvers<ContextType>;
   ChangePasswordPayload?: ChangePasswordPayloadResolvers<ContextType>;
+  CheckoutPayload?: CheckoutPayloadResolvers<ContextType>;
   CreateApiKeyPayload?: CreateApiKeyPayloadResolvers<ContextType>;
   CreateCategoryPayload?: CreateCategoryPayloadResolvers<ContextType>;
   CreateProductPayload?: CreateProductPayloadResolvers<ContextType>;
@@ -1614,17 +2057,24 @@ export type Resolvers<ContextType = GraphQLContext> = {
   DeactivateUserPayload?: DeactivateUserPayloadResolvers<ContextType>;
   DeleteCategoryPayload?: DeleteCategoryPayloadResolvers<ContextType>;
   DeleteProductPayload?: DeleteProductPayloadResolvers<ContextType>;
+  DeliverOrderPayload?: DeliverOrderPayloadResolvers<ContextType>;
   JSONObject?: GraphQLScalarType;
   LogOutPayload?: LogOutPayloadResolvers<ContextType>;
+  MarkOrderPaidPayload?: MarkOrderPaidPayloadResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
+  Order?: OrderResolvers<ContextType>;
+  OrderConnection?: OrderConnectionResolvers<ContextType>;
+  OrderEdge?: OrderEdgeResolvers<ContextType>;
+  OrderItem?: OrderItemResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   ProductConnection?: ProductConnectionResolvers<ContextType>;
   ProductEdge?: ProductEdgeResolvers<ContextType>;
   PublishProductPayload?: PublishProductPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RefundOrderPayload?: RefundOrderPayloadResolvers<ContextType>;
   RestoreProductPayload?: RestoreProductPayloadResolvers<ContextType>;
   Review?: ReviewResolvers<ContextType>;
   ReviewConnection?: ReviewConnectionResolvers<ContextType>;
@@ -1633,6 +2083,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SetUserRolePayload?: SetUserRolePayloadResolvers<ContextType>;
+  ShipOrderPayload?: ShipOrderPayloadResolvers<ContextType>;
   UpdateCategoryPayload?: UpdateCategoryPayloadResolvers<ContextType>;
   UpdateProductPayload?: UpdateProductPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;

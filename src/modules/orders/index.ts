@@ -1,11 +1,14 @@
 import { defineModule } from '../module.js';
+import { createOrderLoaders } from './order.loaders.js';
+import { orderPermissions } from './order.permissions.js';
+import { orderResolvers } from './order.resolvers.js';
+import { getOrder } from './order.service.js';
 
-/** Orders have tables only so far (the seed and review eligibility read them); no API yet. */
 export const ordersModule = defineModule({
   name: 'orders',
-  schema: [],
-  resolvers: {},
-  permissions: {},
-  createLoaders: () => ({}),
-  nodeTypes: {},
+  schema: ['orders.graphql'],
+  resolvers: orderResolvers,
+  permissions: orderPermissions,
+  createLoaders: createOrderLoaders,
+  nodeTypes: { Order: getOrder },
 });
