@@ -12,6 +12,7 @@ import type { Kysely } from 'kysely';
 
 import type { Database } from '../../src/db/database.js';
 import type { CategoryRow } from '../../src/modules/categories/category.table.js';
+import type { OrderRow, OrderStatus } from '../../src/modules/orders/order.table.js';
 import type { ProductRow, ProductStatus } from '../../src/modules/products/product.table.js';
 import type { ReviewRow } from '../../src/modules/reviews/review.table.js';
 import type { UserRole, UserRow } from '../../src/modules/users/user.table.js';
@@ -102,6 +103,50 @@ export function seeder(db: Kysely<Database>) {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
+    },
+
+    /**
+     * An order as checkout would have written it (without touching stock):
+     * one seller, the items' snapshots taken from the products.
+     */
+    async order(values: { customer: UserRow; items: Array<{ product: ProductRow; quantity?: number }>; status?: OrderStatus; createdAt?: Date }): Promise<OrderRow> {
+      const first = values.items[0];
+      if (!first) throw new Error('seed.order needs at least one item');
+      const status = values.status ?? 'PENDING_PAYMENT';
+      const at = values.createdAt ?? new Date();
+      const reached = (s: OrderStatus[]) => (s.includes(status) ? at : null);
+      const order = await db
+        .insertInto('orders')
+        .values({
+          customer_id: values.customer.id,
+          seller_id: first.product.seller_id,
+          status,
+          currency: first.product.currency,
+          total_amount: values.items.reduce((sum, item) => sum + item.product.price_amount * (item.quantity ?? 1), 0),
+          created_at: at,
+          updated_at: at,
+          paid_at: reached(['PAID', 'SHIPPED', 'DELIVERED', 'REFUNDED']),
+          shipped_at: reached(['SHIPPED', 'DELIVERED']),
+          delivered_at: reached(['DELIVERED']),
+          cancelled_at: reached(['CANCELLED']),
+          refunded_at: reached(['REFUNDED']),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await db
+        .insertInto('order_items')
+        .values(
+          values.items.map((item) => ({
+            order_id: order.id,
+            product_id: item.product.id,
+            product_title: item.product.title,
+            quantity: item.quantity ?? 1,
+            unit_price_amount: item.product.price_amount,
+            currency: item.product.currency,
+          })),
+        )
+        .execute();
+      return order;
     },
   };
   return seed;
