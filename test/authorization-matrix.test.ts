@@ -14,6 +14,7 @@
  *     field, the field null, the HTTP status from the error registry, and
  *     (for mutations) nothing changed.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isNonNullType, isObjectType, type GraphQLSchema } from 'graphql';
 
@@ -22,6 +23,7 @@ import { permissions } from '../src/authz/permissions.js';
 import { applyPermissions, fieldsWithoutRules, type PermissionMap } from '../src/authz/shield.js';
 import { buildSchema } from '../src/graphql/schema.js';
 import type { CategoryRow } from '../src/modules/categories/category.table.js';
+import type { OrderStatus } from '../src/modules/orders/order.table.js';
 import type { ProductRow } from '../src/modules/products/product.table.js';
 import type { UserRole } from '../src/modules/users/user.table.js';
 import { createAccount, createApiKey, TEST_PASSWORD, type Account } from './helpers/auth.js';
@@ -134,6 +136,8 @@ function expect6(
 
 interface Arranged {
   variables?: Record<string, unknown>;
+  /** Extra request headers (an Idempotency-Key for the mutations that require one). */
+  headers?: Record<string, string>;
   /** Checked after an 'ok' cell: the operation really did its job. Receives the root field's value. */
   succeeded?: (value: Data) => Promise<void> | void;
   /** Checked after a refused cell: nothing changed. */
@@ -439,6 +443,47 @@ const MATRIX: Record<string, MatrixRow> = {
     'ACTIVE', true, (id) => ({ productId: id }), { deleted: false },
   ),
 
+  // Orders: any signed-in caller buys (keys need ORDERS_WRITE); which order a caller may move is the service's call.
+  'Query.order': {
+    document: 'query ($id: ID!) { order(id: $id) { id status } }',
+    arrange: async (caller) => {
+      const seed = seeder(server.db);
+      const own = caller.account?.user ?? (await seed.user());
+      const asSeller = caller.name === 'seller';
+      const product = await seed.product({ seller: asSeller ? own : await seed.user({ role: 'SELLER' }), category });
+      const order = await seed.order({ customer: asSeller ? await seed.user() : own, items: [{ product }] });
+      return { variables: { id: gid('Order', order) }, succeeded: (found) => expect(found).toEqual({ id: gid('Order', order), status: 'PENDING_PAYMENT' }) };
+    },
+    expected: expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'ok'),
+  },
+  'Mutation.checkout': {
+    document: 'mutation ($input: CheckoutInput!) { checkout(input: $input) { orders { id } userErrors { field code } } }',
+    arrange: async (caller) => {
+      const product = await seeder(server.db).product({ category, stock: 5 });
+      const stock = async () => (await server.db.selectFrom('products').select('stock').where('id', '=', product.id).executeTakeFirstOrThrow()).stock;
+      return {
+        variables: { input: { items: [{ productId: gid('Product', product), quantity: 1 }] } },
+        headers: keyFor(caller),
+        succeeded: async (payload) => {
+          noUserErrors(payload);
+          expect(await stock()).toBe(4);
+        },
+        unchanged: async () => expect(await stock()).toBe(5),
+      };
+    },
+    expected: expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'FORBIDDEN'),
+  },
+  'Mutation.cancelOrder': orderTransitionRow('cancelOrder', 'CancelOrderInput', 'PENDING_PAYMENT', 'CANCELLED', 'customer',
+    expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'FORBIDDEN')),
+  'Mutation.markOrderPaid': orderTransitionRow('markOrderPaid', 'MarkOrderPaidInput', 'PENDING_PAYMENT', 'PAID', 'admin',
+    expect6('UNAUTHENTICATED',  'FORBIDDEN',  'FORBIDDEN',  'ok',  'FORBIDDEN',  'FORBIDDEN')),
+  'Mutation.shipOrder': orderTransitionRow('shipOrder', 'ShipOrderInput', 'PAID', 'SHIPPED', 'seller',
+    expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'FORBIDDEN')),
+  'Mutation.deliverOrder': orderTransitionRow('deliverOrder', 'DeliverOrderInput', 'SHIPPED', 'DELIVERED', 'seller',
+    expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'FORBIDDEN')),
+  'Mutation.refundOrder': orderTransitionRow('refundOrder', 'RefundOrderInput', 'PAID', 'REFUNDED', 'admin',
+    expect6('UNAUTHENTICATED',  'FORBIDDEN',  'FORBIDDEN',  'ok',  'FORBIDDEN',  'FORBIDDEN')),
+
   // Categories: admins in person only.
   'Mutation.createCategory': {
     document: 'mutation ($input: CreateCategoryInput!) { createCategory(input: $input) { category { id } userErrors { field code } } }',
@@ -481,6 +526,49 @@ const MATRIX: Record<string, MatrixRow> = {
     expected: expect6('UNAUTHENTICATED',  'FORBIDDEN',  'FORBIDDEN',  'ok',  'FORBIDDEN',  'FORBIDDEN'),
   },
 };
+
+/** A key for every signed-in caller (checkout, markOrderPaid and refundOrder require one); none for anonymous callers. */
+function keyFor(caller: Caller): Record<string, string> {
+  return caller.account ? { 'idempotency-key': randomUUID() } : {};
+}
+
+/**
+ * An order transition on a fresh order in `from`, placed so that the caller
+ * is the party who may make the move: its customer (cancel), its seller
+ * (ship, deliver: even a customer, say a former seller, fulfils their own
+ * sales), or anyone's for admin moves.
+ */
+function orderTransitionRow(
+  field: 'cancelOrder' | 'markOrderPaid' | 'shipOrder' | 'deliverOrder' | 'refundOrder',
+  inputType: string,
+  from: OrderStatus,
+  to: OrderStatus,
+  party: 'customer' | 'seller' | 'admin',
+  expected: Record<CallerName, Outcome>,
+): MatrixRow {
+  return {
+    document: `mutation ($input: ${inputType}!) { ${field}(input: $input) { order { id status } userErrors { field code } } }`,
+    arrange: async (caller) => {
+      const seed = seeder(server.db);
+      const own = caller.account?.user;
+      const sellerUser = party === 'seller' && own ? own : await seed.user({ role: 'SELLER' });
+      const customerUser = party === 'customer' && own ? own : await seed.user();
+      const product = await seed.product({ seller: sellerUser, category });
+      const order = await seed.order({ customer: customerUser, items: [{ product }], status: from });
+      const status = async () => (await server.db.selectFrom('orders').select('status').where('id', '=', order.id).executeTakeFirstOrThrow()).status;
+      return {
+        variables: { input: { orderId: gid('Order', order), expectedVersion: 1 } },
+        headers: keyFor(caller),
+        succeeded: async (payload) => {
+          noUserErrors(payload);
+          expect(await status()).toBe(to);
+        },
+        unchanged: async () => expect(await status()).toBe(from),
+      };
+    },
+    expected,
+  };
+}
 
 /**
  * A product write on a fresh product owned by the caller (a seller's own; for
@@ -603,7 +691,7 @@ describe('the operation matrix', () => {
           const caller = row.freshCaller ? await makeCaller(callerName) : shared.get(callerName);
           if (!caller) throw new Error(`no shared caller ${callerName}`);
           const arranged = (await row.arrange?.(caller)) ?? {};
-          const res = await server.graphql<Data>(row.document, arranged.variables ?? {}, { headers: caller.headers });
+          const res = await server.graphql<Data>(row.document, arranged.variables ?? {}, { headers: { ...caller.headers, ...arranged.headers } });
 
           if (expected === 'ok' || expected === 'null') {
             expect({ status: res.status, errors: res.body.errors }).toEqual({ status: 200, errors: undefined });
@@ -921,5 +1009,30 @@ describe('auditing denials', () => {
       request_id: requestId,
       metadata: { field: 'Query.auditEvents', via: 'session' },
     });
+  });
+});
+
+describe('order lists on User', () => {
+  it('shows viewer.orders and viewer.sales to the user and their ORDERS_READ key; FORBIDDEN to a key without it and on anyone else', async () => {
+    const owner = await createAccount(server, { role: 'SELLER' });
+    const product = await seeder(server.db).product({ seller: owner.user, category });
+    const reader = await createApiKey(server, owner, ['ORDERS_READ']);
+    const catalogOnly = await createApiKey(server, owner, ['CATALOG_READ']);
+    const own = '{ viewer { orders { totalCount } sales { totalCount } } }';
+    for (const headers of [owner.headers, reader.headers]) {
+      const res = await server.graphql<Data>(own, {}, { headers });
+      expect(res.body).toEqual(expect.objectContaining({ data: { viewer: { orders: { totalCount: 0 }, sales: { totalCount: 0 } } } }));
+      expect(res.body.errors).toBeUndefined();
+    }
+    const noScope = await server.graphql<Data>(own, {}, { headers: catalogOnly.headers });
+    expect(noScope.body.data).toEqual({ viewer: { orders: null, sales: null } });
+    expect(errorCodesOf(noScope)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+
+    const others = 'query ($id: ID!) { product(id: $id) { seller { displayName orders { totalCount } } s: seller { sales { totalCount } } } }';
+    for (const [headers, code] of [[(await createAccount(server)).headers, 'FORBIDDEN'], [{}, 'UNAUTHENTICATED']] as const) {
+      const res = await server.graphql<Data>(others, { id: gid('Product', product) }, { headers });
+      expect(res.body.data).toEqual({ product: { seller: { displayName: owner.user.display_name, orders: null }, s: { sales: null } } });
+      expect(errorCodesOf(res)).toEqual([code, code]);
+    }
   });
 });

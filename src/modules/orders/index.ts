@@ -6,7 +6,7 @@ import { getOrder } from './order.service.js';
 
 export const ordersModule = defineModule({
   name: 'orders',
-  schema: ['orders.graphql'],
+  schema: ['orders.graphql', 'users.orders.graphql'],
   resolvers: orderResolvers,
   permissions: orderPermissions,
   createLoaders: createOrderLoaders,
