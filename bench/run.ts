@@ -6,7 +6,9 @@
  *   b. no N+1: first: 5 vs first: 50 run the same statements;
  *   c. keyset pagination: a page 30 pages deep costs what page 1 costs
  *      (plus, SQL only, what OFFSET would cost);
- *   d. a signed-in request vs an anonymous one.
+ *   d. a signed-in request vs an anonymous one;
+ *   e. checkout (signed in, a fresh Idempotency-Key per request);
+ *   f. a customer's 20 newest orders with items, products and sellers.
  *
  * Nothing here fails on a threshold: the run exits 0 unless it cannot run.
  * Tunables (environment): BENCH_REQUESTS, BENCH_CONCURRENT_REQUESTS,
@@ -37,6 +39,7 @@ import { GraphQLClient, graphqlBody } from './lib/http.js';
 import { compare, once, warmUp, type RunOptions, type Variant, type VariantResult } from './lib/measure.js';
 import { renderText, type BenchResults, type Check, type Ratio, type ScenarioResult } from './lib/report.js';
 import { RequestLog } from './lib/request-log.js';
+import { scenarioCheckout, scenarioMyOrders } from './lib/orders.js';
 import { seedCatalog, type SeedSizes } from './lib/seed.js';
 import { ratio, round } from './lib/stats.js';
 
@@ -513,6 +516,19 @@ async function main(): Promise<void> {
     scenarios.push(await scenarioKeyset(on, db, seed.visibleProducts, requestLog, warnings));
     progress('d. signed in vs anonymous');
     scenarios.push(await scenarioSignedIn(on, seed.account, requestLog, warnings));
+    const commerce = {
+      client: on.client,
+      db,
+      account: seed.account,
+      log: requestLog,
+      warnings,
+      sequential: { ...SEQUENTIAL, rounds: 1 },
+      concurrent: { requests: PARAMS.concurrentRequests, concurrency: PARAMS.concurrency, warmup: PARAMS.warmup, rounds: 1 },
+    };
+    progress('e. checkout');
+    scenarios.push(await scenarioCheckout(commerce));
+    progress('f. my orders');
+    scenarios.push(await scenarioMyOrders(commerce));
     if (requestLog.errors.length > 0) {
       warnings.push(`the application logged ${requestLog.errors.length} error line(s), e.g. "${requestLog.errors[0]}"`);
     }

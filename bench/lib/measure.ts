@@ -15,7 +15,8 @@ export interface Variant {
   label: string;
   client: GraphQLClient;
   body: Buffer;
-  headers?: Readonly<Record<string, string>>;
+  /** Fixed headers, or a function called for every request (e.g. a fresh Idempotency-Key each time). */
+  headers?: Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>);
   /** Full check of a parsed response (done on warm-up responses): an error message, or null when fine. */
   validate: (json: unknown) => string | null;
 }
@@ -96,7 +97,7 @@ async function runBatch(variant: Variant, count: number, concurrency: number): P
       started += 1;
       const id = nextRequestId();
       const t0 = performance.now();
-      const result = await variant.client.post(variant.body, id, variant.headers);
+      const result = await variant.client.post(variant.body, id, headersOf(variant));
       const elapsed = performance.now() - t0;
       quickCheck(variant, result);
       latencies.push(elapsed);
@@ -108,13 +109,17 @@ async function runBatch(variant: Variant, count: number, concurrency: number): P
   return { latencies, requestIds, wallMs: performance.now() - t0 };
 }
 
+function headersOf(variant: Variant): Readonly<Record<string, string>> | undefined {
+  return typeof variant.headers === 'function' ? variant.headers() : variant.headers;
+}
+
 /** Unmeasured requests; the first and last are fully checked. */
 export async function warmUp(variant: Variant, count: number, log: RequestLog): Promise<void> {
   if (count <= 0) return;
   const ids: string[] = [];
   for (let i = 0; i < count; i += 1) {
     const id = nextRequestId();
-    const result = await variant.client.post(variant.body, id, variant.headers);
+    const result = await variant.client.post(variant.body, id, headersOf(variant));
     if (i === 0 || i === count - 1) fullCheck(variant, result);
     else quickCheck(variant, result);
     ids.push(id);
@@ -190,7 +195,7 @@ export async function compare(variants: readonly Variant[], options: RunOptions,
 /** One request (e.g. a log-in or a page of a cursor walk), fully checked: its parsed body and log line. */
 export async function once(variant: Variant, log: RequestLog): Promise<{ json: unknown; line: CompletedLine }> {
   const id = nextRequestId();
-  const result = await variant.client.post(variant.body, id, variant.headers);
+  const result = await variant.client.post(variant.body, id, headersOf(variant));
   fullCheck(variant, result);
   const json: unknown = JSON.parse(result.text);
   return { json, line: await log.take(id) };

@@ -58,7 +58,7 @@ export interface SeedResult {
 /**
  * Fills an empty database with demo data: an admin, two sellers, three
  * customers, six categories, products in every status (some soft-deleted),
- * delivered orders and the reviews their customers wrote. Does nothing if
+ * orders in every status (the delivered ones reviewed by their customers). Does nothing if
  * any user exists. Runs in one transaction: all or nothing.
  */
 export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<SeedResult> {
@@ -182,6 +182,58 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
       }
     }
     if (reviewValues.length > 0) await trx.insertInto('reviews').values(reviewValues).execute();
+
+    // Orders in every other status, so each demo account sees the whole lifecycle: one per customer and status,
+    // from a seller chosen in turn. Each stamp and version matches the transitions the order went through.
+    const lifecycle = [
+      { status: 'PENDING_PAYMENT', version: 1, stamps: {} },
+      // Stamps: quarter days after placement.
+      { status: 'PAID', version: 2, stamps: { paid_at: 1 } },
+      { status: 'SHIPPED', version: 3, stamps: { paid_at: 1, shipped_at: 3 } },
+      { status: 'CANCELLED', version: 2, stamps: { cancelled_at: 2 } },
+      { status: 'REFUNDED', version: 3, stamps: { paid_at: 1, refunded_at: 3 } },
+    ] as const;
+    for (const [k, customerId] of customers.entries()) {
+      for (const [s, step] of lifecycle.entries()) {
+        const sellerId = sellers[(k + s) % sellers.length] as string;
+        const offered = buyable.filter((p) => p.seller_id === sellerId);
+        const items = [offered[(k * 5 + s) % offered.length], offered[(k * 5 + s + 3) % offered.length]]
+          .filter((p, index, all): p is (typeof offered)[number] => p !== undefined && all.indexOf(p) === index)
+          .map((product) => ({ product, quantity: 1 + Math.floor(rand() * 2) }));
+        if (items.length === 0) continue;
+        const placedDaysAgo = 6 - s + k * 0.3;
+        const stamps = Object.fromEntries(Object.entries(step.stamps).map(([column, days]) => [column, daysAgo(placedDaysAgo - days / 4)]));
+        const order = await trx
+          .insertInto('orders')
+          .values({
+            customer_id: customerId,
+            seller_id: sellerId,
+            status: step.status,
+            currency: 'EUR',
+            total_amount: items.reduce((sum, { product, quantity }) => sum + product.price_amount * quantity, 0),
+            version: step.version,
+            created_at: daysAgo(placedDaysAgo),
+            updated_at: daysAgo(placedDaysAgo - 1),
+            ...stamps,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        orderCount += 1;
+        await trx
+          .insertInto('order_items')
+          .values(
+            items.map(({ product, quantity }) => ({
+              order_id: order.id,
+              product_id: product.id,
+              product_title: product.title,
+              quantity,
+              unit_price_amount: product.price_amount,
+              currency: product.currency,
+            })),
+          )
+          .execute();
+      }
+    }
 
     const result = { seeded: true, users: users.length, products: products.length, orders: orderCount, reviews: reviewValues.length };
     log.info(result, 'seeded demo data');
