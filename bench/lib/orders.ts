@@ -39,7 +39,7 @@ export interface OrderScenarioOptions {
 
 function dataOf(json: unknown): Record<string, unknown> | undefined {
   if (typeof json !== 'object' || json === null || !('data' in json)) return undefined;
-  return ((json as { data: Record<string, unknown> | null }).data ?? undefined) as Record<string, unknown> | undefined;
+  return ((json as { data: Record<string, unknown> | null }).data ?? undefined);
 }
 
 function statements(name: string, result: VariantResult, warnings: string[]): Check {
