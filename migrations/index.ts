@@ -7,6 +7,7 @@ import * as m0004 from './2026_11_24_0004_orders.js';
 import * as m0005 from './2026_11_24_0005_reviews.js';
 import * as m0006 from './2026_11_24_0006_auth.js';
 import * as m0007 from './2026_11_25_0007_idempotency.js';
+import * as m0008 from './2026_12_02_0008_review_writes.js';
 
 /**
  * Every migration, by name. Listed statically (not discovered by readdir)
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_0005_reviews': m0005,
   '2026_11_24_0006_auth': m0006,
   '2026_11_25_0007_idempotency': m0007,
+  '2026_12_02_0008_review_writes': m0008,
 };

@@ -96,3 +96,19 @@ export const canWriteOrders = rule({ cache: 'contextual' })((_parent, _args, ctx
   if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('orders:write')) return forbidden('This API key lacks the orders:write scope.');
   return true;
 });
+
+/** The parent review was written by the viewer, or the viewer is an admin in person. */
+export const isReviewAuthorOrAdmin = rule({ cache: 'strict' })((parent: { author_id: string }, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  return parent.author_id === ctx.viewer.userId || actsAsAdmin(ctx.viewer) ? true : forbidden();
+});
+
+/**
+ * Review writes: any signed-in user; an API key needs `reviews:write`. Which
+ * product or review: checked by the service (the ABAC rule, the author, or an admin).
+ */
+export const canWriteReviews = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('reviews:write')) return forbidden('This API key lacks the reviews:write scope.');
+  return true;
+});

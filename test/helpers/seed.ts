@@ -148,6 +148,14 @@ export function seeder(db: Kysely<Database>) {
         .execute();
       return order;
     },
+
+    /**
+     * An order of one unit of `product` by `customer`, DELIVERED unless told
+     * otherwise: what makes the customer eligible to review the product.
+     */
+    async purchase(values: { customer: UserRow; product: ProductRow; status?: OrderStatus }): Promise<OrderRow> {
+      return seed.order({ customer: values.customer, items: [{ product: values.product }], status: values.status ?? 'DELIVERED' });
+    },
   };
   return seed;
 }

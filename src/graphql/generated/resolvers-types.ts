@@ -307,6 +307,27 @@ export type CreateProductPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `createReview`. */
+export type CreateReviewInput = {
+  /** Plain text (line breaks allowed), at most 5 000 characters (trimmed). Default: empty. */
+  body?: InputMaybe<Scalars['String']['input']>;
+  /** The product you received. */
+  productId: Scalars['ID']['input'];
+  /** From 1 (worst) to 5 (best). */
+  rating: Scalars['Int']['input'];
+  /** Plain text on one line, at most 120 characters (trimmed). Default: empty. */
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `createReview`. */
+export type CreateReviewPayload = {
+  __typename?: 'CreateReviewPayload';
+  /** The new review; `null` when `userErrors` is not empty. */
+  review?: Maybe<Review>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `deactivateUser`. */
 export type DeactivateUserInput = {
   /** Global id of the user. */
@@ -350,6 +371,23 @@ export type DeleteProductPayload = {
   __typename?: 'DeleteProductPayload';
   /** The global id of the deleted product; `null` when `userErrors` is not empty. */
   deletedProductId?: Maybe<Scalars['ID']['output']>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `deleteReview`. */
+export type DeleteReviewInput = {
+  /** The `version` you last read; when given, a stale one is a `VERSION_CONFLICT`. */
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
+  /** The review. */
+  reviewId: Scalars['ID']['input'];
+};
+
+/** Result of `deleteReview`. */
+export type DeleteReviewPayload = {
+  __typename?: 'DeleteReviewPayload';
+  /** The global id of the deleted review; `null` when `userErrors` is not empty. */
+  deletedReviewId?: Maybe<Scalars['ID']['output']>;
   /** Problems with the input; empty on success. */
   userErrors: Array<UserError>;
 };
@@ -464,6 +502,13 @@ export type Mutation = {
    * called with an API key. Publish it with `publishProduct`.
    */
   createProduct: CreateProductPayload;
+  /**
+   * Reviews a product you received: a `DELIVERED` order of yours must contain it (`NOT_ELIGIBLE` otherwise, also
+   * for the product's own seller), and you may have one live review per product (`TAKEN` when you already have
+   * one; edit it with `updateReview`). `Product.viewerCanReview` tells in advance. Needs the `REVIEWS_WRITE` scope
+   * when called with an API key. The product's `averageRating` and `reviewCount` include it at once.
+   */
+  createReview: CreateReviewPayload;
   /** Deactivates a user: every session and API key is revoked and the account can no longer sign in. Admins only. */
   deactivateUser: DeactivateUserPayload;
   /** Deletes a category no product uses (deleted products included). Admins only. */
@@ -473,6 +518,11 @@ export type Mutation = {
    * that contain it keep their snapshot. `restoreProduct` brings it back.
    */
   deleteProduct: DeleteProductPayload;
+  /**
+   * Soft-deletes a review: yours, or (admins) anyone's. It vanishes from every read except admins'
+   * `Product.deletedReviews` and leaves the product's rating; you may then review the product again.
+   */
+  deleteReview: DeleteReviewPayload;
   /** Marks a `SHIPPED` order of yours (as its seller) delivered. An API key needs the `ORDERS_WRITE` scope. */
   deliverOrder: DeliverOrderPayload;
   /**
@@ -501,6 +551,11 @@ export type Mutation = {
   refundOrder: RefundOrderPayload;
   /** Restores a soft-deleted product of yours (admins: any), with the status it had. */
   restoreProduct: RestoreProductPayload;
+  /**
+   * Restores a soft-deleted review (admins only). Refused with `TAKEN` while its author has another live review of
+   * the same product.
+   */
+  restoreReview: RestoreReviewPayload;
   /** Revokes one of the signed-in user's API keys; it stops working at once. */
   revokeApiKey: RevokeApiKeyPayload;
   /** Ends one of the signed-in user's sessions. */
@@ -521,6 +576,12 @@ export type Mutation = {
    * `VERSION_CONFLICT` user error carrying `currentVersion`, and nothing changes. Omitted fields keep their value.
    */
   updateProduct: UpdateProductPayload;
+  /**
+   * Edits a review of yours. `expectedVersion` must be the version you read: a stale one is a `VERSION_CONFLICT` user
+   * error carrying `currentVersion`, and nothing changes. Omitted (or null) fields keep their value. Someone else's
+   * review answers `NOT_FOUND`, exactly like a missing one.
+   */
+  updateReview: UpdateReviewPayload;
 };
 
 
@@ -567,6 +628,12 @@ export type MutationCreateProductArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationCreateReviewArgs = {
+  input: CreateReviewInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationDeactivateUserArgs = {
   input: DeactivateUserInput;
 };
@@ -581,6 +648,12 @@ export type MutationDeleteCategoryArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationDeleteProductArgs = {
   input: DeleteProductInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationDeleteReviewArgs = {
+  input: DeleteReviewInput;
 };
 
 
@@ -639,6 +712,12 @@ export type MutationRestoreProductArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRestoreReviewArgs = {
+  input: RestoreReviewInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationRevokeApiKeyArgs = {
   input: RevokeApiKeyInput;
 };
@@ -677,6 +756,12 @@ export type MutationUpdateCategoryArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationUpdateProductArgs = {
   input: UpdateProductInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationUpdateReviewArgs = {
+  input: UpdateReviewInput;
 };
 
 /** An object with a stable, opaque global id that `Query.node` can fetch again. */
@@ -823,6 +908,11 @@ export type Product = Node & {
   createdAt: Scalars['DateTime']['output'];
   /** When the product was soft-deleted; `null` while it exists. Visible to its seller and admins only. */
   deletedAt?: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * Soft-deleted reviews of this product, for moderation (`restoreReview` brings one back); most recently written
+   * first by default. Admins only: `null` with a `FORBIDDEN` error for anyone else.
+   */
+  deletedReviews?: Maybe<ReviewConnection>;
   /** Plain-text description, at most 10 000 characters. */
   description: Scalars['String']['output'];
   /** Opaque global id. */
@@ -853,6 +943,16 @@ export type Product = Node & {
    * without the `REVIEWS_WRITE` scope.
    */
   viewerCanReview: Scalars['Boolean']['output'];
+};
+
+
+/** Something a seller offers for sale. */
+export type ProductDeletedReviewsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ReviewOrder>;
 };
 
 
@@ -1085,23 +1185,47 @@ export type RestoreProductPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `restoreReview`. */
+export type RestoreReviewInput = {
+  /** The soft-deleted review. */
+  reviewId: Scalars['ID']['input'];
+};
+
+/** Result of `restoreReview`. */
+export type RestoreReviewPayload = {
+  __typename?: 'RestoreReviewPayload';
+  /** The restored review; `null` when `userErrors` is not empty. */
+  review?: Maybe<Review>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** A customer's rating and opinion of a product they received. */
 export type Review = Node & {
   __typename?: 'Review';
   /** The author's public profile; `null` if the author's account is no longer visible. */
   author?: Maybe<User>;
-  /** Plain text, at most 5 000 characters. */
+  /** Plain text (line breaks allowed), at most 5 000 characters; may be empty. */
   body: Scalars['String']['output'];
   /** When the review was written. */
   createdAt: Scalars['DateTime']['output'];
+  /**
+   * When the review was soft-deleted; `null` while it is live. Only its author and admins may read this field
+   * (a deleted review is shown to admins only, in `Product.deletedReviews`).
+   */
+  deletedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Opaque global id. */
   id: Scalars['ID']['output'];
   /** The reviewed product; `null` if it is no longer visible to you. */
   product?: Maybe<Product>;
   /** From 1 (worst) to 5 (best). */
   rating: Scalars['Int']['output'];
+  /** Plain text on one line, at most 120 characters; empty when the author gave none. */
+  title: Scalars['String']['output'];
   /** When the review was last edited. */
   updatedAt: Scalars['DateTime']['output'];
+  /** Incremented on every change; send it back as `expectedVersion` with an edit to detect concurrent changes. */
+  version: Scalars['Int']['output'];
 };
 
 /** A page of reviews. */
@@ -1287,6 +1411,29 @@ export type UpdateProductPayload = {
   __typename?: 'UpdateProductPayload';
   /** The changed product; `null` when `userErrors` is not empty. */
   product?: Maybe<Product>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `updateReview`. Omitted (or null) fields keep their value. */
+export type UpdateReviewInput = {
+  /** New body: plain text, at most 5 000 characters; an empty string removes it. */
+  body?: InputMaybe<Scalars['String']['input']>;
+  /** The `version` you last read. */
+  expectedVersion: Scalars['Int']['input'];
+  /** New rating, 1 to 5. */
+  rating?: InputMaybe<Scalars['Int']['input']>;
+  /** The review to change. */
+  reviewId: Scalars['ID']['input'];
+  /** New title: plain text on one line, at most 120 characters; an empty string removes it. */
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `updateReview`. */
+export type UpdateReviewPayload = {
+  __typename?: 'UpdateReviewPayload';
+  /** The changed review; `null` when `userErrors` is not empty. */
+  review?: Maybe<Review>;
   /** Problems with the input; empty on success. */
   userErrors: Array<UserError>;
 };
@@ -1511,6 +1658,8 @@ export type ResolversTypes = {
   CreateCategoryPayload: ResolverTypeWrapper<Omit<CreateCategoryPayload, 'category'> & { category?: Maybe<ResolversTypes['Category']> }>;
   CreateProductInput: CreateProductInput;
   CreateProductPayload: ResolverTypeWrapper<Omit<CreateProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
+  CreateReviewInput: CreateReviewInput;
+  CreateReviewPayload: ResolverTypeWrapper<Omit<CreateReviewPayload, 'review'> & { review?: Maybe<ResolversTypes['Review']> }>;
   Currency: ResolverTypeWrapper<Scalars['Currency']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeactivateUserInput: DeactivateUserInput;
@@ -1519,6 +1668,8 @@ export type ResolversTypes = {
   DeleteCategoryPayload: ResolverTypeWrapper<DeleteCategoryPayload>;
   DeleteProductInput: DeleteProductInput;
   DeleteProductPayload: ResolverTypeWrapper<DeleteProductPayload>;
+  DeleteReviewInput: DeleteReviewInput;
+  DeleteReviewPayload: ResolverTypeWrapper<DeleteReviewPayload>;
   DeliverOrderInput: DeliverOrderInput;
   DeliverOrderPayload: ResolverTypeWrapper<Omit<DeliverOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
@@ -1559,6 +1710,8 @@ export type ResolversTypes = {
   RefundOrderPayload: ResolverTypeWrapper<Omit<RefundOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   RestoreProductInput: RestoreProductInput;
   RestoreProductPayload: ResolverTypeWrapper<Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
+  RestoreReviewInput: RestoreReviewInput;
+  RestoreReviewPayload: ResolverTypeWrapper<Omit<RestoreReviewPayload, 'review'> & { review?: Maybe<ResolversTypes['Review']> }>;
   Review: ResolverTypeWrapper<ReviewRow>;
   ReviewConnection: ResolverTypeWrapper<ReviewConnectionModel>;
   ReviewEdge: ResolverTypeWrapper<ReviewEdgeModel>;
@@ -1580,6 +1733,8 @@ export type ResolversTypes = {
   UpdateCategoryPayload: ResolverTypeWrapper<Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversTypes['Category']> }>;
   UpdateProductInput: UpdateProductInput;
   UpdateProductPayload: ResolverTypeWrapper<Omit<UpdateProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
+  UpdateReviewInput: UpdateReviewInput;
+  UpdateReviewPayload: ResolverTypeWrapper<Omit<UpdateReviewPayload, 'review'> & { review?: Maybe<ResolversTypes['Review']> }>;
   User: ResolverTypeWrapper<UserRow>;
   UserError: ResolverTypeWrapper<UserError>;
   UserErrorCode: UserErrorCode;
@@ -1610,6 +1765,8 @@ export type ResolversParentTypes = {
   CreateCategoryPayload: Omit<CreateCategoryPayload, 'category'> & { category?: Maybe<ResolversParentTypes['Category']> };
   CreateProductInput: CreateProductInput;
   CreateProductPayload: Omit<CreateProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
+  CreateReviewInput: CreateReviewInput;
+  CreateReviewPayload: Omit<CreateReviewPayload, 'review'> & { review?: Maybe<ResolversParentTypes['Review']> };
   Currency: Scalars['Currency']['output'];
   DateTime: Scalars['DateTime']['output'];
   DeactivateUserInput: DeactivateUserInput;
@@ -1618,6 +1775,8 @@ export type ResolversParentTypes = {
   DeleteCategoryPayload: DeleteCategoryPayload;
   DeleteProductInput: DeleteProductInput;
   DeleteProductPayload: DeleteProductPayload;
+  DeleteReviewInput: DeleteReviewInput;
+  DeleteReviewPayload: DeleteReviewPayload;
   DeliverOrderInput: DeliverOrderInput;
   DeliverOrderPayload: Omit<DeliverOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   Float: Scalars['Float']['output'];
@@ -1653,6 +1812,8 @@ export type ResolversParentTypes = {
   RefundOrderPayload: Omit<RefundOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   RestoreProductInput: RestoreProductInput;
   RestoreProductPayload: Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
+  RestoreReviewInput: RestoreReviewInput;
+  RestoreReviewPayload: Omit<RestoreReviewPayload, 'review'> & { review?: Maybe<ResolversParentTypes['Review']> };
   Review: ReviewRow;
   ReviewConnection: ReviewConnectionModel;
   ReviewEdge: ReviewEdgeModel;
@@ -1672,6 +1833,8 @@ export type ResolversParentTypes = {
   UpdateCategoryPayload: Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversParentTypes['Category']> };
   UpdateProductInput: UpdateProductInput;
   UpdateProductPayload: Omit<UpdateProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
+  UpdateReviewInput: UpdateReviewInput;
+  UpdateReviewPayload: Omit<UpdateReviewPayload, 'review'> & { review?: Maybe<ResolversParentTypes['Review']> };
   User: UserRow;
   UserError: UserError;
 };
@@ -1767,6 +1930,11 @@ export type CreateProductPayloadResolvers<ContextType = GraphQLContext, ParentTy
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type CreateReviewPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreateReviewPayload'] = ResolversParentTypes['CreateReviewPayload']> = {
+  review?: Resolver<Maybe<ResolversTypes['Review']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export interface CurrencyScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Currency'], any> {
   name: 'Currency';
 }
@@ -1787,6 +1955,11 @@ export type DeleteCategoryPayloadResolvers<ContextType = GraphQLContext, ParentT
 
 export type DeleteProductPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeleteProductPayload'] = ResolversParentTypes['DeleteProductPayload']> = {
   deletedProductId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type DeleteReviewPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeleteReviewPayload'] = ResolversParentTypes['DeleteReviewPayload']> = {
+  deletedReviewId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -1822,9 +1995,11 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   createApiKey?: Resolver<ResolversTypes['CreateApiKeyPayload'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'input'>>;
   createCategory?: Resolver<ResolversTypes['CreateCategoryPayload'], ParentType, ContextType, RequireFields<MutationCreateCategoryArgs, 'input'>>;
   createProduct?: Resolver<ResolversTypes['CreateProductPayload'], ParentType, ContextType, RequireFields<MutationCreateProductArgs, 'input'>>;
+  createReview?: Resolver<ResolversTypes['CreateReviewPayload'], ParentType, ContextType, RequireFields<MutationCreateReviewArgs, 'input'>>;
   deactivateUser?: Resolver<ResolversTypes['DeactivateUserPayload'], ParentType, ContextType, RequireFields<MutationDeactivateUserArgs, 'input'>>;
   deleteCategory?: Resolver<ResolversTypes['DeleteCategoryPayload'], ParentType, ContextType, RequireFields<MutationDeleteCategoryArgs, 'input'>>;
   deleteProduct?: Resolver<ResolversTypes['DeleteProductPayload'], ParentType, ContextType, RequireFields<MutationDeleteProductArgs, 'input'>>;
+  deleteReview?: Resolver<ResolversTypes['DeleteReviewPayload'], ParentType, ContextType, RequireFields<MutationDeleteReviewArgs, 'input'>>;
   deliverOrder?: Resolver<ResolversTypes['DeliverOrderPayload'], ParentType, ContextType, RequireFields<MutationDeliverOrderArgs, 'input'>>;
   logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
   logOut?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutArgs, 'input'>>;
@@ -1834,6 +2009,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'input'>>;
   refundOrder?: Resolver<ResolversTypes['RefundOrderPayload'], ParentType, ContextType, RequireFields<MutationRefundOrderArgs, 'input'>>;
   restoreProduct?: Resolver<ResolversTypes['RestoreProductPayload'], ParentType, ContextType, RequireFields<MutationRestoreProductArgs, 'input'>>;
+  restoreReview?: Resolver<ResolversTypes['RestoreReviewPayload'], ParentType, ContextType, RequireFields<MutationRestoreReviewArgs, 'input'>>;
   revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
   revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
   setUserRole?: Resolver<ResolversTypes['SetUserRolePayload'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'input'>>;
@@ -1841,6 +2017,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   updateCategory?: Resolver<ResolversTypes['UpdateCategoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateCategoryArgs, 'input'>>;
   updateProduct?: Resolver<ResolversTypes['UpdateProductPayload'], ParentType, ContextType, RequireFields<MutationUpdateProductArgs, 'input'>>;
+  updateReview?: Resolver<ResolversTypes['UpdateReviewPayload'], ParentType, ContextType, RequireFields<MutationUpdateReviewArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
@@ -1897,6 +2074,7 @@ export type ProductResolvers<ContextType = GraphQLContext, ParentType extends Re
   category?: Resolver<ResolversTypes['Category'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deletedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  deletedReviews?: Resolver<Maybe<ResolversTypes['ReviewConnection']>, ParentType, ContextType, RequireFields<ProductDeletedReviewsArgs, 'orderBy'>>;
   description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   inStock?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1952,14 +2130,22 @@ export type RestoreProductPayloadResolvers<ContextType = GraphQLContext, ParentT
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type RestoreReviewPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RestoreReviewPayload'] = ResolversParentTypes['RestoreReviewPayload']> = {
+  review?: Resolver<Maybe<ResolversTypes['Review']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type ReviewResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Review'] = ResolversParentTypes['Review']> = {
   author?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deletedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
   rating?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -2016,6 +2202,11 @@ export type UpdateProductPayloadResolvers<ContextType = GraphQLContext, ParentTy
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type UpdateReviewPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateReviewPayload'] = ResolversParentTypes['UpdateReviewPayload']> = {
+  review?: Resolver<Maybe<ResolversTypes['Review']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   apiKeys?: Resolver<Maybe<Array<ResolversTypes['ApiKey']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -2052,11 +2243,13 @@ export type Resolvers<ContextType = GraphQLContext> = {
   CreateApiKeyPayload?: CreateApiKeyPayloadResolvers<ContextType>;
   CreateCategoryPayload?: CreateCategoryPayloadResolvers<ContextType>;
   CreateProductPayload?: CreateProductPayloadResolvers<ContextType>;
+  CreateReviewPayload?: CreateReviewPayloadResolvers<ContextType>;
   Currency?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   DeactivateUserPayload?: DeactivateUserPayloadResolvers<ContextType>;
   DeleteCategoryPayload?: DeleteCategoryPayloadResolvers<ContextType>;
   DeleteProductPayload?: DeleteProductPayloadResolvers<ContextType>;
+  DeleteReviewPayload?: DeleteReviewPayloadResolvers<ContextType>;
   DeliverOrderPayload?: DeliverOrderPayloadResolvers<ContextType>;
   JSONObject?: GraphQLScalarType;
   LogOutPayload?: LogOutPayloadResolvers<ContextType>;
@@ -2076,6 +2269,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Query?: QueryResolvers<ContextType>;
   RefundOrderPayload?: RefundOrderPayloadResolvers<ContextType>;
   RestoreProductPayload?: RestoreProductPayloadResolvers<ContextType>;
+  RestoreReviewPayload?: RestoreReviewPayloadResolvers<ContextType>;
   Review?: ReviewResolvers<ContextType>;
   ReviewConnection?: ReviewConnectionResolvers<ContextType>;
   ReviewEdge?: ReviewEdgeResolvers<ContextType>;
@@ -2086,6 +2280,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ShipOrderPayload?: ShipOrderPayloadResolvers<ContextType>;
   UpdateCategoryPayload?: UpdateCategoryPayloadResolvers<ContextType>;
   UpdateProductPayload?: UpdateProductPayloadResolvers<ContextType>;
+  UpdateReviewPayload?: UpdateReviewPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 };

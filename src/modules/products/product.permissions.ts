@@ -1,6 +1,6 @@
 import { allow, and } from '../../authz/shield-lib.js';
 
-import { canReadCatalog, canWriteCatalog, includeDeletedOnlyForAdmins, ownsProductOrAdmin } from '../../authz/rules.js';
+import { canReadCatalog, canWriteCatalog, includeDeletedOnlyForAdmins, isAdmin, ownsProductOrAdmin } from '../../authz/rules.js';
 
 const payload = { product: allow, userErrors: allow };
 
@@ -38,6 +38,7 @@ export const productPermissions = {
     averageRating: allow,
     reviewCount: allow,
     reviews: allow,
+    deletedReviews: isAdmin,
     // Answers for the viewer only; anonymous callers get false.
     viewerCanReview: allow,
     createdAt: allow,

@@ -6,7 +6,7 @@ import type { ReviewLoaders } from '../reviews/review.loaders.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import type { ProductLoaders } from './product.loaders.js';
 import { getCategory } from '../categories/category.service.js';
-import { canReview, listProductReviews } from '../reviews/review.service.js';
+import { canReview, listDeletedProductReviews, listProductReviews } from '../reviews/review.service.js';
 import { getUser } from '../users/user.service.js';
 import {
   archiveProduct,
@@ -69,6 +69,7 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
     averageRating: (product) => (product.review_count > 0 ? Number(product.rating_avg) : null),
     reviewCount: (product) => product.review_count,
     reviews: (product, args, ctx) => listProductReviews(ctx, product, args),
+    deletedReviews: (product, args, ctx) => listDeletedProductReviews(ctx, product, args),
     viewerCanReview: (product, _args, ctx) => canReview(ctx, product),
     createdAt: (product) => product.created_at,
     updatedAt: (product) => product.updated_at,

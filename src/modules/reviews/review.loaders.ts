@@ -5,6 +5,7 @@ import type { Database } from '../../db/database.js';
 import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
 import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
 import {
+  countDeletedReviewsByProduct,
   findReviewEligibility,
   findReviewPagesByProduct,
   findReviewsByIds,
@@ -23,6 +24,14 @@ export function createReviewLoaders(db: Kysely<Database>) {
     /** Rows (`limit + 1`, scan order) of one review page per product, one statement per distinct page request. */
     reviewPageByProduct: new LoaderFamily<string, KeyedReviewRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
       groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request), (row) => row.product_id),
+    ),
+    /** The same for soft-deleted reviews (the admins' moderation list). */
+    deletedReviewPageByProduct: new LoaderFamily<string, KeyedReviewRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
+      groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request, 'deleted'), (row) => row.product_id),
+    ),
+    /** Soft-deleted reviews per product, one GROUP BY for every product asked. */
+    deletedReviewCountByProduct: new DataLoader<string, number>(async (productIds) =>
+      byKeys(productIds, await countDeletedReviewsByProduct(db, productIds), (row) => row.product_id).map((row) => row?.n ?? 0),
     ),
     /** Review eligibility per product for one user (the ABAC inputs), batched per user. */
     reviewEligibility: new LoaderFamily<string, ReviewEligibilityRow | null, string>(

@@ -1,14 +1,32 @@
 import { allow } from '../../authz/shield-lib.js';
 
+import { canWriteReviews, isAdmin, isReviewAuthorOrAdmin } from '../../authz/rules.js';
+
+const payload = { review: allow, userErrors: allow };
+
+/** Which review a write may touch (the author's own; any for an admin deleting or restoring) is decided in the service. */
 export const reviewPermissions = {
+  Mutation: {
+    createReview: canWriteReviews,
+    updateReview: canWriteReviews,
+    deleteReview: canWriteReviews,
+    restoreReview: isAdmin,
+  },
+  CreateReviewPayload: payload,
+  UpdateReviewPayload: payload,
+  DeleteReviewPayload: { deletedReviewId: allow, userErrors: allow },
+  RestoreReviewPayload: payload,
   Review: {
     id: allow,
     rating: allow,
+    title: allow,
     body: allow,
+    version: allow,
     author: allow,
     product: allow,
     createdAt: allow,
     updatedAt: allow,
+    deletedAt: isReviewAuthorOrAdmin,
   },
   ReviewConnection: { edges: allow, nodes: allow, pageInfo: allow, totalCount: allow },
   ReviewEdge: { cursor: allow, node: allow },

@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, type KeysetColumns } from '../../pagination/keyset.js';
-import type { ReviewRow } from './review.table.js';
+import type { NewReviewRow, ReviewRow, ReviewUpdate } from './review.table.js';
 
 export type ReviewSortField = 'CREATED_AT' | 'RATING';
 
@@ -20,14 +20,19 @@ export async function findReviewsByIds(db: Kysely<Database>, ids: readonly strin
   return db.selectFrom('reviews').selectAll().where('id', 'in', ids).execute();
 }
 
+/** Which reviews a list shows: the live ones (everyone) or the soft-deleted ones (admins' moderation list). */
+export type ReviewLifecycle = 'live' | 'deleted';
+
 /**
- * One page of live reviews for each of many products in a single statement:
- * rows are numbered per product in scan order and cut at `limit + 1` each.
+ * One page of live (or soft-deleted) reviews for each of many products in a
+ * single statement: rows are numbered per product in scan order and cut at
+ * `limit + 1` each.
  */
 export async function findReviewPagesByProduct(
   db: Kysely<Database>,
   productIds: readonly string[],
   request: PageRequest,
+  lifecycle: ReviewLifecycle = 'live',
 ): Promise<(KeyedReviewRow & { rn: number })[]> {
   if (productIds.length === 0) return [];
   const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
@@ -37,7 +42,7 @@ export async function findReviewPagesByProduct(
     .select(cursorKey(columns).as('cursor_key'))
     .select(rowNumberPerParent('r.product_id', columns, request).as('rn'))
     .where('r.product_id', 'in', productIds)
-    .where('r.deleted_at', 'is', null)
+    .where('r.deleted_at', lifecycle === 'live' ? 'is' : 'is not', null)
     .where(keysetCondition(columns, request));
   return db
     .selectFrom(ranked.as('ranked'))
@@ -48,6 +53,19 @@ export async function findReviewPagesByProduct(
     .execute();
 }
 
+/** Soft-deleted reviews per product (the live count is the product's maintained `review_count`). */
+export async function countDeletedReviewsByProduct(db: Kysely<Database>, productIds: readonly string[]): Promise<{ product_id: string; n: number }[]> {
+  if (productIds.length === 0) return [];
+  return db
+    .selectFrom('reviews')
+    .select(['product_id', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('product_id', 'in', productIds)
+    .where('deleted_at', 'is not', null)
+    .groupBy('product_id')
+    .execute()
+    .then((rows) => rows.map((row) => ({ product_id: row.product_id, n: Number(row.n) })));
+}
+
 export interface ReviewEligibilityRow {
   product_id: string;
   purchased: boolean;
@@ -56,42 +74,115 @@ export interface ReviewEligibilityRow {
 
 /**
  * For each product: has the user a DELIVERED order containing it, and a live
- * review of it already? One statement for any number of products.
+ * review of it already? One statement for any number of products. With
+ * `lockPurchase`, the DELIVERED order found is locked `FOR SHARE` until the
+ * transaction ends: a concurrent status change (a refund) waits for it, and
+ * one committed first is seen (the lock re-checks the row), so a review is
+ * written only while the order really is DELIVERED.
  */
+function eligibilityQuery(db: Kysely<Database>, userId: string, productIds: readonly string[], lockPurchase: boolean) {
+  return db
+    .selectFrom('products as p')
+    .where('p.id', 'in', productIds)
+    .select((eb) => {
+      const delivered = eb
+        .selectFrom('order_items as oi')
+        .innerJoin('orders as o', 'o.id', 'oi.order_id')
+        .select(sql<number>`1`.as('one'))
+        .whereRef('oi.product_id', '=', 'p.id')
+        .where('o.customer_id', '=', userId)
+        .where('o.status', '=', 'DELIVERED');
+      return [
+        'p.id as product_id',
+        eb
+          .exists(lockPurchase ? delivered.limit(1).forShare('o') : delivered)
+          .$castTo<boolean>()
+          .as('purchased'),
+        eb
+          .exists(
+            eb
+              .selectFrom('reviews as r')
+              .select(sql<number>`1`.as('one'))
+              .whereRef('r.product_id', '=', 'p.id')
+              .where('r.author_id', '=', userId)
+              .where('r.deleted_at', 'is', null),
+          )
+          .$castTo<boolean>()
+          .as('reviewed'),
+      ];
+    });
+}
+
 export async function findReviewEligibility(
   db: Kysely<Database>,
   userId: string,
   productIds: readonly string[],
 ): Promise<ReviewEligibilityRow[]> {
   if (productIds.length === 0) return [];
+  return eligibilityQuery(db, userId, productIds, false).execute();
+}
+
+/** The eligibility of one product, with the DELIVERED order that grants it locked (see `eligibilityQuery`); for writes. */
+export async function lockReviewEligibility(db: Kysely<Database>, userId: string, productId: string): Promise<ReviewEligibilityRow | undefined> {
+  return eligibilityQuery(db, userId, [productId], true).executeTakeFirst();
+}
+
+/**
+ * Inserts a review unless its author already has a live one of the product
+ * (the partial unique index decides, also between concurrent writers: the
+ * second waits for the first and then inserts nothing). `undefined` then.
+ */
+export async function insertReview(db: Kysely<Database>, values: NewReviewRow): Promise<ReviewRow | undefined> {
   return db
-    .selectFrom('products as p')
-    .where('p.id', 'in', productIds)
-    .select((eb) => [
-      'p.id as product_id',
-      eb
-        .exists(
+    .insertInto('reviews')
+    .values(values)
+    .onConflict((oc) => oc.columns(['product_id', 'author_id']).where('deleted_at', 'is', null).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export interface ReviewChangeCondition {
+  /** Only if the row is at this version. */
+  expectedVersion?: number;
+  /** Only if this user wrote it. */
+  authorId?: string;
+  /** Live rows (default) or soft-deleted ones. */
+  deleted?: boolean;
+  /** Only if its author has no other live review of the product (a restore must not make a second one). */
+  noOtherLive?: boolean;
+}
+
+/**
+ * Changes a review only if it still matches the condition, bumping its
+ * version and `updated_at` (the compare-and-set that makes a stale edit fail
+ * instead of overwriting). `undefined` when nothing matched.
+ */
+export async function updateReviewIf(
+  db: Kysely<Database>,
+  id: string,
+  condition: ReviewChangeCondition,
+  changes: ReviewUpdate,
+): Promise<ReviewRow | undefined> {
+  let query = db
+    .updateTable('reviews as r')
+    .set({ ...changes, version: sql<number>`r.version + 1`, updated_at: sql<Date>`now()` })
+    .where('r.id', '=', id)
+    .where('r.deleted_at', condition.deleted ? 'is not' : 'is', null);
+  if (condition.expectedVersion !== undefined) query = query.where('r.version', '=', condition.expectedVersion);
+  if (condition.authorId !== undefined) query = query.where('r.author_id', '=', condition.authorId);
+  if (condition.noOtherLive) {
+    query = query.where((eb) =>
+      eb.not(
+        eb.exists(
           eb
-            .selectFrom('order_items as oi')
-            .innerJoin('orders as o', 'o.id', 'oi.order_id')
+            .selectFrom('reviews as live')
             .select(sql<number>`1`.as('one'))
-            .whereRef('oi.product_id', '=', 'p.id')
-            .where('o.customer_id', '=', userId)
-            .where('o.status', '=', 'DELIVERED'),
-        )
-        .$castTo<boolean>()
-        .as('purchased'),
-      eb
-        .exists(
-          eb
-            .selectFrom('reviews as r')
-            .select(sql<number>`1`.as('one'))
-            .whereRef('r.product_id', '=', 'p.id')
-            .where('r.author_id', '=', userId)
-            .where('r.deleted_at', 'is', null),
-        )
-        .$castTo<boolean>()
-        .as('reviewed'),
-    ])
-    .execute();
+            .whereRef('live.product_id', '=', 'r.product_id')
+            .whereRef('live.author_id', '=', 'r.author_id')
+            .where('live.deleted_at', 'is', null),
+        ),
+      ),
+    );
+  }
+  return query.returningAll().executeTakeFirst();
 }

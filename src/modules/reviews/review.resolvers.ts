@@ -1,18 +1,32 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
-import { toGlobalId } from '../../graphql/global-id.js';
+import { idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
 import type { Scope } from '../../scope/scope.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import { getProduct } from '../products/product.service.js';
 import { getUser } from '../users/user.service.js';
+import type { ReviewLoaders } from './review.loaders.js';
+import { createReview, deleteReview, restoreReview, updateReview } from './review.service.js';
 
-export const reviewResolvers: Resolvers<Scope<ProductLoaders & UserLoaders>> = {
+const reviewId = (id: string) => idOfTypeOrNull(id, 'Review', 'input.reviewId');
+
+export const reviewResolvers: Resolvers<Scope<ProductLoaders & UserLoaders & ReviewLoaders>> = {
+  Mutation: {
+    createReview: (_root, { input }, ctx) => createReview(ctx, { ...input, productId: idOfTypeOrNull(input.productId, 'Product', 'input.productId') }),
+    updateReview: (_root, { input }, ctx) => updateReview(ctx, { ...input, reviewId: reviewId(input.reviewId) }),
+    deleteReview: async (_root, { input }, ctx) => {
+      const result = await deleteReview(ctx, { ...input, reviewId: reviewId(input.reviewId) });
+      return { deletedReviewId: result.review ? toGlobalId('Review', result.review.id) : null, userErrors: result.userErrors };
+    },
+    restoreReview: (_root, { input }, ctx) => restoreReview(ctx, { reviewId: reviewId(input.reviewId) }),
+  },
   Review: {
     id: (review) => toGlobalId('Review', review.id),
     author: (review, _args, ctx) => getUser(ctx, review.author_id),
     product: (review, _args, ctx) => getProduct(ctx, review.product_id),
     createdAt: (review) => review.created_at,
     updatedAt: (review) => review.updated_at,
+    deletedAt: (review) => review.deleted_at,
   },
   ReviewConnection: {
     nodes: (connection) => connection.edges.map((edge) => edge.node),

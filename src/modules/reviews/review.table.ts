@@ -5,7 +5,11 @@ export interface ReviewTable {
   product_id: string;
   author_id: string;
   rating: number;
+  /** Plain text, empty when the author gave none. */
+  title: Generated<string>;
   body: Generated<string>;
+  /** Bumped by every change (optimistic locking). */
+  version: Generated<number>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   deleted_at: Date | null;
