@@ -496,3 +496,46 @@ describe("another user's order", () => {
     expect(row).toEqual({ status: 'PAID', version: 1 });
   });
 });
+
+describe("another user's review", () => {
+  it('answers updateReview and deleteReview by B exactly as for a missing id, even with a REVIEWS_WRITE key, and changes nothing of A', async () => {
+    const seed = seeder(server.db);
+    const [a, b] = await Promise.all([createAccount(server), createAccount(server)]);
+    const bKey = await createApiKey(server, b, ['REVIEWS_WRITE']);
+    const product = await seed.product();
+    const review = await seed.review({ product, author: a.user, rating: 4 });
+    const cases: Array<[string, string, Data]> = [
+      ['updateReview', 'UpdateReviewInput', { expectedVersion: 1, rating: 1, body: 'B was here' }],
+      ['deleteReview', 'DeleteReviewInput', {}],
+    ];
+    for (const headers of [b.headers, bKey.headers]) {
+      for (const [field, inputType, extra] of cases) {
+        const document = `mutation ($input: ${inputType}!) { ${field}(input: $input) { userErrors { field code message } } }`;
+        const others = await query(document, { input: { reviewId: gid('Review', review), ...extra } }, headers);
+        const absent = await query(document, { input: { reviewId: missingId('Review'), ...extra } }, headers);
+        expect({ field, status: others.status, body: others.body.data }).toEqual({ field, status: absent.status, body: absent.body.data });
+        expect(others.body.data).toEqual({ [field]: { userErrors: [{ field: ['input', 'reviewId'], code: 'NOT_FOUND', message: 'No such review.' }] } });
+      }
+    }
+    const row = await server.db.selectFrom('reviews').select(['rating', 'body', 'version', 'deleted_at']).where('id', '=', review.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ rating: 4, body: review.body, version: 1, deleted_at: null });
+  });
+
+  it('is null for everyone via node and nodes once soft-deleted, exactly as a missing review id is, and listed for admins only', async () => {
+    const seed = seeder(server.db);
+    const [author, other, admin] = await Promise.all([createAccount(server), createAccount(server), createAccount(server, { role: 'ADMIN' })]);
+    const product = await seed.product();
+    const deleted = await seed.review({ product, author: author.user, deleted: true });
+    const NODE = 'query ($id: ID!) { node(id: $id) { id } nodes(ids: [$id]) { id } }';
+    for (const headers of [author.headers, other.headers, admin.headers, {}]) {
+      await expectSameAsMissing(NODE, gid('Review', deleted), missingId('Review'), headers, { node: null, nodes: [null] });
+    }
+    const LIST = 'query ($id: ID!) { product(id: $id) { reviews { nodes { id } } deletedReviews { nodes { id } } } }';
+    const asAdmin = await query(LIST, { id: gid('Product', product) }, admin.headers);
+    expect(asAdmin.body).toMatchObject({ data: { product: { reviews: { nodes: [] }, deletedReviews: { nodes: [{ id: gid('Review', deleted) }] } } } });
+    expect(asAdmin.body.errors).toBeUndefined();
+    const asAuthor = await query(LIST, { id: gid('Product', product) }, author.headers);
+    expect(asAuthor.body.data).toEqual({ product: { reviews: { nodes: [] }, deletedReviews: null } });
+    expect(errorSummary(asAuthor)).toEqual([{ path: ['product', 'deletedReviews'], code: 'FORBIDDEN' }]);
+  });
+});
