@@ -27,13 +27,14 @@ const CATEGORIES = [
   { name: 'Fashion', slug: 'fashion', nouns: ['Scarf', 'Jacket', 'Sneakers', 'Wallet', 'Sunglasses'] },
 ];
 const ADJECTIVES = ['Classic', 'Compact', 'Deluxe', 'Eco', 'Handmade', 'Modern', 'Rustic', 'Smart', 'Vintage', 'Wireless'];
-const REVIEW_BODIES = [
-  'Exactly as described, arrived quickly.',
-  'Good value for the price.',
-  'Solid build quality; would buy again.',
-  'Not quite what I expected, but it does the job.',
-  'Excellent! My favourite purchase this year.',
-  'Average. The colour is a bit different from the photos.',
+/** Title and text of demo reviews (a review's title is optional: one has none). */
+const REVIEWS = [
+  { title: 'As described', body: 'Exactly as described, arrived quickly.' },
+  { title: 'Good value', body: 'Good value for the price.' },
+  { title: 'Would buy again', body: 'Solid build quality; would buy again.' },
+  { title: '', body: 'Not quite what I expected, but it does the job.' },
+  { title: 'Excellent!', body: 'Excellent! My favourite purchase this year.' },
+  { title: 'Average', body: 'Average. The colour is a bit different from the photos.' },
 ];
 
 /** Small deterministic PRNG (mulberry32), so every fresh database gets the same demo data. */
@@ -173,7 +174,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
               product_id: product.id,
               author_id: customerId,
               rating: 1 + Math.floor(rand() * 5),
-              body: pick(REVIEW_BODIES),
+              ...pick(REVIEWS),
               created_at: written,
               updated_at: written,
             });
