@@ -142,17 +142,17 @@ describe('createReview', () => {
     );
     expect(payload.review).toBeNull();
     expect(summary(payload.userErrors)).toEqual([
+      { field: ['input', 'productId'], code: 'NOT_ELIGIBLE' },
       { field: ['input', 'rating'], code: 'OUT_OF_RANGE' },
       { field: ['input', 'title'], code: 'INVALID' },
       { field: ['input', 'body'], code: 'TOO_LONG' },
-      { field: ['input', 'productId'], code: 'NOT_ELIGIBLE' },
     ]);
     // An id of another type is a missing product, reported next to the other problems.
     const wrongType = await create({ productId: gid('User', customer.user), rating: 0, title: 't'.repeat(121) }, customer.headers);
     expect(summary(wrongType.userErrors)).toEqual([
+      { field: ['input', 'productId'], code: 'NOT_FOUND' },
       { field: ['input', 'rating'], code: 'OUT_OF_RANGE' },
       { field: ['input', 'title'], code: 'TOO_LONG' },
-      { field: ['input', 'productId'], code: 'NOT_FOUND' },
     ]);
     expect(await liveReviewCount(notReceived)).toBe(0);
   });

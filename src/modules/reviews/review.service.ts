@@ -168,12 +168,13 @@ export async function createReview(scope: Scope<ReviewWriteLoaders>, input: Crea
   const rating = checkRating(check, input.rating, true);
   const { title, body } = checkReviewText(check, input);
   const productId = input.productId;
-  if (productId === null) return { review: null, userErrors: [...check.errors.list, productNotFound] };
+  // Problems in input order: the product first, then the fields.
+  if (productId === null) return { review: null, userErrors: [productNotFound, ...check.errors.list] };
   return unitOfWork(
     scope,
     async (unit) => {
       const problem = await reviewEligibilityProblem(unit, viewer, productId);
-      const userErrors = problem ? [...check.errors.list, problem] : check.errors.list;
+      const userErrors = problem ? [problem, ...check.errors.list] : check.errors.list;
       if (userErrors.length > 0 || rating === undefined) return { review: null, userErrors };
       const review = await insertReview(unit.db, { product_id: productId, author_id: viewer.userId, rating, title: title ?? '', body: body ?? '' });
       // A concurrent createReview by the same author committed first: the unique index let only one through.
