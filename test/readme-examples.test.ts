@@ -15,7 +15,7 @@
  *
  * The commerce walk-through is one script, run line by line on a fresh demo
  * database of its own: every line must be understood (`NAME=word`,
- * `NAME=$(...)`, pipelines of curl, `echo "$VAR"` and `node -p` into jq
+ * `NAME=$(...)`, pipelines of curl, `printf '%s\n' "$VAR"` and `node -p` into jq
  * paths), every variable comes from an earlier line, every request succeeds,
  * and the answer shown after each block must match the block's last answer.
  */
@@ -269,8 +269,8 @@ class WalkthroughShell {
       output = await response.text();
       answers.push({ label, includeHeaders: request.includeHeaders, status: response.status, headers: response.headers, text: output });
       this.checkIdempotency(request.init.headers, typeof request.init.body === 'string' ? request.init.body : '', response, output, label);
-    } else if (words[0] === 'echo' && words.length === 2) {
-      output = words[1] as string;
+    } else if (words[0] === 'printf' && words[1] === '%s\\n' && words.length === 3) {
+      output = words[2] as string;
     } else if (words[0] === 'node' && words[1] === '-p' && words.length === 3) {
       // Run for real: the README relies on the reader having Node.js, and so can the test.
       output = execFileSync(process.execPath, ['-p', words[2] as string], { encoding: 'utf8' }).replace(/\n+$/, '');
