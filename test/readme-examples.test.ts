@@ -363,10 +363,12 @@ describe('README commerce walk-through', () => {
     await server.close();
   });
 
-  it('walks from log-in through checkout, replay, order list, payment, shipping and delivery, showing every answer', () => {
+  it('walks from log-in and listing a product through checkout, replay, payment, shipping and delivery to a review, showing every answer', () => {
     expect(script.length).toBeGreaterThanOrEqual(8);
     const text = script.flatMap((block) => block.commands).join('\n');
-    for (const needle of ['logIn(', 'inStock: true', 'checkout(', 'idempotency-key: $CHECKOUT_KEY', 'curl -s -i', 'viewer { orders', 'markOrderPaid(', 'shipOrder(', 'deliverOrder(', 'expectedVersion']) {
+    const needles = ['logIn(', 'createProduct(', 'publishProduct(', 'inStock: true', 'checkout(', 'idempotency-key: $CHECKOUT_KEY', 'curl -s -i'];
+    needles.push('viewer { orders', 'markOrderPaid(', 'shipOrder(', 'deliverOrder(', 'expectedVersion', 'createReview(');
+    for (const needle of needles) {
       expect({ needle, found: text.includes(needle) }).toEqual({ needle, found: true });
     }
     for (const block of script) {
@@ -376,11 +378,12 @@ describe('README commerce walk-through', () => {
     expect(README).not.toContain('../shared');
   });
 
-  it('runs as one script on a fresh demo database: one order, one unit sold, the retry replayed, the order delivered', async () => {
+  it('runs as one script on a fresh demo database: one product listed, one order, one unit sold, the retry replayed, one review', async () => {
     const totals = async () => {
-      const orders = await server.db.selectFrom('orders').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const count = async (table: 'orders' | 'products' | 'reviews') =>
+        Number((await server.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
       const stock = await server.db.selectFrom('products').select((eb) => eb.fn.sum<string>('stock').as('n')).executeTakeFirstOrThrow();
-      return { orders: Number(orders.n), stock: Number(stock.n) };
+      return { orders: await count('orders'), products: await count('products'), reviews: await count('reviews'), stock: Number(stock.n) };
     };
     const before = await totals();
     const shell = new WalkthroughShell(server.baseUrl);
@@ -394,7 +397,8 @@ describe('README commerce walk-through', () => {
     }
 
     expect(shell.replays).toBe(1);
-    expect(await totals()).toEqual({ orders: before.orders + 1, stock: before.stock - 1 });
+    // The new product came with 5 units; the checkout took one, and its replay none.
+    expect(await totals()).toEqual({ orders: before.orders + 1, products: before.products + 1, reviews: before.reviews + 1, stock: before.stock + 5 - 1 });
     const listed = JSON.parse(shell.variables.get('PRODUCTS') ?? 'null') as { data: { products: { nodes: Array<{ stock: number }> } } };
     const now = await fetch(`${server.baseUrl}/graphql`, {
       method: 'POST',

@@ -112,8 +112,6 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
           description: `${title}: a demo ${noun.toLowerCase()} from the ${category.name.toLowerCase()} range. Plain text, no markup.`,
           price_amount: 499 + Math.floor(rand() * 200) * 100,
           currency: 'EUR',
-          // One product in eleven is sold out (the inStock filter has something to skip); every other has 1 to 40
-          // units, so each seller always has ACTIVE products in stock (README's commerce walk-through buys one).
           stock: i % 7 === 6 ? 0 : 1 + Math.floor(rand() * 40),
           status,
           created_at: created,
