@@ -10,6 +10,8 @@ import Fastify, {
 import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Kysely } from 'kysely';
 
+import { createResponseCache } from './cache/response-cache.js';
+import { collectCacheTags } from './cache/tag-collection.js';
 import type { Config } from './config/config.js';
 import { PoolShare, runWithPoolShare } from './db/connection.js';
 import type { Database } from './db/database.js';
@@ -132,7 +134,18 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       maxAge: 600,
     });
   }
-  await registerAuthentication(app, { db, auth, createLoaders });
+  const schema = options.authorization === false ? buildSchema() : applyPermissions(buildSchema(), permissions);
+  // The shared cache of anonymous query responses hears every committed change (src/cache/).
+  const responseCache = createResponseCache({
+    config: config.responseCache,
+    redis,
+    limiter: costLimiter,
+    schema,
+    hashOnlyDocuments: trusted !== undefined || config.persistedQueries,
+    log: logger,
+  });
+  if (responseCache) collectCacheTags(schema);
+  await registerAuthentication(app, { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) });
   // After authentication: keys are scoped to the caller.
   await registerIdempotency(app, db, {
     // A keyed mutation sent by hash alone is fingerprinted (and refused without a key) like one sent in full.
@@ -148,6 +161,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       durationMs: Math.round(reply.elapsedTime * 10) / 10,
       operationName: stats.operationName,
       errorCodes: stats.errorCodes.length > 0 ? stats.errorCodes : undefined,
+      responseCache: stats.responseCache,
       sqlCount: stats.sqlCount,
       sqlMs: Math.round(stats.sqlMs * 10) / 10,
     };
@@ -179,7 +193,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   );
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
-    schema: options.authorization === false ? buildSchema() : applyPermissions(buildSchema(), permissions),
+    schema,
     formatError: createFormatError({ hideSuggestions: !config.graphqlIntrospection }),
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by graphql-js's own rule below, whose message names no library.
@@ -205,17 +219,19 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       costPlugin({ maxCost: config.queryLimits.maxCost, limiter: costLimiter }),
       observabilityPlugin(),
       idePlugin(config.graphqlIde),
+      ...(responseCache ? [responseCache.plugin()] : []),
     ],
   });
   await apollo.start();
 
-  registerGraphQLRoute(app, { apollo, limits: config.queryLimits, ...(trusted ? { trusted } : {}) });
+  registerGraphQLRoute(app, { apollo, limits: config.queryLimits, ...(trusted ? { trusted } : {}), ...(responseCache ? { cache: responseCache } : {}) });
   // app.close() stops accepting connections and waits for in-flight requests
   // (Fastify closes idle keep-alive sockets itself); then Apollo stops. Apollo's
   // Fastify drain plugin is not used: it calls app.close() from apollo.stop(),
   // which deadlocks when the shutdown starts from app.close().
   app.addHook('onClose', async () => {
     await apollo.stop();
+    await responseCache?.close();
     if (!options.auth) await auth.close();
     if (redis) await closeRedisClient(redis);
   });

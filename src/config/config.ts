@@ -13,6 +13,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export type GraphqlIde = 'sandbox' | 'graphiql' | 'off';
 export type TracesExporter = 'none' | 'otlp' | 'console';
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
+/** Where the shared cache of anonymous query responses lives (src/cache/). */
+export type ResponseCacheMode = 'memory' | 'redis' | 'off';
 
 /** Variables that may hold secrets: each can instead be read from the file named by `<NAME>_FILE` (Docker secrets). */
 export const FILE_VARIABLES = ['DATABASE_URL', 'JWT_SIGNING_KEYS', 'REDIS_URL', 'METRICS_TOKEN'] as const;
@@ -74,6 +76,8 @@ export interface Config {
   persistedQueries: boolean;
   /** A JSON file of trusted documents; when set, only those run. */
   trustedDocumentsFile: string | undefined;
+  /** The shared cache of anonymous query responses. */
+  responseCache: ResponseCacheConfig;
   /** `GET /metrics` (Prometheus): off when neither a token nor a port is set. */
   metrics: {
     /** Bearer token required to scrape; unset: no token asked. */
@@ -100,6 +104,21 @@ export interface QueryLimitsConfig {
   maxBytes: number;
   /** Requested cost of one operation (connections weighed by first/last). */
   maxCost: number;
+}
+
+export interface ResponseCacheConfig {
+  /** `memory` (per instance), `redis` (shared by every instance, needs REDIS_URL) or `off`. */
+  mode: ResponseCacheMode;
+  /** How long a stored response may be served if no write invalidates it first. */
+  ttlSeconds: number;
+  /** `max-age` sent with cacheable anonymous GET responses (browsers and CDNs, which no invalidation reaches). */
+  httpMaxAgeSeconds: number;
+  /** Memory store: most responses kept at once. */
+  maxEntries: number;
+  /** Memory store: most bytes of response data kept at once; a response over an eighth of it is not stored. */
+  maxBytes: number;
+  /** Redis store: prefix of every key, so deployments (or test runs) sharing one Redis stay apart. */
+  redisPrefix: string;
 }
 
 export interface RateLimitConfig {
@@ -358,6 +377,15 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     persistedQueries: read.bool('PERSISTED_QUERIES', true),
     trustedDocumentsFile: read.optionalString('TRUSTED_DOCUMENTS_FILE'),
+    responseCache: {
+      // Tests write rows behind the API's back (seeders), which no invalidation hears: they opt in.
+      mode: read.oneOf<ResponseCacheMode>('RESPONSE_CACHE', ['memory', 'redis', 'off'], nodeEnv === 'test' ? 'off' : env['REDIS_URL']?.trim() ? 'redis' : 'memory'),
+      ttlSeconds: read.int('RESPONSE_CACHE_TTL_SECONDS', 300, 1, 86_400),
+      httpMaxAgeSeconds: read.int('RESPONSE_CACHE_HTTP_MAX_AGE_SECONDS', 0, 0, 86_400),
+      maxEntries: read.int('RESPONSE_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+      maxBytes: read.int('RESPONSE_CACHE_MAX_BYTES', 67_108_864, 65_536, 17_179_869_184),
+      redisPrefix: read.string('RESPONSE_CACHE_REDIS_PREFIX', 'marketplace-api:response-cache'),
+    },
     metrics: {
       token: read.optionalString('METRICS_TOKEN'),
       port: env['METRICS_PORT']?.trim() ? read.int('METRICS_PORT', 9464, 0, 65535) : undefined,
@@ -386,6 +414,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   }
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     read.problem('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');
+  }
+  if (config.responseCache.mode === 'redis' && config.redisUrl === undefined && !read.problems.some((p) => p.startsWith('REDIS_URL'))) {
+    read.problem('RESPONSE_CACHE=redis needs REDIS_URL (or REDIS_URL_FILE); use RESPONSE_CACHE=memory for a single instance');
+  }
+  if (!/^[A-Za-z0-9:._-]{1,100}$/.test(config.responseCache.redisPrefix)) {
+    read.problem(`RESPONSE_CACHE_REDIS_PREFIX must be 1 to 100 letters, digits, or . _ : - (got "${config.responseCache.redisPrefix}")`);
   }
   if (config.metrics.token !== undefined && config.metrics.token.length < 16) {
     read.problem('METRICS_TOKEN must be at least 16 characters long');

@@ -1,3 +1,4 @@
+import type { ResponseCapture } from '../cache/tag-collection.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { TransportEffect } from '../scope/effects.js';
 import type { Scope } from '../scope/scope.js';
@@ -19,6 +20,8 @@ export interface GraphQLContext<L = unknown> extends Scope<L> {
   nodeTypes: WeakMap<object, string>;
   /** Applies a service's effects to the response. */
   effects: EffectTarget;
+  /** Set when the response may be stored in the shared cache: collects its tags (src/cache/). */
+  responseCache?: ResponseCapture;
 }
 
 /** The GraphQL context around a built scope. */

@@ -21,6 +21,7 @@ import type { ApolloServer } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
+import type { ResponseCache } from '../cache/response-cache.js';
 import type { QueryLimitsConfig } from '../config/config.js';
 import { errorCodes, isErrorCode, type ErrorCode } from '../errors/codes.js';
 import { requestError, type AppError } from '../errors/errors.js';
@@ -34,6 +35,8 @@ export interface GraphQLRouteOptions {
   limits: QueryLimitsConfig;
   /** Trusted-documents mode: only these documents run. */
   trusted?: TrustedDocuments;
+  /** The shared cache of anonymous query responses (src/cache/), unless it is off. */
+  cache?: ResponseCache;
 }
 
 /** The methods /graphql serves; anything else is 405 with this list in `Allow`. */
@@ -255,12 +258,17 @@ export function registerGraphQLRoute(app: FastifyInstance, options: GraphQLRoute
     preValidation: async (request, reply) => {
       const refusal = checkRequest(request, options);
       if (refusal) return sendRefusal(request, reply, refusal);
+      // A stored anonymous response: answered before authentication, Apollo and the database.
+      if (options.cache && (await options.cache.serve(request, reply))) return reply;
     },
     handler: async function (request, reply) {
       // The integration types its handler for a route whose reply is a string; this route also answers refusals.
       type HandlerArgs = Parameters<typeof handler>;
+      options.cache?.prepare(request);
       const body: unknown = await handler.call(this, request as HandlerArgs[0], reply as HandlerArgs[1]);
-      return typeof body === 'string' ? normaliseResponse(request, reply, body) : body;
+      if (typeof body !== 'string') return body;
+      const normalised = normaliseResponse(request, reply, body);
+      return options.cache ? options.cache.complete(request, reply, normalised) : normalised;
     },
   });
 

@@ -92,6 +92,13 @@ const queryLimitRefusals = new Counter({
   registers: [registry],
 });
 
+const responseCacheEvents = new Counter({
+  name: 'graphql_response_cache_events_total',
+  help: 'Shared response cache: lookups (hit, not_modified, miss, bypass), responses stored (store) and invalidations published (invalidation).',
+  labelNames: ['event'] as const,
+  registers: [registry],
+});
+
 const pools = new Set<PoolCounts>();
 function sumPools(read: (pool: PoolCounts) => number): number {
   let sum = 0;
@@ -140,6 +147,13 @@ export function countQueryLimitRefusal(limit: string): void {
 /** Counts a failed sign-in; `reason` such as "invalid_credentials" or "invalid_refresh_token". */
 export function countLoginFailure(reason: string): void {
   loginFailures.inc({ reason: loginReasons.value(reason) });
+}
+
+export type ResponseCacheEvent = 'hit' | 'not_modified' | 'miss' | 'bypass' | 'store' | 'invalidation';
+
+/** Counts an event of the shared response cache (src/cache/). */
+export function countResponseCache(event: ResponseCacheEvent): void {
+  responseCacheEvents.inc({ event });
 }
 
 /** Adds a pool to the pool gauges until the returned function is called. */

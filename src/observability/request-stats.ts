@@ -14,6 +14,8 @@ export class RequestStats {
   sqlMs = 0;
   operationName: string | undefined;
   errorCodes: string[] = [];
+  /** How the shared response cache answered (src/cache/): undefined when it is off or the route has none. */
+  responseCache: 'hit' | 'miss' | 'bypass' | undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from './category.loaders.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
+import { recordChanges } from '../../scope/changes.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { InputCheck } from '../../validation/input.js';
 import { deleteCategoryById, findAllCategories, findCategoryBySlug, insertCategory, updateCategoryById } from './category.repository.js';
@@ -62,7 +63,11 @@ export async function createCategory(scope: Scope<CategoryLoaders>, input: { nam
   const check = new InputCheck();
   const { name, slug } = checkCategoryInput(check, input, true);
   if (!check.ok || name === undefined || slug === undefined) return { category: null, userErrors: check.errors.list };
-  return catchingTakenSlug(scope, async (unit) => ({ category: await insertCategory(unit.db, { name, slug }), userErrors: [] }));
+  return catchingTakenSlug(scope, async (unit) => {
+    const category = await insertCategory(unit.db, { name, slug });
+    await recordChanges(unit, { entity: 'category', id: category.id });
+    return { category, userErrors: [] };
+  });
 }
 
 export async function updateCategory(
@@ -76,7 +81,9 @@ export async function updateCategory(
   if (id === null) return { category: null, userErrors: [categoryNotFound] };
   return catchingTakenSlug(scope, async (unit) => {
     const category = await updateCategoryById(unit.db, id, { ...(name !== undefined ? { name } : {}), ...(slug !== undefined ? { slug } : {}) });
-    return category ? { category, userErrors: [] } : { category: null, userErrors: [categoryNotFound] };
+    if (!category) return { category: null, userErrors: [categoryNotFound] };
+    await recordChanges(unit, { entity: 'category', id });
+    return { category, userErrors: [] };
   });
 }
 
@@ -85,7 +92,15 @@ export async function deleteCategory(scope: Scope<CategoryLoaders>, input: { cat
   const id = input.categoryId;
   if (id === null) return { deleted: false, userErrors: [categoryNotFound] };
   try {
-    const deleted = await unitOfWork(scope, (unit) => deleteCategoryById(unit.db, id), { rerunnable: true, savepoint: true });
+    const deleted = await unitOfWork(
+      scope,
+      async (unit) => {
+        const gone = await deleteCategoryById(unit.db, id);
+        if (gone) await recordChanges(unit, { entity: 'category', id });
+        return gone;
+      },
+      { rerunnable: true, savepoint: true },
+    );
     return deleted ? { deleted, userErrors: [] } : { deleted, userErrors: [categoryNotFound] };
   } catch (error) {
     // The products' foreign key (ON DELETE RESTRICT) decides, race-free.

@@ -15,6 +15,7 @@ import type { ProductRow, ProductStatus } from './product.table.js';
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import { appError } from '../../errors/errors.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
+import { recordChanges } from '../../scope/changes.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
@@ -224,8 +225,8 @@ export async function createProduct(scope: Scope<ProductLoaders & CategoryLoader
   const categoryId = input.categoryId;
   const product = await unitOfWork(
     scope,
-    (unit) =>
-      insertProduct(unit.db, {
+    async (unit) => {
+      const created = await insertProduct(unit.db, {
         seller_id: viewer.userId,
         category_id: categoryId,
         title,
@@ -234,7 +235,10 @@ export async function createProduct(scope: Scope<ProductLoaders & CategoryLoader
         currency: input.price.currency,
         stock: input.stock,
         status: 'DRAFT',
-      }),
+      });
+      await recordChanges(unit, { entity: 'product', id: created.id });
+      return created;
+    },
     { rerunnable: true },
   );
   return { product, userErrors: [] };
@@ -284,6 +288,7 @@ async function changeProduct(
       const product = await updateProductIf(unit.db, id, condition, changes);
       if (!product) return { product: null, userErrors: [await explainMiss(unit, viewer, id, condition, verb)] };
       unit.loaders.productById.clear(id).prime(id, product);
+      await recordChanges(unit, { entity: 'product', id });
       await after?.(unit, product);
       return { product, userErrors: [] };
     },

@@ -1,6 +1,7 @@
 import { appError } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
+import { recordChanges } from '../../scope/changes.js';
 import type { Scope } from '../../scope/scope.js';
 import { revokeAllApiKeysOfUser } from '../accounts/api-key.service.js';
 import { endAllSessionsOfUser } from '../accounts/session.service.js';
@@ -61,6 +62,8 @@ export async function deactivateUser(scope: Scope, input: { userId: string | nul
       if (!user) return notFound();
       if (user.deleted_at !== null) return { user, userErrors: [] };
       const updated = await updateUserEndingTokens(unit, id, { deleted_at: new Date() });
+      // The public profile disappears: sellers and review authors show as null.
+      await recordChanges(unit, { entity: 'user', id });
       const sessions = await endAllSessionsOfUser(unit, id, 'DEACTIVATED');
       const apiKeys = await revokeAllApiKeysOfUser(unit, id);
       await recordAudit(unit, { action: 'USER_DEACTIVATED', actorId: viewer.userId, targetType: 'User', targetId: id, metadata: { sessions, apiKeys } });

@@ -1,0 +1,423 @@
+/**
+ * The shared cache of anonymous query responses, at the HTTP edge of
+ * `/graphql` (src/http/graphql-route.ts calls it around Apollo).
+ *
+ * Who shares: only requests that carry no credential at all (no
+ * `Authorization` header, no refresh-token cookie) and no
+ * `Idempotency-Key`. They all see the same public data, so one anonymous
+ * caller's response may serve another. A signed-in caller never reads from
+ * the cache and is never stored: their answers may hold what only they may see.
+ *
+ * The key: the schema (a new deployment never serves an old shape), the
+ * negotiated media type, the SHA-256 of the document (for a persisted-query
+ * hash, the hash itself, which is the same digest), the operation name and
+ * the variables' JSON text.
+ *
+ * What is stored: only a query's `data`, when the response is 200 with data
+ * and no errors at all (no partial answers), together with its tags
+ * (src/cache/tag-collection.ts) and cost. A hit charges the same cost to the
+ * caller's budget as running it would, answers with a fresh `requestId`, and
+ * never reaches authentication, Apollo or the database.
+ *
+ * HTTP caching: a cacheable anonymous GET gets `Cache-Control: public,
+ * max-age=<RESPONSE_CACHE_HTTP_MAX_AGE_SECONDS>`, a weak `ETag` of its data
+ * and `Vary: Accept, Authorization`; `If-None-Match` with that tag is
+ * answered 304. Every other anonymous response is `no-store` (signed-in
+ * ones are `private, no-store`, set by the response plugin).
+ *
+ * Invalidation: the cache is the application's change feed
+ * (src/scope/changes.ts). After a unit of work commits, the tags of its
+ * changes (src/cache/tags.ts) are dropped from the store before the writer's
+ * response is sent, so the writer, and with the Redis store every instance,
+ * reads the new rows next.
+ */
+import { createHash } from 'node:crypto';
+
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { OperationTypeNode, printSchema, type GraphQLSchema } from 'graphql';
+import Negotiator from 'negotiator';
+
+import type { ResponseCacheConfig } from '../config/config.js';
+import type { CostLimiter } from '../limits/cost-limiter.js';
+import { RATE_LIMIT_POLICY } from '../limits/cost.plugin.js';
+import { MEDIA_TYPES } from '../http/media-type.js';
+import { REFRESH_COOKIE } from '../modules/accounts/credentials.js';
+import { countResponseCache } from '../observability/metrics.js';
+import type { Change, ChangeFeed } from '../scope/changes.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import type { Redis } from '../redis/client.js';
+import { INVALIDATION_HORIZON_MS, MemoryResponseStore, RedisResponseStore, type CachedResponse, type ResponseStore } from './store.js';
+import type { ResponseCapture } from './tag-collection.js';
+import { tagsOfChanges } from './tags.js';
+
+export interface ResponseCacheOptions {
+  store: ResponseStore;
+  /** The query-cost budgets: a hit costs what running the operation cost. */
+  limiter: CostLimiter;
+  /** `max-age` of cacheable GET responses. */
+  httpMaxAgeSeconds: number;
+  /** Identifies the schema (a digest of its SDL); part of every key. */
+  schemaId: string;
+  /** Whether a request may name its document by hash alone (persisted queries or trusted documents). */
+  hashOnlyDocuments: boolean;
+  log: FastifyBaseLogger;
+}
+
+/** What a miss remembers until its response is known. */
+interface PendingMiss {
+  key: string;
+  token: number;
+  startedAt: number;
+  capture: ResponseCapture;
+}
+
+interface ResponseBody {
+  data?: unknown;
+  errors?: unknown[];
+  extensions?: { cost?: { requested?: unknown; actual?: unknown } };
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const CSRF_SIMPLE_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
+const MEDIA_TYPE_CANDIDATES = [MEDIA_TYPES.json, MEDIA_TYPES.graphqlResponseJson];
+const VARY = 'Accept, Authorization';
+
+function sha256(text: string, encoding: 'hex' | 'base64url'): string {
+  return createHash('sha256').update(text, 'utf8').digest(encoding);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function persistedHash(extensions: unknown): string | undefined {
+  if (!isRecord(extensions)) return undefined;
+  const persisted = extensions['persistedQuery'];
+  return isRecord(persisted) && typeof persisted['sha256Hash'] === 'string' ? persisted['sha256Hash'] : undefined;
+}
+
+/** The parts of the GraphQL request that decide its answer (already checked by the route's preValidation). */
+function operationOf(request: FastifyRequest): { query: string | undefined; hash: string | undefined; operationName: string; variables: string } | undefined {
+  if (request.method === 'GET') {
+    const params = isRecord(request.query) ? request.query : {};
+    let extensions: unknown;
+    if (typeof params['extensions'] === 'string' && params['extensions'] !== '') {
+      try {
+        extensions = JSON.parse(params['extensions']);
+      } catch {
+        return undefined;
+      }
+    }
+    return {
+      query: typeof params['query'] === 'string' && params['query'] !== '' ? params['query'] : undefined,
+      hash: persistedHash(extensions),
+      operationName: typeof params['operationName'] === 'string' ? params['operationName'] : '',
+      variables: typeof params['variables'] === 'string' ? params['variables'] : '',
+    };
+  }
+  if (request.method !== 'POST' || !isRecord(request.body)) return undefined;
+  const { query, variables, operationName, extensions } = request.body;
+  return {
+    query: typeof query === 'string' && query !== '' ? query : undefined,
+    hash: persistedHash(extensions),
+    operationName: typeof operationName === 'string' ? operationName : '',
+    variables: isRecord(variables) ? JSON.stringify(variables) : '',
+  };
+}
+
+/** Apollo's CSRF prevention, as it judges a request: a simple request needs a non-empty preflight header. */
+function passesCsrfPrevention(request: FastifyRequest): boolean {
+  const contentType = request.headers['content-type'];
+  if (contentType !== undefined) {
+    const essence = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+    if (essence !== '' && !CSRF_SIMPLE_TYPES.has(essence)) return true;
+  }
+  return ['x-apollo-operation-name', 'apollo-require-preflight'].some((name) => {
+    const value = request.headers[name];
+    return typeof value === 'string' && value.length > 0;
+  });
+}
+
+/** Whether the request carries any credential or anything else that makes its answer its own. */
+function isShareable(request: FastifyRequest): boolean {
+  if (request.headers.authorization !== undefined) return false;
+  if (request.headers['idempotency-key'] !== undefined) return false;
+  return request.cookies[REFRESH_COOKIE] === undefined;
+}
+
+function weakEtag(data: string): string {
+  return `W/"${sha256(data, 'base64url')}"`;
+}
+
+/** True when `If-None-Match` lists `etag` (weak comparison) or is `*`. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = etag.slice(2);
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim();
+    return tag === '*' || tag === etag || tag === opaque;
+  });
+}
+
+export class ResponseCache implements ChangeFeed {
+  private readonly pending = new WeakMap<FastifyRequest, PendingMiss>();
+  /** Tags whose invalidation failed (store unreachable): retried first; until then this instance bypasses the store. */
+  private readonly failedInvalidations = new Set<string>();
+  private readonly mediaTypes = new Map<string, string | null>();
+  private readonly policy: string;
+
+  constructor(private readonly options: ResponseCacheOptions) {
+    this.policy = `"${RATE_LIMIT_POLICY}";q=${options.limiter.budget};w=${options.limiter.windowSeconds}`;
+  }
+
+  /** The media type Apollo would answer with, or null when it would refuse the `Accept` header (406). */
+  private mediaTypeOf(accept: string | undefined): string | null {
+    if (accept === undefined || accept === '') return MEDIA_TYPES.json;
+    let chosen = this.mediaTypes.get(accept);
+    if (chosen === undefined) {
+      chosen = new Negotiator({ headers: { accept } }).mediaType(MEDIA_TYPE_CANDIDATES) ?? null;
+      if (this.mediaTypes.size >= 100) this.mediaTypes.clear();
+      this.mediaTypes.set(accept, chosen);
+    }
+    return chosen;
+  }
+
+  /** The cache key of a request that may share a response, or undefined when it may not. */
+  private keyOf(request: FastifyRequest): string | undefined {
+    if (!isShareable(request) || !passesCsrfPrevention(request)) return undefined;
+    const mediaType = this.mediaTypeOf(request.headers.accept);
+    if (mediaType === null) return undefined;
+    const operation = operationOf(request);
+    if (!operation) return undefined;
+    let documentHash: string;
+    if (operation.query !== undefined) {
+      documentHash = sha256(operation.query, 'hex');
+      // Apollo refuses a hash that does not match the text: never answer for it.
+      if (operation.hash !== undefined && operation.hash !== documentHash) return undefined;
+    } else {
+      if (!this.options.hashOnlyDocuments || operation.hash === undefined || !SHA256_HEX.test(operation.hash)) return undefined;
+      documentHash = operation.hash;
+    }
+    return sha256([this.options.schemaId, mediaType, documentHash, operation.operationName, operation.variables].join('\n'), 'base64url');
+  }
+
+  private async flushFailedInvalidations(): Promise<boolean> {
+    if (this.failedInvalidations.size === 0) return true;
+    const tags = [...this.failedInvalidations];
+    try {
+      await this.options.store.invalidate(tags);
+    } catch {
+      return false;
+    }
+    for (const tag of tags) this.failedInvalidations.delete(tag);
+    this.options.log.info({ tags: tags.length }, 'response cache: delayed invalidation applied');
+    return true;
+  }
+
+  /**
+   * Answers the request from the cache when it can (returns true, the reply
+   * is sent). Otherwise returns false, and remembers a miss so that the
+   * response can be stored afterwards.
+   */
+  async serve(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const key = this.keyOf(request);
+    if (key === undefined || !(await this.flushFailedInvalidations())) return this.bypass(request);
+    let lookup;
+    try {
+      lookup = await this.options.store.get(key);
+    } catch (error) {
+      request.log.warn({ err: error }, 'response cache unreachable; running the operation');
+      return this.bypass(request);
+    }
+    const { entry } = lookup;
+    if (!entry) {
+      this.pending.set(request, { key, token: lookup.token, startedAt: Date.now(), capture: { tags: new Set(), query: false } });
+      countResponseCache('miss');
+      request.stats.responseCache = 'miss';
+      return false;
+    }
+    const cost = await this.charge(request, reply, entry);
+    // Over budget: the operation runs the normal way, which refuses it with 429 and charges nothing.
+    if (cost === 'refused') return this.bypass(request);
+    request.stats.operationName = entry.operationName ?? undefined;
+    request.stats.responseCache = 'hit';
+    if (request.method === 'GET') {
+      this.publicHeaders(reply, entry.etag);
+      if (matchesEtag(request.headers['if-none-match'], entry.etag)) {
+        countResponseCache('not_modified');
+        await reply.code(304).send();
+        return true;
+      }
+    } else {
+      void reply.header('cache-control', 'no-store');
+    }
+    countResponseCache('hit');
+    const extensions = JSON.stringify({ requestId: request.id, ...(cost ? { cost } : {}) });
+    await reply
+      .code(200)
+      .header('content-type', this.mediaTypeOf(request.headers.accept) ?? MEDIA_TYPES.json)
+      .send(`{"data":${entry.data},"extensions":${extensions}}`);
+    return true;
+  }
+
+  private bypass(request: FastifyRequest): false {
+    countResponseCache('bypass');
+    request.stats.responseCache = 'bypass';
+    return false;
+  }
+
+  /** Charges a hit's cost as the cost plugin would charge the operation, setting the same headers. */
+  private async charge(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    entry: CachedResponse,
+  ): Promise<{ requested: number; actual: number; remaining: number | null } | null | 'refused'> {
+    if (!entry.cost) return null;
+    const { requested, actual } = entry.cost;
+    const principal = `ip:${request.ip}`;
+    try {
+      const charged = await this.options.limiter.charge(principal, requested);
+      if (!charged.allowed) return 'refused';
+      const state = requested > actual ? await this.options.limiter.refund(principal, requested - actual, charged.windowEndsAt) : charged;
+      void reply.header('ratelimit-policy', this.policy);
+      if (state) void reply.header('ratelimit', `"${RATE_LIMIT_POLICY}";r=${state.remaining};t=${state.resetSeconds}`);
+      return { requested, actual, remaining: state?.remaining ?? null };
+    } catch (error) {
+      request.log.error({ err: error }, 'query-cost limiter failed; cached response served uncharged');
+      return { requested, actual, remaining: null };
+    }
+  }
+
+  private publicHeaders(reply: FastifyReply, etag: string): void {
+    void reply
+      .header('cache-control', `public, max-age=${this.options.httpMaxAgeSeconds}`)
+      .header('etag', etag)
+      .header('vary', VARY);
+  }
+
+  /** Before Apollo runs a missed request: its context collects the response's tags. */
+  prepare(request: FastifyRequest): void {
+    const miss = this.pending.get(request);
+    const context = request.graphqlContext;
+    if (miss && context && context.viewer === null) context.responseCache = miss.capture;
+  }
+
+  /**
+   * After Apollo answered: stores a cacheable response, sets the caching
+   * headers of an anonymous one (304 when the client holds its data), and
+   * returns the body to send.
+   */
+  async complete(request: FastifyRequest, reply: FastifyReply, body: string): Promise<string> {
+    // A signed-in caller's response is `private, no-store` already (response plugin).
+    if (request.graphqlContext?.viewer) return body;
+    const miss = this.pending.get(request);
+    this.pending.delete(request);
+    const stored = miss && request.graphqlContext?.responseCache === miss.capture ? this.cacheable(request, reply, body, miss) : undefined;
+    if (!miss || !stored) {
+      void reply.header('cache-control', 'no-store');
+      return body;
+    }
+    if (Date.now() - miss.startedAt < INVALIDATION_HORIZON_MS) {
+      try {
+        const tags = [...miss.capture.tags];
+        if (await this.options.store.set(miss.key, stored, tags, miss.token)) countResponseCache('store');
+      } catch (error) {
+        request.log.warn({ err: error }, 'response cache unreachable; response not stored');
+      }
+    }
+    if (request.method !== 'GET') {
+      void reply.header('cache-control', 'no-store');
+      return body;
+    }
+    this.publicHeaders(reply, stored.etag);
+    if (matchesEtag(request.headers['if-none-match'], stored.etag)) {
+      void reply.code(304);
+      return '';
+    }
+    return body;
+  }
+
+  /** The entry to store for a response, or undefined when it must not be shared. */
+  private cacheable(request: FastifyRequest, reply: FastifyReply, body: string, miss: PendingMiss): CachedResponse | undefined {
+    if (!miss.capture.query || reply.statusCode !== 200 || reply.hasHeader('set-cookie')) return undefined;
+    let parsed: ResponseBody;
+    try {
+      parsed = JSON.parse(body) as ResponseBody;
+    } catch {
+      return undefined;
+    }
+    if (parsed.errors !== undefined || !isRecord(parsed.data)) return undefined;
+    const data = JSON.stringify(parsed.data);
+    const { requested, actual } = parsed.extensions?.cost ?? {};
+    return {
+      data,
+      etag: weakEtag(data),
+      operationName: request.stats.operationName ?? null,
+      cost: typeof requested === 'number' && typeof actual === 'number' ? { requested, actual } : null,
+    };
+  }
+
+  /** The change feed: drops every stored response a committed write touched. */
+  async publish(changes: readonly Change[]): Promise<void> {
+    const tags = tagsOfChanges(changes);
+    if (tags.length === 0) return;
+    countResponseCache('invalidation');
+    try {
+      await this.options.store.invalidate(tags);
+    } catch (error) {
+      // Retried before this instance reads the store again; see the class comment in README.
+      for (const tag of tags) this.failedInvalidations.add(tag);
+      this.options.log.error({ err: error, tags: tags.length }, 'response cache invalidation failed; this instance bypasses the cache until it succeeds');
+    }
+  }
+
+  /** Apollo plugin: tells the capture whether the operation is a query. */
+  plugin(): ApolloServerPlugin<GraphQLContext> {
+    return {
+      async requestDidStart() {
+        return {
+          async didResolveOperation({ contextValue, operation }) {
+            if (contextValue.responseCache) contextValue.responseCache.query = operation?.operation === OperationTypeNode.QUERY;
+          },
+        };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.options.store.close();
+  }
+}
+
+export interface ResponseCacheSetup {
+  config: ResponseCacheConfig;
+  /** The application's Redis client (required by the `redis` mode). */
+  redis: Redis | undefined;
+  limiter: CostLimiter;
+  /** The executable schema: its SDL digest keys the entries. */
+  schema: GraphQLSchema;
+  hashOnlyDocuments: boolean;
+  log: FastifyBaseLogger;
+}
+
+/** The response cache the configuration asks for, or undefined when it is off. */
+export function createResponseCache({ config, redis, limiter, schema, hashOnlyDocuments, log }: ResponseCacheSetup): ResponseCache | undefined {
+  if (config.mode === 'off') return undefined;
+  const ttlMs = config.ttlSeconds * 1000;
+  let store: ResponseStore;
+  if (config.mode === 'redis') {
+    if (!redis) throw new Error('RESPONSE_CACHE=redis needs a Redis client');
+    store = new RedisResponseStore(redis, { prefix: config.redisPrefix, ttlMs, maxEntryBytes: Math.floor(config.maxBytes / 8) });
+  } else {
+    store = new MemoryResponseStore({ maxEntries: config.maxEntries, maxBytes: config.maxBytes, ttlMs });
+  }
+  return new ResponseCache({
+    store,
+    limiter,
+    httpMaxAgeSeconds: config.httpMaxAgeSeconds,
+    schemaId: sha256(printSchema(schema), 'base64url').slice(0, 16),
+    hashOnlyDocuments,
+    log,
+  });
+}
