@@ -174,4 +174,30 @@ describe('configuration', () => {
     );
     expect(loadConfig({ DATABASE_CONNECT_TIMEOUT_MS: '250' }).databaseConnectTimeoutMs).toBe(250);
   });
+  it('caches anonymous responses in memory by default, in Redis when REDIS_URL is set, and not at all in tests unless asked', () => {
+    expect(loadConfig({}).responseCache).toEqual({
+      mode: 'memory',
+      ttlSeconds: 300,
+      httpMaxAgeSeconds: 0,
+      maxEntries: 10_000,
+      maxBytes: 67_108_864,
+      redisPrefix: 'marketplace-api:response-cache',
+    });
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).responseCache.mode).toBe('redis');
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379', RESPONSE_CACHE: 'memory' }).responseCache.mode).toBe('memory');
+    expect(loadConfig({ NODE_ENV: 'test' }).responseCache.mode).toBe('off');
+    expect(loadConfig({ NODE_ENV: 'test', RESPONSE_CACHE: 'memory' }).responseCache.mode).toBe('memory');
+    expect(
+      loadConfig({ RESPONSE_CACHE_TTL_SECONDS: '60', RESPONSE_CACHE_HTTP_MAX_AGE_SECONDS: '5', RESPONSE_CACHE_MAX_ENTRIES: '500', RESPONSE_CACHE_MAX_BYTES: '1048576' })
+        .responseCache,
+    ).toMatchObject({ ttlSeconds: 60, httpMaxAgeSeconds: 5, maxEntries: 500, maxBytes: 1_048_576 });
+  });
+
+  it('refuses a Redis response cache without Redis, and bad cache settings, naming each', () => {
+    expect(() => loadConfig({ RESPONSE_CACHE: 'redis' })).toThrow(/RESPONSE_CACHE=redis needs REDIS_URL/);
+    expect(() => loadConfig({ RESPONSE_CACHE: 'disk' })).toThrow(/RESPONSE_CACHE must be one of memory, redis, off/);
+    expect(() => loadConfig({ RESPONSE_CACHE_TTL_SECONDS: '0' })).toThrow(/RESPONSE_CACHE_TTL_SECONDS must be an integer from 1/);
+    expect(() => loadConfig({ RESPONSE_CACHE_MAX_BYTES: '1000' })).toThrow(/RESPONSE_CACHE_MAX_BYTES must be an integer from 65536/);
+    expect(() => loadConfig({ RESPONSE_CACHE_REDIS_PREFIX: 'has spaces' })).toThrow(/RESPONSE_CACHE_REDIS_PREFIX must be 1 to 100/);
+  });
 });
