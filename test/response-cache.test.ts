@@ -15,9 +15,10 @@ import { documentHash } from '../src/limits/trusted-documents.js';
 import type { CategoryRow } from '../src/modules/categories/category.table.js';
 import type { ProductRow } from '../src/modules/products/product.table.js';
 import { createAccount, type Account } from './helpers/auth.js';
-import { redisAnswers, testRedisUrl } from './helpers/redis.js';
+import { redisAnswers, testRedisUrl, unreachableRedisUrl } from './helpers/redis.js';
 import { gid, seeder } from './helpers/seed.js';
 import { startTestServer, type GraphQLResponse, type TestServer } from './helpers/server.js';
+import { TcpProxy, throughProxy } from './helpers/tcp-proxy.js';
 
 type Data = Record<string, unknown>;
 
@@ -332,6 +333,30 @@ describe('response cache (memory store)', () => {
   });
 });
 
+describe('response cache with Redis unreachable', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ env: { ...ENV, RESPONSE_CACHE: 'redis', REDIS_URL: await unreachableRedisUrl() }, captureLogs: true });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('keeps answering anonymous queries, uncached, with no-store', async () => {
+    const product = await seeder(server.db).product({ status: 'ACTIVE', price: 321 });
+    const one = { id: gid('Product', product) };
+    for (let i = 0; i < 2; i++) {
+      const res = await get<{ product: ProductOut }>(server, ONE, one);
+      expect(res.status).toBe(200);
+      expect(res.body.data?.product.price.amount).toBe(321);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(cacheOutcome(server, res)).toBe('bypass');
+    }
+  });
+});
+
 const redisReachable = await redisAnswers();
 
 if (!redisReachable) {
@@ -373,6 +398,38 @@ if (!redisReachable) {
       await mutate(b, seller, 'archiveProduct', 'ArchiveProductInput', { productId: one.id });
       expect((await get<{ product: ProductOut | null }>(a, ONE, one)).body.data?.product).toBeNull();
       expect((await get<{ product: ProductOut | null }>(b, ONE, one)).body.data?.product).toBeNull();
+    });
+
+    it('applies an invalidation that failed while Redis was away before serving anything stored again', async () => {
+      const redis = new URL(testRedisUrl);
+      const proxy = await TcpProxy.create({ host: redis.hostname, port: Number(redis.port || 6379) });
+      await proxy.forward();
+      const env = { ...ENV, RESPONSE_CACHE: 'redis', REDIS_URL: throughProxy(testRedisUrl, proxy), RESPONSE_CACHE_REDIS_PREFIX: `test-${randomUUID()}` };
+      const c = await startTestServer({ env, captureLogs: true, shareDatabaseOf: a });
+      try {
+        const product = await seeder(a.db).product({ seller: seller.user, status: 'ACTIVE', price: 100 });
+        const one = { id: gid('Product', product) };
+        await get(c, ONE, one);
+        expect(cacheOutcome(c, await get(c, ONE, one))).toBe('hit');
+
+        await proxy.stop();
+        await updateProduct(c, seller, product, { price: { amount: 200, currency: 'EUR' } });
+        expect(c.logs.some((l) => l.msg?.startsWith('response cache invalidation failed'))).toBe(true);
+        const during = await get<{ product: ProductOut }>(c, ONE, one);
+        expect([cacheOutcome(c, during), during.body.data?.product.price.amount]).toEqual(['bypass', 200]);
+
+        await proxy.forward();
+        // Until the client has reconnected, reads bypass the store; the first one that reaches it must not be the stale entry.
+        let after = await get<{ product: ProductOut }>(c, ONE, one);
+        for (let attempt = 0; attempt < 100 && cacheOutcome(c, after) === 'bypass'; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          after = await get<{ product: ProductOut }>(c, ONE, one);
+        }
+        expect([cacheOutcome(c, after), after.body.data?.product.price.amount]).toEqual(['miss', 200]);
+      } finally {
+        await c.close();
+        await proxy.stop();
+      }
     });
 
     it('shows a category rename made on one instance in the other instance\'s next read', async () => {

@@ -227,7 +227,8 @@ export class ResponseCache implements ChangeFeed {
     try {
       lookup = await this.options.store.get(key);
     } catch (error) {
-      request.log.warn({ err: error }, 'response cache unreachable; running the operation');
+      // An outage is logged once by the Redis client's availability log; not once per request.
+      request.log.debug({ err: error }, 'response cache unreachable; running the operation');
       return this.bypass(request);
     }
     const { entry } = lookup;
@@ -323,7 +324,7 @@ export class ResponseCache implements ChangeFeed {
         const tags = [...miss.capture.tags];
         if (await this.options.store.set(miss.key, stored, tags, miss.token)) countResponseCache('store');
       } catch (error) {
-        request.log.warn({ err: error }, 'response cache unreachable; response not stored');
+        request.log.debug({ err: error }, 'response cache unreachable; response not stored');
       }
     }
     if (request.method !== 'GET') {
@@ -412,6 +413,12 @@ export function createResponseCache({ config, redis, limiter, schema, hashOnlyDo
   } else {
     store = new MemoryResponseStore({ maxEntries: config.maxEntries, maxBytes: config.maxBytes, ttlMs });
   }
+  log.info(
+    { store: config.mode, ttlSeconds: config.ttlSeconds, httpMaxAgeSeconds: config.httpMaxAgeSeconds },
+    config.mode === 'memory'
+      ? 'response cache on, in memory: right for a single instance (several instances need RESPONSE_CACHE=redis)'
+      : 'response cache on, in Redis: shared by every instance',
+  );
   return new ResponseCache({
     store,
     limiter,

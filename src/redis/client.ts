@@ -43,7 +43,7 @@ export function logRedisAvailability(client: Redis, log: FastifyBaseLogger): voi
     reachable = false;
     log.warn(
       { err: error },
-      'Redis is unreachable: rate limits fall back to per-instance memory budgets until it answers again',
+      'Redis is unreachable: rate limits fall back to per-instance memory budgets (and a Redis response cache is bypassed) until it answers again',
     );
   });
   client.on('ready', () => {
