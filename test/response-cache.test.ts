@@ -228,6 +228,29 @@ describe('response cache (memory store)', () => {
     expect((await get<{ product: ProductOut }>(server, ONE, one)).body.data?.product.seller).toBeNull();
   });
 
+  it("shows a checkout's stock change and a new review on the next read of the product", async () => {
+    const { product } = await freshProduct();
+    const customer = await createAccount(server, { role: 'CUSTOMER' });
+    const one = { id: gid('Product', product) };
+    const withReviews = `query Reviewed($id: ID!) { product(id: $id) { stock averageRating reviewCount reviews(first: 5) { nodes { rating author { displayName } } } } }`;
+    await warm(withReviews, one);
+
+    const bought = await server.graphql<Data>(
+      'mutation ($input: CheckoutInput!) { checkout(input: $input) { userErrors { code message } } }',
+      { input: { items: [{ productId: one.id, quantity: 3 }] } },
+      { headers: { ...customer.headers, 'idempotency-key': randomUUID() } },
+    );
+    expect(bought.body).toMatchObject({ data: { checkout: { userErrors: [] } } });
+    expect((await get<{ product: { stock: number } }>(server, withReviews, one)).body.data?.product.stock).toBe(7);
+
+    await seeder(server.db).purchase({ customer: customer.user, product });
+    await warm(withReviews, one);
+    await mutate(server, customer, 'createReview', 'CreateReviewInput', { productId: one.id, rating: 2, body: 'Wobbly.' }, 'review { id }');
+    expect((await get(server, withReviews, one)).body.data).toEqual({
+      product: { stock: 7, averageRating: 2, reviewCount: 1, reviews: { nodes: [{ rating: 2, author: { displayName: customer.user.display_name } }] } },
+    });
+  });
+
   it('marks anonymous GET reads public with an ETag, answers 304 for a held one, and a new ETag once the data changes', async () => {
     const { product } = await freshProduct();
     const one = { id: gid('Product', product) };

@@ -15,7 +15,6 @@ import type { ProductRow, ProductStatus } from './product.table.js';
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import { appError } from '../../errors/errors.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
-import { recordChanges } from '../../scope/changes.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
