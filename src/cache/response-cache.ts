@@ -162,8 +162,12 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 
 export class ResponseCache implements ChangeFeed {
   private readonly pending = new WeakMap<FastifyRequest, PendingMiss>();
-  /** Tags whose invalidation failed (store unreachable): retried first; until then this instance bypasses the store. */
-  private readonly failedInvalidations = new Set<string>();
+  /**
+   * Tags whose invalidation failed (store unreachable), each with a count of
+   * failures: retried first; until then this instance bypasses the store. A
+   * tag that fails again while a retry runs stays for the next retry.
+   */
+  private readonly failedInvalidations = new Map<string, number>();
   private readonly mediaTypes = new Map<string, string | null>();
   private readonly policy: string;
 
@@ -204,14 +208,14 @@ export class ResponseCache implements ChangeFeed {
 
   private async flushFailedInvalidations(): Promise<boolean> {
     if (this.failedInvalidations.size === 0) return true;
-    const tags = [...this.failedInvalidations];
+    const retried = new Map(this.failedInvalidations);
     try {
-      await this.options.store.invalidate(tags);
+      await this.options.store.invalidate([...retried.keys()]);
     } catch {
       return false;
     }
-    for (const tag of tags) this.failedInvalidations.delete(tag);
-    this.options.log.info({ tags: tags.length }, 'response cache: delayed invalidation applied');
+    for (const [tag, failures] of retried) if (this.failedInvalidations.get(tag) === failures) this.failedInvalidations.delete(tag);
+    this.options.log.info({ tags: retried.size }, 'response cache: delayed invalidation applied');
     return true;
   }
 
@@ -222,7 +226,10 @@ export class ResponseCache implements ChangeFeed {
    */
   async serve(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const key = this.keyOf(request);
-    if (key === undefined || !(await this.flushFailedInvalidations())) return this.bypass(request);
+    if (key === undefined) return this.bypass(request);
+    if (!(await this.flushFailedInvalidations())) return this.bypass(request);
+    // Retried but another failure came in meanwhile: not yet safe to read.
+    if (this.failedInvalidations.size > 0) return this.bypass(request);
     let lookup;
     try {
       lookup = await this.options.store.get(key);
@@ -319,7 +326,8 @@ export class ResponseCache implements ChangeFeed {
       void reply.header('cache-control', 'no-store');
       return body;
     }
-    if (Date.now() - miss.startedAt < INVALIDATION_HORIZON_MS) {
+    // An invalidation still owed may concern this response's rows: it is not stored until that is settled.
+    if (Date.now() - miss.startedAt < INVALIDATION_HORIZON_MS && this.failedInvalidations.size === 0) {
       try {
         const tags = [...miss.capture.tags];
         if (await this.options.store.set(miss.key, stored, tags, miss.token)) countResponseCache('store');
@@ -368,7 +376,7 @@ export class ResponseCache implements ChangeFeed {
       await this.options.store.invalidate(tags);
     } catch (error) {
       // Retried before this instance reads the store again; see the class comment in README.
-      for (const tag of tags) this.failedInvalidations.add(tag);
+      for (const tag of tags) this.failedInvalidations.set(tag, (this.failedInvalidations.get(tag) ?? 0) + 1);
       this.options.log.error({ err: error, tags: tags.length }, 'response cache invalidation failed; this instance bypasses the cache until it succeeds');
     }
   }
