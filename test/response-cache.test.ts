@@ -37,7 +37,8 @@ const PRODUCT_FIELDS = 'id title stock status version price { amount } seller { 
 const ONE = `query One($id: ID!) { product(id: $id) { ${PRODUCT_FIELDS} } }`;
 const CATALOG = `query Catalog($category: ID!) { products(first: 50, filter: { categoryId: $category }, orderBy: { field: PRICE, direction: ASC }) { totalCount nodes { ${PRODUCT_FIELDS} } } }`;
 const PREFLIGHT = { 'apollo-require-preflight': 'true' };
-const ENV = { RESPONSE_CACHE: 'memory', LOGIN_LIMIT_PER_IP: '100000' };
+const METRICS_TOKEN = 'response-cache-metrics-token';
+const ENV = { RESPONSE_CACHE: 'memory', LOGIN_LIMIT_PER_IP: '100000', METRICS_TOKEN };
 
 interface HttpResult<T> {
   status: number;
@@ -336,6 +337,27 @@ describe('response cache (memory store)', () => {
     expect(costOf(hit).remaining).toBe(costOf(miss).remaining - costOf(miss).actual);
     expect(hit.headers.get('ratelimit')).toBe(`"default";r=${costOf(hit).remaining};t=${/t=(\d+)/.exec(hit.headers.get('ratelimit') ?? '')?.[1]}`);
     expect(hit.headers.get('ratelimit-policy')).toBe(miss.headers.get('ratelimit-policy'));
+  });
+
+  it('counts hits, misses, stores and invalidations in /metrics', async () => {
+    const events = async () => {
+      const text = await (await server.request('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+      const count = (event: string) => Number(/\S+ (\S+)$/.exec(text.split('\n').find((l) => l.startsWith(`graphql_response_cache_events_total{event="${event}"}`)) ?? ' 0')?.[1] ?? 0);
+      return { hit: count('hit'), miss: count('miss'), store: count('store'), invalidation: count('invalidation') };
+    };
+    const { product } = await freshProduct();
+    const one = { id: gid('Product', product) };
+    const before = await events();
+    await get(server, ONE, one);
+    await get(server, ONE, one);
+    await updateProduct(server, seller, product, { stock: 2 });
+    const after = await events();
+    expect({
+      hit: after.hit - before.hit,
+      miss: after.miss - before.miss,
+      store: after.store - before.store,
+      invalidation: after.invalidation - before.invalidation,
+    }).toEqual({ hit: 1, miss: 1, store: 1, invalidation: 1 });
   });
 
   it('serves persisted-query GET requests by hash from the cache with public headers', async () => {

@@ -14,9 +14,6 @@
  */
 import type { Change } from '../scope/changes.js';
 
-/** The object types a change names, by their GraphQL type name. */
-export type TaggedType = 'Product' | 'Category' | 'User' | 'Review';
-
 /** Tag of one object. */
 export function objectTag(type: string, id: string): string {
   return `${type}:${id}`;
@@ -40,9 +37,10 @@ export function tagsOfChange(change: Change): string[] {
       // The product's rating, review count and review pages move with its reviews.
       return [objectTag('Review', change.id), setTag('Review'), objectTag('Product', change.productId)];
     case 'order':
-      // Orders are never public: no anonymous response shows one. Their stock
-      // changes are announced as product changes by the checkout.
-      return [];
+      // No anonymous response shows an order (at most a `null` where one was
+      // asked for); the stock an order takes or gives back is announced as
+      // product changes.
+      return [objectTag('Order', change.id), setTag('Order')];
   }
 }
 

@@ -106,7 +106,7 @@ describe('cache tags', () => {
         { entity: 'category', id: 'c1' },
         { entity: 'user', id: 'u1' },
       ]).sort(),
-    ).toEqual(['Category:*', 'Category:c1', 'Product:*', 'Product:p1', 'Review:*', 'Review:r1', 'User:*', 'User:u1'].sort());
+    ).toEqual(['Category:*', 'Category:c1', 'Order:*', 'Order:o1', 'Product:*', 'Product:p1', 'Review:*', 'Review:r1', 'User:*', 'User:u1'].sort());
   });
 
   const schema = collectCacheTags(
