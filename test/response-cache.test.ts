@@ -38,7 +38,8 @@ const ONE = `query One($id: ID!) { product(id: $id) { ${PRODUCT_FIELDS} } }`;
 const CATALOG = `query Catalog($category: ID!) { products(first: 50, filter: { categoryId: $category }, orderBy: { field: PRICE, direction: ASC }) { totalCount nodes { ${PRODUCT_FIELDS} } } }`;
 const PREFLIGHT = { 'apollo-require-preflight': 'true' };
 const METRICS_TOKEN = 'response-cache-metrics-token';
-const ENV = { RESPONSE_CACHE: 'memory', LOGIN_LIMIT_PER_IP: '100000', METRICS_TOKEN };
+const SHOP = 'https://shop.example.test';
+const ENV = { RESPONSE_CACHE: 'memory', LOGIN_LIMIT_PER_IP: '100000', METRICS_TOKEN, CORS_ORIGINS: SHOP };
 
 interface HttpResult<T> {
   status: number;
@@ -255,14 +256,22 @@ describe('response cache (memory store)', () => {
   it('marks anonymous GET reads public with an ETag, answers 304 for a held one, and a new ETag once the data changes', async () => {
     const { product } = await freshProduct();
     const one = { id: gid('Product', product) };
-    const first = await get(server, ONE, one);
+    // From a browser on an allowed origin: the CORS answer must stay keyed by Origin too.
+    const first = await get(server, ONE, one, { origin: SHOP });
     expect(first.headers.get('cache-control')).toBe('public, max-age=0');
-    expect(first.headers.get('vary')).toBe('Accept, Authorization');
+    expect(first.headers.get('vary')).toBe('Origin, Accept, Authorization');
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^W\/".+"$/);
 
-    const hit = await get(server, ONE, one);
-    expect([hit.status, hit.headers.get('etag'), hit.headers.get('cache-control')]).toEqual([200, etag, 'public, max-age=0']);
+    const hit = await get(server, ONE, one, { origin: SHOP });
+    expect(cacheOutcome(server, hit)).toBe('hit');
+    expect([hit.status, hit.headers.get('etag'), hit.headers.get('cache-control'), hit.headers.get('vary')]).toEqual([
+      200,
+      etag,
+      'public, max-age=0',
+      'Origin, Accept, Authorization',
+    ]);
+    expect(hit.headers.get('access-control-allow-origin')).toBe(SHOP);
     const notModified = await get(server, ONE, one, { 'if-none-match': etag ?? '' });
     expect(notModified.status).toBe(304);
     expect(notModified.headers.get('etag')).toBe(etag);

@@ -81,7 +81,8 @@ interface ResponseBody {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const CSRF_SIMPLE_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
 const MEDIA_TYPE_CANDIDATES = [MEDIA_TYPES.json, MEDIA_TYPES.graphqlResponseJson];
-const VARY = 'Accept, Authorization';
+/** Request headers a shared cache must key a stored answer by, besides the URL. */
+const VARY = ['Accept', 'Authorization'];
 
 function sha256(text: string, encoding: 'hex' | 'base64url'): string {
   return createHash('sha256').update(text, 'utf8').digest(encoding);
@@ -144,6 +145,18 @@ function isShareable(request: FastifyRequest): boolean {
   if (request.headers.authorization !== undefined) return false;
   if (request.headers['idempotency-key'] !== undefined) return false;
   return request.cookies[REFRESH_COOKIE] === undefined;
+}
+
+/** Adds `names` to the response's `Vary` (CORS may have put `Origin` there already). */
+function addVary(reply: FastifyReply, names: readonly string[]): void {
+  const current = reply.getHeader('vary');
+  const listed = (Array.isArray(current) ? current.join(',') : typeof current === 'string' ? current : '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const known = new Set(listed.map((name) => name.toLowerCase()));
+  const merged = [...listed, ...names.filter((name) => !known.has(name.toLowerCase()))];
+  void reply.header('vary', merged.join(', '));
 }
 
 function weakEtag(data: string): string {
@@ -298,10 +311,8 @@ export class ResponseCache implements ChangeFeed {
   }
 
   private publicHeaders(reply: FastifyReply, etag: string): void {
-    void reply
-      .header('cache-control', `public, max-age=${this.options.httpMaxAgeSeconds}`)
-      .header('etag', etag)
-      .header('vary', VARY);
+    void reply.header('cache-control', `public, max-age=${this.options.httpMaxAgeSeconds}`).header('etag', etag);
+    addVary(reply, VARY);
   }
 
   /** Before Apollo runs a missed request: its context collects the response's tags. */
