@@ -16,6 +16,9 @@
 # so a rebuild cannot silently change the base. To move to a newer Node 24:
 #   docker buildx imagetools inspect node:24-bookworm-slim   # prints the index digest
 # and replace both parts. This digest is the multi-platform index of 24.18.0.
+# Another base with Node.js 24, npm and a `node` user (uid 1000) can be given
+# as a build argument: CI, which pulls nothing, builds on podman from a local
+# one (`--build-arg NODE_IMAGE=...`, see .ci/podman.sh).
 ARG NODE_IMAGE=node:24.18.0-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
 # ---------------------------------------------------------------------------

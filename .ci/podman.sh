@@ -150,7 +150,8 @@ ensure_image "$REDIS_IMAGE" "$(hash_of .ci/podman/redis.Containerfile <<<"$base_
 node24_bin=$(npx --yes --package "$NODE_PACKAGE" -c 'dirname "$(command -v node)"')
 mkdir -p "$work/node"
 cp -L "$node24_bin/node" "$work/node/node"
-cp -a "$(npm root -g)/npm" "$work/node/npm"
+# The npm package this machine's `npm` runs from (`npm root -g` would follow the node on PATH).
+cp -a "$(dirname "$(readlink -f "$(command -v npm)")")/.." "$work/node/npm"
 ca_bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
 if [[ -f "$ca_bundle" ]]; then cp "$ca_bundle" "$work/node/ca-certificates.crt"; else : >"$work/node/ca-certificates.crt"; fi
 node_hash=$(hash_of .ci/podman/node.Containerfile "$work/node/ca-certificates.crt" <<<"$base_id $("$work/node/node" --version) $(npm --version)")

