@@ -40,7 +40,7 @@ import { compare, once, warmUp, type RunOptions, type Variant, type VariantResul
 import { renderText, type BenchResults, type Check, type Ratio, type ScenarioResult } from './lib/report.js';
 import { RequestLog } from './lib/request-log.js';
 import { scenarioCheckout, scenarioMyOrders } from './lib/orders.js';
-import { seedCatalog, type SeedSizes } from './lib/seed.js';
+import { scaleFromArgs, seedCatalog, sizesForScale, type SeedSizes } from './lib/seed.js';
 import { ratio, round } from './lib/stats.js';
 
 // ---------------------------------------------------------------- parameters
@@ -69,7 +69,10 @@ const PARAMS = {
   deepPages: 30,
 };
 
-const SIZES: SeedSizes = { products: 2_000, categories: 10, sellers: 20, customers: 50, maxReviewsPerProduct: 5 };
+/** `--scale N` seeds N x 100,000 products (bench/lib/seed.ts); without it, a 2,000-product catalogue. */
+const SCALE = scaleFromArgs(process.argv.slice(2));
+const SIZES: SeedSizes =
+  SCALE === undefined ? { products: 2_000, categories: 10, sellers: 20, customers: 50, maxReviewsPerProduct: 5 } : sizesForScale(SCALE);
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
