@@ -24,11 +24,12 @@
  * script.
  *
  * Options: --scale N (0.1), --rounds N (3), --duration S (10),
- * --connections N (32), --warmup S (5), --no-build, --current-node.
+ * --connections N (32), --warmup S (5), --no-build, --current-node,
+ * --profile (CPU profile of this API over the whole run, summarised at the end).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,7 @@ import { createDb } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { startBenchDatabase } from './lib/database.js';
 import { startStatementCounter, type StatementCounter } from './lib/pg-counter.js';
+import { summariseProfile } from './lib/profile.js';
 import { scaleFromArgs, seedCatalog, sizesForScale } from './lib/seed.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -69,7 +71,10 @@ const OPTIONS = {
   build: !process.argv.includes('--no-build'),
   /** Run this API on the Node that runs this script instead of Node 24 (the production image's). */
   currentNode: process.argv.includes('--current-node'),
+  /** Write a CPU profile of this API (node --cpu-prof) to bench/results/profiles/ and summarise it. */
+  profile: process.argv.includes('--profile'),
 };
+const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
 
 // ---------------------------------------------------------------- queries
 
@@ -246,7 +251,8 @@ function watchOutput(server: Server, child: ChildProcess): void {
 async function startOurs(node: string, databaseUrl: string): Promise<Server> {
   const counter = await startStatementCounter(databaseUrl);
   const port = await freePort();
-  const child = spawn(node, ['dist/src/main.js'], {
+  const profile = OPTIONS.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const child = spawn(node, [...profile, 'dist/src/main.js'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -494,6 +500,13 @@ async function main(): Promise<void> {
   } finally {
     progress('tearing down');
     await cleanup();
+  }
+  if (OPTIONS.profile && !failed) {
+    const newest = (await readdir(PROFILE_DIR).catch(() => [] as string[]))
+      .filter((name) => name.endsWith('.cpuprofile'))
+      .map((name) => path.join(PROFILE_DIR, name))
+      .sort((x, y) => statSync(y).mtimeMs - statSync(x).mtimeMs)[0];
+    if (newest) console.log(`\nCPU profile of this API (${path.relative(process.cwd(), newest)}):\n${summariseProfile(newest)}`);
   }
   process.exit(failed ? 1 : 0);
 }
