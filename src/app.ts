@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import fastifyCors from '@fastify/cors';
 import Fastify, {
   LogController,
@@ -214,6 +215,10 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     // would stop it concurrently and re-raise the signal, killing the process mid-drain.
     stopOnTerminationSignals: false,
     plugins: [
+      // Apollo's default cache-control plugin implements willResolveField, which makes Apollo wrap
+      // every resolver of the schema; nothing here uses cache hints, and the response plugin sets
+      // the Cache-Control header it used to set (no-store).
+      ApolloServerPluginCacheControlDisabled(),
       inputHygienePlugin(),
       responsePlugin(),
       costPlugin({ maxCost: config.queryLimits.maxCost, limiter: costLimiter }),

@@ -19,6 +19,8 @@ import type { GraphQLContext } from './context.js';
  *   could apply it twice);
  * - unexpected errors logged in full with the request id (the client only
  *   sees the masked message from `formatError`);
+ * - `Cache-Control: private, no-store` for a signed-in caller, `no-store`
+ *   otherwise (unless a header was already set);
  * - the operation name and error codes recorded for the request's log line;
  * - a subscription operation refused with SUBSCRIPTION_NOT_SUPPORTED.
  */
@@ -47,8 +49,11 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
         },
         async willSendResponse({ contextValue, response, operation }) {
           const { requestId, stats } = contextValue;
-          // Responses for a signed-in caller are personal: never stored by shared caches.
+          // Responses for a signed-in caller are personal: never stored by shared caches. Others are
+          // not stored either (Apollo's cache-control plugin, which said so before, is disabled: its
+          // per-field hook wrapped every resolver). A header already set by someone else is kept.
           if (contextValue.viewer) response.http.headers.set('cache-control', 'private, no-store');
+          else if (!response.http.headers.has('cache-control')) response.http.headers.set('cache-control', 'no-store');
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
           result.extensions = { ...result.extensions, requestId };
