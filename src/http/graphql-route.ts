@@ -198,7 +198,9 @@ interface ResponseBody {
  */
 function normaliseResponse(request: FastifyRequest, reply: FastifyReply, body: string): string {
   const contentType = String(reply.getHeader('content-type') ?? '');
-  if (!/json/.test(contentType)) return body;
+  // Only a body with errors may need changes: the common answer is not parsed again. (Inside a JSON
+  // string a quote is escaped, so `"errors"` occurs only as a key or as a whole string value.)
+  if (!/json/.test(contentType) || !body.includes('"errors"')) return body;
   let parsed: ResponseBody;
   try {
     parsed = JSON.parse(body) as ResponseBody;
