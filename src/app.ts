@@ -37,6 +37,7 @@ import { GRAPHIQL_CSP, idePlugin, registerIdeAssets } from './graphql/ide.js';
 import { createLoaders, type AppLoaders } from './modules/registry.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
+import { jitExecutor } from './graphql/executor.js';
 import { inputHygienePlugin, inputHygieneRule } from './graphql/input-hygiene.js';
 import { registerHealthRoutes } from './health/health.routes.js';
 import { registerMediaTypeNegotiation } from './http/media-type.js';
@@ -194,7 +195,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   );
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
-    schema,
+    // Execution: graphql-jit through Apollo's executor hook (src/graphql/executor.ts), or graphql-js.
+    ...(config.graphqlExecutor === 'jit' ? { gateway: jitExecutor(schema) } : { schema }),
     formatError: createFormatError({ hideSuggestions: !config.graphqlIntrospection }),
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by graphql-js's own rule below, whose message names no library.

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
 export type NodeEnv = 'development' | 'production' | 'test';
+export type GraphqlExecutor = 'jit' | 'graphql-js';
 export type LogFormat = 'json' | 'pretty';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** The in-browser IDE served at `GET /graphql` to browsers. */
@@ -39,6 +40,8 @@ export interface Config {
   logFormat: LogFormat;
   graphqlIde: GraphqlIde;
   graphqlIntrospection: boolean;
+  /** `jit` (default): operations compiled by graphql-jit; `graphql-js`: the reference executor. */
+  graphqlExecutor: GraphqlExecutor;
   bodyLimitBytes: number;
   trustProxy: boolean;
   shutdownTimeoutMs: number;
@@ -346,6 +349,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       read.bool('GRAPHQL_SANDBOX', dev) ? 'sandbox' : 'off',
     ),
     graphqlIntrospection: read.bool('GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
+    graphqlExecutor: read.oneOf<GraphqlExecutor>('GRAPHQL_EXECUTOR', ['jit', 'graphql-js'], 'jit'),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 52_428_800),
     trustProxy: read.bool('TRUST_PROXY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 120_000),

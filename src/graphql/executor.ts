@@ -1,0 +1,116 @@
+/**
+ * Execution with graphql-jit, plugged into Apollo Server through its
+ * executor hook (the `gateway` option: Apollo still parses, validates, runs
+ * every plugin and formats errors; only the execution step is ours).
+ *
+ * graphql-jit compiles an operation into a JavaScript function once and runs
+ * that for every request with the same document, instead of graphql-js
+ * walking the document and the schema on each request. It calls the
+ * schema's own resolvers, so the graphql-shield wrappers (and every other
+ * resolver wrapper) run exactly as with graphql-js.
+ *
+ * What is kept identical to graphql-js on purpose:
+ * - variables are coerced by graphql-js's own `getVariableValues` first; a
+ *   bad variable gets graphql-js's error (Apollo turns it into
+ *   BAD_USER_INPUT), and graphql-jit only sees values that coerce;
+ * - errors are rebuilt as graphql-js `GraphQLError`s with the same message,
+ *   path, locations, original error and extensions, so error masking
+ *   (`formatError`, which unwraps the resolver's original error) and the
+ *   response plugin see what they saw before.
+ * An operation graphql-jit cannot compile runs with graphql-js.
+ */
+import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
+import { execute, getVariableValues, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+
+type Gateway = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
+type Executor = NonNullable<Awaited<ReturnType<Gateway['load']>>['executor']>;
+
+/** How a document runs: compiled, or with graphql-js when it could not be compiled. */
+type Runner = CompiledQuery | 'graphql-js';
+
+/** What graphql-jit's own error class carries. */
+interface JitError {
+  message: string;
+  path?: readonly (string | number)[];
+  locations?: readonly { line: number; column: number }[];
+  originalError?: unknown;
+  extensions?: Record<string, unknown>;
+}
+
+/**
+ * The same error as graphql-js would have made (its `locatedError`): a
+ * GraphQLError that already has a path as it is, anything else wrapped in a
+ * GraphQLError with the field's path and locations. graphql-jit's error
+ * class inherits from GraphQLError's prototype without being one (no
+ * `extensions` object, for one), so every error it returns is rebuilt.
+ */
+function asGraphQLError(error: JitError): GraphQLError {
+  const original = error.originalError instanceof Error ? error.originalError : undefined;
+  if (original instanceof GraphQLError && Array.isArray(original.path)) return original;
+  const rebuilt = new GraphQLError(error.message, {
+    ...(error.path ? { path: error.path } : {}),
+    ...(original ? { originalError: original } : {}),
+    // graphql-js takes an original error's extensions itself; without one, keep what graphql-jit set.
+    ...(!original && error.extensions ? { extensions: error.extensions } : {}),
+  });
+  // graphql-js derives locations from AST nodes; graphql-jit has already computed them.
+  if (error.locations) Object.defineProperty(rebuilt, 'locations', { value: error.locations, enumerable: true, writable: true });
+  return rebuilt;
+}
+
+function withGraphQLErrors(result: ExecutionResult): ExecutionResult {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((error) => asGraphQLError(error as JitError)) };
+}
+
+/**
+ * An Apollo Server `gateway` that serves one fixed schema and executes with
+ * graphql-jit. Compiled operations are kept per parsed document (Apollo
+ * keeps parsed documents in its document store, so the same query text
+ * arrives as the same object) and dropped with it.
+ */
+export function jitExecutor(schema: GraphQLSchema): Gateway {
+  const compiled = new WeakMap<DocumentNode, Map<string, Runner>>();
+
+  const runnerFor = (document: DocumentNode, operationName: string | null): Runner => {
+    let byOperation = compiled.get(document);
+    if (!byOperation) {
+      byOperation = new Map();
+      compiled.set(document, byOperation);
+    }
+    const key = operationName ?? '';
+    let runner = byOperation.get(key);
+    if (runner === undefined) {
+      let result: CompiledQuery | ExecutionResult | undefined;
+      try {
+        result = compileQuery<Record<string, unknown>, Record<string, unknown>>(schema, document, operationName ?? undefined);
+      } catch {
+        result = undefined;
+      }
+      runner = result !== undefined && isCompiledQuery(result) ? result : 'graphql-js';
+      byOperation.set(key, runner);
+    }
+    return runner;
+  };
+
+  const executor: Executor = async ({ document, operation, operationName, request, context }) => {
+    const variables = request.variables ?? {};
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 50 });
+    if (coerced.errors) return { errors: coerced.errors };
+    const runner = runnerFor(document, operationName);
+    if (runner === 'graphql-js') {
+      return execute({ schema, document, contextValue: context, variableValues: variables, operationName });
+    }
+    return withGraphQLErrors(await runner.query(undefined, context, variables));
+  };
+
+  return {
+    onSchemaLoadOrUpdate(callback) {
+      callback({ apiSchema: schema, coreSupergraphSdl: '' });
+      return () => undefined;
+    },
+    load: async () => ({ executor }),
+    stop: async () => undefined,
+  };
+}
