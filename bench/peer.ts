@@ -9,11 +9,14 @@
  *      DATABASE_URL's server), migrates it and seeds `--scale` (default 0.1:
  *      10,000 products, 8,700 visible, about 30,000 reviews).
  *   3. Starts the production build (`node dist/src/main.js`, NODE_ENV
- *      production, info logs to a pipe this script reads) and the peer (Node 24), each behind
- *      its own counting proxy (bench/lib/pg-counter.ts), so statements are
- *      counted on the wire to PostgreSQL, not by either server.
- *   4. Checks that both answer the catalogue query with the same products,
- *      sellers, categories, review totals and first reviews; warms both up;
+ *      production, info logs to a pipe this script reads) and the peer
+ *      (Node 24), each behind its own counting proxy
+ *      (bench/lib/pg-counter.ts): checks that both answer the catalogue
+ *      query with the same products, sellers, categories, review totals and
+ *      first reviews, and counts the statements of 20 sequential requests on
+ *      the wire to PostgreSQL (not by either server's own account).
+ *   4. Starts both again connected to PostgreSQL directly (the proxy would
+ *      add CPU of its own in proportion to the statements); warms both up;
  *      then runs `--rounds` rounds of `--duration` seconds each of autocannon
  *      (`--connections`, default 32) against one server after the other, the
  *      order alternating each round; prints req/s, p50, p99, statements per
@@ -220,7 +223,8 @@ interface Server {
   name: string;
   url: string;
   child: ChildProcess;
-  counter: StatementCounter;
+  /** Set on the instance behind a counting proxy. */
+  counter: StatementCounter | undefined;
   /** Log lines the server wrote at error level or above. */
   errorLines: string[];
   logLines: number;
@@ -248,8 +252,8 @@ function watchOutput(server: Server, child: ChildProcess): void {
   });
 }
 
-async function startOurs(node: string, databaseUrl: string): Promise<Server> {
-  const counter = await startStatementCounter(databaseUrl);
+async function startOurs(node: string, databaseUrl: string, counted: boolean): Promise<Server> {
+  const counter = counted ? await startStatementCounter(databaseUrl) : undefined;
   const port = await freePort();
   const profile = OPTIONS.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
   const child = spawn(node, [...profile, 'dist/src/main.js'], {
@@ -260,7 +264,7 @@ async function startOurs(node: string, databaseUrl: string): Promise<Server> {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
-      DATABASE_URL: counter.url,
+      DATABASE_URL: counter?.url ?? databaseUrl,
       MIGRATE_ON_START: 'false',
       JWT_SIGNING_KEYS: await generateSigningJwks(),
       // Many measured requests from one address: the per-principal cost budget must not refuse them.
@@ -273,13 +277,13 @@ async function startOurs(node: string, databaseUrl: string): Promise<Server> {
   return server;
 }
 
-async function startPeer(node: string, databaseUrl: string): Promise<Server> {
-  const counter = await startStatementCounter(databaseUrl);
+async function startPeer(node: string, databaseUrl: string, counted: boolean): Promise<Server> {
+  const counter = counted ? await startStatementCounter(databaseUrl) : undefined;
   const port = await freePort();
   const child = spawn(node, [path.join(PEER_DIR, 'server.mjs')], {
     cwd: PEER_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', PORT: String(port), DATABASE_URL: counter.url },
+    env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', PORT: String(port), DATABASE_URL: counter?.url ?? databaseUrl },
   });
   const server: Server = { name: 'PostGraphile 5', url: `http://127.0.0.1:${port}/graphql`, child, counter, errorLines: [], logLines: 0 };
   watchOutput(server, child);
@@ -299,7 +303,7 @@ async function stopServer(server: Server): Promise<void> {
     await exited;
     clearTimeout(timer);
   }
-  await server.counter.close();
+  await server.counter?.close();
 }
 
 // ---------------------------------------------------------------- measuring
@@ -313,12 +317,14 @@ async function post(url: string, body: string): Promise<unknown> {
 
 /** Statements per request, counted on the wire over sequential requests (nothing else runs meanwhile). */
 async function statementsPerRequest(server: Server, body: string, requests = 20): Promise<number[]> {
+  const { counter } = server;
+  if (!counter) throw new Error(`${server.name} runs without a counting proxy`);
   const counts: number[] = [];
   for (let i = 0; i < requests; i += 1) {
-    const before = server.counter.statements;
+    const before = counter.statements;
     await post(server.url, body);
     // The statements of a request are on the wire before its response leaves the server.
-    counts.push(server.counter.statements - before);
+    counts.push(counter.statements - before);
   }
   return counts;
 }
@@ -400,19 +406,20 @@ async function main(): Promise<void> {
     await db.destroy();
     cleanups.pop();
 
-    progress('starting this API (dist/) and PostGraphile 5');
-    const ours = await startOurs(OPTIONS.currentNode ? process.execPath : node, database.url);
-    cleanups.push(() => stopServer(ours));
-    const peer = await startPeer(node, database.url);
-    cleanups.push(() => stopServer(peer));
-    const bodies = new Map<Server, string>([
-      [ours, JSON.stringify({ query: OURS, variables: { first: 50 }, operationName: 'Catalog' })],
-      [peer, JSON.stringify({ query: PEER, variables: { first: 50 }, operationName: 'Catalog' })],
-    ]);
+    const ourNode = OPTIONS.currentNode ? process.execPath : node;
+    const ourBody = JSON.stringify({ query: OURS, variables: { first: 50 }, operationName: 'Catalog' });
+    const peerBody = JSON.stringify({ query: PEER, variables: { first: 50 }, operationName: 'Catalog' });
+
+    // First, each server behind a counting proxy: same answers, statements per request.
+    progress('starting this API (dist/) and PostGraphile 5 behind counting proxies');
+    const countedOurs = await startOurs(ourNode, database.url, true);
+    cleanups.push(() => stopServer(countedOurs));
+    const countedPeer = await startPeer(node, database.url, true);
+    cleanups.push(() => stopServer(countedPeer));
 
     // Same answer from both, or the comparison means nothing.
-    const a = ourComparable(await post(ours.url, bodies.get(ours)!));
-    const b = peerComparable(await post(peer.url, bodies.get(peer)!));
+    const a = ourComparable(await post(countedOurs.url, ourBody));
+    const b = peerComparable(await post(countedPeer.url, peerBody));
     if (JSON.stringify(a) !== JSON.stringify(b)) {
       const at = a.products.findIndex((line, i) => line !== b.products[i]);
       throw new Error(
@@ -422,8 +429,26 @@ async function main(): Promise<void> {
     }
     progress(`both answer the same 50 products (of ${a.totalCount} visible)`);
 
-    const sequentialStatements = new Map<Server, number[]>();
-    for (const server of [ours, peer]) sequentialStatements.set(server, await statementsPerRequest(server, bodies.get(server)!));
+    const statementCounts = new Map<string, number[]>([
+      [countedOurs.name, await statementsPerRequest(countedOurs, ourBody)],
+      [countedPeer.name, await statementsPerRequest(countedPeer, peerBody)],
+    ]);
+    // Stopped before the load: the proxy would add its own CPU to the run, in proportion to the statements.
+    await stopServer(countedPeer);
+    await stopServer(countedOurs);
+    cleanups.length -= 2;
+
+    progress('starting both again, connected to PostgreSQL directly, for the load rounds');
+    const ours = await startOurs(ourNode, database.url, false);
+    cleanups.push(() => stopServer(ours));
+    const peer = await startPeer(node, database.url, false);
+    cleanups.push(() => stopServer(peer));
+    const bodies = new Map<Server, string>([
+      [ours, ourBody],
+      [peer, peerBody],
+    ]);
+    await post(ours.url, ourBody);
+    await post(peer.url, peerBody);
 
     if (OPTIONS.warmupSeconds > 0) {
       progress(`warming up: ${OPTIONS.warmupSeconds} s each`);
@@ -442,7 +467,7 @@ async function main(): Promise<void> {
 
     const summary = [ours, peer].map((server) => {
       const mine = rounds.filter((r) => r.server === server.name);
-      const counts = sequentialStatements.get(server)!;
+      const counts = statementCounts.get(server.name)!;
       return {
         server: server.name,
         rps: mine.reduce((sum, r) => sum + r.rps, 0) / mine.length,
