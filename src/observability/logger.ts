@@ -53,5 +53,9 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>): Lo
   if (config.logFormat === 'pretty') {
     return pino(options, pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
   }
-  return pino(options);
+  // Asynchronous, buffered writes: a line is queued and written with the lines logged while the
+  // previous write was in flight, instead of one blocking write per line. pino registers the
+  // destination to be flushed synchronously on process exit (process.exit, a crash, the end of
+  // the event loop), so nothing logged before the exit is lost (test/unit/logger-flush.test.ts).
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }
