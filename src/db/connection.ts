@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 
@@ -118,6 +119,32 @@ function sharedPool(pool: pg.Pool): PostgresPool {
   };
 }
 
+/** Distinct statement texts that get a name; beyond this, statements run unnamed (PostgreSQL keeps each per connection). */
+export const MAX_NAMED_STATEMENTS = 500;
+const statementNames = new Map<string, string>();
+const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+
+/**
+ * Kysely sends `query(text, values)`; a data statement becomes
+ * `{ name, text, values }`, its name derived from its text. pg then parses a
+ * named statement once per connection and afterwards only binds and executes
+ * it, and PostgreSQL keeps its plan instead of parsing and planning the same
+ * text on every request. Statements with the same shape have the same text
+ * (lists are bound as one array parameter, `= any($1)`), so the set of names
+ * stays small; past MAX_NAMED_STATEMENTS distinct texts, new ones run unnamed.
+ */
+function preparedStatement(args: unknown[]): unknown[] {
+  const [text, values, ...rest] = args;
+  if (typeof text !== 'string' || !Array.isArray(values) || rest.length > 0 || !PREPARABLE.test(text)) return args;
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_NAMED_STATEMENTS) return args;
+    name = `mp_${createHash('sha1').update(text).digest('base64url')}`;
+    statementNames.set(text, name);
+  }
+  return [{ name, text, values }];
+}
+
 /**
  * A pg Pool behind Kysely. Sessions run in UTC with a statement timeout, so a
  * runaway query cannot hold a connection forever.
@@ -144,7 +171,7 @@ export function createDb(options: ConnectionOptions, onConnectionError?: (error:
     // Once per client (the pool reuses them): a lost connection fails the query with a DatabaseUnavailableError.
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     client.query = ((...args: unknown[]) => {
-      const result = query(...args);
+      const result = query(...preparedStatement(args));
       if (!(result instanceof Promise)) return result;
       return result.catch((error: unknown) => {
         throw asDatabaseError(error);

@@ -9,7 +9,12 @@ export async function findAllCategories(db: Kysely<Database>): Promise<CategoryR
 
 export async function findCategoriesByIds(db: Kysely<Database>, ids: readonly string[]): Promise<CategoryRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('categories').selectAll().where('id', 'in', ids).execute();
+  // One array parameter: the same statement text for any number of ids (a reusable prepared statement).
+  return db
+    .selectFrom('categories')
+    .selectAll()
+    .where('id', '=', (eb) => eb.fn.any(eb.val([...ids])))
+    .execute();
 }
 
 export async function findCategoryBySlug(db: Kysely<Database>, slug: string): Promise<CategoryRow | undefined> {

@@ -115,7 +115,12 @@ function orderedPage<O>(query: ProductQuery<O>, request: PageRequest): ProductQu
 
 export async function findProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('products as p').select(PRODUCT_COLUMNS).where('p.id', 'in', ids).execute();
+  // One array parameter: the same statement text for any number of ids (a reusable prepared statement).
+  return db
+    .selectFrom('products as p')
+    .select(PRODUCT_COLUMNS)
+    .where('p.id', '=', (eb) => eb.fn.any(eb.val([...ids])))
+    .execute();
 }
 
 /** One page of visible products: `limit + 1` rows in scan order (the extra one signals more). */

@@ -41,7 +41,8 @@ export async function findReviewPagesByProduct(
     .selectAll('r')
     .select(cursorKey(columns).as('cursor_key'))
     .select(rowNumberPerParent('r.product_id', columns, request).as('rn'))
-    .where('r.product_id', 'in', productIds)
+    // One array parameter: the same statement text for any number of products (a reusable prepared statement).
+    .where('r.product_id', '=', (eb) => eb.fn.any(eb.val([...productIds])))
     .where('r.deleted_at', lifecycle === 'live' ? 'is' : 'is not', null)
     .where(keysetCondition(columns, request));
   return db
