@@ -6,7 +6,7 @@ import { clearCookie, type Effect } from '../../scope/effects.js';
 import type { Scope } from '../../scope/scope.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
-import { createUser, findUserByEmail, loadUserRow, updateUserEndingTokens } from '../users/user.service.js';
+import { createUser, findUserByEmail, loadPasswordHash, loadUserRow, updateUserEndingTokens } from '../users/user.service.js';
 import type { UserRow } from '../users/user.table.js';
 import {
   authFailure,
@@ -89,7 +89,7 @@ export async function changePassword(
   const { limiter } = scope.deps.auth;
   await enforceBruteForceLimit(scope, user.email);
   const attempt = { ip: scope.request.ip, email: user.email };
-  if (!(await verifyPassword(user.password_hash, input.currentPassword.slice(0, PASSWORD_MAX_LENGTH + 1)))) {
+  if (!(await verifyPassword(await loadPasswordHash(scope, user.id), input.currentPassword.slice(0, PASSWORD_MAX_LENGTH + 1)))) {
     await limiter.recordFailure(attempt);
     return { user: null, userErrors: [{ field: ['input', 'currentPassword'], code: 'INVALID_CREDENTIALS', message: 'The current password is not correct.' }], effects: [] };
   }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import type { UserRow } from '../users/user.table.js';
+import type { UserRecord } from '../users/user.table.js';
 import type { ApiKeyRow, NewApiKeyRow } from './api-key.table.js';
 
 export async function insertApiKey(db: Kysely<Database>, key: NewApiKeyRow): Promise<ApiKeyRow> {
@@ -12,7 +12,7 @@ export async function insertApiKey(db: Kysely<Database>, key: NewApiKeyRow): Pro
 export async function findApiKeyWithOwnerByPrefix(
   db: Kysely<Database>,
   prefix: string,
-): Promise<{ key: ApiKeyRow; owner: UserRow } | undefined> {
+): Promise<{ key: ApiKeyRow; owner: UserRecord } | undefined> {
   const row = await db
     .selectFrom('api_keys as k')
     .innerJoin('users as u', 'u.id', 'k.user_id')
@@ -21,7 +21,6 @@ export async function findApiKeyWithOwnerByPrefix(
       'u.email as owner_email',
       'u.display_name as owner_display_name',
       'u.role as owner_role',
-      'u.password_hash as owner_password_hash',
       'u.token_version as owner_token_version',
       'u.created_at as owner_created_at',
       'u.updated_at as owner_updated_at',
@@ -34,7 +33,6 @@ export async function findApiKeyWithOwnerByPrefix(
     owner_email,
     owner_display_name,
     owner_role,
-    owner_password_hash,
     owner_token_version,
     owner_created_at,
     owner_updated_at,
@@ -48,7 +46,6 @@ export async function findApiKeyWithOwnerByPrefix(
       email: owner_email,
       display_name: owner_display_name,
       role: owner_role,
-      password_hash: owner_password_hash,
       token_version: owner_token_version,
       created_at: owner_created_at,
       updated_at: owner_updated_at,

@@ -5,7 +5,7 @@ import { UserErrorList, type UserErrorData } from '../../errors/user-errors.js';
 import type { Scope } from '../../scope/scope.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
-import type { UserRow } from '../users/user.table.js';
+import type { UserRecord } from '../users/user.table.js';
 import type { AccountLoaders } from './account.loaders.js';
 import { findApiKeyWithOwnerByPrefix, insertApiKey, revokeApiKeyOfUser, revokeUserApiKeys, touchApiKey } from './api-key.repository.js';
 import type { ApiKeyRow } from './api-key.table.js';
@@ -106,7 +106,7 @@ export async function listApiKeys(scope: Scope<AccountLoaders>, userId: string):
  * A key and its owner by the key's public prefix, in one statement; the
  * owner row is primed into the scope's loader, so later reads reuse it.
  */
-export async function findApiKeyByPrefix(scope: Scope<UserLoaders>, prefix: string): Promise<{ key: ApiKeyRow; owner: UserRow } | null> {
+export async function findApiKeyByPrefix(scope: Scope<UserLoaders>, prefix: string): Promise<{ key: ApiKeyRow; owner: UserRecord } | null> {
   const found = await findApiKeyWithOwnerByPrefix(scope.db, prefix);
   if (found) scope.loaders.userById.prime(found.owner.id, found.owner);
   return found ?? null;

@@ -4,8 +4,8 @@ import { unitOfWork } from '../../db/unit-of-work.js';
 import type { Scope } from '../../scope/scope.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
-import { createUser, findUserByEmail, loadUserRow } from '../users/user.service.js';
-import type { UserRow } from '../users/user.table.js';
+import { createUser, findUserByEmail, loadUserRow, toUserRecord } from '../users/user.service.js';
+import type { UserRecord } from '../users/user.table.js';
 import { isUniqueViolation } from './credentials.js';
 import { findUserIdByIdentity, insertIdentity } from './identity.repository.js';
 
@@ -18,7 +18,7 @@ class IdentityRaceError extends Error {}
  * The provider's email is used only when it is verified and not taken (an
  * unverified or colliding email must not take over an existing account).
  */
-export async function provisionOidcUser(scope: Scope<UserLoaders>, identity: OidcIdentity): Promise<UserRow> {
+export async function provisionOidcUser(scope: Scope<UserLoaders>, identity: OidcIdentity): Promise<UserRecord> {
   const existingId = await findUserIdByIdentity(scope.db, identity.issuer, identity.subject);
   if (existingId) {
     const user = await loadUserRow(scope, existingId);
@@ -33,7 +33,7 @@ export async function provisionOidcUser(scope: Scope<UserLoaders>, identity: Oid
       const user = await createUser(unit, { email, display_name: displayName, role: 'CUSTOMER', password_hash: null });
       if (!(await insertIdentity(unit.db, user.id, identity.issuer, identity.subject))) throw new IdentityRaceError();
       await recordAudit(unit, { action: 'OIDC_USER_PROVISIONED', actorId: user.id, targetType: 'User', targetId: user.id, metadata: { issuer: identity.issuer } });
-      return user;
+      return toUserRecord(user);
     },
     // A savepoint: when a concurrent first request wins the race, only this part rolls back.
     { savepoint: true, rerunnable: true },

@@ -1,12 +1,29 @@
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import type { NewUserRow, UserRow, UserUpdate } from './user.table.js';
+import type { NewUserRow, UserRecord, UserRow, UserUpdate } from './user.table.js';
 
-/** Users by id, including deactivated ones (visibility is the service's call). */
-export async function findUsersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<UserRow[]> {
+/** Every column but the password hash. */
+const RECORD_COLUMNS = ['id', 'email', 'display_name', 'role', 'token_version', 'created_at', 'updated_at', 'deleted_at'] as const;
+
+/**
+ * Users by id, including deactivated ones (visibility is the service's call),
+ * without password hashes. The ids are one array parameter, so the statement
+ * text is the same for any number of them (a reusable prepared statement).
+ */
+export async function findUsersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<UserRecord[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
+  return db
+    .selectFrom('users')
+    .select(RECORD_COLUMNS)
+    .where('id', '=', (eb) => eb.fn.any(eb.val([...ids])))
+    .execute();
+}
+
+/** The stored password hash of a user (null: none set, or no such user). */
+export async function findPasswordHash(db: Kysely<Database>, id: string): Promise<string | null> {
+  const row = await db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirst();
+  return row?.password_hash ?? null;
 }
 
 export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<UserRow | undefined> {

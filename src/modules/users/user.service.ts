@@ -2,15 +2,16 @@ import { actsAsAdmin } from '../../auth/viewer.js';
 import type { Scope } from '../../scope/scope.js';
 import type { UserLoaders } from './user.loaders.js';
 import {
+  findPasswordHash,
   findUserByEmail as findUserByEmailRow,
   insertUser,
   lockUserById,
   updateUserAndBumpTokenVersion,
 } from './user.repository.js';
-import type { NewUserRow, UserRow, UserUpdate } from './user.table.js';
+import type { NewUserRow, UserRecord, UserRow, UserUpdate } from './user.table.js';
 
 /** Deactivated (soft-deleted) accounts are not visible through the public API. */
-export function isUserVisible(user: UserRow): boolean {
+export function isUserVisible(user: UserRecord): boolean {
   return user.deleted_at === null;
 }
 
@@ -18,7 +19,7 @@ export function isUserVisible(user: UserRow): boolean {
  * A user by id, or null when missing or deactivated. Deactivated users are
  * returned only where an admin explicitly reads history (the audit log).
  */
-export async function getUser(scope: Scope<UserLoaders>, id: string, options: { includeDeactivated?: boolean } = {}): Promise<UserRow | null> {
+export async function getUser(scope: Scope<UserLoaders>, id: string, options: { includeDeactivated?: boolean } = {}): Promise<UserRecord | null> {
   const user = await scope.loaders.userById.load(id);
   if (!user) return null;
   if (isUserVisible(user)) return user;
@@ -26,8 +27,27 @@ export async function getUser(scope: Scope<UserLoaders>, id: string, options: { 
 }
 
 /** A user row by id whatever its state (for authentication and account services, not for display). */
-export async function loadUserRow(scope: Scope<UserLoaders>, id: string): Promise<UserRow | null> {
+export async function loadUserRow(scope: Scope<UserLoaders>, id: string): Promise<UserRecord | null> {
   return scope.loaders.userById.load(id);
+}
+
+/** The row without its password hash, as loaders hold users. */
+export function toUserRecord(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    display_name: row.display_name,
+    role: row.role,
+    token_version: row.token_version,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    deleted_at: row.deleted_at,
+  };
+}
+
+/** The user's stored password hash (null when none is set): read only to check a password. */
+export async function loadPasswordHash(scope: Scope, id: string): Promise<string | null> {
+  return findPasswordHash(scope.db, id);
 }
 
 /** Case-insensitive lookup, deactivated accounts included. */

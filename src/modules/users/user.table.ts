@@ -15,5 +15,10 @@ export interface UserTable {
 }
 
 export type UserRow = Selectable<UserTable>;
+/**
+ * A user as loaders and the API read it: every column but the password hash,
+ * which only the password checks read, with their own lookups.
+ */
+export type UserRecord = Omit<UserRow, 'password_hash'>;
 export type NewUserRow = Insertable<UserTable>;
 export type UserUpdate = Updateable<UserTable>;
