@@ -6,6 +6,7 @@ import pg from 'pg';
 import { TracingDialect } from '../observability/sql-tracing.js';
 import type { Database } from './database.js';
 import { asDatabaseError, PoolShareTimeoutError } from './faults.js';
+import { typeParsers } from './timestamps.js';
 
 /** How long a query waits for a pool connection (a new one, or a free one when all are busy) by default. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -165,6 +166,8 @@ export function createDb(options: ConnectionOptions, onConnectionError?: (error:
     idleTimeoutMillis: 30_000,
     options: `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs}`,
     application_name: 'marketplace-api',
+    // timestamptz read by position rather than by pg's regular expressions (src/db/timestamps.ts).
+    types: typeParsers,
   });
   pool.on('connect', (client) => {
     client.on('error', (error) => onConnectionError?.(error));
