@@ -123,17 +123,30 @@ export async function findProductsByIds(db: Kysely<Database>, ids: readonly stri
     .execute();
 }
 
-/** One page of visible products: `limit + 1` rows in scan order (the extra one signals more). */
+/**
+ * One page of visible products: `limit + 1` rows in scan order (the extra one
+ * signals more). With `withTotal`, each row also carries the number of all
+ * matching products (`total_count`), counted once in the same statement by an
+ * uncorrelated subquery: the page and its total in one round trip.
+ */
 export async function findProductPage(
   db: Kysely<Database>,
   criteria: ProductCriteria,
   request: PageRequest,
-): Promise<KeyedProductRow[]> {
-  const query = db
+  options: { withTotal?: boolean } = {},
+): Promise<(KeyedProductRow & { total_count?: string })[]> {
+  let query = db
     .selectFrom('products as p')
     .select(PRODUCT_COLUMNS)
     .select(cursorKey(columnsFor(request)).as('cursor_key'))
     .where(matching(criteria));
+  if (options.withTotal) {
+    const total = db
+      .selectFrom('products as p')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where(matching(criteria));
+    query = query.select(total.as('total_count'));
+  }
   return orderedPage(query, request).limit(request.limit + 1).execute();
 }
 

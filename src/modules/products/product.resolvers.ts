@@ -1,5 +1,6 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
+import { selectsField } from '../../graphql/selection.js';
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
 import type { ReviewLoaders } from '../reviews/review.loaders.js';
@@ -32,7 +33,8 @@ export function decodeProductFilter<F extends ProductFilterInput>(filter: F | nu
 
 export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders & ReviewLoaders & UserLoaders>> = {
   Query: {
-    products: (_root, args, ctx) => listProducts(ctx, { ...args, filter: decodeProductFilter(args.filter) }),
+    products: (_root, args, ctx, info) =>
+      listProducts(ctx, { ...args, filter: decodeProductFilter(args.filter) }, { withTotal: selectsField(info, 'totalCount') }),
     product: (_root, { id }, ctx) => getProduct(ctx, idOfType(id, 'Product')),
   },
   Mutation: {

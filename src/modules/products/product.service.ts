@@ -120,12 +120,26 @@ export async function getProduct(ctx: Scope<ProductLoaders>, id: string): Promis
   return product && isProductVisible(ctx.viewer, product) ? product : null;
 }
 
-export async function listProducts(ctx: Scope<ProductLoaders>, args: ProductListArgs): Promise<Connection<KeyedProductRow>> {
+/**
+ * A page of visible products. `withTotal` (the client asked for
+ * `totalCount`) counts them in the page's own statement; an empty page
+ * (nothing to carry the count) counts separately, when asked.
+ */
+export async function listProducts(
+  ctx: Scope<ProductLoaders>,
+  args: ProductListArgs,
+  options: { withTotal?: boolean } = {},
+): Promise<Connection<KeyedProductRow>> {
   const criteria = toCriteria(args.filter, ctx.viewer);
   const request = productPageRequest(args);
-  const rows = await findProductPage(ctx.db, criteria, request);
-  for (const row of rows) ctx.loaders.productById.prime(row.id, row);
-  return toConnection(rows, request, () => countProducts(ctx.db, criteria));
+  const rows = await findProductPage(ctx.db, criteria, request, options);
+  const counted = rows[0]?.total_count;
+  for (const row of rows) {
+    delete row.total_count;
+    ctx.loaders.productById.prime(row.id, row);
+  }
+  const total = counted === undefined ? undefined : Number(counted);
+  return toConnection(rows, request, () => (total === undefined ? countProducts(ctx.db, criteria) : Promise.resolve(total)));
 }
 
 /** A category's products: batched with every other category asking for the same page. */

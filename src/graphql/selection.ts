@@ -1,0 +1,24 @@
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+
+/**
+ * Whether the client asked for `name` directly under the field being
+ * resolved (through inline fragments and fragment spreads too). A resolver
+ * uses it to fetch something in the same statement only when it is wanted.
+ * `@skip`/`@include` are not evaluated: a field that might be skipped counts
+ * as asked for, which costs at most the work the separate fetch would have.
+ */
+export function selectsField(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>, name: string): boolean {
+  const seen = new Set<string>();
+  const search = (set: SelectionSetNode | undefined): boolean => {
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD && selection.name.value === name) return true;
+      if (selection.kind === Kind.INLINE_FRAGMENT && search(selection.selectionSet)) return true;
+      if (selection.kind === Kind.FRAGMENT_SPREAD && !seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        if (search(info.fragments[selection.name.value]?.selectionSet)) return true;
+      }
+    }
+    return false;
+  };
+  return info.fieldNodes.some((node) => search(node.selectionSet));
+}
