@@ -28,10 +28,12 @@
  *
  * Options: --scale N (0.1), --rounds N (3), --duration S (10),
  * --connections N (32), --warmup S (5), --no-build, --current-node,
- * --profile (CPU profile of this API over the whole run, summarised at the end).
+ * --profile (CPU profile of this API over the whole run, summarised at the end),
+ * --cached (this API with its shared response cache on; off by default).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -74,6 +76,8 @@ const OPTIONS = {
   build: !process.argv.includes('--no-build'),
   /** Run this API on the Node that runs this script instead of Node 24 (the production image's). */
   currentNode: process.argv.includes('--current-node'),
+  /** Serve this API with its shared response cache on (RESPONSE_CACHE=memory); off by default: the uncached path. */
+  cached: process.argv.includes('--cached'),
   /** Write a CPU profile of this API (node --cpu-prof) to bench/results/profiles/ and summarise it. */
   profile: process.argv.includes('--profile'),
 };
@@ -190,15 +194,16 @@ function node24(): string {
   return found.stdout.trim();
 }
 
-/** Installs bench/peer from its lockfile with Node 24, unless already installed from this lockfile. */
+/** Installs bench/peer from its lockfile with Node 24, unless already installed from this very lockfile. */
 function installPeer(): void {
-  const marker = path.join(PEER_DIR, 'node_modules', '.package-lock.json');
-  const lock = path.join(PEER_DIR, 'package-lock.json');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  const marker = path.join(PEER_DIR, 'node_modules', '.installed-lock-sha256');
+  const lockHash = createHash('sha256').update(readFileSync(path.join(PEER_DIR, 'package-lock.json'))).digest('hex');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === lockHash) return;
   progress('installing the peer (bench/peer: PostGraphile 5, autocannon) with Node 24');
   // Under `npx -p node@24`, npm's own `#!/usr/bin/env node` resolves to Node 24.
   const result = spawnSync('npx', ['-y', '-p', 'node@24', '--', 'npm', 'ci', '--no-audit', '--no-fund'], { cwd: PEER_DIR, stdio: 'inherit' });
   if (result.status !== 0) throw new Error('installing bench/peer failed');
+  writeFileSync(marker, lockHash);
 }
 
 function build(): void {
@@ -266,6 +271,8 @@ async function startOurs(node: string, databaseUrl: string, counted: boolean): P
       PORT: String(port),
       DATABASE_URL: counter?.url ?? databaseUrl,
       MIGRATE_ON_START: 'false',
+      // The uncached path is what is compared, unless --cached asks for the shared response cache.
+      RESPONSE_CACHE: OPTIONS.cached ? 'memory' : 'off',
       JWT_SIGNING_KEYS: await generateSigningJwks(),
       // Many measured requests from one address: the per-principal cost budget must not refuse them.
       RATE_LIMIT_BUDGET: '1000000000',
@@ -490,7 +497,8 @@ async function main(): Promise<void> {
     const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() !== '';
     const cpus = os.cpus();
     const header = [
-      `Catalog first: 50 by price (seller, category, reviews(first: 3) with authors, totalCount, pageInfo)`,
+      `Catalog first: 50 by price (seller, category, reviews(first: 3) with authors, totalCount, pageInfo); ` +
+        `this API ${OPTIONS.cached ? 'with its shared response cache (--cached)' : 'uncached (RESPONSE_CACHE=off)'}`,
       `${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty ? ' (with uncommitted changes in src/)' : ''}; ` +
         `${cpus.length} x ${cpus[0]?.model.trim() ?? '?'}; PostgreSQL ${rows[0]?.v ?? '?'} (${database.source}); ` +
         `this API on Node ${OPTIONS.currentNode ? process.version.slice(1) : node24Version}, the peer on Node ${node24Version}`,
