@@ -577,6 +577,12 @@ export type Mutation = {
    */
   updateProduct: UpdateProductPayload;
   /**
+   * Changes the signed-in user's public profile. The new display name shows at once wherever the
+   * user appears (as the seller of products, as the author of reviews). People only: an API key
+   * gets `FORBIDDEN`.
+   */
+  updateProfile: UpdateProfilePayload;
+  /**
    * Edits a review of yours. `expectedVersion` must be the version you read: a stale one is a `VERSION_CONFLICT` user
    * error carrying `currentVersion`, and nothing changes. Omitted (or null) fields keep their value. Someone else's
    * review answers `NOT_FOUND`, exactly like a missing one.
@@ -756,6 +762,12 @@ export type MutationUpdateCategoryArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationUpdateProductArgs = {
   input: UpdateProductInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationUpdateProfileArgs = {
+  input: UpdateProfileInput;
 };
 
 
@@ -1415,6 +1427,21 @@ export type UpdateProductPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `updateProfile`. Omitted (or null) fields keep their value. */
+export type UpdateProfileInput = {
+  /** New public name: plain text on one line, 1 to 80 characters after leading and trailing spaces are trimmed. */
+  displayName?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `updateProfile`. */
+export type UpdateProfilePayload = {
+  __typename?: 'UpdateProfilePayload';
+  /** The signed-in user as changed; `null` when `userErrors` is not empty. */
+  user?: Maybe<User>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `updateReview`. Omitted (or null) fields keep their value. */
 export type UpdateReviewInput = {
   /** New body: plain text, at most 5 000 characters; an empty string removes it. */
@@ -1733,6 +1760,8 @@ export type ResolversTypes = {
   UpdateCategoryPayload: ResolverTypeWrapper<Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversTypes['Category']> }>;
   UpdateProductInput: UpdateProductInput;
   UpdateProductPayload: ResolverTypeWrapper<Omit<UpdateProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
+  UpdateProfileInput: UpdateProfileInput;
+  UpdateProfilePayload: ResolverTypeWrapper<Omit<UpdateProfilePayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
   UpdateReviewInput: UpdateReviewInput;
   UpdateReviewPayload: ResolverTypeWrapper<Omit<UpdateReviewPayload, 'review'> & { review?: Maybe<ResolversTypes['Review']> }>;
   User: ResolverTypeWrapper<UserRecord>;
@@ -1833,6 +1862,8 @@ export type ResolversParentTypes = {
   UpdateCategoryPayload: Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversParentTypes['Category']> };
   UpdateProductInput: UpdateProductInput;
   UpdateProductPayload: Omit<UpdateProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
+  UpdateProfileInput: UpdateProfileInput;
+  UpdateProfilePayload: Omit<UpdateProfilePayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
   UpdateReviewInput: UpdateReviewInput;
   UpdateReviewPayload: Omit<UpdateReviewPayload, 'review'> & { review?: Maybe<ResolversParentTypes['Review']> };
   User: UserRecord;
@@ -2017,6 +2048,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   updateCategory?: Resolver<ResolversTypes['UpdateCategoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateCategoryArgs, 'input'>>;
   updateProduct?: Resolver<ResolversTypes['UpdateProductPayload'], ParentType, ContextType, RequireFields<MutationUpdateProductArgs, 'input'>>;
+  updateProfile?: Resolver<ResolversTypes['UpdateProfilePayload'], ParentType, ContextType, RequireFields<MutationUpdateProfileArgs, 'input'>>;
   updateReview?: Resolver<ResolversTypes['UpdateReviewPayload'], ParentType, ContextType, RequireFields<MutationUpdateReviewArgs, 'input'>>;
 };
 
@@ -2202,6 +2234,11 @@ export type UpdateProductPayloadResolvers<ContextType = GraphQLContext, ParentTy
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type UpdateProfilePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateProfilePayload'] = ResolversParentTypes['UpdateProfilePayload']> = {
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type UpdateReviewPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateReviewPayload'] = ResolversParentTypes['UpdateReviewPayload']> = {
   review?: Resolver<Maybe<ResolversTypes['Review']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -2280,6 +2317,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ShipOrderPayload?: ShipOrderPayloadResolvers<ContextType>;
   UpdateCategoryPayload?: UpdateCategoryPayloadResolvers<ContextType>;
   UpdateProductPayload?: UpdateProductPayloadResolvers<ContextType>;
+  UpdateProfilePayload?: UpdateProfilePayloadResolvers<ContextType>;
   UpdateReviewPayload?: UpdateReviewPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;

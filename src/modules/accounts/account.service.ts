@@ -4,14 +4,14 @@ import { appError } from '../../errors/errors.js';
 import { UserErrorList, type UserErrorData } from '../../errors/user-errors.js';
 import { clearCookie, type Effect } from '../../scope/effects.js';
 import type { Scope } from '../../scope/scope.js';
+import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
-import { createUser, findUserByEmail, loadPasswordHash, loadUserRow, updateUserEndingTokens } from '../users/user.service.js';
+import { checkDisplayName, createUser, findUserByEmail, loadPasswordHash, loadUserRow, updateUserEndingTokens } from '../users/user.service.js';
 import type { UserRow } from '../users/user.table.js';
 import {
   authFailure,
   checkPassword,
-  CONTROL_CHARACTERS,
   defaultDelivery,
   enforceBruteForceLimit,
   isUniqueViolation,
@@ -34,16 +34,13 @@ export interface SignUpInput {
 
 export async function signUp(scope: Scope, input: SignUpInput): Promise<AuthResult> {
   const email = input.email.trim();
-  const displayName = input.displayName.trim();
-  const errors = new UserErrorList();
+  const check = new InputCheck();
+  const { errors } = check;
   if (email.length === 0) errors.add(['input', 'email'], 'REQUIRED', 'Enter an email address.');
   else if (email.length > 254 || !EMAIL.test(email)) errors.add(['input', 'email'], 'INVALID', 'Enter a valid email address.');
   checkPassword(errors, ['input', 'password'], input.password);
-  if (displayName.length === 0) errors.add(['input', 'displayName'], 'REQUIRED', 'Enter a display name.');
-  else if (displayName.length > 80 || CONTROL_CHARACTERS.test(displayName)) {
-    errors.add(['input', 'displayName'], 'INVALID', 'Display names are 1 to 80 printable characters.');
-  }
-  if (errors.any) return authFailure(errors.list);
+  const displayName = checkDisplayName(check, ['input', 'displayName'], input.displayName);
+  if (errors.any || displayName === undefined) return authFailure(errors.list);
 
   const { limiter } = scope.deps.auth;
   await enforceBruteForceLimit(scope, email);

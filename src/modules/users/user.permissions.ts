@@ -6,6 +6,8 @@ export const userPermissions = {
   Mutation: {
     setUserRole: and(isAdmin, isPersonalSession),
     deactivateUser: and(isAdmin, isPersonalSession),
+    // The account's own profile: any signed-in person; API keys never change account data (no scope grants it).
+    updateProfile: isPersonalSession,
   },
   User: {
     id: allow,
@@ -19,4 +21,5 @@ export const userPermissions = {
   },
   SetUserRolePayload: { user: allow, userErrors: allow },
   DeactivateUserPayload: { user: allow, userErrors: allow },
+  UpdateProfilePayload: { user: allow, userErrors: allow },
 };

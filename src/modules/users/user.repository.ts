@@ -65,3 +65,18 @@ export async function updateUserRole(db: Kysely<Database>, id: string, role: Use
 export async function lockUserById(db: Kysely<Database>, id: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
+
+/** Changes public profile fields of an active (not deactivated) user. */
+export async function updateUserProfile(
+  db: Kysely<Database>,
+  id: string,
+  changes: Pick<UserUpdate, 'display_name'>,
+): Promise<UserRecord | undefined> {
+  return db
+    .updateTable('users')
+    .set({ ...changes, updated_at: new Date() })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .returning(RECORD_COLUMNS)
+    .executeTakeFirst();
+}

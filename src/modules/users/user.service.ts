@@ -1,5 +1,6 @@
 import { actsAsAdmin } from '../../auth/viewer.js';
 import type { Scope } from '../../scope/scope.js';
+import type { InputCheck } from '../../validation/input.js';
 import type { UserLoaders } from './user.loaders.js';
 import {
   findPasswordHash,
@@ -7,8 +8,23 @@ import {
   insertUser,
   lockUserById,
   updateUserAndBumpTokenVersion,
+  updateUserProfile,
 } from './user.repository.js';
 import type { NewUserRow, UserRecord, UserRow, UserUpdate } from './user.table.js';
+
+/** The longest display name, in code points; the `users.display_name` check constraint says the same. */
+export const DISPLAY_NAME_MAX_LENGTH = 80;
+
+/**
+ * The one display-name rule, for every input that sets one (signing up,
+ * changing the profile): plain text on one line under the plain-text policy,
+ * trimmed, 1 to DISPLAY_NAME_MAX_LENGTH code points. Records REQUIRED for an
+ * empty or blank value, INVALID for control characters or markup, TOO_LONG
+ * over the limit, and returns the trimmed name when it is acceptable.
+ */
+export function checkDisplayName(check: InputCheck, field: string[], value: string | null | undefined): string | undefined {
+  return check.text(field, value, { required: true, max: DISPLAY_NAME_MAX_LENGTH, label: 'display name' });
+}
 
 /** Deactivated (soft-deleted) accounts are not visible through the public API. */
 export function isUserVisible(user: UserRecord): boolean {
@@ -74,4 +90,13 @@ export async function updateUserEndingTokens(
   changes: Pick<UserUpdate, 'password_hash' | 'deleted_at'>,
 ): Promise<UserRow | null> {
   return (await updateUserAndBumpTokenVersion(scope.db, id, changes)) ?? null;
+}
+
+/**
+ * Changes public profile fields of an active user; `null` when the user is
+ * missing or deactivated. Roles and tokens are untouched: nothing about what
+ * the user may do changes.
+ */
+export async function updateProfileFields(scope: Scope, id: string, changes: Pick<UserUpdate, 'display_name'>): Promise<UserRecord | null> {
+  return (await updateUserProfile(scope.db, id, changes)) ?? null;
 }
