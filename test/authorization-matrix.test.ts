@@ -103,7 +103,7 @@ async function activeKeyCount(userId: string): Promise<number> {
 }
 
 async function userRow(userId: string) {
-  return server.db.selectFrom('users').select(['role', 'deleted_at', 'password_hash']).where('id', '=', userId).executeTakeFirstOrThrow();
+  return server.db.selectFrom('users').select(['role', 'deleted_at', 'password_hash', 'display_name']).where('id', '=', userId).executeTakeFirstOrThrow();
 }
 
 /** Polls until `read` returns something (the audit of a denial is written after the response). */
@@ -363,6 +363,27 @@ const MATRIX: Record<string, MatrixRow> = {
         },
         unchanged: async () => {
           if (owner) expect(await activeKeyCount(owner.user.id)).toBe(1);
+        },
+      };
+    },
+    expected: expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'FORBIDDEN'),
+  },
+
+  'Mutation.updateProfile': {
+    document: 'mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { user { id displayName } userErrors { field code } } }',
+    freshCaller: true,
+    arrange: async (caller) => {
+      const displayName = `Matrix ${unique()}`;
+      const stored = async () => (caller.account ? (await userRow(caller.account.user.id)).display_name : null);
+      const before = await stored();
+      return {
+        variables: { input: { displayName } },
+        succeeded: async (payload) => {
+          expect(payload).toEqual({ user: { id: caller.account ? gid('User', caller.account.user) : null, displayName }, userErrors: [] });
+          expect(await stored()).toBe(displayName);
+        },
+        unchanged: async () => {
+          expect(await stored()).toBe(before);
         },
       };
     },

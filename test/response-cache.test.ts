@@ -230,6 +230,33 @@ describe('response cache (memory store)', () => {
     expect((await get<{ product: ProductOut }>(server, ONE, one)).body.data?.product.seller).toBeNull();
   });
 
+  it("shows a seller's or review author's new display name to anonymous readers on the next read of the product and of the catalogue", async () => {
+    const own = await seeder(server.db).category();
+    const shop = await createAccount(server, { role: 'SELLER', displayName: 'Before Rename Shop' });
+    const reviewer = await createAccount(server, { role: 'CUSTOMER', displayName: 'Before Rename Reviewer' });
+    const product = await seeder(server.db).product({ seller: shop.user, category: own, status: 'ACTIVE' });
+    await seeder(server.db).review({ product, author: reviewer.user });
+    const one = { id: gid('Product', product) };
+    const list = { category: gid('Category', own) };
+    const withAuthors = `query Authors($id: ID!) { product(id: $id) { seller { displayName } reviews(first: 5) { nodes { author { displayName } } } } }`;
+    const names = async () => [
+      (await get<{ product: ProductOut }>(server, ONE, one)).body.data?.product.seller?.displayName,
+      (await get<{ products: { nodes: ProductOut[] } }>(server, CATALOG, list)).body.data?.products.nodes.map((p) => p.seller?.displayName),
+      (await get(server, withAuthors, one)).body.data,
+    ];
+    await warm(ONE, one);
+    await warm(CATALOG, list);
+    await warm(withAuthors, one);
+
+    await mutate(server, shop, 'updateProfile', 'UpdateProfileInput', { displayName: 'After Rename Shop' }, 'user { displayName }');
+    await mutate(server, reviewer, 'updateProfile', 'UpdateProfileInput', { displayName: 'After Rename Reviewer' }, 'user { displayName }');
+    expect(await names()).toEqual([
+      'After Rename Shop',
+      ['After Rename Shop'],
+      { product: { seller: { displayName: 'After Rename Shop' }, reviews: { nodes: [{ author: { displayName: 'After Rename Reviewer' } }] } } },
+    ]);
+  });
+
   it("shows a checkout's stock change and a new review on the next read of the product", async () => {
     const { product } = await freshProduct();
     const customer = await createAccount(server, { role: 'CUSTOMER' });
@@ -484,6 +511,18 @@ if (!redisReachable) {
         await c.close();
         await proxy.stop();
       }
+    });
+
+    it("shows a seller's new display name, changed on one instance, in the other instance's next read", async () => {
+      const shop = await createAccount(a, { role: 'SELLER', displayName: 'Shared Shop Before' });
+      const product = await seeder(a.db).product({ seller: shop.user, status: 'ACTIVE' });
+      const one = { id: gid('Product', product) };
+      await get(a, ONE, one);
+      expect(cacheOutcome(b, await get(b, ONE, one))).toBe('hit');
+      await mutate(a, shop, 'updateProfile', 'UpdateProfileInput', { displayName: 'Shared Shop After' }, 'user { displayName }');
+      const onB = await get<{ product: ProductOut }>(b, ONE, one);
+      expect([cacheOutcome(b, onB), onB.body.data?.product.seller?.displayName]).toEqual(['miss', 'Shared Shop After']);
+      expect((await get<{ product: ProductOut }>(a, ONE, one)).body.data?.product.seller?.displayName).toBe('Shared Shop After');
     });
 
     it('shows a category rename made on one instance in the other instance\'s next read', async () => {
