@@ -212,6 +212,23 @@ describe('external OpenID Connect tokens', () => {
     expect(res.body.data?.viewer.email).toMatch(/@oidc\.invalid$/);
   });
 
+  it.each([
+    { what: 'an ordinary name', name: '  Olivia Idp  ', shown: 'Olivia Idp' },
+    { what: 'control characters (each run becomes a space)', name: 'Olivia\u0000Idp\n\tSmith\u0007', shown: 'Olivia Idp Smith' },
+    { what: 'markup (the fallback name, not a stripped guess)', name: 'Olivia <img src=x onerror=alert(1)>', shown: 'New user' },
+    { what: 'only control characters and spaces', name: ' \u0000\u001b ', shown: 'New user' },
+    { what: '81 emoji (cut to 80 whole ones, no half surrogate pair)', name: '\u{1F600}'.repeat(81), shown: '\u{1F600}'.repeat(80) },
+  ])('signs in with a provider name holding $what, provisioning a display name the display-name rule accepts', async ({ name, shown }) => {
+    const subject = `sub-${randomUUID()}`;
+    const res = await server.graphql<{ viewer: { displayName: string } }>('{ viewer { displayName } }', undefined, { headers: asBearer(await providerToken(subject, { name })) });
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data?.viewer.displayName).toBe(shown);
+    const identity = await server.db.selectFrom('user_identities').select('user_id').where('subject', '=', subject).executeTakeFirstOrThrow();
+    const row = await server.db.selectFrom('users').select('display_name').where('id', '=', identity.user_id).executeTakeFirstOrThrow();
+    expect(row.display_name).toBe(shown);
+  });
+
   it('rejects a provider token for another audience or signed by an unknown key', async () => {
     await expect401(server.graphql(VIEWER, undefined, { headers: asBearer(await providerToken('x', {}, 'other-api')) }));
     const { privateKey } = await generateKeyPair('RS256');

@@ -54,3 +54,45 @@ export function plainTextProblem(value: string, shape: TextShape): PlainTextProb
   if (containsMarkup(value)) return 'MARKUP';
   return null;
 }
+
+/** Runs of white space holding at least one control character. */
+const CONTROL_RUN = /[\s\p{Cc}]*\p{Cc}[\s\p{Cc}]*/gu;
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * Text that arrives from outside the API rather than from its caller (an
+ * identity provider's `name` claim), made to fit a single-line field when
+ * refusing it is not an option: each run of control characters (and the
+ * white space around it) becomes one space, the result is trimmed and cut to
+ * at most `max` code points at a character boundary as readers see it (an
+ * emoji with its modifiers or a letter with its accents stays whole, and a
+ * surrogate pair is never split). Returns `null` when nothing is left or when
+ * the text holds markup: stripping tags would guess at what was meant, so the
+ * caller picks its own fallback. Whatever it returns passes the policy for a
+ * single-line field of `max` code points.
+ *
+ * @example
+ *   plainTextLineFrom('Ada\n\tLovelace', 80) // 'Ada Lovelace'
+ *   plainTextLineFrom('<b>Ada</b>', 80)      // null
+ */
+export function plainTextLineFrom(value: string | null | undefined, max: number): string | null {
+  if (value == null) return null;
+  const line = value.replace(CONTROL_RUN, ' ').trim();
+  if (containsMarkup(line)) return null;
+  const cut = cutToCodePoints(line, max).trimEnd();
+  return cut.length > 0 ? cut : null;
+}
+
+/** The longest prefix of whole grapheme clusters that is at most `max` code points long. */
+function cutToCodePoints(value: string, max: number): string {
+  if (textLength(value) <= max) return value;
+  let kept = '';
+  let length = 0;
+  for (const { segment } of GRAPHEMES.segment(value)) {
+    const size = textLength(segment);
+    if (length + size > max) break;
+    kept += segment;
+    length += size;
+  }
+  return kept;
+}

@@ -4,7 +4,7 @@ import { unitOfWork } from '../../db/unit-of-work.js';
 import type { Scope } from '../../scope/scope.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
-import { createUser, DISPLAY_NAME_MAX_LENGTH, findUserByEmail, loadUserRow, toUserRecord } from '../users/user.service.js';
+import { createUser, displayNameFromProvider, findUserByEmail, loadUserRow, toUserRecord } from '../users/user.service.js';
 import type { UserRecord } from '../users/user.table.js';
 import { isUniqueViolation } from './credentials.js';
 import { findUserIdByIdentity, insertIdentity } from './identity.repository.js';
@@ -17,6 +17,8 @@ class IdentityRaceError extends Error {}
  * Finds the user of an external identity, creating the account on first use.
  * The provider's email is used only when it is verified and not taken (an
  * unverified or colliding email must not take over an existing account).
+ * The provider's name is made to fit the display-name rule rather than
+ * refused (`displayNameFromProvider`): an odd name never fails a sign-in.
  */
 export async function provisionOidcUser(scope: Scope<UserLoaders>, identity: OidcIdentity): Promise<UserRecord> {
   const existingId = await findUserIdByIdentity(scope.db, identity.issuer, identity.subject);
@@ -29,8 +31,7 @@ export async function provisionOidcUser(scope: Scope<UserLoaders>, identity: Oid
     async (unit) => {
       const emailFree = identity.email && identity.emailVerified && !(await findUserByEmail(unit, identity.email));
       const email = emailFree && identity.email ? identity.email : `${sha256(`${identity.issuer}|${identity.subject}`).toString('hex').slice(0, 24)}@oidc.invalid`;
-      const displayName = (identity.name ?? '').trim().slice(0, DISPLAY_NAME_MAX_LENGTH) || 'New user';
-      const user = await createUser(unit, { email, display_name: displayName, role: 'CUSTOMER', password_hash: null });
+      const user = await createUser(unit, { email, display_name: displayNameFromProvider(identity.name), role: 'CUSTOMER', password_hash: null });
       if (!(await insertIdentity(unit.db, user.id, identity.issuer, identity.subject))) throw new IdentityRaceError();
       await recordAudit(unit, { action: 'OIDC_USER_PROVISIONED', actorId: user.id, targetType: 'User', targetId: user.id, metadata: { issuer: identity.issuer } });
       return toUserRecord(user);

@@ -1,6 +1,7 @@
 import { actsAsAdmin } from '../../auth/viewer.js';
 import type { Scope } from '../../scope/scope.js';
 import type { InputCheck } from '../../validation/input.js';
+import { plainTextLineFrom } from '../../validation/plain-text.js';
 import type { UserLoaders } from './user.loaders.js';
 import {
   findPasswordHash,
@@ -24,6 +25,21 @@ export const DISPLAY_NAME_MAX_LENGTH = 80;
  */
 export function checkDisplayName(check: InputCheck, field: string[], value: string | null | undefined): string | undefined {
   return check.text(field, value, { required: true, max: DISPLAY_NAME_MAX_LENGTH, label: 'display name' });
+}
+
+/** The display name of an account whose provider sent no usable name; the user can change it with `updateProfile`. */
+export const FALLBACK_DISPLAY_NAME = 'New user';
+
+/**
+ * The display name for an account created from an identity provider's
+ * `name` claim. A sign-in must not fail because the provider's name is odd,
+ * so instead of refusing, the name is made to fit the display-name rule:
+ * control characters become spaces, it is cut to DISPLAY_NAME_MAX_LENGTH code
+ * points without splitting a character, and a name that is empty or holds
+ * markup gives FALLBACK_DISPLAY_NAME. The result always passes `checkDisplayName`.
+ */
+export function displayNameFromProvider(name: string | null | undefined): string {
+  return plainTextLineFrom(name, DISPLAY_NAME_MAX_LENGTH) ?? FALLBACK_DISPLAY_NAME;
 }
 
 /** Deactivated (soft-deleted) accounts are not visible through the public API. */
