@@ -376,6 +376,74 @@ describe('API keys', () => {
   });
 });
 
+describe('API key names follow the plain-text policy for one line', () => {
+  const CREATE = 'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { name } plaintextKey userErrors { field code message } } }';
+  /** The media type whose statuses follow the error code (an application/json client gets 200 for input errors). */
+  const GRAPHQL_RESPONSE = { accept: 'application/graphql-response+json' };
+
+  async function createNamed(account: Account, name: string) {
+    const res = await server.graphql<{ createApiKey: { apiKey: { name: string } | null; plaintextKey: string | null; userErrors: Array<{ field: string[]; code: string; message: string }> } }>(
+      CREATE,
+      { input: { name, scopes: ['CATALOG_READ'] } },
+      { headers: account.headers },
+    );
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data?.createApiKey;
+  }
+
+  async function keyCount(account: Account): Promise<number> {
+    const row = await server.db.selectFrom('api_keys').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', account.user.id).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  it.each([
+    { what: 'a tag', name: 'CI <b>deploy</b>', code: 'INVALID' },
+    { what: 'a closing tag', name: 'deploy</script>', code: 'INVALID' },
+    { what: 'a comment', name: 'CI <!-- x -->', code: 'INVALID' },
+    { what: 'a line break', name: 'two\nlines', code: 'INVALID' },
+    { what: 'a tab', name: 'tab\there', code: 'INVALID' },
+    { what: 'only spaces', name: '   ', code: 'REQUIRED' },
+    { what: '101 characters', name: 'k'.repeat(101), code: 'TOO_LONG' },
+    { what: '101 code points of astral characters', name: '\u{1F511}'.repeat(101), code: 'TOO_LONG' },
+  ])('refuses a key name with $what as $code at input.name and creates no key', async ({ name, code }) => {
+    const account = await createAccount(server);
+    expect(await createNamed(account, name)).toEqual({ apiKey: null, plaintextKey: null, userErrors: [{ field: ['input', 'name'], code, message: expect.any(String) }] });
+    expect(await keyCount(account)).toBe(0);
+  });
+
+  it('says markup is the problem in the message', async () => {
+    const account = await createAccount(server);
+    expect((await createNamed(account, '<img src=x onerror=alert(1)>'))?.userErrors[0]?.message).toBe('The key name contains markup (like "<b>"); use plain text.');
+  });
+
+  it.each([
+    { what: 'surrounding spaces (trimmed)', name: '  CI deploy  ', stored: 'CI deploy' },
+    { what: 'a less-than sign that starts no tag', name: 'staging < prod <3', stored: 'staging < prod <3' },
+    { what: '100 code points of astral characters', name: '\u{1F511}'.repeat(100), stored: '\u{1F511}'.repeat(100) },
+  ])('accepts a key name with $what', async ({ name, stored }) => {
+    const account = await createAccount(server);
+    const payload = await createNamed(account, name);
+    expect(payload).toMatchObject({ apiKey: { name: stored }, userErrors: [] });
+    expect(payload?.plaintextKey).toEqual(expect.any(String));
+    const row = await server.db.selectFrom('api_keys').select('name').where('user_id', '=', account.user.id).executeTakeFirstOrThrow();
+    expect(row.name).toBe(stored);
+  });
+
+  it('refuses NUL or another control character in a key name at the edge with BAD_USER_INPUT naming input.name', async () => {
+    const account = await createAccount(server);
+    const asVariable = await server.graphql(CREATE, { input: { name: 'nul\u0000key', scopes: ['CATALOG_READ'] } }, { headers: { ...account.headers, ...GRAPHQL_RESPONSE } });
+    const asLiteral = await server.graphql('mutation { createApiKey(input: { name: "esc\\u001bkey", scopes: [CATALOG_READ] }) { plaintextKey } }', undefined, {
+      headers: { ...account.headers, ...GRAPHQL_RESPONSE },
+    });
+    for (const res of [asVariable, asLiteral]) {
+      expect(res.status).toBe(400);
+      expect(res.body.data ?? null).toBeNull();
+      expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.name' });
+    }
+    expect(await keyCount(account)).toBe(0);
+  });
+});
+
 describe('bad credentials are never treated as anonymous', () => {
   it.each([
     ['a non-Bearer scheme', 'Basic dXNlcjpwYXNz'],

@@ -190,6 +190,22 @@ describe('updateProduct', () => {
     expect(byAdmin.product.title).toBe('Moderated');
   });
 
+  it('refuses markup in a new title as INVALID at input.title and keeps the product as it was', async () => {
+    const product = await createDraft();
+    const payload = await mutate<{ product: null }>(UPDATE, { productId: product.id, expectedVersion: 1, title: 'Desk</title><script>x</script>' }, seller.headers, 'updateProduct');
+    expect(payload.product).toBeNull();
+    expect(summary(payload.userErrors)).toEqual([{ field: ['input', 'title'], code: 'INVALID' }]);
+    const read = await server.graphql<{ product: { title: string; version: number } }>('query ($id: ID!) { product(id: $id) { title version } }', { id: product.id }, { headers: seller.headers });
+    expect(read.body.data?.product).toEqual({ title: 'Oak desk', version: 1 });
+  });
+
+  it('refuses NUL in a new title at the edge with BAD_USER_INPUT naming input.title', async () => {
+    const product = await createDraft();
+    const res = await server.graphql<Data>(UPDATE, { input: { productId: product.id, expectedVersion: 1, title: 'Desk\u0000' } }, { headers: seller.headers });
+    expect(res.body.data ?? null).toBeNull();
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.title' });
+  });
+
   it('reports several invalid fields at once', async () => {
     const product = await createDraft();
     const payload = await mutate(UPDATE, { productId: product.id, expectedVersion: 0, title: '', description: '<p>', stock: -1, price: { amount: 100_000_000, currency: 'EUR' } }, seller.headers, 'updateProduct');
@@ -328,5 +344,16 @@ describe('categories', () => {
       { field: ['input', 'name'], code: 'INVALID' },
       { field: ['input', 'slug'], code: 'INVALID' },
     ]);
+  });
+
+  it('refuses markup in a new name as INVALID at input.name, NUL at the edge, and keeps the category as it was', async () => {
+    const created = await mutate<{ category: { id: string } }>(CREATE_CATEGORY, { name: 'Lamps', slug: 'lamps-policy' }, admin.headers, 'createCategory');
+    const markup = await mutate(UPDATE_CATEGORY, { categoryId: created.category.id, name: 'Lamps <style>*{}</style>' }, admin.headers, 'updateCategory');
+    expect(summary(markup.userErrors)).toEqual([{ field: ['input', 'name'], code: 'INVALID' }]);
+    const nul = await server.graphql<Data>(UPDATE_CATEGORY, { input: { categoryId: created.category.id, name: 'Lamps\u0000' } }, { headers: admin.headers });
+    expect(nul.body.data ?? null).toBeNull();
+    expect(nul.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.name' });
+    const row = await server.db.selectFrom('categories').select(['name', 'slug']).where('slug', '=', 'lamps-policy').executeTakeFirstOrThrow();
+    expect(row).toEqual({ name: 'Lamps', slug: 'lamps-policy' });
   });
 });

@@ -319,6 +319,17 @@ describe('updateReview', () => {
     expect(row).toEqual({ rating: 3, version: 1 });
   });
 
+  it('refuses markup in a new body as INVALID at input.body and keeps the stored text', async () => {
+    const author = await createAccount(server);
+    const { review } = await reviewed(author, 3);
+    const before = await server.db.selectFrom('reviews').select(['body', 'version']).where('id', '=', await rowIdOf(review)).executeTakeFirstOrThrow();
+    const payload = await update({ reviewId: review.id, expectedVersion: 1, body: 'Fine.\n<a href="https://example.com">click</a>' }, author.headers);
+    expect(payload.review).toBeNull();
+    expect(summary(payload.userErrors)).toEqual([{ field: ['input', 'body'], code: 'INVALID' }]);
+    const row = await server.db.selectFrom('reviews').select(['body', 'version']).where('id', '=', await rowIdOf(review)).executeTakeFirstOrThrow();
+    expect(row).toEqual(before);
+  });
+
   it('refuses NUL in the body at the edge, naming the field', async () => {
     const author = await createAccount(server);
     const { review } = await reviewed(author);

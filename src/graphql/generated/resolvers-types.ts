@@ -250,7 +250,7 @@ export type CheckoutPayload = {
 export type CreateApiKeyInput = {
   /** When the key stops working; at most one year ahead. `null`: never. */
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
-  /** A name to recognise the key by, 1 to 100 characters. */
+  /** A name to recognise the key by: plain text on one line (no markup), 1 to 100 characters after trimming. */
   name: Scalars['String']['input'];
   /** What the key may do; it never exceeds its owner's own rights. */
   scopes: Array<ApiKeyScope>;

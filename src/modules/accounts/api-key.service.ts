@@ -1,20 +1,22 @@
 import { newApiKey, sha256 } from '../../auth/secrets.js';
 import { SCOPES, type Scope as ApiKeyScope } from '../../auth/viewer.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
-import { UserErrorList, type UserErrorData } from '../../errors/user-errors.js';
+import type { UserErrorData } from '../../errors/user-errors.js';
 import type { Scope } from '../../scope/scope.js';
+import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import type { UserRecord } from '../users/user.table.js';
 import type { AccountLoaders } from './account.loaders.js';
 import { findApiKeyWithOwnerByPrefix, insertApiKey, revokeApiKeyOfUser, revokeUserApiKeys, touchApiKey } from './api-key.repository.js';
 import type { ApiKeyRow } from './api-key.table.js';
-import { CONTROL_CHARACTERS } from './credentials.js';
 import { requireViewer } from './session.service.js';
 
 /** API keys: created and revoked by their owner, looked up by authentication. */
 
 const MAX_API_KEY_LIFETIME_MS = 366 * 24 * 3600 * 1000;
+/** The longest key name, in code points; the `api_keys.name` check constraint says the same. */
+export const API_KEY_NAME_MAX_LENGTH = 100;
 
 export interface CreateApiKeyInput {
   name: string;
@@ -27,10 +29,10 @@ export async function createApiKey(
   input: CreateApiKeyInput,
 ): Promise<{ apiKey: ApiKeyRow | null; plaintextKey: string | null; userErrors: UserErrorData[] }> {
   const viewer = requireViewer(scope);
-  const name = input.name.trim();
-  const errors = new UserErrorList();
-  if (name.length === 0) errors.add(['input', 'name'], 'REQUIRED', 'Enter a name for the key.');
-  else if (name.length > 100 || CONTROL_CHARACTERS.test(name)) errors.add(['input', 'name'], 'INVALID', 'Key names are 1 to 100 printable characters.');
+  const check = new InputCheck();
+  const errors = check.errors;
+  // A key name is shown in account pages like any other name: the plain-text policy for one line.
+  const name = check.text(['input', 'name'], input.name, { required: true, max: API_KEY_NAME_MAX_LENGTH, label: 'key name' });
   const scopes = [...new Set(input.scopes)].filter((s): s is ApiKeyScope => (SCOPES as readonly string[]).includes(s));
   if (scopes.length === 0) errors.add(['input', 'scopes'], 'REQUIRED', 'Choose at least one scope.');
   // A key never exceeds its owner's role: only sellers and admins manage products.
@@ -46,7 +48,7 @@ export async function createApiKey(
       errors.add(['input', 'expiresAt'], 'INVALID', 'Keys expire at most one year ahead.');
     }
   }
-  if (errors.any) return { apiKey: null, plaintextKey: null, userErrors: errors.list };
+  if (errors.any || name === undefined) return { apiKey: null, plaintextKey: null, userErrors: errors.list };
 
   const { key, prefix } = newApiKey();
   const apiKey = await unitOfWork(

@@ -23,9 +23,6 @@ export interface AuthResult {
   effects: Effect[];
 }
 
-/** Unicode control characters (category Cc): never part of a name. */
-export const CONTROL_CHARACTERS = /\p{Cc}/u;
-
 export function authFailure(errors: UserErrorData[], effects: Effect[] = []): AuthResult {
   return { user: null, accessToken: null, accessTokenExpiresAt: null, refreshToken: null, refreshTokenExpiresAt: null, userErrors: errors, effects };
 }
