@@ -175,3 +175,37 @@ describe('relations', () => {
     expect(res.body.data).toEqual({ a: { name: 'Garden' }, b: null });
   });
 });
+
+describe('relations read in the page statement', () => {
+  it('answers null for deactivated sellers and review authors in a product list, exactly as for a single product', async () => {
+    const seed = seeder(server.db);
+    const shelf = await seed.category({ name: 'Shelf', slug: 'shelf' });
+    const gone = await seed.user({ role: 'SELLER', displayName: 'Gone Seller', deleted: true });
+    const goneReader = await seed.user({ displayName: 'Gone Reader', deleted: true });
+    const reader = await seed.user({ displayName: 'Present Reader' });
+    const orphan = await seed.product({ seller: gone, category: shelf, title: 'Orphan', price: 100 });
+    await seed.product({ seller: alice, category: shelf, title: 'Kept', price: 200 });
+    await seed.review({ product: orphan, author: goneReader, rating: 4, createdAt: new Date('2026-01-02T00:00:00Z') });
+    await seed.review({ product: orphan, author: reader, rating: 3, createdAt: new Date('2026-01-01T00:00:00Z') });
+    const fields = 'title seller { displayName } category { slug } reviews(first: 5) { nodes { rating author { displayName } } }';
+
+    const list = await server.graphql<{ products: { nodes: unknown[] } }>(
+      `query ($c: ID!) { products(filter: { categoryId: $c }, orderBy: { field: PRICE, direction: ASC }) { nodes { ${fields} } } }`,
+      { c: gid('Category', shelf) },
+    );
+    const single = await server.graphql<{ product: unknown }>(`query ($id: ID!) { product(id: $id) { ${fields} } }`, { id: gid('Product', orphan) });
+
+    expect(list.body.errors).toBeUndefined();
+    const orphanAnswer = {
+      title: 'Orphan',
+      seller: null,
+      category: { slug: 'shelf' },
+      reviews: { nodes: [{ rating: 4, author: null }, { rating: 3, author: { displayName: 'Present Reader' } }] },
+    };
+    expect(list.body.data?.products.nodes).toEqual([
+      orphanAnswer,
+      { title: 'Kept', seller: { displayName: 'Alice Books' }, category: { slug: 'shelf' }, reviews: { nodes: [] } },
+    ]);
+    expect(single.body.data?.product).toEqual(orphanAnswer);
+  });
+});

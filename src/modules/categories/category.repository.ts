@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import type { CategoryRow } from './category.table.js';
+import { CATEGORY_COLUMNS, type CategoryRow } from './category.table.js';
 
 export async function findAllCategories(db: Kysely<Database>): Promise<CategoryRow[]> {
   return db.selectFrom('categories').selectAll().orderBy('name').orderBy('id').execute();
@@ -12,7 +12,7 @@ export async function findCategoriesByIds(db: Kysely<Database>, ids: readonly st
   // One array parameter: the same statement text for any number of ids (a reusable prepared statement).
   return db
     .selectFrom('categories')
-    .selectAll()
+    .select(CATEGORY_COLUMNS)
     .where('id', '=', (eb) => eb.fn.any(eb.val([...ids])))
     .execute();
 }

@@ -14,6 +14,11 @@ export async function listCategories(ctx: Scope<CategoryLoaders>): Promise<Categ
   return categories;
 }
 
+/** Hands the per-request `categoryById` loader category rows another module's statement read by a join (the catalogue page). */
+export function primeCategories(ctx: Scope<CategoryLoaders>, categories: Iterable<CategoryRow>): void {
+  for (const category of categories) ctx.loaders.categoryById.prime(category.id, category);
+}
+
 export async function getCategory(ctx: Scope<CategoryLoaders>, id: string): Promise<CategoryRow | null> {
   return ctx.loaders.categoryById.load(id);
 }

@@ -9,5 +9,7 @@ export interface CategoryTable {
 }
 
 export type CategoryRow = Selectable<CategoryTable>;
+/** The columns of a CategoryRow: what a statement of another module that joins categories (the catalogue page) selects to prime the `categoryById` loader. */
+export const CATEGORY_COLUMNS = ['id', 'name', 'slug', 'created_at', 'updated_at'] as const satisfies readonly (keyof CategoryRow)[];
 export type NewCategoryRow = Insertable<CategoryTable>;
 export type CategoryUpdate = Updateable<CategoryTable>;

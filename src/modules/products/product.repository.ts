@@ -1,9 +1,12 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { prefixedColumns, takeJoined, takeOwn } from '../../db/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
+import { CATEGORY_COLUMNS, type CategoryRow } from '../categories/category.table.js';
+import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
 import type { NewProductRow, ProductRow, ProductStatus, ProductTable, ProductUpdate } from './product.table.js';
 
 /** Product columns without the generated search vector, which never leaves the database. */
@@ -123,18 +126,48 @@ export async function findProductsByIds(db: Kysely<Database>, ids: readonly stri
     .execute();
 }
 
+/** The product columns, unqualified, with the cursor key: a page row's own part. */
+const KEYED_COLUMNS = [...PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>), 'cursor_key'] as const;
+
+/**
+ * A row of a product page: the product, and the rows joined to it when asked
+ * (null when not asked), for the users and categories modules' loaders.
+ */
+export interface ProductPageRow {
+  product: KeyedProductRow;
+  /** The seller's record (USER_RECORD_COLUMNS, whatever its state: visibility is the users service's call). */
+  seller: UserRecord | null;
+  category: CategoryRow | null;
+  /** With `withTotal`: the number of all matching products. */
+  totalCount?: string;
+}
+
+export interface ProductPageOptions {
+  /** Count all matching products in the same statement. */
+  withTotal?: boolean;
+  /** Join each product's seller (`users`) and category in the same statement. */
+  withSeller?: boolean;
+  withCategory?: boolean;
+}
+
 /**
  * One page of visible products: `limit + 1` rows in scan order (the extra one
  * signals more). With `withTotal`, each row also carries the number of all
- * matching products (`total_count`), counted once in the same statement by an
- * uncorrelated subquery: the page and its total in one round trip.
+ * matching products, counted once in the same statement by an uncorrelated
+ * subquery. With `withSeller` / `withCategory`, the seller's and category's
+ * rows are joined to the page (after its limit: at most `limit + 1` lookups
+ * by primary key), so the page, its total and its related rows are one round
+ * trip. This is a documented exception to the module boundaries (see
+ * docs/ARCHITECTURE.md): the joined columns are the ones the users and
+ * categories modules declare for their loaders, and the rows go to those
+ * loaders through the modules' services; nothing here decides who may see them.
  */
 export async function findProductPage(
   db: Kysely<Database>,
   criteria: ProductCriteria,
   request: PageRequest,
-  options: { withTotal?: boolean } = {},
-): Promise<(KeyedProductRow & { total_count?: string })[]> {
+  options: ProductPageOptions = {},
+): Promise<ProductPageRow[]> {
   let query = db
     .selectFrom('products as p')
     .select(PRODUCT_COLUMNS)
@@ -147,7 +180,20 @@ export async function findProductPage(
       .where(matching(criteria));
     query = query.select(total.as('total_count'));
   }
-  return orderedPage(query, request).limit(request.limit + 1).execute();
+  let page = orderedPage(query, request).limit(request.limit + 1);
+  if (options.withSeller) {
+    page = page.leftJoin('users as s', 's.id', 'p.seller_id').select(prefixedColumns('s', 'seller', USER_RECORD_COLUMNS));
+  }
+  if (options.withCategory) {
+    page = page.leftJoin('categories as c', 'c.id', 'p.category_id').select(prefixedColumns('c', 'category', CATEGORY_COLUMNS));
+  }
+  const rows: readonly Record<string, unknown>[] = await page.execute();
+  return rows.map((row) => ({
+    product: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
+    seller: options.withSeller ? takeJoined<UserRecord>(row, 'seller', USER_RECORD_COLUMNS) : null,
+    category: options.withCategory ? takeJoined<CategoryRow>(row, 'category', CATEGORY_COLUMNS) : null,
+    ...(options.withTotal ? { totalCount: row['total_count'] as string } : {}),
+  }));
 }
 
 export async function countProducts(db: Kysely<Database>, criteria: ProductCriteria): Promise<number> {

@@ -1,6 +1,6 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
-import { selectsField } from '../../graphql/selection.js';
+import { selectsField, selectsPath } from '../../graphql/selection.js';
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
 import type { ReviewLoaders } from '../reviews/review.loaders.js';
@@ -34,7 +34,15 @@ export function decodeProductFilter<F extends ProductFilterInput>(filter: F | nu
 export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders & ReviewLoaders & UserLoaders>> = {
   Query: {
     products: (_root, args, ctx, info) =>
-      listProducts(ctx, { ...args, filter: decodeProductFilter(args.filter) }, { withTotal: selectsField(info, 'totalCount') }),
+      listProducts(
+        ctx,
+        { ...args, filter: decodeProductFilter(args.filter) },
+        {
+          withTotal: selectsField(info, 'totalCount'),
+          withSeller: selectsPath(info, ['nodes', 'seller']) || selectsPath(info, ['edges', 'node', 'seller']),
+          withCategory: selectsPath(info, ['nodes', 'category']) || selectsPath(info, ['edges', 'node', 'category']),
+        },
+      ),
     product: (_root, { id }, ctx) => getProduct(ctx, idOfType(id, 'Product')),
   },
   Mutation: {

@@ -9,6 +9,7 @@ import {
   type KeyedProductRow,
   type ProductAudience,
   type ProductCriteria,
+  type ProductPageOptions,
   type ProductSortField,
 } from './product.repository.js';
 import type { ProductRow, ProductStatus } from './product.table.js';
@@ -19,7 +20,9 @@ import type { UserErrorData } from '../../errors/user-errors.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
-import { getCategory } from '../categories/category.service.js';
+import { getCategory, primeCategories } from '../categories/category.service.js';
+import type { UserLoaders } from '../users/user.loaders.js';
+import { primeUsers } from '../users/user.service.js';
 import {
   decrementStock,
   incrementStock,
@@ -123,21 +126,28 @@ export async function getProduct(ctx: Scope<ProductLoaders>, id: string): Promis
 /**
  * A page of visible products. `withTotal` (the client asked for
  * `totalCount`) counts them in the page's own statement; an empty page
- * (nothing to carry the count) counts separately, when asked.
+ * (nothing to carry the count) counts separately, when asked. `withSeller`
+ * and `withCategory` (the client asked for them) read each product's seller
+ * and category in the same statement and hand them to the users and
+ * categories loaders, so the `seller` and `category` fields load them from
+ * there, through the same services and visibility rules as ever.
  */
 export async function listProducts(
-  ctx: Scope<ProductLoaders>,
+  ctx: Scope<ProductLoaders & UserLoaders & CategoryLoaders>,
   args: ProductListArgs,
-  options: { withTotal?: boolean } = {},
+  options: ProductPageOptions = {},
 ): Promise<Connection<KeyedProductRow>> {
   const criteria = toCriteria(args.filter, ctx.viewer);
   const request = productPageRequest(args);
-  const rows = await findProductPage(ctx.db, criteria, request, options);
-  const counted = rows[0]?.total_count;
-  for (const row of rows) {
-    delete row.total_count;
-    ctx.loaders.productById.prime(row.id, row);
+  const page = await findProductPage(ctx.db, criteria, request, options);
+  const rows: KeyedProductRow[] = [];
+  for (const { product, seller, category } of page) {
+    rows.push(product);
+    ctx.loaders.productById.prime(product.id, product);
+    if (seller) primeUsers(ctx, [seller]);
+    if (category) primeCategories(ctx, [category]);
   }
+  const counted = page[0]?.totalCount;
   const total = counted === undefined ? undefined : Number(counted);
   return toConnection(rows, request, () => (total === undefined ? countProducts(ctx.db, criteria) : Promise.resolve(total)));
 }

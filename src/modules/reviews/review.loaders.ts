@@ -9,8 +9,8 @@ import {
   findReviewEligibility,
   findReviewPagesByProduct,
   findReviewsByIds,
-  type KeyedReviewRow,
   type ReviewEligibilityRow,
+  type ReviewPageRow,
 } from './review.repository.js';
 import type { ReviewRow } from './review.table.js';
 
@@ -21,13 +21,13 @@ export function createReviewLoaders(db: Kysely<Database>) {
     reviewById: new DataLoader<string, ReviewRow | null>(async (ids) =>
       byKeys(ids, await findReviewsByIds(db, ids), (row) => row.id),
     ),
-    /** Rows (`limit + 1`, scan order) of one review page per product, one statement per distinct page request. */
-    reviewPageByProduct: new LoaderFamily<string, KeyedReviewRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
-      groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request), (row) => row.product_id),
+    /** Rows (`limit + 1`, scan order, each with its author) of one review page per product, one statement per distinct page request. */
+    reviewPageByProduct: new LoaderFamily<string, ReviewPageRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
+      groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request), (row) => row.review.product_id),
     ),
     /** The same for soft-deleted reviews (the admins' moderation list). */
-    deletedReviewPageByProduct: new LoaderFamily<string, KeyedReviewRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
-      groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request, 'deleted'), (row) => row.product_id),
+    deletedReviewPageByProduct: new LoaderFamily<string, ReviewPageRow[], PageRequest>(pageRequestKey, async (productIds, request) =>
+      groupedByKeys(productIds, await findReviewPagesByProduct(db, productIds, request, 'deleted'), (row) => row.review.product_id),
     ),
     /** Soft-deleted reviews per product, one GROUP BY for every product asked. */
     deletedReviewCountByProduct: new DataLoader<string, number>(async (productIds) =>

@@ -1,9 +1,11 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { prefixedColumns, takeJoined, takeOwn } from '../../db/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, type KeysetColumns } from '../../pagination/keyset.js';
+import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
 import type { NewReviewRow, ReviewRow, ReviewUpdate } from './review.table.js';
 
 export type ReviewSortField = 'CREATED_AT' | 'RATING';
@@ -23,17 +25,40 @@ export async function findReviewsByIds(db: Kysely<Database>, ids: readonly strin
 /** Which reviews a list shows: the live ones (everyone) or the soft-deleted ones (admins' moderation list). */
 export type ReviewLifecycle = 'live' | 'deleted';
 
+const KEYED_REVIEW_COLUMNS = [
+  'id',
+  'product_id',
+  'author_id',
+  'rating',
+  'title',
+  'body',
+  'version',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+  'cursor_key',
+] as const satisfies readonly (keyof KeyedReviewRow)[];
+
+/** A row of a review page with its author's record (whatever its state: visibility is the users service's call). */
+export interface ReviewPageRow {
+  review: KeyedReviewRow;
+  author: UserRecord | null;
+}
+
 /**
  * One page of live (or soft-deleted) reviews for each of many products in a
  * single statement: rows are numbered per product in scan order and cut at
- * `limit + 1` each.
+ * `limit + 1` each. Each review's author is joined to the cut rows (a lookup
+ * by primary key each), for the users module's loader: a documented
+ * exception to the module boundaries (docs/ARCHITECTURE.md), with the
+ * columns that module declares for its loader.
  */
 export async function findReviewPagesByProduct(
   db: Kysely<Database>,
   productIds: readonly string[],
   request: PageRequest,
   lifecycle: ReviewLifecycle = 'live',
-): Promise<(KeyedReviewRow & { rn: number })[]> {
+): Promise<ReviewPageRow[]> {
   if (productIds.length === 0) return [];
   const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
   const ranked = db
@@ -45,13 +70,19 @@ export async function findReviewPagesByProduct(
     .where('r.product_id', '=', (eb) => eb.fn.any(eb.val([...productIds])))
     .where('r.deleted_at', lifecycle === 'live' ? 'is' : 'is not', null)
     .where(keysetCondition(columns, request));
-  return db
+  const rows: readonly Record<string, unknown>[] = await db
     .selectFrom(ranked.as('ranked'))
-    .selectAll()
+    .leftJoin('users as a', 'a.id', 'ranked.author_id')
+    .selectAll('ranked')
+    .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
     .where('ranked.rn', '<=', request.limit + 1)
     .orderBy('ranked.product_id')
     .orderBy('ranked.rn')
     .execute();
+  return rows.map((row) => ({
+    review: takeOwn<KeyedReviewRow>(row, KEYED_REVIEW_COLUMNS),
+    author: takeJoined<UserRecord>(row, 'author', USER_RECORD_COLUMNS),
+  }));
 }
 
 /** Soft-deleted reviews per product (the live count is the product's maintained `review_count`). */

@@ -10,6 +10,8 @@ import { recordAudit } from '../audit/audit.service.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
 import { getProduct } from '../products/product.service.js';
 import type { ProductRow } from '../products/product.table.js';
+import type { UserLoaders } from '../users/user.loaders.js';
+import { primeUsers } from '../users/user.service.js';
 import type { ReviewLoaders } from './review.loaders.js';
 import {
   insertReview,
@@ -18,6 +20,7 @@ import {
   updateReviewIf,
   type KeyedReviewRow,
   type ReviewChangeCondition,
+  type ReviewPageRow,
   type ReviewSortField,
 } from './review.repository.js';
 import type { ReviewRow, ReviewUpdate } from './review.table.js';
@@ -40,28 +43,41 @@ function reviewPageRequest(args: ReviewListArgs) {
   return parsePageRequest(args, { name: order.field, kind: REVIEW_SORTS[order.field].kind, direction: order.direction });
 }
 
+/**
+ * The reviews of a page, primed into the `reviewById` loader, and their
+ * authors (read in the page's statement) into the users module's `userById`
+ * loader, so `author` fields load through `getUser` without a statement.
+ */
+function primePage(ctx: Scope<ReviewLoaders & UserLoaders>, page: readonly ReviewPageRow[]): KeyedReviewRow[] {
+  const rows: KeyedReviewRow[] = [];
+  for (const { review, author } of page) {
+    rows.push(review);
+    ctx.loaders.reviewById.prime(review.id, review);
+    if (author) primeUsers(ctx, [author]);
+  }
+  return rows;
+}
+
 /** A product's live reviews; the total is the product's maintained review count, so it costs no query. */
 export async function listProductReviews(
-  ctx: Scope<ReviewLoaders>,
+  ctx: Scope<ReviewLoaders & UserLoaders>,
   product: ProductRow,
   args: ReviewListArgs,
 ): Promise<Connection<KeyedReviewRow>> {
   const request = reviewPageRequest(args);
-  const rows = await ctx.loaders.reviewPageByProduct.load(product.id, request);
-  for (const row of rows) ctx.loaders.reviewById.prime(row.id, row);
+  const rows = primePage(ctx, await ctx.loaders.reviewPageByProduct.load(product.id, request));
   return toConnection(rows, request, () => Promise.resolve(product.review_count));
 }
 
 /** A product's soft-deleted reviews, for admins' moderation (the permission layer refuses others first). */
 export async function listDeletedProductReviews(
-  ctx: Scope<ReviewLoaders>,
+  ctx: Scope<ReviewLoaders & UserLoaders>,
   product: ProductRow,
   args: ReviewListArgs,
 ): Promise<Connection<KeyedReviewRow>> {
   if (!actsAsAdmin(ctx.viewer)) throw appError('FORBIDDEN', 'Only admins may list deleted reviews.');
   const request = reviewPageRequest(args);
-  const rows = await ctx.loaders.deletedReviewPageByProduct.load(product.id, request);
-  for (const row of rows) ctx.loaders.reviewById.prime(row.id, row);
+  const rows = primePage(ctx, await ctx.loaders.deletedReviewPageByProduct.load(product.id, request));
   return toConnection(rows, request, () => ctx.loaders.deletedReviewCountByProduct.load(product.id));
 }
 

@@ -1,10 +1,7 @@
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import type { NewUserRow, UserRecord, UserRow, UserUpdate } from './user.table.js';
-
-/** Every column but the password hash. */
-const RECORD_COLUMNS = ['id', 'email', 'display_name', 'role', 'token_version', 'created_at', 'updated_at', 'deleted_at'] as const;
+import { USER_RECORD_COLUMNS as RECORD_COLUMNS, type NewUserRow, type UserRecord, type UserRow, type UserUpdate } from './user.table.js';
 
 /**
  * Users by id, including deactivated ones (visibility is the service's call),

@@ -58,6 +58,17 @@ export async function getUser(scope: Scope<UserLoaders>, id: string, options: { 
   return options.includeDeactivated && actsAsAdmin(scope.viewer) ? user : null;
 }
 
+/**
+ * Hands the per-request `userById` loader user records another module's
+ * statement read by a join (sellers with a product page, authors with a
+ * review page), so later loads need no statement. The records are whole
+ * (USER_RECORD_COLUMNS, deactivated ones included): visibility stays
+ * `getUser`'s decision. A key the loader already holds keeps its value.
+ */
+export function primeUsers(scope: Scope<UserLoaders>, users: Iterable<UserRecord>): void {
+  for (const user of users) scope.loaders.userById.prime(user.id, user);
+}
+
 /** A user row by id whatever its state (for authentication and account services, not for display). */
 export async function loadUserRow(scope: Scope<UserLoaders>, id: string): Promise<UserRecord | null> {
   return scope.loaders.userById.load(id);

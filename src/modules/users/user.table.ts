@@ -20,5 +20,11 @@ export type UserRow = Selectable<UserTable>;
  * which only the password checks read, with their own lookups.
  */
 export type UserRecord = Omit<UserRow, 'password_hash'>;
+/**
+ * The columns of a UserRecord: what the `userById` loader selects, and what
+ * a statement of another module that joins users (the catalogue page, review
+ * pages) selects to prime that loader. Never the password hash.
+ */
+export const USER_RECORD_COLUMNS = ['id', 'email', 'display_name', 'role', 'token_version', 'created_at', 'updated_at', 'deleted_at'] as const satisfies readonly (keyof UserRecord)[];
 export type NewUserRow = Insertable<UserTable>;
 export type UserUpdate = Updateable<UserTable>;
