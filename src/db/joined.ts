@@ -14,15 +14,20 @@ export function prefixedColumns<C extends string>(alias: string, prefix: string,
 }
 
 /**
- * The joined row under `prefix`, or null when the outer join found none (its
- * `id` is null). The columns were selected from the table whose row type `T`
- * names them, through the same type parsers, so the values have `T`'s types.
+ * A reader of the joined row under `prefix`: it answers null when the outer
+ * join found none (its `id` is null). The columns were selected from the
+ * table whose row type `T` names them, through the same type parsers, so the
+ * values have `T`'s types. The prefixed names are built once, not per row.
  */
-export function takeJoined<T>(row: Readonly<Record<string, unknown>>, prefix: string, columns: readonly (keyof T & string)[]): T | null {
-  if (row[`${prefix}__id`] == null) return null;
-  const joined: Record<string, unknown> = {};
-  for (const column of columns) joined[column] = row[`${prefix}__${column}`];
-  return joined as T;
+export function joinedReader<T>(prefix: string, columns: readonly (keyof T & string)[]): (row: Readonly<Record<string, unknown>>) => T | null {
+  const keys = columns.map((column) => `${prefix}__${column}`);
+  const idKey = `${prefix}__id`;
+  return (row) => {
+    if (row[idKey] == null) return null;
+    const joined: Record<string, unknown> = {};
+    for (let i = 0; i < columns.length; i++) joined[columns[i] as string] = row[keys[i] as string];
+    return joined as T;
+  };
 }
 
 /** The row's own columns, without the joined ones. */

@@ -1,7 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { prefixedColumns, takeJoined, takeOwn } from '../../db/joined.js';
+import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
@@ -128,6 +128,8 @@ export async function findProductsByIds(db: Kysely<Database>, ids: readonly stri
 
 /** The product columns, unqualified, with the cursor key: a page row's own part. */
 const KEYED_COLUMNS = [...PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>), 'cursor_key'] as const;
+const readSeller = joinedReader<UserRecord>('seller', USER_RECORD_COLUMNS);
+const readCategory = joinedReader<CategoryRow>('category', CATEGORY_COLUMNS);
 
 /**
  * A row of a product page: the product, and the rows joined to it when asked
@@ -190,8 +192,8 @@ export async function findProductPage(
   const rows: readonly Record<string, unknown>[] = await page.execute();
   return rows.map((row) => ({
     product: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
-    seller: options.withSeller ? takeJoined<UserRecord>(row, 'seller', USER_RECORD_COLUMNS) : null,
-    category: options.withCategory ? takeJoined<CategoryRow>(row, 'category', CATEGORY_COLUMNS) : null,
+    seller: options.withSeller ? readSeller(row) : null,
+    category: options.withCategory ? readCategory(row) : null,
     ...(options.withTotal ? { totalCount: row['total_count'] as string } : {}),
   }));
 }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { prefixedColumns, takeJoined, takeOwn } from '../../db/joined.js';
+import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, type KeysetColumns } from '../../pagination/keyset.js';
@@ -38,6 +38,8 @@ const KEYED_REVIEW_COLUMNS = [
   'deleted_at',
   'cursor_key',
 ] as const satisfies readonly (keyof KeyedReviewRow)[];
+
+const readAuthor = joinedReader<UserRecord>('author', USER_RECORD_COLUMNS);
 
 /** A row of a review page with its author's record (whatever its state: visibility is the users service's call). */
 export interface ReviewPageRow {
@@ -81,7 +83,7 @@ export async function findReviewPagesByProduct(
     .execute();
   return rows.map((row) => ({
     review: takeOwn<KeyedReviewRow>(row, KEYED_REVIEW_COLUMNS),
-    author: takeJoined<UserRecord>(row, 'author', USER_RECORD_COLUMNS),
+    author: readAuthor(row),
   }));
 }
 
