@@ -35,7 +35,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,6 +46,7 @@ import { createDb } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { startBenchDatabase } from './lib/database.js';
 import { startStatementCounter, type StatementCounter } from './lib/pg-counter.js';
+import { freePort } from './lib/production-server.js';
 import { summariseProfile } from './lib/profile.js';
 import { scaleFromArgs, seedCatalog, sizesForScale } from './lib/seed.js';
 
@@ -210,18 +210,6 @@ function build(): void {
   progress('building the API (npm run build)');
   const result = spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (result.status !== 0) throw new Error('npm run build failed');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Server {

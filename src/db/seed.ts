@@ -56,6 +56,28 @@ export interface SeedResult {
   reviews: number;
 }
 
+/** A seeded order's lines, each a snapshot of its product's title and price. */
+interface SeedLine {
+  product: { id: string; title: string; price_amount: number; currency: string };
+  quantity: number;
+}
+
+async function insertOrderLines(trx: Kysely<Database>, orderId: string, items: readonly SeedLine[]): Promise<void> {
+  await trx
+    .insertInto('order_items')
+    .values(
+      items.map(({ product, quantity }) => ({
+        order_id: orderId,
+        product_id: product.id,
+        product_title: product.title,
+        quantity,
+        unit_price_amount: product.price_amount,
+        currency: product.currency,
+      })),
+    )
+    .execute();
+}
+
 /**
  * Fills an empty database with demo data: an admin, two sellers, three
  * customers, six categories, products in every status (some soft-deleted),
@@ -154,19 +176,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
           .returning('id')
           .executeTakeFirstOrThrow();
         orderCount += 1;
-        await trx
-          .insertInto('order_items')
-          .values(
-            items.map(({ product, quantity }) => ({
-              order_id: order.id,
-              product_id: product.id,
-              product_title: product.title,
-              quantity,
-              unit_price_amount: product.price_amount,
-              currency: product.currency,
-            })),
-          )
-          .execute();
+        await insertOrderLines(trx, order.id, items);
         for (const { product } of items) {
           if (rand() < 0.8) {
             const written = daysAgo(19 - k * 2 - rand() * 5);
@@ -220,19 +230,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
           .returning('id')
           .executeTakeFirstOrThrow();
         orderCount += 1;
-        await trx
-          .insertInto('order_items')
-          .values(
-            items.map(({ product, quantity }) => ({
-              order_id: order.id,
-              product_id: product.id,
-              product_title: product.title,
-              quantity,
-              unit_price_amount: product.price_amount,
-              currency: product.currency,
-            })),
-          )
-          .execute();
+        await insertOrderLines(trx, order.id, items);
       }
     }
 
