@@ -9,7 +9,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 
-import { REDACT_PATHS } from '../../src/observability/logger.js';
+import { baseLoggerOptions } from '../../src/observability/logger.js';
 
 export interface CompletedLine {
   requestId: string;
@@ -39,12 +39,9 @@ export class RequestLog {
     },
   };
 
-  /** A logger like the application's (same redaction), at info level, writing here. */
+  /** A logger like the application's (same options), at info level, writing here. */
   createLogger(): Logger {
-    return pino(
-      { level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'marketplace-api' } },
-      this.destination,
-    );
+    return pino(baseLoggerOptions('info'), this.destination);
   }
 
   private ingest(text: string): void {

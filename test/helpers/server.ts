@@ -13,7 +13,7 @@ import type { Database } from '../../src/db/database.js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 
-import { createLogger, REDACT_PATHS, traceLogFields } from '../../src/observability/logger.js';
+import { baseLoggerOptions, createLogger } from '../../src/observability/logger.js';
 import { createTestDatabase, dropTestDatabase, newTestDatabaseName, testDatabaseUrl } from './database.js';
 
 /** How long close() lets app.close() take before it gives up on a graceful stop. */
@@ -118,7 +118,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: LogLine[] = [];
   const logger = options.captureLogs
     ? pino(
-        { level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' }, mixin: traceLogFields },
+        baseLoggerOptions('info'),
         new Writable({
           write(chunk: Buffer, _encoding, done) {
             for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
