@@ -230,15 +230,35 @@ export function actualCost({ document, operation, data, weights = DEFAULT_COST_W
     return into;
   }
 
+  /**
+   * `collect`'s answer as a list, kept per selection-set list: every item of a
+   * list (and every object below them) is walked with the very same
+   * selection-set list, so each is collected once per response, not once per
+   * object.
+   */
+  const collected = new Map<readonly SelectionSetNode[], { key: string; childSets: SelectionSetNode[] }[]>();
+  function fieldsOf(selectionSets: readonly SelectionSetNode[]) {
+    let fields = collected.get(selectionSets);
+    if (!fields) {
+      fields = [...collect(selectionSets)].map(([key, childSets]) => ({ key, childSets }));
+      collected.set(selectionSets, fields);
+    }
+    return fields;
+  }
+
   function valueCost(value: unknown, selectionSets: readonly SelectionSetNode[]): number {
-    if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueCost(item, selectionSets), 0);
+    if (Array.isArray(value)) {
+      let sum = 0;
+      for (const item of value) sum += valueCost(item, selectionSets);
+      return sum;
+    }
     if (value === null || typeof value !== 'object') return 0;
     return 1 + objectCost(value as Record<string, unknown>, selectionSets);
   }
 
   function objectCost(object: Record<string, unknown>, selectionSets: readonly SelectionSetNode[]): number {
     let total = 0;
-    for (const [key, childSets] of collect(selectionSets)) {
+    for (const { key, childSets } of fieldsOf(selectionSets)) {
       if (key.startsWith('__')) total += object[key] == null ? 0 : 1;
       else total += valueCost(object[key], childSets);
     }
