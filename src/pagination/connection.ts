@@ -99,8 +99,25 @@ export function pageRequestKey(request: PageRequest): string {
 }
 
 /**
+ * An edge whose cursor is encoded when it is first read: a client that selects
+ * `nodes` (or `edges { node }`) never pays for the base64 of every row's key.
+ */
+class KeyedEdge<T extends Keyed> implements Edge<T> {
+  #cursor: string | undefined;
+  constructor(
+    private readonly sortName: string,
+    readonly node: T,
+  ) {}
+
+  get cursor(): string {
+    return (this.#cursor ??= encodeCursor(this.sortName, { key: this.node.cursor_key, id: this.node.id }));
+  }
+}
+
+/**
  * Turns `limit + 1` rows fetched in scan order into a connection: the extra
- * row only tells whether more exist in the direction of travel.
+ * row only tells whether more exist in the direction of travel. Cursors
+ * (the edges' and `pageInfo`'s) are encoded only if they are read.
  */
 export function toConnection<T extends Keyed>(
   rows: readonly T[],
@@ -110,17 +127,19 @@ export function toConnection<T extends Keyed>(
   const hasMore = rows.length > request.limit;
   const page = rows.slice(0, request.limit);
   if (request.backward) page.reverse();
-  const edges = page.map((row) => ({
-    cursor: encodeCursor(request.sort.name, { key: row.cursor_key, id: row.id }),
-    node: row,
-  }));
+  const sortName = request.sort.name;
+  const edges: Edge<T>[] = page.map((row) => new KeyedEdge(sortName, row));
   return {
     edges,
     pageInfo: {
       hasNextPage: request.backward ? false : hasMore,
       hasPreviousPage: request.backward ? hasMore : false,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      get startCursor() {
+        return edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return edges.at(-1)?.cursor ?? null;
+      },
     },
     totalCount,
   };
