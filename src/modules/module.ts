@@ -2,11 +2,12 @@ import type { Kysely } from 'kysely';
 
 import type { Database } from '../db/database.js';
 import type { Resolvers } from '../graphql/generated/resolvers-types.js';
+import type { MaybePromise } from '../loaders/record-loader.js';
 import type { Scope } from '../scope/scope.js';
 import type { NodeType } from './node-types.js';
 
 /** Fetches an object for `node(id:)`, with the same visibility as its own query; `null` when hidden or missing. */
-export type NodeFetcher<L> = (scope: Scope<L>, id: string) => Promise<object | null>;
+export type NodeFetcher<L> = (scope: Scope<L>, id: string) => MaybePromise<object | null>;
 
 /**
  * What a module gives the application: its part of the schema, resolvers,

@@ -1,4 +1,5 @@
 import type { Scope } from '../../scope/scope.js';
+import type { MaybePromise } from '../../loaders/record-loader.js';
 import type { CategoryLoaders } from './category.loaders.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import { recordChanges } from '../../scope/changes.js';
@@ -19,8 +20,9 @@ export function primeCategories(ctx: Scope<CategoryLoaders>, categories: Iterabl
   for (const category of categories) ctx.loaders.categoryById.prime(category.id, category);
 }
 
-export async function getCategory(ctx: Scope<CategoryLoaders>, id: string): Promise<CategoryRow | null> {
-  return ctx.loaders.categoryById.load(id);
+/** A category by id (answered at once, without a promise, when the request's loader was primed with it). */
+export function getCategory(ctx: Scope<CategoryLoaders>, id: string): MaybePromise<CategoryRow | null> {
+  return ctx.loaders.categoryById.peek(id) ?? ctx.loaders.categoryById.load(id);
 }
 
 export async function getCategoryBySlug(ctx: Scope<CategoryLoaders>, slug: string): Promise<CategoryRow | null> {

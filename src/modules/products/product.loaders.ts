@@ -1,7 +1,7 @@
-import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { RecordLoader } from '../../loaders/record-loader.js';
 import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
 import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
 import {
@@ -22,7 +22,7 @@ export type ProductLoaders = ReturnType<typeof createProductLoaders>;
 
 export function createProductLoaders(db: Kysely<Database>) {
   return {
-    productById: new DataLoader<string, ProductRow | null>(async (ids) =>
+    productById: new RecordLoader<string, ProductRow | null>(async (ids) =>
       byKeys(ids, await findProductsByIds(db, ids), (row) => row.id),
     ),
     /** Rows (`limit + 1`, scan order) of one page per category, one statement per distinct arguments. */

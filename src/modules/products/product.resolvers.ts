@@ -3,6 +3,7 @@ import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js
 import { selectsField, selectsPath } from '../../graphql/selection.js';
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
+import type { CategoryRow } from '../categories/category.table.js';
 import type { ReviewLoaders } from '../reviews/review.loaders.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import type { ProductLoaders } from './product.loaders.js';
@@ -70,11 +71,14 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
     price: (product) => ({ amount: product.price_amount, currency: product.currency }),
     inStock: (product) => product.stock > 0,
     seller: (product, _args, ctx) => getUser(ctx, product.seller_id),
-    category: async (product, _args, ctx) => {
-      const category = await getCategory(ctx, product.category_id);
+    category: (product, _args, ctx) => {
       // The foreign key guarantees the row; its absence is a bug worth a 500.
-      if (!category) throw new Error(`category ${product.category_id} of product ${product.id} not found`);
-      return category;
+      const present = (category: CategoryRow | null) => {
+        if (!category) throw new Error(`category ${product.category_id} of product ${product.id} not found`);
+        return category;
+      };
+      const category = getCategory(ctx, product.category_id);
+      return category instanceof Promise ? category.then(present) : present(category);
     },
     averageRating: (product) => (product.review_count > 0 ? Number(product.rating_avg) : null),
     reviewCount: (product) => product.review_count,

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { RecordLoader } from '../../loaders/record-loader.js';
 import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
 import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
 import {
@@ -18,7 +19,7 @@ export type ReviewLoaders = ReturnType<typeof createReviewLoaders>;
 
 export function createReviewLoaders(db: Kysely<Database>) {
   return {
-    reviewById: new DataLoader<string, ReviewRow | null>(async (ids) =>
+    reviewById: new RecordLoader<string, ReviewRow | null>(async (ids) =>
       byKeys(ids, await findReviewsByIds(db, ids), (row) => row.id),
     ),
     /** Rows (`limit + 1`, scan order, each with its author) of one review page per product, one statement per distinct page request. */

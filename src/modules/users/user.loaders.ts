@@ -1,7 +1,7 @@
-import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { RecordLoader } from '../../loaders/record-loader.js';
 import { byKeys } from '../../loaders/batch.js';
 import { findUsersByIds } from './user.repository.js';
 import type { UserRecord } from './user.table.js';
@@ -10,7 +10,7 @@ export type UserLoaders = ReturnType<typeof createUserLoaders>;
 
 export function createUserLoaders(db: Kysely<Database>) {
   return {
-    userById: new DataLoader<string, UserRecord | null>(async (ids) =>
+    userById: new RecordLoader<string, UserRecord | null>(async (ids) =>
       byKeys(ids, await findUsersByIds(db, ids), (row) => row.id),
     ),
   };

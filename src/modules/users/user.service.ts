@@ -1,4 +1,5 @@
 import { actsAsAdmin } from '../../auth/viewer.js';
+import type { MaybePromise } from '../../loaders/record-loader.js';
 import type { Scope } from '../../scope/scope.js';
 import type { InputCheck } from '../../validation/input.js';
 import { plainTextLineFrom } from '../../validation/plain-text.js';
@@ -50,9 +51,17 @@ export function isUserVisible(user: UserRecord): boolean {
 /**
  * A user by id, or null when missing or deactivated. Deactivated users are
  * returned only where an admin explicitly reads history (the audit log).
+ *
+ * A user the request's loader was primed with (a seller or review author read
+ * by a page's join) is answered at once, without a promise; others load.
  */
-export async function getUser(scope: Scope<UserLoaders>, id: string, options: { includeDeactivated?: boolean } = {}): Promise<UserRecord | null> {
-  const user = await scope.loaders.userById.load(id);
+export function getUser(scope: Scope<UserLoaders>, id: string, options: { includeDeactivated?: boolean } = {}): MaybePromise<UserRecord | null> {
+  const primed = scope.loaders.userById.peek(id);
+  if (primed !== undefined) return visibleUser(scope, primed, options);
+  return scope.loaders.userById.load(id).then((user) => visibleUser(scope, user, options));
+}
+
+function visibleUser(scope: Scope<UserLoaders>, user: UserRecord | null, options: { includeDeactivated?: boolean }): UserRecord | null {
   if (!user) return null;
   if (isUserVisible(user)) return user;
   return options.includeDeactivated && actsAsAdmin(scope.viewer) ? user : null;
