@@ -2,6 +2,7 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQ
 
 import type { Database } from '../../db/database.js';
 import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
+import { runShaped } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
@@ -69,6 +70,11 @@ function columnsFor(request: PageRequest): KeysetColumns {
   return { key: PRODUCT_SORTS[request.sort.name as ProductSortField].column, id: 'p.id' };
 }
 
+/** Only ACTIVE rows asked for (the default): the audience then makes no difference. */
+function activeOnly(criteria: ProductCriteria): boolean {
+  return criteria.statuses === undefined || (criteria.statuses.length === 1 && criteria.statuses[0] === 'ACTIVE');
+}
+
 /**
  * Rows the audience may see in the requested states. The default (ACTIVE,
  * not deleted) is written exactly as the partial indexes' predicate, so the
@@ -78,7 +84,7 @@ function visible(eb: ExpressionBuilder<Scope, 'p'>, criteria: ProductCriteria): 
   const statuses = criteria.statuses ?? ['ACTIVE'];
   const audience = criteria.audience ?? { kind: 'public' };
   const conditions: Expression<SqlBool>[] = [];
-  if (statuses.length === 1 && statuses[0] === 'ACTIVE') {
+  if (activeOnly(criteria)) {
     conditions.push(eb('p.status', '=', 'ACTIVE'));
   } else {
     conditions.push(eb('p.status', 'in', statuses));
@@ -163,6 +169,10 @@ export interface ProductPageOptions {
  * docs/ARCHITECTURE.md): the joined columns are the ones the users and
  * categories modules declare for their loaders, and the rows go to those
  * loaders through the modules' services; nothing here decides who may see them.
+ *
+ * The statement is compiled once per shape (`runShaped`): the ordering, the
+ * states, the audience, which filters are present and the joins make the
+ * shape; the filter values, the cursor and the limit are its parameters.
  */
 export async function findProductPage(
   db: Kysely<Database>,
@@ -170,6 +180,55 @@ export async function findProductPage(
   request: PageRequest,
   options: ProductPageOptions = {},
 ): Promise<ProductPageRow[]> {
+  // `status IN (…)` means the same in any order and with repeats: one shape for each set of states.
+  if (criteria.statuses) criteria = { ...criteria, statuses: [...new Set(criteria.statuses)].sort() };
+  const audience = criteria.audience ?? { kind: 'public' };
+  const values = {
+    limit: request.limit + 1,
+    cursorKey: request.cursor?.key,
+    cursorId: request.cursor?.id,
+    search: criteria.search,
+    categoryId: criteria.categoryId,
+    sellerId: criteria.sellerId,
+    minPrice: criteria.minPrice,
+    maxPrice: criteria.maxPrice,
+    // The seller's own drafts and archived products are asked for only beyond ACTIVE.
+    ownerId: audience.kind === 'seller' && !activeOnly(criteria) ? audience.sellerId : undefined,
+  };
+  const shape = JSON.stringify([
+    'products.page',
+    request.sort,
+    request.backward,
+    criteria.statuses ?? null,
+    audience.kind,
+    criteria.includeDeleted ?? false,
+    criteria.inStock ?? null,
+    options.withTotal ?? false,
+    options.withSeller ?? false,
+    options.withCategory ?? false,
+  ]);
+  const rows: readonly Record<string, unknown>[] = await runShaped(db, shape, values, (v) => {
+    const shaped: ProductCriteria = {
+      ...criteria,
+      audience: audience.kind === 'seller' && v.ownerId !== undefined ? { kind: 'seller', sellerId: v.ownerId } : audience,
+      search: v.search,
+      categoryId: v.categoryId,
+      sellerId: v.sellerId,
+      minPrice: v.minPrice,
+      maxPrice: v.maxPrice,
+    };
+    const cursor = v.cursorKey !== undefined && v.cursorId !== undefined ? { key: v.cursorKey, id: v.cursorId } : undefined;
+    return productPageQuery(db, shaped, { ...request, cursor }, v.limit, options);
+  });
+  return rows.map((row) => ({
+    product: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
+    seller: options.withSeller ? readSeller(row) : null,
+    category: options.withCategory ? readCategory(row) : null,
+    ...(options.withTotal ? { totalCount: row['total_count'] as string } : {}),
+  }));
+}
+
+function productPageQuery(db: Kysely<Database>, criteria: ProductCriteria, request: PageRequest, limit: number, options: ProductPageOptions) {
   let query = db
     .selectFrom('products as p')
     .select(PRODUCT_COLUMNS)
@@ -182,20 +241,14 @@ export async function findProductPage(
       .where(matching(criteria));
     query = query.select(total.as('total_count'));
   }
-  let page = orderedPage(query, request).limit(request.limit + 1);
+  let page = orderedPage(query, request).limit(limit);
   if (options.withSeller) {
     page = page.leftJoin('users as s', 's.id', 'p.seller_id').select(prefixedColumns('s', 'seller', USER_RECORD_COLUMNS));
   }
   if (options.withCategory) {
     page = page.leftJoin('categories as c', 'c.id', 'p.category_id').select(prefixedColumns('c', 'category', CATEGORY_COLUMNS));
   }
-  const rows: readonly Record<string, unknown>[] = await page.execute();
-  return rows.map((row) => ({
-    product: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
-    seller: options.withSeller ? readSeller(row) : null,
-    category: options.withCategory ? readCategory(row) : null,
-    ...(options.withTotal ? { totalCount: row['total_count'] as string } : {}),
-  }));
+  return page;
 }
 
 export async function countProducts(db: Kysely<Database>, criteria: ProductCriteria): Promise<number> {
