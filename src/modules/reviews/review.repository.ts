@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
 import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
+import { runShaped } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, type KeysetColumns } from '../../pagination/keyset.js';
@@ -63,24 +64,31 @@ export async function findReviewPagesByProduct(
 ): Promise<ReviewPageRow[]> {
   if (productIds.length === 0) return [];
   const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
-  const ranked = db
-    .selectFrom('reviews as r')
-    .selectAll('r')
-    .select(cursorKey(columns).as('cursor_key'))
-    .select(rowNumberPerParent('r.product_id', columns, request).as('rn'))
-    // One array parameter: the same statement text for any number of products (a reusable prepared statement).
-    .where('r.product_id', '=', (eb) => eb.fn.any(eb.val([...productIds])))
-    .where('r.deleted_at', lifecycle === 'live' ? 'is' : 'is not', null)
-    .where(keysetCondition(columns, request));
-  const rows: readonly Record<string, unknown>[] = await db
-    .selectFrom(ranked.as('ranked'))
-    .leftJoin('users as a', 'a.id', 'ranked.author_id')
-    .selectAll('ranked')
-    .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
-    .where('ranked.rn', '<=', request.limit + 1)
-    .orderBy('ranked.product_id')
-    .orderBy('ranked.rn')
-    .execute();
+  // Compiled once per shape (ordering, direction, lifecycle); the products, cursor and limit are parameters.
+  const shape = JSON.stringify(['reviews.pages', request.sort, request.backward, lifecycle]);
+  const values = { productIds: [...productIds], limit: request.limit + 1, cursorKey: request.cursor?.key, cursorId: request.cursor?.id };
+  const rows: readonly Record<string, unknown>[] = await runShaped(db, shape, values, (v) => {
+    const cursor = v.cursorKey !== undefined && v.cursorId !== undefined ? { key: v.cursorKey, id: v.cursorId } : undefined;
+    const shaped = { ...request, cursor };
+    const ranked = db
+      .selectFrom('reviews as r')
+      .selectAll('r')
+      .select(cursorKey(columns).as('cursor_key'))
+      .select(rowNumberPerParent('r.product_id', columns, shaped).as('rn'))
+      // One array parameter: the same statement text for any number of products (a reusable prepared statement).
+      .where('r.product_id', '=', (eb) => eb.fn.any(eb.val(v.productIds)))
+      .where('r.deleted_at', lifecycle === 'live' ? 'is' : 'is not', null)
+      .where(keysetCondition(columns, shaped));
+    return db
+      .selectFrom(ranked.as('ranked'))
+      .leftJoin('users as a', 'a.id', 'ranked.author_id')
+      // The review's own columns, not the row number: it is only the cut.
+      .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
+      .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
+      .where('ranked.rn', '<=', v.limit)
+      .orderBy('ranked.product_id')
+      .orderBy('ranked.rn');
+  });
   return rows.map((row) => ({
     review: takeOwn<KeyedReviewRow>(row, KEYED_REVIEW_COLUMNS),
     author: readAuthor(row),
