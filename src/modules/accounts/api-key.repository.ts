@@ -23,7 +23,6 @@ export async function findApiKeyWithOwnerByPrefix(
       'u.role as owner_role',
       'u.token_version as owner_token_version',
       'u.created_at as owner_created_at',
-      'u.updated_at as owner_updated_at',
       'u.deleted_at as owner_deleted_at',
     ])
     .where('k.prefix', '=', prefix)
@@ -35,7 +34,6 @@ export async function findApiKeyWithOwnerByPrefix(
     owner_role,
     owner_token_version,
     owner_created_at,
-    owner_updated_at,
     owner_deleted_at,
     ...key
   } = row;
@@ -48,7 +46,6 @@ export async function findApiKeyWithOwnerByPrefix(
       role: owner_role,
       token_version: owner_token_version,
       created_at: owner_created_at,
-      updated_at: owner_updated_at,
       deleted_at: owner_deleted_at,
     },
   };

@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js';
 import { CATEGORY_COLUMNS, type CategoryRow } from './category.table.js';
 
 export async function findAllCategories(db: Kysely<Database>): Promise<CategoryRow[]> {
-  return db.selectFrom('categories').selectAll().orderBy('name').orderBy('id').execute();
+  return db.selectFrom('categories').select(CATEGORY_COLUMNS).orderBy('name').orderBy('id').execute();
 }
 
 export async function findCategoriesByIds(db: Kysely<Database>, ids: readonly string[]): Promise<CategoryRow[]> {
@@ -18,11 +18,11 @@ export async function findCategoriesByIds(db: Kysely<Database>, ids: readonly st
 }
 
 export async function findCategoryBySlug(db: Kysely<Database>, slug: string): Promise<CategoryRow | undefined> {
-  return db.selectFrom('categories').selectAll().where('slug', '=', slug).executeTakeFirst();
+  return db.selectFrom('categories').select(CATEGORY_COLUMNS).where('slug', '=', slug).executeTakeFirst();
 }
 
 export async function insertCategory(db: Kysely<Database>, values: { name: string; slug: string }): Promise<CategoryRow> {
-  return db.insertInto('categories').values(values).returningAll().executeTakeFirstOrThrow();
+  return db.insertInto('categories').values(values).returning(CATEGORY_COLUMNS).executeTakeFirstOrThrow();
 }
 
 export async function updateCategoryById(db: Kysely<Database>, id: string, changes: { name?: string; slug?: string }): Promise<CategoryRow | undefined> {
@@ -30,7 +30,7 @@ export async function updateCategoryById(db: Kysely<Database>, id: string, chang
     .updateTable('categories')
     .set({ ...changes, updated_at: sql<Date>`now()` })
     .where('id', '=', id)
-    .returningAll()
+    .returning(CATEGORY_COLUMNS)
     .executeTakeFirst();
 }
 

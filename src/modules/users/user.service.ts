@@ -92,7 +92,6 @@ export function toUserRecord(row: UserRow): UserRecord {
     role: row.role,
     token_version: row.token_version,
     created_at: row.created_at,
-    updated_at: row.updated_at,
     deleted_at: row.deleted_at,
   };
 }

@@ -17,14 +17,17 @@ export interface UserTable {
 export type UserRow = Selectable<UserTable>;
 /**
  * A user as loaders and the API read it: every column but the password hash,
- * which only the password checks read, with their own lookups.
+ * which only the password checks read, with their own lookups, and
+ * `updated_at`, which nothing reads (it is not in the schema): a catalogue
+ * page joins 200 users, and each column left out is 200 values fewer to
+ * parse.
  */
-export type UserRecord = Omit<UserRow, 'password_hash'>;
+export type UserRecord = Omit<UserRow, 'password_hash' | 'updated_at'>;
 /**
  * The columns of a UserRecord: what the `userById` loader selects, and what
  * a statement of another module that joins users (the catalogue page, review
  * pages) selects to prime that loader. Never the password hash.
  */
-export const USER_RECORD_COLUMNS = ['id', 'email', 'display_name', 'role', 'token_version', 'created_at', 'updated_at', 'deleted_at'] as const satisfies readonly (keyof UserRecord)[];
+export const USER_RECORD_COLUMNS = ['id', 'email', 'display_name', 'role', 'token_version', 'created_at', 'deleted_at'] as const satisfies readonly (keyof UserRecord)[];
 export type NewUserRow = Insertable<UserTable>;
 export type UserUpdate = Updateable<UserTable>;
