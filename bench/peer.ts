@@ -334,6 +334,28 @@ interface Round {
   errors: number;
   timeouts: number;
   non2xx: number;
+  /** CPU time (user + system, all threads) the server process spent per request in this round; undefined where /proc is unreadable. */
+  cpuMsPerRequest?: number;
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux
+ * only; undefined elsewhere). Both servers are busy for the same wall time in
+ * a round, so CPU per request compares their cost more steadily than req/s,
+ * which moves with whatever else the machine's cores are doing.
+ */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // "pid (comm) state ...": after the command, utime and stime are the 12th and 13th fields.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function load(node: string, url: string, body: string, durationSeconds: number): Promise<Omit<Round, 'round' | 'server'>> {
@@ -455,8 +477,12 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? [ours, peer] : [peer, ours];
       for (const server of order) {
         progress(`round ${round}/${OPTIONS.rounds}: ${server.name}, ${OPTIONS.durationSeconds} s, ${OPTIONS.connections} connections`);
+        const cpuBefore = cpuSeconds(server.child.pid);
         const result = await load(node, server.url, bodies.get(server)!, OPTIONS.durationSeconds);
-        rounds.push({ round, server: server.name, ...result });
+        const cpuAfter = cpuSeconds(server.child.pid);
+        const cpuMsPerRequest =
+          cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1000) / result.requests : undefined;
+        rounds.push({ round, server: server.name, ...result, ...(cpuMsPerRequest !== undefined ? { cpuMsPerRequest } : {}) });
       }
     }
 
@@ -469,6 +495,7 @@ async function main(): Promise<void> {
         p50: median(mine.map((r) => r.p50)),
         p99: median(mine.map((r) => r.p99)),
         errors: mine.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0),
+        cpuMsPerRequest: mine.every((r) => r.cpuMsPerRequest !== undefined) ? median(mine.map((r) => r.cpuMsPerRequest ?? 0)) : undefined,
         statements: `${Math.min(...counts)}${Math.min(...counts) === Math.max(...counts) ? '' : `-${Math.max(...counts)}`}`,
         serverErrorLines: server.errorLines,
       };
@@ -494,11 +521,12 @@ async function main(): Promise<void> {
         `${OPTIONS.rounds} interleaved rounds of ${OPTIONS.durationSeconds} s, autocannon ${OPTIONS.connections} connections`,
     ];
     const table = [
-      '| | req/s | p50 | p99 | SQL statements / request | errors |',
-      '|---|---|---|---|---|---|',
+      '| | req/s | p50 | p99 | SQL statements / request | server CPU / request | errors |',
+      '|---|---|---|---|---|---|---|',
       ...summary.map(
         (s) =>
-          `| ${s.server} | ${fmt(s.rps)} | ${fmt(s.p50)} ms | ${fmt(s.p99)} ms | ${s.statements} | ${s.errors} |`,
+          `| ${s.server} | ${fmt(s.rps)} | ${fmt(s.p50)} ms | ${fmt(s.p99)} ms | ${s.statements} | ` +
+          `${s.cpuMsPerRequest === undefined ? 'n/a' : `${fmt(s.cpuMsPerRequest, 2)} ms`} | ${s.errors} |`,
       ),
     ];
     console.log(['', ...header, '', ...table, ''].join('\n'));
