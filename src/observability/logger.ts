@@ -34,23 +34,26 @@ export const REDACT_MAX_DEPTH = 8;
 
 const CENSOR_TOO_DEEP = '[too deep]';
 
-/** Objects whose keys are walked: not errors (their serializer's output is walked instead), dates, buffers or collections. */
+/** Objects whose keys are walked: not dates, buffers or collections (their JSON holds no keys of their own). */
 const isWalkable = (value: unknown): value is Record<string, unknown> | unknown[] =>
-  typeof value === 'object' &&
-  value !== null &&
-  !(value instanceof Error) &&
-  !(value instanceof Date) &&
-  !ArrayBuffer.isView(value) &&
-  !(value instanceof Map) &&
-  !(value instanceof Set);
+  typeof value === 'object' && value !== null && !(value instanceof Date) && !ArrayBuffer.isView(value) && !(value instanceof Map) && !(value instanceof Set);
+
+/**
+ * A copy of an object to censor a key in: same prototype, same properties
+ * (enumerable or not), so an error stays an error with its message and
+ * stack, and whatever pino's serializers or JSON.stringify read is the same.
+ */
+function copyOf(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.create(Object.getPrototypeOf(value) as object | null, Object.getOwnPropertyDescriptors(value)) as Record<string, unknown>;
+}
 
 /**
  * The logged object with every secret censored. The caller's object is never
  * changed: containers are copied on the way down only where something below
- * them is censored (a copy is a plain object or array), so a line without
- * secrets (nearly all of them: a request's line is a dozen flat fields) costs
- * one walk of its keys and no allocation. Errors are censored after pino's
- * error serializer has turned them into objects.
+ * them is censored (`copyOf`), so a line without secrets (nearly all of
+ * them: a request's line is a dozen flat fields) costs one walk of its keys
+ * and no allocation. Errors are walked like any object (their own properties),
+ * and again after pino's error serializer has turned them into objects.
  */
 export function redactSecrets<T>(value: T, depth = 0): T {
   if (!isWalkable(value)) return value;
@@ -69,7 +72,7 @@ export function redactSecrets<T>(value: T, depth = 0): T {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
     const item = value[key];
     const next = SECRET_KEYS.has(key) ? CENSOR : redactSecrets(item, depth + 1);
-    if (next !== item) (copy ??= { ...value })[key] = next;
+    if (next !== item) Object.defineProperty((copy ??= copyOf(value)), key, { value: next, enumerable: true, writable: true, configurable: true });
   }
   return (copy ?? value) as T;
 }

@@ -66,6 +66,16 @@ describe('log redaction', () => {
     expect(line).toContain('req-1');
   });
 
+  it('redacts an error logged under any key, keeping its message for the error serializer', () => {
+    const { lines, log } = capture();
+    const failure = Object.assign(new Error('upstream refused'), { token: 'leaked-token' });
+    log.warn({ cause: failure, err: failure }, 'two ways');
+    const line = lines.join('');
+    expect(line).not.toContain('leaked-token');
+    expect(line).toContain('upstream refused');
+    expect(failure.token).toBe('leaked-token');
+  });
+
   it('cuts structures nested deeper than the bound instead of walking them', () => {
     let nested: Record<string, unknown> = { password: 'bottom' };
     for (let i = 0; i < REDACT_MAX_DEPTH + 5; i++) nested = { next: nested };
