@@ -12,8 +12,12 @@ import { seedDemoData } from './seed.js';
 const COMMANDS = ['migrate', 'rollback', 'status', 'seed'] as const;
 type Command = (typeof COMMANDS)[number];
 
+/** The database the command used (from DATABASE_URL or DATABASE_URL_FILE), for the error message; unset means the embedded one. */
+let databaseUrl: string | undefined = process.env['DATABASE_URL'];
+
 async function run(command: Command): Promise<void> {
   const config = loadConfig();
+  databaseUrl = config.databaseUrl;
   const log = createLogger({ ...config, logFormat: config.logFormat });
   const database = await openDatabase(config, log);
   try {
@@ -54,6 +58,6 @@ if (!COMMANDS.includes(command as Command)) {
   process.exit(2);
 }
 run(command as Command).catch((error: unknown) => {
-  console.error(describeStartupError(error, { databaseUrl: process.env['DATABASE_URL'] }));
+  console.error(describeStartupError(error, { databaseUrl }));
   process.exit(1);
 });

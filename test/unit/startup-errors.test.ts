@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 import { describe, expect, it } from '@jest/globals';
 
@@ -67,6 +71,28 @@ describe('start-up failures as one line', () => {
       busy.close();
     }
     await expect(assertCanListen('127.0.0.1', port, { host: 'HOST', port: 'PORT' })).resolves.toBeUndefined();
+  });
+
+  it('names the server a database command could not reach when the URL comes from DATABASE_URL_FILE', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mp-cli-'));
+    const urlFile = path.join(dir, 'database-url');
+    // Port 1 on loopback: refused at once.
+    writeFileSync(urlFile, 'postgres://app:s3cret@127.0.0.1:1/app');
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], DATABASE_URL_FILE: urlFile, LOG_LEVEL: 'silent' };
+    try {
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', 'src/db/cli.ts', 'status'], { env, encoding: 'utf8' }, (error, _stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
+        );
+      });
+      expect(code).toBe(1);
+      expect(stderr.trim()).toBe(
+        'Cannot reach PostgreSQL at 127.0.0.1:1 (ECONNREFUSED): check DATABASE_URL and that the database server is running and accepts connections.',
+      );
+      expect(stderr).not.toContain('s3cret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a HOST that is not an address of this machine', async () => {
