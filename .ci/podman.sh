@@ -7,7 +7,8 @@
 #   .ci/podman.sh node .ci/container-check.mjs
 #
 # Set-up, each step skipped when already done:
-#   1. apt-get install podman, runc and debootstrap (Debian packages);
+#   1. apt-get install podman, runc and debootstrap (Debian packages), and
+#      the dnsname plugin where podman networks through CNI (Debian 12);
 #   2. images built locally, reused while their recipe is unchanged (a label
 #      holds a hash of their inputs): a Debian base imported from a
 #      `debootstrap --variant=minbase` root filesystem; on it PostgreSQL 17
@@ -76,6 +77,19 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc debootstrap >/dev/null
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
+# Containers find each other by name (the compose services' `postgres`, `redis`)
+# only through a DNS plugin. Debian 12's podman 4.3 networks through CNI, and
+# its name server is the `dnsname` plugin, which podman only recommends: without
+# it the container check's migrate fails with ENOTFOUND for `postgres`.
+if [[ "$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null)" == cni && ! -x /usr/lib/cni/dnsname ]]; then
+  if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "$0: podman's CNI networks have no dnsname plugin (/usr/lib/cni/dnsname), and root cannot apt-get it here" >&2
+    exit 1
+  fi
+  log "installing the dnsname CNI plugin (container names on podman networks)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-github-containernetworking-plugin-dnsname >/dev/null
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/marketplace-podman-XXXXXX")
 service_pid=
