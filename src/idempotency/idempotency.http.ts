@@ -81,18 +81,20 @@ function persistedHash(body: GraphQLBody): string | undefined {
 }
 
 /**
- * The document and operation a POST body will run, whether it carries the
- * text or only a persisted hash; `null` when there is none to run (Apollo
- * answers: a parse error, an unknown hash).
+ * The mutation a POST body will run, whether it carries the text or only a
+ * persisted hash; `null` when it runs no mutation, or nothing at all (Apollo
+ * answers: a parse error, an unknown hash). A document whose text does not
+ * contain `mutation` cannot hold one, so queries (nearly every request) are
+ * not parsed here a second time.
  */
-async function operationOf(body: GraphQLBody, documentByHash: DocumentByHash): Promise<ResolvedDocument | null> {
+async function mutationOf(body: GraphQLBody, documentByHash: DocumentByHash): Promise<ResolvedDocument | null> {
   let text: string | undefined;
   if (typeof body.query === 'string') text = body.query;
   else {
     const hash = persistedHash(body);
     if (hash !== undefined) text = await documentByHash(hash);
   }
-  if (text === undefined) return null;
+  if (text === undefined || !text.includes('mutation')) return null;
   let document: DocumentNode;
   try {
     document = parse(text);
@@ -102,7 +104,7 @@ async function operationOf(body: GraphQLBody, documentByHash: DocumentByHash): P
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const name = typeof body.operationName === 'string' ? body.operationName : null;
   const operation = name === null ? (operations.length === 1 ? operations[0] : undefined) : operations.find((o) => o.name?.value === name);
-  return operation ? { text, document, operation } : null;
+  return operation?.operation === OperationTypeNode.MUTATION ? { text, document, operation } : null;
 }
 
 /** Root field names of the operation, through fragments. */
@@ -149,8 +151,8 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     const ctx = request.graphqlContext;
     if (!ctx || typeof request.body !== 'object' || request.body === null) return;
     const body = request.body as GraphQLBody;
-    const found = await operationOf(body, documentByHash);
-    if (!found || found.operation.operation !== OperationTypeNode.MUTATION) return;
+    const found = await mutationOf(body, documentByHash);
+    if (!found) return;
     const header = request.headers['idempotency-key'];
     const key = Array.isArray(header) ? header[0] : header;
     let refused: ReturnType<typeof refusal> | undefined;
