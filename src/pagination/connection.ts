@@ -93,9 +93,17 @@ export function parsePageRequest(args: ConnectionArgs, sort: SortSpec): PageRequ
   };
 }
 
-/** A stable string for a page request, used to group per-parent page loads that can share one query. */
+/**
+ * A stable string for a page request, used to group per-parent page loads
+ * that can share one query (computed once per parent: 50 times for a page of
+ * products with their reviews). The sort's parts are names from fixed maps
+ * and the limit a number; the cursor's key is free text, so it alone is
+ * quoted, and it comes last.
+ */
 export function pageRequestKey(request: PageRequest): string {
-  return JSON.stringify([request.sort, request.backward, request.limit, request.cursor ?? null]);
+  const { sort, backward, limit, cursor } = request;
+  const base = `${sort.name}:${sort.kind}:${sort.direction}:${backward ? 'backward' : 'forward'}:${limit}`;
+  return cursor ? `${base}:${cursor.id}:${JSON.stringify(cursor.key)}` : base;
 }
 
 /**
