@@ -58,7 +58,7 @@ interface Shape {
 }
 
 /** Distinct shapes kept; beyond this, new shapes are built and compiled on every call as usual. */
-export const MAX_SHAPES = 500;
+const MAX_SHAPES = 500;
 const shapes = new Map<string, Shape>();
 const checkEveryCall = process.env['NODE_ENV'] === 'test';
 

@@ -8,19 +8,7 @@ import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } 
  * as asked for, which costs at most the work the separate fetch would have.
  */
 export function selectsField(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>, name: string): boolean {
-  const seen = new Set<string>();
-  const search = (set: SelectionSetNode | undefined): boolean => {
-    for (const selection of set?.selections ?? []) {
-      if (selection.kind === Kind.FIELD && selection.name.value === name) return true;
-      if (selection.kind === Kind.INLINE_FRAGMENT && search(selection.selectionSet)) return true;
-      if (selection.kind === Kind.FRAGMENT_SPREAD && !seen.has(selection.name.value)) {
-        seen.add(selection.name.value);
-        if (search(info.fragments[selection.name.value]?.selectionSet)) return true;
-      }
-    }
-    return false;
-  };
-  return info.fieldNodes.some((node) => search(node.selectionSet));
+  return selectsPath(info, [name]);
 }
 
 /**

@@ -37,14 +37,14 @@ export class RecordLoader<K, V> extends DataLoader<K, V> {
   }
 
   override load(key: K): Promise<V> {
-    if (this.primed.has(key)) return Promise.resolve(this.primed.get(key) as V);
-    return super.load(key);
+    const primed = this.primed.get(key);
+    return primed !== undefined ? Promise.resolve(primed) : super.load(key);
   }
 
   override prime(key: K, value: V | PromiseLike<V> | Error): this {
     if (this.primed.has(key) || this.loaded.has(key)) return this;
-    // Errors and promises go to DataLoader's own cache; only plain values are peekable.
-    if (value instanceof Error || isPromiseLike(value)) return super.prime(key, value);
+    // Errors, promises (and undefined, which `peek` means as "not primed") go to DataLoader's own cache; only values are peekable.
+    if (value === undefined || value instanceof Error || isPromiseLike(value)) return super.prime(key, value);
     this.primed.set(key, value);
     return this;
   }

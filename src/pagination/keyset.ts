@@ -1,6 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 
 import type { KeyKind } from './cursor.js';
+import type { CursorPosition } from './cursor.js';
 import type { PageRequest } from './connection.js';
 
 /**
@@ -52,4 +53,20 @@ export function rowNumberPerParent(parentColumn: string, columns: KeysetColumns,
       ? sql`${sql.ref(columns.key)} DESC, ${sql.ref(columns.id)} DESC`
       : sql`${sql.ref(columns.key)} ASC, ${sql.ref(columns.id)} ASC`;
   return sql<number>`row_number() OVER (PARTITION BY ${sql.ref(parentColumn)} ORDER BY ${order})`;
+}
+
+/**
+ * A page request's values as a shaped statement binds them (`runShaped`,
+ * src/db/shaped.ts): the rows to fetch (`limit + 1`, the extra one signals
+ * more) and the cursor's parts. Sort and direction belong to the shape.
+ */
+export function pageValues(request: PageRequest): { limit: number; cursorKey: string | undefined; cursorId: string | undefined } {
+  return { limit: request.limit + 1, cursorKey: request.cursor?.key, cursorId: request.cursor?.id };
+}
+
+/** The page request with its cursor rebuilt from a shaped statement's values, for the keyset helpers above. */
+export function withPageValues(request: PageRequest, values: { cursorKey: string | undefined; cursorId: string | undefined }): PageRequest {
+  const cursor: CursorPosition | undefined =
+    values.cursorKey !== undefined && values.cursorId !== undefined ? { key: values.cursorKey, id: values.cursorId } : undefined;
+  return { ...request, cursor };
 }

@@ -5,7 +5,7 @@ import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
 import { runShaped } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
-import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
+import { cursorKey, keysetCondition, pageValues, rowNumberPerParent, scanDirection, withPageValues, type KeysetColumns } from '../../pagination/keyset.js';
 import { CATEGORY_COLUMNS, type CategoryRow } from '../categories/category.table.js';
 import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
 import type { NewProductRow, ProductRow, ProductStatus, ProductTable, ProductUpdate } from './product.table.js';
@@ -184,9 +184,7 @@ export async function findProductPage(
   if (criteria.statuses) criteria = { ...criteria, statuses: [...new Set(criteria.statuses)].sort() };
   const audience = criteria.audience ?? { kind: 'public' };
   const values = {
-    limit: request.limit + 1,
-    cursorKey: request.cursor?.key,
-    cursorId: request.cursor?.id,
+    ...pageValues(request),
     search: criteria.search,
     categoryId: criteria.categoryId,
     sellerId: criteria.sellerId,
@@ -217,8 +215,7 @@ export async function findProductPage(
       minPrice: v.minPrice,
       maxPrice: v.maxPrice,
     };
-    const cursor = v.cursorKey !== undefined && v.cursorId !== undefined ? { key: v.cursorKey, id: v.cursorId } : undefined;
-    return productPageQuery(db, shaped, { ...request, cursor }, v.limit, options);
+    return productPageQuery(db, shaped, withPageValues(request, v), v.limit, options);
   });
   return rows.map((row) => ({
     product: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),

@@ -5,7 +5,7 @@ import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
 import { runShaped } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
-import { cursorKey, keysetCondition, rowNumberPerParent, type KeysetColumns } from '../../pagination/keyset.js';
+import { cursorKey, keysetCondition, pageValues, rowNumberPerParent, withPageValues, type KeysetColumns } from '../../pagination/keyset.js';
 import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
 import type { NewReviewRow, ReviewRow, ReviewUpdate } from './review.table.js';
 
@@ -66,10 +66,9 @@ export async function findReviewPagesByProduct(
   const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
   // Compiled once per shape (ordering, direction, lifecycle); the products, cursor and limit are parameters.
   const shape = JSON.stringify(['reviews.pages', request.sort, request.backward, lifecycle]);
-  const values = { productIds: [...productIds], limit: request.limit + 1, cursorKey: request.cursor?.key, cursorId: request.cursor?.id };
+  const values = { productIds: [...productIds], ...pageValues(request) };
   const rows: readonly Record<string, unknown>[] = await runShaped(db, shape, values, (v) => {
-    const cursor = v.cursorKey !== undefined && v.cursorId !== undefined ? { key: v.cursorKey, id: v.cursorId } : undefined;
-    const shaped = { ...request, cursor };
+    const shaped = withPageValues(request, v);
     const ranked = db
       .selectFrom('reviews as r')
       .selectAll('r')
