@@ -8,6 +8,7 @@ import * as m0005 from './2026_11_24_0005_reviews.js';
 import * as m0006 from './2026_11_24_0006_auth.js';
 import * as m0007 from './2026_11_25_0007_idempotency.js';
 import * as m0008 from './2026_12_02_0008_review_writes.js';
+import * as m0009 from './2026_12_07_0009_idempotency_credential.js';
 
 /**
  * Every migration, by name. Listed statically (not discovered by readdir)
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_0006_auth': m0006,
   '2026_11_25_0007_idempotency': m0007,
   '2026_12_02_0008_review_writes': m0008,
+  '2026_12_07_0009_idempotency_credential': m0009,
 };

@@ -29,6 +29,7 @@ import { createPersistedQueryStore, persistedQueryKey } from './limits/persisted
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 import { registerAuthentication } from './auth/http.js';
 import { registerIdempotency } from './idempotency/idempotency.http.js';
+import { createResponseSealer } from './idempotency/sealed-response.js';
 import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
 import { applyPermissions } from './authz/shield.js';
@@ -136,7 +137,9 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       maxAge: 600,
     });
   }
-  const schema = options.authorization === false ? buildSchema() : applyPermissions(buildSchema(), permissions);
+  // The permission layer, and its rules asked before a keyed mutation runs or replays (src/idempotency).
+  const permitted = options.authorization === false ? undefined : applyPermissions(buildSchema(), permissions);
+  const schema = permitted?.schema ?? buildSchema();
   // The shared cache of anonymous query responses hears every committed change (src/cache/).
   const responseCache = createResponseCache({
     config: config.responseCache,
@@ -150,6 +153,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   await registerAuthentication(app, { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) });
   // After authentication: keys are scoped to the caller.
   await registerIdempotency(app, db, {
+    ...(permitted ? { authorizeOperation: permitted.authorizeOperation } : {}),
+    sealer: createResponseSealer(auth.keys),
     // A keyed mutation sent by hash alone is fingerprinted (and refused without a key) like one sent in full.
     documentByHash: async (hash) => (documents ? await documents.get(persistedQueryKey(hash)) : undefined),
   });

@@ -45,6 +45,12 @@ async function storedRecords(key: string) {
   return server.db.selectFrom('idempotency_keys').select(['status', 'response_status']).where('key', '=', key).execute();
 }
 
+/** The credential a session's keys are scoped to: its family id, from the access token's `sid`. */
+function sessionCredential(of: Account): string {
+  const claims = JSON.parse(Buffer.from(of.accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sid: string };
+  return `session:${claims.sid}`;
+}
+
 function codeOf(res: RawResponse): unknown {
   return (JSON.parse(res.text) as { errors?: Array<{ extensions?: { code?: unknown } }> }).errors?.[0]?.extensions?.code;
 }
@@ -97,9 +103,10 @@ describe('Idempotency-Key on a mutation', () => {
     expect(await storedRecords('key-shared-name')).toHaveLength(2);
   });
 
-  it('refuses a key sent without credentials with 400, and a malformed key with 400, storing nothing', async () => {
+  it('refuses a key sent without credentials with 401 (so a refresh-and-retry path runs), and a malformed key with 400, storing nothing', async () => {
     const anonymous = await createKey('anon', 'key-anonymous', {});
-    expect({ status: anonymous.status, code: codeOf(anonymous) }).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    expect({ status: anonymous.status, code: codeOf(anonymous) }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
     const tooLong = await createKey('long', 'k'.repeat(256));
     const nonAscii = await createKey('ctl', 'cl\u00e9');
     for (const res of [tooLong, nonAscii]) expect({ status: res.status, code: codeOf(res) }).toEqual({ status: 400, code: 'BAD_REQUEST' });
@@ -112,6 +119,7 @@ describe('Idempotency-Key on a mutation', () => {
       .insertInto('idempotency_keys')
       .values({
         principal: account.user.id,
+        credential: sessionCredential(account),
         key: 'key-running',
         fingerprint: requestFingerprint(CREATE, null, variables),
         status: 'IN_PROGRESS',
@@ -135,6 +143,7 @@ describe('Idempotency-Key on a mutation', () => {
       .insertInto('idempotency_keys')
       .values({
         principal: account.user.id,
+        credential: sessionCredential(account),
         key: 'key-abandoned',
         fingerprint: requestFingerprint(CREATE, null, variables),
         status: 'IN_PROGRESS',

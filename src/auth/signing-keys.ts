@@ -17,7 +17,7 @@
  * secret could never be published. Error messages name the key by position
  * and `kid` but never print key material.
  */
-import { randomUUID } from 'node:crypto';
+import { hkdfSync, randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -55,6 +55,15 @@ export interface SigningKeys {
   readonly signingKey: CryptoKey;
   /** Every key in the set (including the signing key), by `kid`. */
   readonly verifyKeys: ReadonlyMap<string, VerificationKey>;
+  /**
+   * Symmetric keys derived from each private key (HKDF-SHA256 over its `d`,
+   * salted with its `kid`, labelled for one purpose), for secrets the server
+   * keeps at rest (stored idempotent responses, src/idempotency/sealed-response.ts).
+   * The newest key's is `sealingKid`; every key's decrypts. A derived key
+   * reveals nothing of the signing key, and rotates with it.
+   */
+  readonly sealingKid: string;
+  readonly sealingKeys: ReadonlyMap<string, Buffer>;
   /** What GET /.well-known/jwks.json serves: public members only, oldest first. */
   readonly publicJwks: { readonly keys: readonly PublicSigningJwk[] };
   /**
@@ -184,6 +193,7 @@ async function parseSigningJwks(json: string, source: string, origin: SigningKey
   if (entries.length === 0) throw new SigningKeysError(`${source} has no keys`);
 
   const verifyKeys = new Map<string, VerificationKey>();
+  const sealingKeys = new Map<string, Buffer>();
   const publicKeys: PublicSigningJwk[] = [];
   let signing: { kid: string; alg: SigningAlgorithm; key: CryptoKey } | undefined;
   for (const [index, entry] of entries.entries()) {
@@ -192,6 +202,7 @@ async function parseSigningJwks(json: string, source: string, origin: SigningKey
       throw new SigningKeysError(`${source}: key #${index + 1} repeats kid "${key.publicJwk.kid}"; every kid must be unique`);
     }
     verifyKeys.set(key.publicJwk.kid, { kid: key.publicJwk.kid, alg: key.publicJwk.alg, key: key.publicKey });
+    sealingKeys.set(key.publicJwk.kid, key.sealingKey);
     publicKeys.push(key.publicJwk);
     // The last key is the newest: it signs.
     signing = { kid: key.publicJwk.kid, alg: key.publicJwk.alg, key: key.privateKey };
@@ -203,6 +214,8 @@ async function parseSigningJwks(json: string, source: string, origin: SigningKey
     signingAlg: signing.alg,
     signingKey: signing.key,
     verifyKeys,
+    sealingKid: signing.kid,
+    sealingKeys,
     publicJwks: Object.freeze({ keys: Object.freeze(publicKeys) }),
     origin,
   });
@@ -212,6 +225,15 @@ interface ParsedKey {
   publicJwk: PublicSigningJwk;
   publicKey: CryptoKey;
   privateKey: CryptoKey;
+  sealingKey: Buffer;
+}
+
+/** The label of the one purpose derived keys serve; a new purpose gets a new label, hence a key of its own. */
+const SEALING_INFO = 'marketplace-api: secrets at rest v1';
+
+/** 32 bytes for AES-256-GCM, derived from the private scalar `d` (base64url). */
+function deriveSealingKey(d: string, kid: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(d, 'base64url'), Buffer.from(kid, 'utf8'), SEALING_INFO, 32));
 }
 
 async function parseKey(entry: unknown, label: string): Promise<ParsedKey> {
@@ -270,7 +292,7 @@ async function parseKey(entry: unknown, label: string): Promise<ParsedKey> {
     throw new SigningKeysError(`${named} is not a valid ${alg} key`);
   }
   await checkPair(privateKey, publicKey, alg, named);
-  return { publicJwk, publicKey, privateKey };
+  return { publicJwk, publicKey, privateKey, sealingKey: deriveSealingKey(d, kid) };
 }
 
 /**

@@ -4,6 +4,7 @@ import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graph
 import { AppError, appError } from '../errors/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { recordAudit } from '../modules/audit/audit.service.js';
+import { createOperationAuthorizer, type OperationAuthorizer, type RootFieldCheck } from './operation-authorization.js';
 
 /** `Type -> field -> rule`: every object field of the schema must appear. */
 export type PermissionMap = Record<string, Record<string, unknown>>;
@@ -34,6 +35,12 @@ function auditDenial(ctx: GraphQLContext, error: AppError, where: string): void 
   }).catch((failure: unknown) => ctx.log.warn({ err: failure }, 'could not audit a permission denial'));
 }
 
+/** The schema with its permission layer, and the same rules asked before execution (src/authz/operation-authorization.ts). */
+export interface PermittedSchema {
+  schema: GraphQLSchema;
+  authorizeOperation: OperationAuthorizer;
+}
+
 /**
  * Wraps the schema with graphql-shield: rules run before resolvers, the
  * fallback is `deny`, and a field missing from the map stops the server from
@@ -41,8 +48,10 @@ function auditDenial(ctx: GraphQLContext, error: AppError, where: string): void 
  *
  * Fields whose rule is `allow` are left unwrapped: graphql-middleware would
  * otherwise turn every scalar of every list item into an extra promise.
+ * Mutation fields are always wrapped: a context with `mutationsBlocked` set
+ * (an idempotent request its caller may no longer run) runs none of them.
  */
-export function applyPermissions(schema: GraphQLSchema, permissions: PermissionMap): GraphQLSchema {
+export function applyPermissions(schema: GraphQLSchema, permissions: PermissionMap): PermittedSchema {
   const missing = fieldsWithoutRules(schema, permissions);
   if (missing.length > 0) throw new Error(`No permission rule for: ${missing.join(', ')}`);
 
@@ -60,13 +69,21 @@ export function applyPermissions(schema: GraphQLSchema, permissions: PermissionM
     },
   });
   const middleware = generator.generate(schema) as Record<string, Record<string, FieldMiddleware>>;
+  const checks = new Map<string, MiddlewareFn>();
+  const mutationType = schema.getMutationType()?.name;
   for (const [typeName, fields] of Object.entries(middleware)) {
     for (const [field, entry] of Object.entries(fields)) {
-      if (permissions[typeName]?.[field] === allow) delete fields[field];
-      else fields[field] = auditingDenials(entry);
+      const open = permissions[typeName]?.[field] === allow;
+      const audited = open ? undefined : auditingDenials(entry);
+      if (audited) checks.set(`${typeName}.${field}`, typeof audited === 'function' ? audited : audited.resolve);
+      if (typeName === mutationType) fields[field] = blockable(audited ?? passThrough);
+      else if (audited) fields[field] = audited;
+      else delete fields[field];
     }
   }
-  return applyMiddleware(schema, middleware as Parameters<typeof applyMiddleware>[1]);
+  const check = (typeName: string, field: string): RootFieldCheck | undefined => checks.get(`${typeName}.${field}`);
+  const permitted = applyMiddleware(schema, middleware as Parameters<typeof applyMiddleware>[1]);
+  return { schema: permitted, authorizeOperation: createOperationAuthorizer(permitted, check) };
 }
 
 type MiddlewareFn = (
@@ -77,6 +94,21 @@ type MiddlewareFn = (
   info: GraphQLResolveInfo,
 ) => Promise<unknown>;
 type FieldMiddleware = MiddlewareFn | { resolve: MiddlewareFn; fragment?: string; fragments?: string[] };
+
+const passThrough: MiddlewareFn = async (resolve, parent, args, ctx, info) => resolve(parent, args, ctx, info);
+
+/** The refusal of a mutation whose rule allowed it in a context that runs none (see `applyPermissions`). */
+function blocked(): AppError {
+  return appError('FORBIDDEN', 'You are not allowed to do this.');
+}
+
+/** A mutation field's middleware that, when the context says so, lets its rule speak but never runs the resolver. */
+function blockable(entry: FieldMiddleware): FieldMiddleware {
+  const run = typeof entry === 'function' ? entry : entry.resolve;
+  const wrapped: MiddlewareFn = async (resolve, parent, args, ctx, info) =>
+    run(ctx.mutationsBlocked ? () => blocked() : resolve, parent, args, ctx, info);
+  return typeof entry === 'function' ? wrapped : { ...entry, resolve: wrapped };
+}
 
 /**
  * Rules answer with an AppError rather than `false` (so the client gets the

@@ -20,6 +20,12 @@ export interface GraphQLContext<L = unknown> extends Scope<L> {
   nodeTypes: WeakMap<object, string>;
   /** Applies a service's effects to the response. */
   effects: EffectTarget;
+  /**
+   * Set by the idempotency edge when the caller may not run a keyed mutation
+   * (src/authz/shield.ts): the permission rules answer as they would, and no
+   * mutation resolver runs, whatever a rule says.
+   */
+  mutationsBlocked?: boolean;
   /** Set when the response may be stored in the shared cache: collects its tags (src/cache/). */
   responseCache?: ResponseCapture;
 }

@@ -1,31 +1,43 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Kind, OperationTypeNode, parse, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Kysely } from 'kysely';
 
-import { beginUnit, type OpenUnit } from '../db/unit-of-work.js';
+import type { OperationAuthorizer } from '../authz/operation-authorization.js';
+import { beginUnit, isTransientFailure, type OpenUnit } from '../db/unit-of-work.js';
 import type { Database } from '../db/database.js';
+import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable } from '../db/faults.js';
 import { requestError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { errorCodes } from '../errors/codes.js';
 import type { AppLoaders } from '../modules/registry.js';
 import { requestFingerprint } from './fingerprint.js';
-import { claimKey, purgeExpiredKeys, releaseKey, storeResponse, type Claim } from './idempotency.service.js';
+import { claimKey, createClaimReleaser, credentialOf, purgeExpiredKeys, storeResponse, type Claim } from './idempotency.service.js';
+import type { ResponseSealer } from './sealed-response.js';
 
 /**
  * Idempotency keys at the HTTP edge (docs/ARCHITECTURE.md, "Idempotency keys").
  *
  * For a POST whose operation is a mutation and that carries `Idempotency-Key`:
- * 1. preHandler (after authentication): the key is claimed IN_PROGRESS for
- *    (user, key) with the request's fingerprint, in its own committed
- *    statement, or the request is answered at once: the stored response
- *    replayed (`Idempotent-Replayed: true`), 422 for another fingerprint, 409
- *    while the first runs. Then the edge opens the outermost unit of work and
- *    the whole GraphQL execution runs in it: every service joins it.
- * 2. onSend: the exact bytes about to be sent are stored on the claim in that
- *    unit, and the unit commits: the writes and the stored response commit
- *    together or not at all. A server error (5xx, or an
- *    INTERNAL_SERVER_ERROR / SERVICE_UNAVAILABLE anywhere in the body) or a
- *    refusal before execution (4xx) rolls back and frees the key instead.
+ * 1. preHandler (after authentication): a key without credentials is 401.
+ *    The operation's permission rules run for the caller as they are now
+ *    (src/authz/operation-authorization.ts); if any root field is refused,
+ *    nothing is claimed or replayed: GraphQL answers the request with
+ *    mutations blocked, i.e. exactly the refusal a fresh call gets. Otherwise
+ *    the key is claimed IN_PROGRESS for (user, credential, key) with the
+ *    request's fingerprint, in its own committed statement, or the request is
+ *    answered at once: the stored response replayed (`Idempotent-Replayed:
+ *    true`), 422 for another fingerprint, 409 while the first runs. Then the
+ *    edge opens the outermost unit of work and the whole GraphQL execution
+ *    runs in it: every service joins it.
+ * 2. onSend: a final answer (data, user errors) is stored, sealed, on the
+ *    claim in that unit, and the unit commits: the writes and the stored
+ *    response commit together or not at all. Anything else rolls back and
+ *    frees the key: a refusal (never stored), a request refused before
+ *    execution (4xx), a server failure. When the unit rolled back, the
+ *    client is told so (503 or 500, no data), never a 200 whose data did not
+ *    commit. A COMMIT whose connection was lost has an unknown outcome: 503,
+ *    and the claim is released once the database answers (it then resolves
+ *    to the committed response, or to a free key).
  *
  * A document with several mutation fields and a key is one unit: all of its
  * fields commit together with the one stored response, or none do.
@@ -37,12 +49,10 @@ export const KEY_REQUIRED_MUTATIONS: ReadonlySet<string> = new Set(['checkout', 
 /** 1 to 255 printable ASCII characters (space included, other control characters not). */
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
 const PURGE_INTERVAL_MS = 3600 * 1000;
-/**
- * Error codes after which the response is not stored and the key is freed:
- * the server failed, or (a persisted document evicted between the key's
- * claim and execution) nothing ran and the client must send the document.
- */
-const SERVER_FAILURES = new Set<string>(['INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE', 'PERSISTED_QUERY_NOT_FOUND']);
+/** Refusals of the permission layer: never stored, so the same key works once the caller may run the request. */
+const REFUSALS = new Set<string>(['UNAUTHENTICATED', 'FORBIDDEN']);
+/** A persisted document evicted between the key's claim and execution: nothing ran, the client must send the document. */
+const NOTHING_RAN = new Set<string>(['PERSISTED_QUERY_NOT_FOUND']);
 
 interface KeyedRequest {
   claim: Claim;
@@ -122,14 +132,41 @@ function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, seen
   return names;
 }
 
-/** Whether a response body reports a server failure anywhere (then nothing is stored). */
-function reportsServerFailure(body: string): boolean {
+interface ResponseBody {
+  data?: unknown;
+  errors?: Array<{ extensions?: { code?: unknown } }>;
+  extensions?: unknown;
+}
+
+/**
+ * What to do with a keyed response about to be sent: `store` it (a final
+ * answer: data, user errors), or roll back and free the key, telling the
+ * client the truth: `refused` (a permission refusal: its errors, no data),
+ * `failed` (a server failure: 503 or 500, no data), `as-is` (refused
+ * before anything ran: the answer stands).
+ */
+type Verdict =
+  | { kind: 'store' }
+  | { kind: 'as-is' }
+  | { kind: 'refused'; body: ResponseBody }
+  | { kind: 'failed'; code: 'SERVICE_UNAVAILABLE' | 'INTERNAL_SERVER_ERROR' };
+
+function judge(status: number, text: string | null): Verdict {
+  let parsed: ResponseBody;
   try {
-    const parsed = JSON.parse(body) as { errors?: Array<{ extensions?: { code?: unknown } }> };
-    return (parsed.errors ?? []).some((error) => SERVER_FAILURES.has(String(error.extensions?.code)));
+    parsed = JSON.parse(text ?? '') as ResponseBody;
   } catch {
-    return true;
+    return { kind: 'failed', code: 'INTERNAL_SERVER_ERROR' };
   }
+  const codes = (parsed.errors ?? []).map((error) => String(error.extensions?.code));
+  if (codes.includes('SERVICE_UNAVAILABLE') || status === 503) return { kind: 'failed', code: 'SERVICE_UNAVAILABLE' };
+  if (codes.includes('INTERNAL_SERVER_ERROR') || status >= 500) return { kind: 'failed', code: 'INTERNAL_SERVER_ERROR' };
+  if (codes.some((code) => REFUSALS.has(code))) {
+    const refusals = (parsed.errors ?? []).filter((error) => REFUSALS.has(String(error.extensions?.code)));
+    return { kind: 'refused', body: { errors: refusals, data: null, ...(parsed.extensions === undefined ? {} : { extensions: parsed.extensions }) } };
+  }
+  if (status >= 400 || codes.some((code) => NOTHING_RAN.has(code))) return { kind: 'as-is' };
+  return { kind: 'store' };
 }
 
 function refusal(code: ErrorCode, requestId: string, message?: string) {
@@ -139,10 +176,34 @@ function refusal(code: ErrorCode, requestId: string, message?: string) {
 export interface IdempotencyOptions {
   /** Where hash-only requests find their document (the APQ store or the trusted list). */
   documentByHash?: DocumentByHash;
+  /**
+   * The permission layer's rules, asked before a key is claimed or replayed.
+   * Absent only where the schema has no permission layer (the benchmark's
+   * measurement of its cost): then every replay is served.
+   */
+  authorizeOperation?: OperationAuthorizer;
+  /** Seals stored responses (they may hold API keys and tokens). */
+  sealer: ResponseSealer;
 }
 
-export async function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, options: IdempotencyOptions = {}): Promise<void> {
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export async function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, options: IdempotencyOptions): Promise<void> {
   const documentByHash: DocumentByHash = options.documentByHash ?? (async () => undefined);
+  const { sealer, authorizeOperation } = options;
+  // Releases that fail while the database is down are retried until it answers; one line per outage, not per key.
+  let releaseTrouble = false;
+  const releaser = createClaimReleaser(db, {
+    onRetrying: (_claim, error) => {
+      if (releaseTrouble) return;
+      releaseTrouble = true;
+      app.log.warn({ db: describeDatabaseError(error) }, 'could not free idempotency keys of failed requests: retrying until the database answers');
+    },
+  });
+  const release = async (claim: Claim) => {
+    await releaser.release(claim);
+    if (releaseTrouble && releaser.pending === 0) releaseTrouble = false;
+  };
   app.decorateRequest('idempotency');
 
   // After the authentication hook (registered before this one): the viewer is known.
@@ -166,7 +227,9 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     } else if (!KEY_FORMAT.test(key)) {
       refused = refusal('BAD_REQUEST', request.id, 'The Idempotency-Key header must be 1 to 255 printable ASCII characters.');
     } else if (!ctx.viewer) {
-      refused = refusal('BAD_REQUEST', request.id, 'An Idempotency-Key is scoped to the signed-in caller: send credentials with it.');
+      // A key is scoped to a caller; 401 lets a client whose token lapsed refresh it and retry with the same key.
+      reply.header('www-authenticate', 'Bearer realm="marketplace-api"');
+      refused = refusal('UNAUTHENTICATED', request.id, 'An Idempotency-Key is scoped to the signed-in caller: send credentials with it.');
     }
     if (refused) {
       request.stats.errorCodes = [refused.body.errors[0]?.extensions.code ?? 'BAD_REQUEST'];
@@ -174,10 +237,17 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     }
     if (key === undefined || !ctx.viewer) return;
 
+    // The caller as they are now: a refused operation claims and replays nothing, and GraphQL
+    // answers it with every mutation blocked (the refusal a fresh call gets).
+    if (authorizeOperation && (await authorizeOperation(ctx, { document: found.document, operation: found.operation, variables: body.variables })) === 'refused') {
+      ctx.mutationsBlocked = true;
+      return;
+    }
+
     const variables = typeof body.variables === 'object' ? body.variables : {};
-    const principal = ctx.viewer.userId;
-    const outcome = await claimKey(db, {
-      principal,
+    const outcome = await claimKey(db, sealer, {
+      principal: ctx.viewer.userId,
+      credential: credentialOf(ctx.viewer),
       key,
       fingerprint: requestFingerprint(found.text, typeof body.operationName === 'string' ? body.operationName : null, variables),
     });
@@ -190,9 +260,18 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
           .header('idempotent-replayed', 'true')
           .header('cache-control', 'private, no-store')
           .send(outcome.response.body);
+      case 'unreadable':
       case 'reused':
       case 'in-progress': {
-        const answer = refusal(outcome.kind === 'reused' ? 'IDEMPOTENCY_KEY_REUSED' : 'IDEMPOTENCY_KEY_IN_PROGRESS', request.id);
+        const answer =
+          outcome.kind === 'unreadable'
+            ? refusal(
+                'IDEMPOTENCY_KEY_REUSED',
+                request.id,
+                'The response stored for this Idempotency-Key can no longer be read (the server key that sealed it was retired). The request ran once: check its outcome before sending it again with a new key.',
+              )
+            : refusal(outcome.kind === 'reused' ? 'IDEMPOTENCY_KEY_REUSED' : 'IDEMPOTENCY_KEY_IN_PROGRESS', request.id);
+        if (outcome.kind === 'unreadable') request.log.warn('a stored idempotent response could not be opened: was its signing key removed from JWT_SIGNING_KEYS?');
         request.stats.errorCodes = [answer.body.errors[0]?.extensions.code ?? ''];
         if (outcome.kind === 'in-progress') reply.header('retry-after', '1');
         return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
@@ -202,7 +281,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
         try {
           unit = await beginUnit(ctx);
         } catch (error) {
-          await releaseKey(db, outcome.claim).catch(() => undefined);
+          await release(outcome.claim);
           throw error;
         }
         request.idempotency = { claim: outcome.claim, unit };
@@ -212,45 +291,90 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     }
   });
 
+  /** The answer for a keyed request whose unit did not commit: the failure, no data, nothing stored. */
+  const failure = (request: FastifyRequest, reply: FastifyReply, code: 'SERVICE_UNAVAILABLE' | 'INTERNAL_SERVER_ERROR', message: string) => {
+    request.stats.errorCodes = [code];
+    reply.code(errorCodes[code].status).header('content-type', JSON_TYPE).header('cache-control', 'no-store');
+    if (code === 'SERVICE_UNAVAILABLE') reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+    return JSON.stringify(requestError(code, request.id, message));
+  };
+  const NOT_WRITTEN = 'Nothing was written. Retry with the same Idempotency-Key.';
+
   // The exact bytes about to be sent: stored with the mutation's writes, in one commit.
   app.addHook('onSend', async (request, reply, payload) => {
     const keyed = request.idempotency;
     if (!keyed || keyed.unit.ended) return payload;
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : null;
     const status = reply.statusCode;
-    const keep = body !== null && status < 400 && !reportsServerFailure(body);
-    if (!keep) {
+    const verdict = judge(status, body);
+    if (verdict.kind !== 'store') {
       await keyed.unit.rollback();
-      await releaseKey(db, keyed.claim).catch((error: unknown) => request.log.warn({ err: error }, 'could not release an idempotency key'));
-      return payload;
+      await release(keyed.claim);
+      switch (verdict.kind) {
+        case 'as-is':
+          return payload;
+        case 'refused': {
+          const first = String(verdict.body.errors?.[0]?.extensions?.code);
+          request.stats.errorCodes = [first];
+          reply.code(errorCodes[first === 'UNAUTHENTICATED' ? 'UNAUTHENTICATED' : 'FORBIDDEN'].status);
+          return JSON.stringify(verdict.body);
+        }
+        case 'failed':
+          return failure(request, reply, verdict.code, verdict.code === 'SERVICE_UNAVAILABLE' ? `${errorCodes.SERVICE_UNAVAILABLE.message} ${NOT_WRITTEN}` : `${errorCodes.INTERNAL_SERVER_ERROR.message} ${NOT_WRITTEN}`);
+      }
     }
+    let stored: boolean;
     try {
       const contentType = String(reply.getHeader('content-type') ?? 'application/json');
-      const stored = await storeResponse(keyed.unit.scope.db, keyed.claim, { status, contentType, body });
-      if (!stored) {
-        // Taken over after its lock ran out: another attempt owns the key now; this one must not commit.
-        await keyed.unit.rollback();
-        const answer = refusal('IDEMPOTENCY_KEY_IN_PROGRESS', request.id);
-        reply.code(answer.status).header('content-type', 'application/json; charset=utf-8');
-        return JSON.stringify(answer.body);
-      }
+      stored = await storeResponse(keyed.unit.scope.db, sealer, keyed.claim, { status, contentType, body: body ?? '' });
+    } catch (error) {
+      // Nothing committed: the unit rolls back and the key is free for a retry.
+      await keyed.unit.rollback();
+      await release(keyed.claim);
+      return failed(request, reply, error, 'could not store a keyed mutation\'s response', NOT_WRITTEN);
+    }
+    if (!stored) {
+      // Taken over after its lock ran out: another attempt owns the key now; this one must not commit.
+      await keyed.unit.rollback();
+      const answer = refusal('IDEMPOTENCY_KEY_IN_PROGRESS', request.id);
+      request.stats.errorCodes = ['IDEMPOTENCY_KEY_IN_PROGRESS'];
+      reply.code(answer.status).header('content-type', JSON_TYPE).header('retry-after', '1');
+      return JSON.stringify(answer.body);
+    }
+    try {
       await keyed.unit.commit();
       return payload;
     } catch (error) {
-      request.log.error({ err: error }, 'could not commit a keyed mutation with its stored response');
-      await keyed.unit.rollback();
-      await releaseKey(db, keyed.claim).catch(() => undefined);
-      reply.code(500).header('content-type', 'application/json; charset=utf-8');
-      return JSON.stringify(requestError('INTERNAL_SERVER_ERROR', request.id));
+      // commit() has rolled back what it could. A lost connection leaves the outcome unknown: the release
+      // waits for that transaction and frees the key only if it did not commit (idempotency.repository.ts).
+      await release(keyed.claim);
+      const unknown = isDatabaseUnavailable(error);
+      return failed(
+        request,
+        reply,
+        error,
+        'could not commit a keyed mutation with its stored response',
+        unknown ? 'Whether it was written is not known yet: retry with the same Idempotency-Key, which answers with the outcome.' : NOT_WRITTEN,
+      );
     }
   });
+
+  /** A failure to store or commit: 503 when the database went away or the transaction may succeed when run again, else 500. */
+  const failed = (request: FastifyRequest, reply: FastifyReply, error: unknown, what: string, advice: string) => {
+    if (isDatabaseUnavailable(error) || isTransientFailure(error)) {
+      request.log.warn({ db: describeDatabaseError(error) }, `${what}: database unavailable`);
+      return failure(request, reply, 'SERVICE_UNAVAILABLE', `${errorCodes.SERVICE_UNAVAILABLE.message} ${advice}`);
+    }
+    request.log.error({ err: error }, what);
+    return failure(request, reply, 'INTERNAL_SERVER_ERROR', `${errorCodes.INTERNAL_SERVER_ERROR.message} ${advice}`);
+  };
 
   // Whatever happened (an aborted request, an error before onSend), an open unit never outlives its request.
   const settle = async (request: FastifyRequest) => {
     const keyed = request.idempotency;
     if (!keyed || keyed.unit.ended) return;
     await keyed.unit.rollback();
-    await releaseKey(db, keyed.claim).catch(() => undefined);
+    await release(keyed.claim);
   };
   app.addHook('onResponse', settle);
   app.addHook('onRequestAbort', settle);
@@ -261,5 +385,9 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
       .catch((error: unknown) => app.log.warn({ err: error }, 'could not purge expired idempotency keys'));
   }, PURGE_INTERVAL_MS);
   timer.unref();
-  app.addHook('onClose', async () => clearInterval(timer));
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    // Claims of requests that failed during an outage: one last try before the pool closes.
+    await releaser.close(2_000);
+  });
 }

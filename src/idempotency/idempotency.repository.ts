@@ -3,9 +3,14 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { IdempotencyKeyRow } from './idempotency.table.js';
 
-export interface ClaimValues {
+/** Which record: the user, the credential that sent the first request, and the key. */
+export interface KeyRef {
   principal: string;
+  credential: string;
   key: string;
+}
+
+export interface ClaimValues extends KeyRef {
   fingerprint: string;
   claimId: string;
   lockMs: number;
@@ -14,12 +19,13 @@ export interface ClaimValues {
 
 const interval = (ms: number) => sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
 
-/** Inserts an IN_PROGRESS claim; `undefined` when the (principal, key) row exists already. */
+/** Inserts an IN_PROGRESS claim; `undefined` when the (principal, credential, key) row exists already. */
 export async function insertClaim(db: Kysely<Database>, values: ClaimValues): Promise<IdempotencyKeyRow | undefined> {
   return db
     .insertInto('idempotency_keys')
     .values({
       principal: values.principal,
+      credential: values.credential,
       key: values.key,
       fingerprint: values.fingerprint,
       status: 'IN_PROGRESS',
@@ -27,13 +33,19 @@ export async function insertClaim(db: Kysely<Database>, values: ClaimValues): Pr
       locked_until: interval(values.lockMs),
       expires_at: interval(values.retentionMs),
     })
-    .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
+    .onConflict((oc) => oc.columns(['principal', 'credential', 'key']).doNothing())
     .returningAll()
     .executeTakeFirst();
 }
 
-export async function findKey(db: Kysely<Database>, principal: string, key: string): Promise<IdempotencyKeyRow | undefined> {
-  return db.selectFrom('idempotency_keys').selectAll().where('principal', '=', principal).where('key', '=', key).executeTakeFirst();
+export async function findKey(db: Kysely<Database>, ref: KeyRef): Promise<IdempotencyKeyRow | undefined> {
+  return db
+    .selectFrom('idempotency_keys')
+    .selectAll()
+    .where('principal', '=', ref.principal)
+    .where('credential', '=', ref.credential)
+    .where('key', '=', ref.key)
+    .executeTakeFirst();
 }
 
 /**
@@ -56,6 +68,7 @@ export async function takeOverStaleKey(db: Kysely<Database>, values: ClaimValues
       response_body: null,
     })
     .where('principal', '=', values.principal)
+    .where('credential', '=', values.credential)
     .where('key', '=', values.key)
     .where((eb) => eb.or([eb('expires_at', '<=', sql<Date>`now()`), eb.and([eb('status', '=', 'IN_PROGRESS'), eb('locked_until', '<=', sql<Date>`now()`)])]))
     .returningAll()
@@ -65,13 +78,14 @@ export async function takeOverStaleKey(db: Kysely<Database>, values: ClaimValues
 /** Stores the final response on the claim, if this attempt still holds it; returns whether it did. */
 export async function completeClaim(
   db: Kysely<Database>,
-  claim: { principal: string; key: string; claimId: string },
+  claim: KeyRef & { claimId: string },
   response: { status: number; contentType: string; body: string },
 ): Promise<boolean> {
   const result = await db
     .updateTable('idempotency_keys')
     .set({ status: 'COMPLETED', response_status: response.status, response_content_type: response.contentType, response_body: response.body })
     .where('principal', '=', claim.principal)
+    .where('credential', '=', claim.credential)
     .where('key', '=', claim.key)
     .where('claim_id', '=', claim.claimId)
     .where('status', '=', 'IN_PROGRESS')
@@ -79,11 +93,19 @@ export async function completeClaim(
   return result.numUpdatedRows > 0n;
 }
 
-/** Drops this attempt's IN_PROGRESS claim (the request ended without a response worth keeping). */
-export async function releaseClaim(db: Kysely<Database>, claim: { principal: string; key: string; claimId: string }): Promise<void> {
+/**
+ * Drops this attempt's IN_PROGRESS claim (the request ended without a
+ * response worth keeping). Safe when the attempt's outcome is unknown (its
+ * COMMIT lost the connection): while that transaction still lives it holds
+ * the row's lock (it completed the row), so this waits for it and then finds
+ * the row COMPLETED (it committed: nothing to drop) or still IN_PROGRESS (it
+ * rolled back: dropped).
+ */
+export async function releaseClaim(db: Kysely<Database>, claim: KeyRef & { claimId: string }): Promise<void> {
   await db
     .deleteFrom('idempotency_keys')
     .where('principal', '=', claim.principal)
+    .where('credential', '=', claim.credential)
     .where('key', '=', claim.key)
     .where('claim_id', '=', claim.claimId)
     .where('status', '=', 'IN_PROGRESS')
