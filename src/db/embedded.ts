@@ -44,7 +44,12 @@ export interface EmbeddedDatabase {
   url: string;
   /** The data directory in use (a stand-in for the configured one when the postgres user cannot reach it). */
   dir: string;
-  stop(): Promise<void>;
+  /**
+   * Stops the server: `fast` (the default) ends sessions and checkpoints;
+   * `immediate` quits at once, as a crash would, so the next start recovers
+   * from the WAL (fault drills).
+   */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
 }
 
 export interface EmbeddedOptions {
@@ -373,10 +378,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   log.debug({ dir, port, pid: server.child.pid }, 'embedded PostgreSQL accepts connections');
 
   let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
+  const stop = (mode: 'fast' | 'immediate' = 'fast'): Promise<void> => {
     stopped ??= (async () => {
       if (server.child.exitCode === null && server.child.signalCode === null) {
-        server.child.kill('SIGINT'); // fast shutdown: ends sessions, checkpoints, exits
+        // SIGINT: fast shutdown (ends sessions, checkpoints, exits); SIGQUIT: immediate shutdown.
+        server.child.kill(mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
         const timer = setTimeout(() => server.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
         await server.exited;
         clearTimeout(timer);

@@ -11,7 +11,7 @@ import type { ErrorCode } from '../errors/codes.js';
 import { errorCodes } from '../errors/codes.js';
 import type { AppLoaders } from '../modules/registry.js';
 import { requestFingerprint } from './fingerprint.js';
-import { claimKey, createClaimReleaser, credentialOf, purgeExpiredKeys, storeResponse, type Claim } from './idempotency.service.js';
+import { claimKey, createClaimReleaser, credentialOf, newClaim, purgeExpiredKeys, storeResponse, type Claim } from './idempotency.service.js';
 import type { ResponseSealer } from './sealed-response.js';
 
 /**
@@ -245,12 +245,18 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     }
 
     const variables = typeof body.variables === 'object' ? body.variables : {};
-    const outcome = await claimKey(db, sealer, {
-      principal: ctx.viewer.userId,
-      credential: credentialOf(ctx.viewer),
-      key,
-      fingerprint: requestFingerprint(found.text, typeof body.operationName === 'string' ? body.operationName : null, variables),
-    });
+    const attempt = newClaim(
+      { principal: ctx.viewer.userId, credential: credentialOf(ctx.viewer), key },
+      requestFingerprint(found.text, typeof body.operationName === 'string' ? body.operationName : null, variables),
+    );
+    let outcome;
+    try {
+      outcome = await claimKey(db, sealer, attempt);
+    } catch (error) {
+      // The claim may have committed with its answer lost (the connection dropped): free it once the database answers.
+      await release(attempt);
+      throw error;
+    }
     switch (outcome.kind) {
       case 'replay':
         request.stats.errorCodes = [];

@@ -63,6 +63,11 @@ function binding(ref: KeyRef, fingerprint: string): string {
   return JSON.stringify([ref.principal, ref.credential, ref.key, fingerprint]);
 }
 
+/** A new attempt at (principal, credential, key): its claim id is known before any statement, so a claim whose answer was lost can be released. */
+export function newClaim(ref: KeyRef, fingerprint: string): Claim {
+  return { principal: ref.principal, credential: ref.credential, key: ref.key, fingerprint, claimId: randomUUID() };
+}
+
 /**
  * Claims (principal, credential, key) for a request with this fingerprint,
  * in its own statements on the pool (committed at once, so concurrent
@@ -73,16 +78,15 @@ function binding(ref: KeyRef, fingerprint: string): string {
 export async function claimKey(
   db: Kysely<Database>,
   sealer: ResponseSealer,
-  request: KeyRef & { fingerprint: string },
+  claim: Claim,
   options: { lockMs?: number; retentionMs?: number } = {},
 ): Promise<ClaimOutcome> {
+  const request = claim;
   const values: ClaimValues = {
-    ...request,
-    claimId: randomUUID(),
+    ...claim,
     lockMs: options.lockMs ?? IDEMPOTENCY_LOCK_MS,
     retentionMs: options.retentionMs ?? IDEMPOTENCY_RETENTION_MS,
   };
-  const claim: Claim = { principal: request.principal, credential: request.credential, key: request.key, claimId: values.claimId, fingerprint: request.fingerprint };
   // A row can vanish between the insert and the read (its request ended in a server error): try again, a few times.
   for (let attempt = 0; attempt < 3; attempt += 1) {
     if (await insertClaim(db, values)) return { kind: 'claimed', claim };
