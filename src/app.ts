@@ -238,7 +238,13 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   });
   await apollo.start();
 
-  registerGraphQLRoute(app, { apollo, limits: config.queryLimits, ...(trusted ? { trusted } : {}), ...(responseCache ? { cache: responseCache } : {}) });
+  registerGraphQLRoute(app, {
+    apollo,
+    limits: config.queryLimits,
+    knownDirectives: new Set(schema.getDirectives().map((directive) => directive.name)),
+    ...(trusted ? { trusted } : {}),
+    ...(responseCache ? { cache: responseCache } : {}),
+  });
   // app.close() stops accepting connections and waits for in-flight requests
   // (Fastify closes idle keep-alive sockets itself); then Apollo stops. Apollo's
   // Fastify drain plugin is not used: it calls app.close() from apollo.stop(),

@@ -153,6 +153,20 @@ describe('access tokens', () => {
     await expect401(server.graphql(VIEWER, undefined, { headers: asBearer(`${header}.${edited}.${signature}`) }));
   });
 
+  it('rejects a token signed with the server key that lives longer than ACCESS_TOKEN_TTL_SECONDS, or has no iat', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const tenYears = await server.graphql(VIEWER, undefined, { headers: asBearer(await forge({ claims: { iat: now, nbf: now, exp: now + 10 * 365 * 86_400 } })) });
+    await expect401(Promise.resolve(tenYears));
+    expect(tenYears.headers.get('www-authenticate')).toContain('error_description="The access token is invalid (lifetime too long)."');
+    // The configured lifetime and the 30 s clock tolerance are accepted; a second more is not.
+    const ttl = server.config.accessTokenTtlSeconds;
+    const atLimit = await server.graphql(VIEWER, undefined, { headers: asBearer(await forge({ claims: { iat: now, nbf: now, exp: now + ttl + 30 } })) });
+    expect(atLimit.status).toBe(200);
+    await expect401(server.graphql(VIEWER, undefined, { headers: asBearer(await forge({ claims: { iat: now, nbf: now, exp: now + ttl + 31 } })) }));
+    await expect401(server.graphql(VIEWER, undefined, { headers: asBearer(await forge({ claims: { iat: undefined } })) }));
+    await expect401(server.graphql(VIEWER, undefined, { headers: asBearer(await forge({ claims: { iat: now + 3600, exp: now + 3600 + ttl } })) }));
+  });
+
   it('rejects a token signed by another key that claims the server kid', async () => {
     const { privateKey } = await generateKeyPair('EdDSA');
     const now = Math.floor(Date.now() / 1000);
@@ -227,6 +241,21 @@ describe('external OpenID Connect tokens', () => {
     const identity = await server.db.selectFrom('user_identities').select('user_id').where('subject', '=', subject).executeTakeFirstOrThrow();
     const row = await server.db.selectFrom('users').select('display_name').where('id', '=', identity.user_id).executeTakeFirstOrThrow();
     expect(row.display_name).toBe(shown);
+  });
+
+  it('rejects a provider token that claims to live longer than a day', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const longLived = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: oidcKid })
+      .setIssuer(oidcIssuer)
+      .setAudience('marketplace-oidc')
+      .setSubject('long-lived')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 30 * 86_400)
+      .sign(oidcKey);
+    const res = await server.graphql(VIEWER, undefined, { headers: asBearer(longLived) });
+    await expect401(Promise.resolve(res));
+    expect(res.headers.get('www-authenticate')).toContain('(lifetime too long)');
   });
 
   it('rejects a provider token for another audience or signed by an unknown key', async () => {

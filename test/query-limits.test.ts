@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { getIntrospectionQuery } from 'graphql';
 
-import { startTestServer, type GraphQLResult, type LogLine, type TestServer } from './helpers/server.js';
+import { GRAPHQL_RESPONSE_JSON, startTestServer, type GraphQLResult, type LogLine, type TestServer } from './helpers/server.js';
+import { MAX_UNKNOWN_DIRECTIVES } from '../src/limits/query-limits.js';
 import { gid, seeder } from './helpers/seed.js';
 
 let server: TestServer;
@@ -77,6 +78,23 @@ describe('query limits refuse abusive documents before anything runs', () => {
 
   it('refuses directive overloading', async () => {
     await expectRefused(`{ ${'... @include(if: true) { __typename } '.repeat(50)} }`, 'directives');
+  });
+
+  it(`refuses more than ${MAX_UNKNOWN_DIRECTIVES} unknown directives with one error, before validation`, async () => {
+    const unknown = (count: number) => `{ __typename ${Array.from({ length: count }, (_, i) => `@scan${i}`).join(' ')} }`;
+    const extensions = await expectRefused(unknown(10), 'directives');
+    expect(extensions).toMatchObject({ limit: MAX_UNKNOWN_DIRECTIVES, measured: 10 });
+    const refused = await server.graphql(unknown(MAX_UNKNOWN_DIRECTIVES + 1));
+    expect(refused.body.errors).toHaveLength(1);
+    expect(refused.body.errors?.[0]?.message).toMatch(/directives this schema does not define \(the first is @scan0\)/);
+    // A few typos still get graphql-js's own error each.
+    const typos = await server.graphql(unknown(MAX_UNKNOWN_DIRECTIVES), undefined, { headers: GRAPHQL_RESPONSE_JSON });
+    expect(typos.status).toBe(400);
+    expect(typos.body.errors?.map((e) => e.extensions?.['code'])).toEqual(Array(MAX_UNKNOWN_DIRECTIVES).fill('GRAPHQL_VALIDATION_FAILED'));
+    // Known directives do not count, however many (QUERY_MAX_DIRECTIVES bounds them).
+    const known = await server.graphql(`{ __typename ${'@include(if: true) '.repeat(MAX_UNKNOWN_DIRECTIVES + 1)}}`);
+    expect(known.body.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(known.body.errors?.[0]?.message).toMatch(/can only be used once/);
   });
 
   it('refuses a document with too many tokens', async () => {

@@ -8,6 +8,12 @@
  * token of a user at once), and optionally `sid`, the session (refresh-token
  * family) the token was issued for.
  *
+ * A token's lifetime is bounded whoever signed it: `iat` is required, may not
+ * be in the future, and `exp - iat` may not exceed the configured lifetime
+ * (both with the clock tolerance), so a ten-year token signed with a leaked
+ * or shared key is refused like a forged one. Lowering the lifetime thus
+ * refuses tokens issued under a longer one; their clients refresh.
+ *
  * Verification trusts nothing in the token before the signature checks out:
  * the algorithm must be one of the configured keys' algorithms (never `none`,
  * never HMAC, which would let the public key act as a secret), and the key is
@@ -33,6 +39,10 @@ export type InvalidTokenReason =
   | 'wrong issuer'
   | 'wrong audience'
   | 'wrong type'
+  /** `exp - iat` longer than the issuer's tokens ever live (plus clock tolerance). */
+  | 'lifetime too long'
+  /** `iat` later than now (beyond clock tolerance). */
+  | 'issued in the future'
   /** OIDC only: the provider's JWKS could not be fetched. A server-side problem, worth logging as an error. */
   | 'key set unavailable';
 
@@ -83,9 +93,12 @@ export interface AccessTokensOptions {
   audience: string;
   /** Lifetime of a token, e.g. `config.accessTokenTtlSeconds`. */
   ttlSeconds: number;
-  /** Allowed clock skew for exp/nbf between servers. Default 30. */
+  /** Allowed clock skew for exp/nbf/iat between servers, also added to the longest lifetime. Default {@link CLOCK_TOLERANCE_SECONDS}. */
   clockToleranceSeconds?: number;
 }
+
+/** Default clock skew allowed between the servers that sign and verify a token (exp, nbf, iat, lifetime). */
+export const CLOCK_TOLERANCE_SECONDS = 30;
 
 /** The JWT `typ` header of access tokens (RFC 9068, section 2.1). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -112,7 +125,7 @@ export class AccessTokens {
     if (!Number.isSafeInteger(options.ttlSeconds) || options.ttlSeconds <= 0) {
       throw new RangeError('ttlSeconds must be a positive integer');
     }
-    const tolerance = options.clockToleranceSeconds ?? 30;
+    const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS;
     if (!Number.isFinite(tolerance) || tolerance < 0) throw new RangeError('clockToleranceSeconds must be a non-negative number');
     this.issuer = options.issuer;
     this.audience = options.audience;
@@ -149,8 +162,10 @@ export class AccessTokens {
 
   /**
    * Verifies an access token: signature by a configured key chosen by `kid`,
-   * algorithm allow-list, `typ`, iss, aud, exp/nbf (with clock tolerance), and
-   * the shape of sub (UUID), ver, jti and sid. Does NOT check `ver` against the
+   * algorithm allow-list, `typ`, iss, aud, exp/nbf (with clock tolerance), the
+   * lifetime (`iat` not in the future, `exp - iat` at most the configured
+   * lifetime, with clock tolerance), and the shape of sub (UUID), ver, jti
+   * and sid. Does NOT check `ver` against the
    * user's current token version; the caller does, with the database.
    *
    * @throws InvalidTokenError for any token that must not be accepted.
@@ -172,7 +187,9 @@ export class AccessTokens {
     } catch (error) {
       throw toInvalidTokenError(error);
     }
-    return parseClaims(payload);
+    const claims = parseClaims(payload);
+    checkLifetime(claims, this.ttlSeconds, this.clockToleranceSeconds);
+    return claims;
   }
 
   /**
@@ -267,6 +284,24 @@ function parseClaims(payload: JWTPayload): AccessTokenClaims {
   if (typeof iat !== 'number' || typeof exp !== 'number') throw new InvalidTokenError('malformed');
   if (sid !== undefined && !isSessionId(sid)) throw new InvalidTokenError('malformed');
   return { sub, ver, ...(sid === undefined ? {} : { sid }), jti, iat, exp };
+}
+
+/**
+ * Refuses a token that claims to be issued in the future or to live longer
+ * than `maxLifetimeSeconds` (both with `toleranceSeconds` of clock skew).
+ * Without `iat` the lifetime is counted from now. Shared with the OIDC
+ * verifier.
+ *
+ * @internal
+ */
+export function checkLifetime(
+  { iat, exp }: { iat?: number | undefined; exp: number },
+  maxLifetimeSeconds: number,
+  toleranceSeconds: number,
+  now: number = Math.floor(Date.now() / 1000),
+): void {
+  if (iat !== undefined && iat > now + toleranceSeconds) throw new InvalidTokenError('issued in the future');
+  if (exp - (iat ?? now) > maxLifetimeSeconds + toleranceSeconds) throw new InvalidTokenError('lifetime too long');
 }
 
 function isVersion(value: unknown): value is number {

@@ -7,10 +7,14 @@
  * refetches when the cache is older than 10 minutes, or when a token names an
  * unknown `kid` (the provider rotated) and the last fetch is more than 30 s
  * old, which keeps a flood of bogus `kid`s from hammering the provider.
+ *
+ * The provider's token lifetimes are kept, up to OIDC_MAX_TOKEN_LIFETIME_SECONDS:
+ * a token that claims a longer one (`exp - iat`, or `exp - now` without
+ * `iat`), or an `iat` in the future, is refused (with the clock tolerance).
  */
 import { createRemoteJWKSet, errors, jwtVerify, type CompactJWSHeaderParameters, type CryptoKey, type FlattenedJWSInput, type JWTPayload, type RemoteJWKSet } from 'jose';
 
-import { InvalidTokenError, looksLikeJwt, toInvalidTokenError } from './access-tokens.js';
+import { checkLifetime, CLOCK_TOLERANCE_SECONDS, InvalidTokenError, looksLikeJwt, toInvalidTokenError } from './access-tokens.js';
 
 export interface OidcVerifierOptions {
   /** Expected `iss`, exactly as the provider writes it. */
@@ -42,6 +46,13 @@ const OIDC_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
 const MAX_TOKEN_LENGTH = 16_384;
 
+/**
+ * Longest lifetime accepted for a provider token: 24 hours, the longest
+ * default access-token lifetime of the common providers (Auth0's; Entra ID,
+ * Google, Okta and Cognito issue one hour).
+ */
+export const OIDC_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+
 /** Verifies tokens from one external OpenID Connect provider. */
 export class OidcVerifier {
   readonly issuer: string;
@@ -52,7 +63,7 @@ export class OidcVerifier {
   constructor(options: OidcVerifierOptions) {
     this.issuer = options.issuer;
     this.audience = options.audience;
-    const tolerance = options.clockToleranceSeconds ?? 30;
+    const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS;
     if (!Number.isFinite(tolerance) || tolerance < 0) throw new RangeError('clockToleranceSeconds must be a non-negative number');
     this.clockToleranceSeconds = tolerance;
     this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), {
@@ -65,7 +76,7 @@ export class OidcVerifier {
   /**
    * Verifies a provider token: signature by a key from the provider's JWKS,
    * asymmetric algorithm, iss, aud, exp (required) and nbf with clock
-   * tolerance, and a `sub`.
+   * tolerance, a lifetime of at most OIDC_MAX_TOKEN_LIFETIME_SECONDS, and a `sub`.
    *
    * @throws InvalidTokenError for any token that must not be accepted; reason
    *   'key set unavailable' when the JWKS could not be fetched (a server-side
@@ -87,10 +98,11 @@ export class OidcVerifier {
     } catch (error) {
       throw toInvalidTokenError(error);
     }
-    const { iss, sub } = payload;
-    if (typeof iss !== 'string' || typeof sub !== 'string' || sub === '' || sub.length > 255) {
+    const { iss, sub, iat, exp } = payload;
+    if (typeof iss !== 'string' || typeof sub !== 'string' || sub === '' || sub.length > 255 || typeof exp !== 'number') {
       throw new InvalidTokenError('malformed');
     }
+    checkLifetime({ iat, exp }, OIDC_MAX_TOKEN_LIFETIME_SECONDS, this.clockToleranceSeconds);
     const email: unknown = payload.email;
     const emailVerified: unknown = payload.email_verified;
     const name: unknown = payload.name;

@@ -99,7 +99,7 @@ function persistedHash(extensions: unknown): string | undefined {
 }
 
 /** The parts of the GraphQL request that decide its answer (already checked by the route's preValidation). */
-function operationOf(request: FastifyRequest): { query: string | undefined; hash: string | undefined; operationName: string; variables: string } | undefined {
+function operationOf(request: FastifyRequest): { query: string | undefined; hash: string | undefined; operationName: string | null; variables: string } | undefined {
   if (request.method === 'GET') {
     const params = isRecord(request.query) ? request.query : {};
     let extensions: unknown;
@@ -113,7 +113,7 @@ function operationOf(request: FastifyRequest): { query: string | undefined; hash
     return {
       query: typeof params['query'] === 'string' && params['query'] !== '' ? params['query'] : undefined,
       hash: persistedHash(extensions),
-      operationName: typeof params['operationName'] === 'string' ? params['operationName'] : '',
+      operationName: typeof params['operationName'] === 'string' ? params['operationName'] : null,
       variables: typeof params['variables'] === 'string' ? params['variables'] : '',
     };
   }
@@ -122,7 +122,7 @@ function operationOf(request: FastifyRequest): { query: string | undefined; hash
   return {
     query: typeof query === 'string' && query !== '' ? query : undefined,
     hash: persistedHash(extensions),
-    operationName: typeof operationName === 'string' ? operationName : '',
+    operationName: typeof operationName === 'string' ? operationName : null,
     variables: isRecord(variables) ? JSON.stringify(variables) : '',
   };
 }
@@ -216,7 +216,9 @@ export class ResponseCache implements ChangeFeed {
       if (!this.options.hashOnlyDocuments || operation.hash === undefined || !SHA256_HEX.test(operation.hash)) return undefined;
       documentHash = operation.hash;
     }
-    return sha256([this.options.schemaId, mediaType, documentHash, operation.operationName, operation.variables].join('\n'), 'base64url');
+    // A JSON array: no operation name differs from an empty one (which names no operation), and no
+    // value can run into the next.
+    return sha256(JSON.stringify([this.options.schemaId, mediaType, documentHash, operation.operationName, operation.variables]), 'base64url');
   }
 
   private async flushFailedInvalidations(): Promise<boolean> {

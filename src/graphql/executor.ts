@@ -17,7 +17,9 @@
  *   path, locations, original error and extensions, so error masking
  *   (`formatError`, which unwraps the resolver's original error) and the
  *   response plugin see what they saw before.
- * An operation graphql-jit cannot compile runs with graphql-js.
+ * An operation graphql-jit cannot compile runs with graphql-js, and so
+ * does a request whose `operationName` resolves no operation (graphql-js
+ * answers it with an error and runs nothing).
  */
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
 import { execute, getVariableValues, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -95,6 +97,12 @@ export function jitExecutor(schema: GraphQLSchema): Gateway {
   };
 
   const executor: Executor = async ({ document, operation, operationName, request, context }) => {
+    // No operation to run (`operationName` names none, or several and no name): graphql-js answers
+    // with its error and runs nothing; Apollo reports it as OPERATION_RESOLUTION_FAILURE.
+    // The operation's type says `operation` is always there; Apollo passes what it resolved, which may be nothing.
+    if ((operation as typeof operation | undefined) === undefined) {
+      return execute({ schema, document, contextValue: context, variableValues: request.variables ?? {}, operationName: request.operationName ?? null });
+    }
     const variables = request.variables ?? {};
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 50 });
     if (coerced.errors) return { errors: coerced.errors };

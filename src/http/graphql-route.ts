@@ -7,9 +7,13 @@
  *   - a POST must be `application/json` (415 otherwise: with GET needing a
  *     preflight header, no simple cross-site request gets through);
  *   - the parameters must have the GraphQL-over-HTTP shape: one JSON object
- *     (no batch), `query` a string, `variables` and `extensions` objects,
- *     `operationName` a string;
- *   - the document text must be within QUERY_MAX_BYTES and QUERY_MAX_TOKENS;
+ *     (no batch), `query` a string, `variables` and `extensions` objects
+ *     nested at most MAX_REQUEST_JSON_DEPTH deep (nothing walks them
+ *     before this check), `operationName` a string, and a persisted query
+ *     of version 1 whose hash matches the `query` sent with it;
+ *   - the document text must be within QUERY_MAX_BYTES and QUERY_MAX_TOKENS,
+ *     with at most MAX_UNKNOWN_DIRECTIVES uses of directives the schema
+ *     does not define;
  *   - with trusted documents, the document must be a listed one.
  *
  * After Apollo: HTTP-level errors that Apollo answers itself (CSRF refusal,
@@ -27,12 +31,14 @@ import { errorCodes, isErrorCode, type ErrorCode } from '../errors/codes.js';
 import { requestError, type AppError } from '../errors/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { AppLoaders } from '../modules/registry.js';
-import { checkDocumentText } from '../limits/query-limits.js';
+import { checkDocumentText, checkRequestJson } from '../limits/query-limits.js';
 import { documentHash, type TrustedDocuments } from '../limits/trusted-documents.js';
 
 export interface GraphQLRouteOptions {
   apollo: ApolloServer<GraphQLContext<AppLoaders>>;
   limits: QueryLimitsConfig;
+  /** Names of the directives the schema defines; a document using too many others is refused unparsed. */
+  knownDirectives: ReadonlySet<string>;
   /** Trusted-documents mode: only these documents run. */
   trusted?: TrustedDocuments;
   /** The shared cache of anonymous query responses (src/cache/), unless it is off. */
@@ -57,6 +63,7 @@ interface GraphQLParams {
   persistedQueryHash: string | undefined;
 }
 
+/** A refusal of the request's parameters, before Apollo: a registry code, a message for the client, details. */
 class RequestRefusal extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -91,13 +98,57 @@ function jsonObjectParam(value: string | undefined, name: string): Record<string
   return parsed;
 }
 
-function persistedQueryHash(extensions: Record<string, unknown> | undefined): string | undefined {
+/** `variables` or `extensions` within the nesting limit, or a refusal (QUERY_TOO_COMPLEX) before anything recurses into them. */
+function checkNesting(name: 'variables' | 'extensions', value: Record<string, unknown> | undefined): void {
+  if (value === undefined) return;
+  const refusal = checkRequestJson(name, value);
+  if (refusal) throw new RequestRefusal(refusal.code, refusal.message, refusal.extensions);
+}
+
+/**
+ * Whether a parsed value holds a `__proto__` key, or `prototype` inside a
+ * `constructor` key: what Fastify's JSON parser refuses in a POST body
+ * (prototype poisoning), refused in GET parameters too. Iterative; called
+ * once the nesting is known to be bounded.
+ */
+function hasPrototypeKey(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (item === null || typeof item !== 'object') continue;
+    if (Object.hasOwn(item, '__proto__')) return true;
+    const constructor: unknown = Array.isArray(item) ? undefined : (item as Record<string, unknown>)['constructor'];
+    if (Object.hasOwn(item, 'constructor') && constructor !== null && typeof constructor === 'object' && Object.hasOwn(constructor, 'prototype')) return true;
+    const children: unknown[] = Array.isArray(item) ? item : Object.values(item);
+    pending.push(...children);
+  }
+  return false;
+}
+
+/** A JSON-encoded GET parameter: an object, nested within the limit, without prototype keys. */
+function checkedObjectParam(value: string | undefined, name: 'variables' | 'extensions'): Record<string, unknown> | undefined {
+  const parsed = jsonObjectParam(value, name);
+  checkNesting(name, parsed);
+  if (hasPrototypeKey(parsed)) throw new RequestRefusal('BAD_REQUEST', `The \`${name}\` parameter must not contain a \`__proto__\` key or \`constructor.prototype\`.`);
+  return parsed;
+}
+
+const PERSISTED_QUERY_SHAPE = '`extensions.persistedQuery` must be an object with a `sha256Hash` string and `version: 1`.';
+
+/**
+ * The hash of a persisted-query request (Apollo's APQ), checked as Apollo
+ * would check it but answered here with a code: version 1 only, and a hash
+ * sent together with its `query` must be that text's SHA-256 (hex).
+ */
+function persistedQueryHash(extensions: Record<string, unknown> | undefined, query: string | undefined): string | undefined {
   const persisted = extensions?.['persistedQuery'];
   if (persisted === undefined || persisted === null) return undefined;
-  if (!isPlainObject(persisted) || typeof persisted['sha256Hash'] !== 'string') {
-    throw new RequestRefusal('BAD_REQUEST', '`extensions.persistedQuery` must be an object with a `sha256Hash` string and `version: 1`.');
+  if (!isPlainObject(persisted) || typeof persisted['sha256Hash'] !== 'string') throw new RequestRefusal('BAD_REQUEST', PERSISTED_QUERY_SHAPE);
+  if (persisted['version'] !== 1) throw new RequestRefusal('BAD_REQUEST', `${PERSISTED_QUERY_SHAPE} Only version 1 is supported.`);
+  const hash = persisted['sha256Hash'];
+  if (query !== undefined && query !== '' && hash !== documentHash(query)) {
+    throw new RequestRefusal('BAD_REQUEST', '`extensions.persistedQuery.sha256Hash` is not the SHA-256 (lowercase hex) of the `query` sent with it.');
   }
-  return persisted['sha256Hash'];
+  return hash;
 }
 
 function isJsonContentType(header: string | undefined): boolean {
@@ -131,7 +182,9 @@ function readParams(request: FastifyRequest): GraphQLParams {
     if (extensions !== undefined && extensions !== null && !isPlainObject(extensions)) {
       throw new RequestRefusal('BAD_REQUEST', '`extensions` must be a JSON object.');
     }
-    const hash = persistedQueryHash(extensions ?? undefined);
+    checkNesting('variables', variables ?? undefined);
+    checkNesting('extensions', extensions ?? undefined);
+    const hash = persistedQueryHash(extensions ?? undefined, query ?? undefined);
     if ((query === undefined || query === null || query === '') && hash === undefined) {
       throw new RequestRefusal('BAD_REQUEST', 'The body has no `query`: send the GraphQL document in `query`.');
     }
@@ -139,13 +192,14 @@ function readParams(request: FastifyRequest): GraphQLParams {
   }
   const params = isPlainObject(request.query) ? request.query : {};
   const query = singleParam(params['query'], 'query');
-  jsonObjectParam(singleParam(params['variables'], 'variables'), 'variables');
+  checkedObjectParam(singleParam(params['variables'], 'variables'), 'variables');
   singleParam(params['operationName'], 'operationName');
-  const hash = persistedQueryHash(jsonObjectParam(singleParam(params['extensions'], 'extensions'), 'extensions'));
+  const extensions = checkedObjectParam(singleParam(params['extensions'], 'extensions'), 'extensions');
+  const hash = persistedQueryHash(extensions, query);
   return { query: query === '' ? undefined : query, persistedQueryHash: hash };
 }
 
-function checkRequest(request: FastifyRequest, { limits, trusted }: GraphQLRouteOptions): RequestRefusal | AppError | null {
+function checkRequest(request: FastifyRequest, { limits, knownDirectives, trusted }: GraphQLRouteOptions): RequestRefusal | AppError | null {
   let params: GraphQLParams;
   try {
     params = readParams(request);
@@ -156,7 +210,7 @@ function checkRequest(request: FastifyRequest, { limits, trusted }: GraphQLRoute
   // A GET without a query is the landing page (or Apollo's own answer to an empty request).
   if (params.query === undefined && params.persistedQueryHash === undefined) return null;
   if (params.query !== undefined) {
-    const tooBig = checkDocumentText(params.query, limits);
+    const tooBig = checkDocumentText(params.query, { ...limits, knownDirectives });
     if (tooBig) return tooBig;
   }
   if (trusted) {

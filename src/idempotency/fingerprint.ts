@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every level, so `{a, b}` and `{b, a}` fingerprint alike. */
+/**
+ * JSON with object keys sorted at every level, so `{a, b}` and `{b, a}`
+ * fingerprint alike. Recursive: it only sees variables that passed the
+ * route's nesting limit (MAX_REQUEST_JSON_DEPTH, src/limits/query-limits.ts),
+ * checked before any hook runs.
+ */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { base64url, decodeProtectedHeader, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 
-import { AccessTokens, InvalidTokenError, looksLikeJwt, unverifiedIssuer, type InvalidTokenReason } from '../../src/auth/access-tokens.js';
+import { AccessTokens, CLOCK_TOLERANCE_SECONDS, InvalidTokenError, looksLikeJwt, unverifiedIssuer, type InvalidTokenReason } from '../../src/auth/access-tokens.js';
 import { generateSigningJwks, loadSigningKeys, SigningKeysError, type SigningAlgorithm, type SigningKeys } from '../../src/auth/signing-keys.js';
 
 const ISSUER = 'https://api.marketplace.test';
@@ -146,10 +146,33 @@ describe('AccessTokens', () => {
   });
 
   it('rejects an expired token, allowing for clock skew', async () => {
-    const iat = now() - 3600;
-    await expectRejected(tokens, await craft(jwk, { claims: { iat, nbf: iat, exp: now() - 60 } }), 'expired');
+    const expired = now() - 60;
+    await expectRejected(tokens, await craft(jwk, { claims: { iat: expired - TTL, nbf: expired - TTL, exp: expired } }), 'expired');
     // Within the default 30 s tolerance: still accepted.
-    await expect(tokens.verify(await craft(jwk, { claims: { iat, nbf: iat, exp: now() - 10 } }))).resolves.toMatchObject({ sub: USER });
+    const lately = now() - 10;
+    await expect(tokens.verify(await craft(jwk, { claims: { iat: lately - TTL, nbf: lately - TTL, exp: lately } }))).resolves.toMatchObject({ sub: USER });
+  });
+
+  it('rejects a token that lives longer than the configured lifetime, whoever signed it', async () => {
+    const iat = now();
+    // Signed with the server's own key: a ten-year token is refused like a forged one.
+    await expectRejected(tokens, await craft(jwk, { claims: { iat, nbf: iat, exp: iat + 10 * 365 * 86_400 } }), 'lifetime too long');
+    // The configured lifetime plus the 30 s clock tolerance, and not a second more.
+    await expect(tokens.verify(await craft(jwk, { claims: { iat, nbf: iat, exp: iat + TTL + CLOCK_TOLERANCE_SECONDS } }))).resolves.toMatchObject({ sub: USER });
+    await expectRejected(tokens, await craft(jwk, { claims: { iat, nbf: iat, exp: iat + TTL + CLOCK_TOLERANCE_SECONDS + 1 } }), 'lifetime too long');
+    // A token signed under a longer lifetime is refused once the server's is lowered.
+    const longer = new AccessTokens(keys, { issuer: ISSUER, audience: AUDIENCE, ttlSeconds: 4 * TTL });
+    const { token } = await longer.sign({ sub: USER, ver: 0 });
+    await expect(longer.verify(token)).resolves.toMatchObject({ sub: USER });
+    await expectRejected(tokens, token, 'lifetime too long');
+  });
+
+  it('rejects a token issued in the future, allowing for clock skew', async () => {
+    const nbf = now() - 5;
+    const later = now() + 120;
+    await expectRejected(tokens, await craft(jwk, { claims: { iat: later, nbf, exp: later + TTL } }), 'issued in the future');
+    const soon = now() + 10;
+    await expect(tokens.verify(await craft(jwk, { claims: { iat: soon, nbf, exp: soon + TTL } }))).resolves.toMatchObject({ sub: USER });
   });
 
   it('rejects a token that is not valid yet', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 
 import { InvalidTokenError, type InvalidTokenReason } from '../../src/auth/access-tokens.js';
-import { OidcVerifier } from '../../src/auth/oidc.js';
+import { OIDC_MAX_TOKEN_LIFETIME_SECONDS, OidcVerifier } from '../../src/auth/oidc.js';
 
 const ISSUER = 'https://id.provider.test/';
 const AUDIENCE = 'marketplace-client-id';
@@ -105,6 +105,18 @@ describe('OidcVerifier', () => {
 
   it('rejects an expired token', async () => {
     await expectRejected(await providerToken({ exp: Math.floor(Date.now() / 1000) - 120 }), 'expired');
+  });
+
+  it(`keeps the provider's lifetimes up to ${OIDC_MAX_TOKEN_LIFETIME_SECONDS / 3600} hours, with or without iat`, async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const day = OIDC_MAX_TOKEN_LIFETIME_SECONDS;
+    await expect(verifier.verify(await providerToken({ claims: { iat: now, exp: now + day } }))).resolves.toMatchObject({ subject: 'provider-user-1' });
+    await expectRejected(await providerToken({ claims: { iat: now, exp: now + day + 31 } }), 'lifetime too long');
+    await expectRejected(await providerToken({ claims: { iat: now, exp: now + 10 * 365 * day } }), 'lifetime too long');
+    // Without iat the lifetime left counts: exp at most a day (and the tolerance) from now.
+    await expect(verifier.verify(await providerToken({ claims: { iat: undefined, exp: now + 3600 } }))).resolves.toMatchObject({ subject: 'provider-user-1' });
+    await expectRejected(await providerToken({ claims: { iat: undefined, exp: now + 2 * day } }), 'lifetime too long');
+    await expectRejected(await providerToken({ claims: { iat: now + 600, exp: now + 900 } }), 'issued in the future');
   });
 
   it('rejects a token signed by a key that is not in the key set', async () => {

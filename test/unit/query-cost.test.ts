@@ -3,7 +3,7 @@ import { getOperationAST, parse, specifiedRules, validate, type DocumentNode, ty
 
 import { buildSchema } from '../../src/graphql/schema.js';
 import { actualCost, requestedCost } from '../../src/limits/cost.js';
-import { checkDocumentText, countTokens, documentLimitRules } from '../../src/limits/query-limits.js';
+import { checkDocumentText, checkRequestJson, countTokens, documentLimitRules, jsonDepth, MAX_REQUEST_JSON_DEPTH, MAX_UNKNOWN_DIRECTIVES } from '../../src/limits/query-limits.js';
 
 const schema = buildSchema();
 
@@ -118,9 +118,36 @@ describe('document limits', () => {
   });
 
   it('counts tokens as the parser does and refuses text over the byte or token limit', () => {
-    expect(countTokens('{ a # comment\n b }')).toBe(4);
-    expect(checkDocumentText('{ a b c }', { maxBytes: 100, maxTokens: 4 })?.extensions).toMatchObject({ rule: 'tokens', limit: 4, measured: 5 });
-    expect(checkDocumentText('{ é }', { maxBytes: 4, maxTokens: 100 })?.extensions).toMatchObject({ rule: 'bytes', limit: 4, measured: 6 });
-    expect(checkDocumentText('{ a }', { maxBytes: 100, maxTokens: 100 })).toBeNull();
+    const known = new Set(['include', 'skip']);
+    expect(countTokens('{ a # comment\n b }').tokens).toBe(4);
+    expect(checkDocumentText('{ a b c }', { maxBytes: 100, maxTokens: 4, knownDirectives: known })?.extensions).toMatchObject({ rule: 'tokens', limit: 4, measured: 5 });
+    expect(checkDocumentText('{ é }', { maxBytes: 4, maxTokens: 100, knownDirectives: known })?.extensions).toMatchObject({ rule: 'bytes', limit: 4, measured: 6 });
+    expect(checkDocumentText('{ a }', { maxBytes: 100, maxTokens: 100, knownDirectives: known })).toBeNull();
+  });
+
+  it('counts uses of directives the schema does not define, not strings or known ones that look alike', () => {
+    const known = new Set(['include', 'skip']);
+    const counted = countTokens('query ($s: Boolean = true) { a @x @x @skip(if: $s) b(t: "@y @z") @include(if: true) @Skip(if: true) }', known);
+    expect(counted).toMatchObject({ unknownDirectives: 3, firstUnknown: 'x' });
+    const limits = { maxBytes: 10_000, maxTokens: 1_000, knownDirectives: known };
+    expect(checkDocumentText(`{ a ${'@x '.repeat(MAX_UNKNOWN_DIRECTIVES)}}`, limits)).toBeNull();
+    const refused = checkDocumentText(`{ a ${'@x '.repeat(MAX_UNKNOWN_DIRECTIVES + 7)}}`, limits);
+    expect(refused?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', rule: 'directives', limit: MAX_UNKNOWN_DIRECTIVES, measured: MAX_UNKNOWN_DIRECTIVES + 7 });
+    expect(refused?.message).toMatch(/directives this schema does not define \(the first is @x\)/);
+  });
+
+  it('measures the nesting of request JSON without recursion and refuses it past the limit', () => {
+    expect(jsonDepth(1)).toBe(0);
+    expect(jsonDepth({})).toBe(1);
+    expect(jsonDepth({ input: { items: [{ productId: 'p', quantity: 1 }] } })).toBe(4);
+    let deep: unknown = 1;
+    for (let i = 0; i < 20_000; i++) deep = i % 2 === 0 ? [deep] : { a: deep };
+    expect(jsonDepth(deep)).toBe(20_000);
+    expect(checkRequestJson('variables', deep)?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', rule: 'variablesDepth', limit: MAX_REQUEST_JSON_DEPTH, measured: 20_000 });
+    let atLimit: unknown = {};
+    for (let i = 1; i < MAX_REQUEST_JSON_DEPTH; i++) atLimit = { a: atLimit };
+    expect(jsonDepth(atLimit)).toBe(MAX_REQUEST_JSON_DEPTH);
+    expect(checkRequestJson('extensions', atLimit)).toBeNull();
+    expect(checkRequestJson('extensions', { a: atLimit })?.extensions).toMatchObject({ rule: 'extensionsDepth', measured: MAX_REQUEST_JSON_DEPTH + 1 });
   });
 });
