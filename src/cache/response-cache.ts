@@ -29,7 +29,10 @@
  * (src/scope/changes.ts). After a unit of work commits, the tags of its
  * changes (src/cache/tags.ts) are dropped from the store before the writer's
  * response is sent, so the writer, and with the Redis store every instance,
- * reads the new rows next.
+ * reads the new rows next. When the store cannot take an invalidation
+ * (Redis away, or its breaker open), the tags are deferred and replayed as
+ * soon as the breaker closes; until then this instance neither reads nor
+ * stores, so it never serves an entry its own write made stale.
  */
 import { createHash } from 'node:crypto';
 
