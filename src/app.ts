@@ -85,8 +85,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   const trusted = config.trustedDocumentsFile ? loadTrustedDocuments(config.trustedDocumentsFile) : undefined;
   // Hash -> document for hash-only requests: the trusted list, or the APQ store Apollo registers into.
   const documents = trusted ? trusted.cache : config.persistedQueries ? createPersistedQueryStore() : undefined;
-  // One Redis client for every user of Redis (login limits, query-cost budgets).
-  const redis = config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
+  // One Redis client, and one circuit breaker, for every user of Redis (login limits, query-cost budgets, response cache).
+  const redis = config.redisUrl ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
   if (redis) logRedisAvailability(redis, logger);
   const auth = options.auth ?? (await createAuthRuntime(config, redis ? { redis } : {}));
   const costLimiter = createCostLimiter({ ...config.rateLimit, ...(redis ? { redis } : {}) });

@@ -37,7 +37,7 @@ export async function createAuthRuntime(config: Config, options: AuthRuntimeOpti
     ttlSeconds: config.accessTokenTtlSeconds,
   });
   const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
-  const ownRedis: Redis | undefined = options.redis === undefined && config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
+  const ownRedis: Redis | undefined = options.redis === undefined && config.redisUrl ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
   const redis = options.redis ?? ownRedis;
   const limiter = createBruteForceLimiter({
     perEmailIp: config.loginLimitPerEmailIp,

@@ -29,7 +29,10 @@
  * (src/scope/changes.ts). After a unit of work commits, the tags of its
  * changes (src/cache/tags.ts) are dropped from the store before the writer's
  * response is sent, so the writer, and with the Redis store every instance,
- * reads the new rows next.
+ * reads the new rows next. When the store cannot take an invalidation
+ * (Redis away, or its breaker open), the tags are deferred and replayed as
+ * soon as the breaker closes; until then this instance neither reads nor
+ * stores, so it never serves an entry its own write made stale.
  */
 import { createHash } from 'node:crypto';
 
@@ -46,7 +49,7 @@ import { REFRESH_COOKIE } from '../modules/accounts/credentials.js';
 import { countResponseCache } from '../observability/metrics.js';
 import type { Change, ChangeFeed } from '../scope/changes.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import type { Redis } from '../redis/client.js';
+import type { RedisBreaker, RedisClient } from '../redis/client.js';
 import { INVALIDATION_HORIZON_MS, MemoryResponseStore, RedisResponseStore, type CachedResponse, type ResponseStore } from './store.js';
 import type { ResponseCapture } from './tag-collection.js';
 import { tagsOfChanges } from './tags.js';
@@ -62,7 +65,16 @@ export interface ResponseCacheOptions {
   /** Whether a request may name its document by hash alone (persisted queries or trusted documents). */
   hashOnlyDocuments: boolean;
   log: FastifyBaseLogger;
+  /** The breaker of the store's Redis client: while open the store is not asked; when it closes, deferred invalidations are replayed. */
+  breaker?: RedisBreaker;
 }
+
+/**
+ * Most distinct tags kept for replay after invalidations the store did not
+ * take (about 100 bytes each); past it, the whole store is cleared when it
+ * answers again instead.
+ */
+export const MAX_DEFERRED_TAGS = 10_000;
 
 /** What a miss remembers until its response is known. */
 interface PendingMiss {
@@ -176,16 +188,25 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 export class ResponseCache implements ChangeFeed {
   private readonly pending = new WeakMap<FastifyRequest, PendingMiss>();
   /**
-   * Tags whose invalidation failed (store unreachable), each with a count of
-   * failures: retried first; until then this instance bypasses the store. A
-   * tag that fails again while a retry runs stays for the next retry.
+   * Invalidations the store did not take (Redis away or silent): each tag
+   * with the deferral that last added it. They are replayed as soon as the
+   * store answers again, before this instance reads from or writes to it.
    */
-  private readonly failedInvalidations = new Map<string, number>();
+  private readonly deferred = new Map<string, number>();
+  /** More than MAX_DEFERRED_TAGS were deferred: the whole store is cleared instead of replaying them. */
+  private clearOwed = false;
+  /** Counts deferrals, so that a replay keeps what was deferred while it ran. */
+  private deferrals = 0;
+  private replaying: Promise<void> | undefined;
   private readonly mediaTypes = new Map<string, string | null>();
   private readonly policy: string;
 
   constructor(private readonly options: ResponseCacheOptions) {
     this.policy = `"${RATE_LIMIT_POLICY}";q=${options.limiter.budget};w=${options.limiter.windowSeconds}`;
+    // Runs as the breaker closes, before any other command reaches Redis.
+    options.breaker?.onChange(({ state }) => {
+      if (state === 'closed') this.replay();
+    });
   }
 
   /** The media type Apollo would answer with, or null when it would refuse the `Accept` header (406). */
@@ -221,17 +242,56 @@ export class ResponseCache implements ChangeFeed {
     return sha256(JSON.stringify([this.options.schemaId, mediaType, documentHash, operation.operationName, operation.variables]), 'base64url');
   }
 
-  private async flushFailedInvalidations(): Promise<boolean> {
-    if (this.failedInvalidations.size === 0) return true;
-    const retried = new Map(this.failedInvalidations);
-    try {
-      await this.options.store.invalidate([...retried.keys()]);
-    } catch {
-      return false;
+  /** True when the store holds no response that a deferred invalidation should have dropped. */
+  private settled(): boolean {
+    return this.deferred.size === 0 && !this.clearOwed;
+  }
+
+  /** Whether the store is known to be away (its Redis breaker is open): it is not asked at all then. */
+  private storeAway(): boolean {
+    return this.options.breaker?.state === 'open';
+  }
+
+  /** Keeps the tags of an invalidation the store did not take, to replay it later. */
+  private defer(tags: readonly string[]): void {
+    this.deferrals += 1;
+    countResponseCache('invalidation_deferred');
+    if (this.clearOwed) return;
+    for (const tag of tags) this.deferred.set(tag, this.deferrals);
+    if (this.deferred.size > MAX_DEFERRED_TAGS) {
+      this.deferred.clear();
+      this.clearOwed = true;
     }
-    for (const [tag, failures] of retried) if (this.failedInvalidations.get(tag) === failures) this.failedInvalidations.delete(tag);
-    this.options.log.info({ tags: retried.size }, 'response cache: delayed invalidation applied');
-    return true;
+  }
+
+  /** Starts replaying what was deferred, unless it is under way, nothing is owed, or the store is away. */
+  private replay(): void {
+    if (this.replaying || this.settled() || this.storeAway()) return;
+    this.replaying = this.replayOnce().finally(() => {
+      this.replaying = undefined;
+    });
+  }
+
+  private async replayOnce(): Promise<void> {
+    const started = this.deferrals;
+    const clear = this.clearOwed;
+    const tags = [...this.deferred];
+    try {
+      if (clear) await this.options.store.clear();
+      else await this.options.store.invalidate(tags.map(([tag]) => tag));
+    } catch (error) {
+      this.options.log.debug({ err: error }, 'response cache: deferred invalidations not replayed yet');
+      return;
+    }
+    if (clear) {
+      // A deferral during the clear was not recorded tag by tag: clear again.
+      if (this.deferrals === started) this.clearOwed = false;
+      countResponseCache('flush');
+    } else {
+      for (const [tag, deferral] of tags) if (this.deferred.get(tag) === deferral) this.deferred.delete(tag);
+      countResponseCache('invalidation_replayed');
+    }
+    this.options.log.debug({ tags: tags.length, clear }, 'response cache: deferred invalidations replayed');
   }
 
   /**
@@ -241,15 +301,17 @@ export class ResponseCache implements ChangeFeed {
    */
   async serve(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const key = this.keyOf(request);
-    if (key === undefined) return this.bypass(request);
-    if (!(await this.flushFailedInvalidations())) return this.bypass(request);
-    // Retried but another failure came in meanwhile: not yet safe to read.
-    if (this.failedInvalidations.size > 0) return this.bypass(request);
+    if (key === undefined || this.storeAway()) return this.bypass(request);
+    if (!this.settled()) {
+      // The store may hold responses a deferred write changed: not read until the replay is done.
+      this.replay();
+      return this.bypass(request);
+    }
     let lookup;
     try {
       lookup = await this.options.store.get(key);
     } catch (error) {
-      // An outage is logged once by the Redis client's availability log; not once per request.
+      // An outage is logged once, by the Redis client's breaker; not once per request.
       request.log.debug({ err: error }, 'response cache unreachable; running the operation');
       return this.bypass(request);
     }
@@ -340,7 +402,7 @@ export class ResponseCache implements ChangeFeed {
       return body;
     }
     // An invalidation still owed may concern this response's rows: it is not stored until that is settled.
-    if (Date.now() - miss.startedAt < INVALIDATION_HORIZON_MS && this.failedInvalidations.size === 0) {
+    if (Date.now() - miss.startedAt < INVALIDATION_HORIZON_MS && this.settled() && !this.storeAway()) {
       try {
         const tags = [...miss.capture.tags];
         if (await this.options.store.set(miss.key, stored, tags, miss.token)) countResponseCache('store');
@@ -385,12 +447,17 @@ export class ResponseCache implements ChangeFeed {
     const tags = tagsOfChanges(changes);
     if (tags.length === 0) return;
     countResponseCache('invalidation');
+    if (this.storeAway()) {
+      this.defer(tags);
+      return;
+    }
     try {
       await this.options.store.invalidate(tags);
     } catch (error) {
-      // Retried before this instance reads the store again; see the class comment in README.
-      for (const tag of tags) this.failedInvalidations.set(tag, (this.failedInvalidations.get(tag) ?? 0) + 1);
-      this.options.log.error({ err: error, tags: tags.length }, 'response cache invalidation failed; this instance bypasses the cache until it succeeds');
+      // Replayed before this instance reads the store again (README, Caching). An outage is
+      // logged once by the Redis client's breaker and counted in /metrics, not logged per write.
+      this.defer(tags);
+      this.options.log.debug({ err: error, tags: tags.length }, 'response cache invalidation deferred until the store answers');
     }
   }
 
@@ -415,7 +482,7 @@ export class ResponseCache implements ChangeFeed {
 export interface ResponseCacheSetup {
   config: ResponseCacheConfig;
   /** The application's Redis client (required by the `redis` mode). */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   limiter: CostLimiter;
   /** The executable schema: its SDL digest keys the entries. */
   schema: GraphQLSchema;
@@ -447,5 +514,6 @@ export function createResponseCache({ config, redis, limiter, schema, hashOnlyDo
     schemaId: sha256(printSchema(schema), 'base64url').slice(0, 16),
     hashOnlyDocuments,
     log,
+    ...(config.mode === 'redis' && redis ? { breaker: redis.breaker } : {}),
   });
 }

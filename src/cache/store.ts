@@ -37,6 +37,8 @@ export interface ResponseStore {
   set(key: string, entry: CachedResponse, tags: readonly string[], token: number): Promise<boolean>;
   /** Drops every entry carrying one of `tags`; entries being computed with them will not be stored. */
   invalidate(tags: readonly string[]): Promise<void>;
+  /** Drops every entry; entries being computed while it runs will not be stored. */
+  clear(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,8 @@ export interface MemoryStoreOptions {
 /** Per process: correct for one instance only (another instance never hears this one's invalidations). */
 export class MemoryResponseStore implements ResponseStore {
   private sequence = 0;
+  /** The sequence of the last `clear`: a reader whose token is older may not store. */
+  private clearedAt = 0;
   private readonly entries: LRUCache<string, { entry: CachedResponse; tags: readonly string[] }>;
   private readonly index = new Map<string, Set<string>>();
   /** Tag -> sequence and time of its last invalidation, kept for INVALIDATION_HORIZON_MS. */
@@ -93,6 +97,7 @@ export class MemoryResponseStore implements ResponseStore {
   }
 
   async set(key: string, entry: CachedResponse, tags: readonly string[], token: number): Promise<boolean> {
+    if (this.clearedAt > token) return false;
     for (const tag of tags) {
       const last = this.invalidated.get(tag);
       if (last && last.sequence > token) return false;
@@ -124,15 +129,23 @@ export class MemoryResponseStore implements ResponseStore {
     }
   }
 
+  async clear(): Promise<void> {
+    this.sequence += 1;
+    this.clearedAt = this.sequence;
+    this.entries.clear();
+  }
+
   async close(): Promise<void> {
     this.entries.clear();
   }
 }
 
-/** Stores unless a tag was invalidated after the reader's token. KEYS[1]: entry. ARGV: token, payload, ttl ms, prefix, tags... */
+/** Stores unless the store was cleared or a tag invalidated after the reader's token. KEYS[1]: entry. ARGV: token, payload, ttl ms, prefix, tags... */
 const STORE_SCRIPT = `
 local token = tonumber(ARGV[1])
 local prefix = ARGV[4]
+local cleared = redis.call('GET', prefix .. 'cleared')
+if cleared and tonumber(cleared) > token then return 0 end
 for i = 5, #ARGV do
   local last = redis.call('GET', prefix .. 'i:' .. ARGV[i])
   if last and tonumber(last) > token then return 0 end
@@ -162,9 +175,20 @@ end
 return sequence
 `;
 
+/** Bumps the sequence and marks the store cleared at it. KEYS[1]: sequence, KEYS[2]: cleared mark. ARGV: horizon s. */
+const CLEAR_MARK_SCRIPT = `
+local sequence = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], sequence, 'EX', ARGV[1])
+return sequence
+`;
+
+/** Keys deleted per SCAN step of `clear`. */
+const CLEAR_BATCH = 1000;
+
 interface ScriptedRedis extends Redis {
   responseCacheStore(entryKey: string, ...args: Array<string | number>): Promise<number>;
   responseCacheInvalidate(sequenceKey: string, ...args: Array<string | number>): Promise<number>;
+  responseCacheClearMark(sequenceKey: string, clearedKey: string, horizonSeconds: number): Promise<number>;
 }
 
 export interface RedisStoreOptions {
@@ -195,6 +219,7 @@ export class RedisResponseStore implements ResponseStore {
     if (!('responseCacheStore' in redis)) {
       redis.defineCommand('responseCacheStore', { numberOfKeys: 1, lua: STORE_SCRIPT });
       redis.defineCommand('responseCacheInvalidate', { numberOfKeys: 1, lua: INVALIDATE_SCRIPT });
+      redis.defineCommand('responseCacheClearMark', { numberOfKeys: 2, lua: CLEAR_MARK_SCRIPT });
     }
     this.redis = redis as ScriptedRedis;
   }
@@ -223,6 +248,23 @@ export class RedisResponseStore implements ResponseStore {
   async invalidate(tags: readonly string[]): Promise<void> {
     if (tags.length === 0) return;
     await this.redis.responseCacheInvalidate(this.sequenceKey, Math.ceil(INVALIDATION_HORIZON_MS / 1000), this.prefix, ...tags);
+  }
+
+  /**
+   * Marks the store cleared first (readers computing now will not store),
+   * then deletes its entries and tag sets, a SCAN batch at a time so that
+   * Redis is never blocked for long.
+   */
+  async clear(): Promise<void> {
+    await this.redis.responseCacheClearMark(this.sequenceKey, `${this.prefix}cleared`, Math.ceil(INVALIDATION_HORIZON_MS / 1000));
+    for (const kind of ['e', 't']) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}${kind}:*`, 'COUNT', CLEAR_BATCH);
+        if (keys.length > 0) await this.redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
   }
 
   async close(): Promise<void> {

@@ -63,6 +63,8 @@ export interface Config {
   oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
   /** Optional Redis for limits shared across instances. */
   redisUrl: string | undefined;
+  /** How long a Redis command waits for its answer before it fails and the Redis circuit breaker opens. */
+  redisCommandTimeoutMs: number;
   /** Login / sign-up attempts per (email, IP) per 15 minutes. */
   loginLimitPerEmailIp: number;
   /** Failed login / sign-up attempts per IP per hour (all emails) before the IP is blocked for credential stuffing. */
@@ -363,6 +365,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     refreshTokenTtlDays: read.int('REFRESH_TOKEN_TTL_DAYS', 30, 1, 365),
     oidc: undefined,
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisCommandTimeoutMs: read.int('REDIS_COMMAND_TIMEOUT_MS', 1_000, 50, 60_000),
     loginLimitPerEmailIp: read.int('LOGIN_LIMIT_PER_EMAIL_IP', 10, 1, 10_000),
     loginLimitPerIp: read.int('LOGIN_LIMIT_PER_IP', 100, 1, 1_000_000),
     queryLimits: {

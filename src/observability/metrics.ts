@@ -94,9 +94,47 @@ const queryLimitRefusals = new Counter({
 
 const responseCacheEvents = new Counter({
   name: 'graphql_response_cache_events_total',
-  help: 'Shared response cache: lookups (hit, not_modified, miss, bypass), responses stored (store) and invalidations published (invalidation).',
+  help:
+    'Shared response cache: lookups (hit, not_modified, miss, bypass), responses stored (store), invalidations published (invalidation), ' +
+    'invalidations the store did not take, kept to replay (invalidation_deferred), replays done (invalidation_replayed) and whole-store flushes (flush).',
   labelNames: ['event'] as const,
   registers: [registry],
+});
+
+const redisCommandsSkipped = new Counter({
+  name: 'redis_commands_skipped_total',
+  help: 'Redis commands refused at once, unsent, because the circuit breaker was open (the caller fell back to memory or a cache miss).',
+  registers: [registry],
+});
+
+const redisCommandFailures = new Counter({
+  name: 'redis_command_failures_total',
+  help: 'Redis commands sent that got no answer, by reason: timeout (the command timeout passed) or connection (lost, refused, not writable).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+const redisBreakerChanges = new Counter({
+  name: 'redis_breaker_transitions_total',
+  help: 'Changes of the Redis circuit breaker, by the state entered (open, closed).',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+
+/** What the breaker gauge reads (src/redis/breaker.ts). */
+export interface BreakerStateSource {
+  readonly state: 'closed' | 'open';
+}
+const breakers = new Set<BreakerStateSource>();
+new Gauge({
+  name: 'redis_breaker_state',
+  help: 'Redis circuit breaker: 1 while open (Redis silent or unreachable, its commands refused at once), 0 while closed.',
+  registers: [registry],
+  collect() {
+    let open = 0;
+    for (const breaker of breakers) if (breaker.state === 'open') open += 1;
+    this.set(open);
+  },
 });
 
 const pools = new Set<PoolCounts>();
@@ -149,11 +187,43 @@ export function countLoginFailure(reason: string): void {
   loginFailures.inc({ reason: loginReasons.value(reason) });
 }
 
-export type ResponseCacheEvent = 'hit' | 'not_modified' | 'miss' | 'bypass' | 'store' | 'invalidation';
+export type ResponseCacheEvent =
+  | 'hit'
+  | 'not_modified'
+  | 'miss'
+  | 'bypass'
+  | 'store'
+  | 'invalidation'
+  | 'invalidation_deferred'
+  | 'invalidation_replayed'
+  | 'flush';
 
 /** Counts an event of the shared response cache (src/cache/). */
 export function countResponseCache(event: ResponseCacheEvent): void {
   responseCacheEvents.inc({ event });
+}
+
+/** Counts a Redis command refused by an open circuit breaker. */
+export function countRedisCommandSkipped(): void {
+  redisCommandsSkipped.inc();
+}
+
+/** Counts a Redis command that was sent and got no answer. */
+export function countRedisCommandFailure(reason: 'timeout' | 'connection'): void {
+  redisCommandFailures.inc({ reason });
+}
+
+/** Counts a change of a Redis circuit breaker. */
+export function countRedisBreakerChange(state: 'closed' | 'open'): void {
+  redisBreakerChanges.inc({ state });
+}
+
+/** Adds a breaker to the `redis_breaker_state` gauge until the returned function is called. */
+export function observeRedisBreaker(breaker: BreakerStateSource): () => void {
+  breakers.add(breaker);
+  return () => {
+    breakers.delete(breaker);
+  };
 }
 
 /** Adds a pool to the pool gauges until the returned function is called. */

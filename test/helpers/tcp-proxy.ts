@@ -1,9 +1,11 @@
 /**
- * A TCP stand-in for the database server, to take it away and bring it back
- * under a running application: `forward` relays to the real server, `stop`
- * closes the port and cuts every relayed connection (what a crashed or
- * stopped PostgreSQL looks like to a client), `blackhole` accepts
- * connections and never answers (an unreachable host, a full backlog).
+ * A TCP stand-in for a server (PostgreSQL, Redis), to take it away and bring
+ * it back under a running application: `forward` relays to the real server,
+ * `stop` closes the port and cuts every relayed connection (what a crashed or
+ * stopped server looks like to a client), `blackhole` accepts connections
+ * and never answers (an unreachable host, a full backlog), `freeze` keeps
+ * every connection open but holds the bytes sent either way (a paused
+ * container, a network partition) until `thaw` delivers them and relays again.
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -11,6 +13,9 @@ import net from 'node:net';
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private frozen = false;
+  /** Bytes held while frozen, with where they go, in arrival order. */
+  private held: Array<{ to: net.Socket; chunk: Buffer }> = [];
 
   private constructor(
     readonly port: number,
@@ -30,17 +35,42 @@ export class TcpProxy {
 
   /** Relays every new connection to the target. */
   forward(): Promise<void> {
+    this.frozen = false;
+    this.held = [];
     return this.listen((client) => {
       const upstream = net.connect(this.target.port, this.target.host);
       this.track(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      this.relay(client, upstream);
+      this.relay(upstream, client);
       const cut = () => {
         client.destroy();
         upstream.destroy();
       };
       client.on('error', cut).on('close', cut);
       upstream.on('error', cut).on('close', cut);
+    });
+  }
+
+  /**
+   * From now on, bytes sent either way on any relayed connection (open or
+   * new) are held, not delivered: connections stay open, nothing answers.
+   */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Delivers what was held, in order, and relays again. */
+  thaw(): void {
+    this.frozen = false;
+    const held = this.held;
+    this.held = [];
+    for (const { to, chunk } of held) if (!to.destroyed) to.write(chunk);
+  }
+
+  private relay(from: net.Socket, to: net.Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      if (this.frozen) this.held.push({ to, chunk });
+      else if (!to.destroyed) to.write(chunk);
     });
   }
 
@@ -57,6 +87,7 @@ export class TcpProxy {
     this.server = undefined;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    this.held = [];
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 

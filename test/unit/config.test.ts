@@ -58,6 +58,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://localhost' })).toThrow(/REDIS_URL/);
   });
 
+  it('gives Redis commands 1 s by default, 50 ms to 60 s when set', () => {
+    expect(loadConfig({}).redisCommandTimeoutMs).toBe(1000);
+    expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '250' }).redisCommandTimeoutMs).toBe(250);
+    expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '10' })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
+    expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '60001' })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
+  });
+
   it('accepts a postgres URL and numeric limits', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', DATABASE_POOL_MAX: '25', PORT: '0' });
     expect(config).toMatchObject({ databaseUrl: 'postgres://u:p@db:5432/app', databasePoolMax: 25, port: 0 });

@@ -73,6 +73,19 @@ describe.each(stores)('%s response store', (_name, make) => {
     expect(await store.set('k', response('fresh'), ['Product:1'], after.token)).toBe(true);
     expect((await store.get('k')).entry?.data).toBe('fresh');
   });
+
+  it('clears every entry, and refuses a response computed before the clear', async () => {
+    const store = await make();
+    const before = await store.get('a');
+    await store.set('a', response('1'), ['Product:1'], before.token);
+    await store.set('b', response('2'), [], before.token);
+    await store.clear();
+    expect([(await store.get('a')).entry, (await store.get('b')).entry]).toEqual([undefined, undefined]);
+    expect(await store.set('c', response('stale'), ['User:1'], before.token)).toBe(false);
+    const after = await store.get('c');
+    expect(await store.set('c', response('fresh'), ['User:1'], after.token)).toBe(true);
+    expect((await store.get('c')).entry?.data).toBe('fresh');
+  });
 });
 
 describe('memory response store bounds', () => {
