@@ -77,8 +77,8 @@ class Lifecycle {
           'shutting down: readiness fails; serving during the drain delay',
         );
         const report = await drain.shutdown({ delayMs: config.shutdownDrainDelayMs, timeoutMs: config.shutdownTimeoutMs });
-        if (report.cut > 0 || report.idleClosed > 0) {
-          logger.warn(report, 'SHUTDOWN_TIMEOUT_MS reached: cut the requests still running and closed idle connections');
+        if (report.cut > 0) {
+          logger.warn(report, 'SHUTDOWN_TIMEOUT_MS reached: cut the connections still busy');
         } else {
           logger.info(report, 'shutting down: every connection has ended');
         }

@@ -355,7 +355,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     graphqlExecutor: read.oneOf<GraphqlExecutor>('GRAPHQL_EXECUTOR', ['jit', 'graphql-js'], 'jit'),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 52_428_800),
     trustProxy: read.bool('TRUST_PROXY', false),
-    shutdownDrainDelayMs: read.int('SHUTDOWN_DRAIN_DELAY_MS', 5_000, 0, 120_000),
+    // Load balancers exist in production; elsewhere Ctrl-C stops the server at once.
+    shutdownDrainDelayMs: read.int('SHUTDOWN_DRAIN_DELAY_MS', nodeEnv === 'production' ? 5_000 : 0, 0, 120_000),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 120_000),
     corsOrigins: read.origins('CORS_ORIGINS'),
     corsAllowedHeaders: read.headerNames('CORS_ALLOWED_HEADERS', DEFAULT_CORS_ALLOWED_HEADERS),

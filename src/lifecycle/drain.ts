@@ -24,7 +24,8 @@ const POLL_MS = 20;
  * - `draining`: the drain delay after the signal: readiness fails, requests
  *   are served normally, every response carries `Connection: close`;
  * - `closing`: new requests are answered 503; the listener closes at the
- *   first quiet moment; requests already running finish;
+ *   first quiet moment; requests already running finish, then idle
+ *   connections are closed;
  * - `closed`: every connection has ended (or was cut at the deadline).
  */
 export type DrainPhase = 'serving' | 'draining' | 'closing' | 'closed';
@@ -43,10 +44,10 @@ export interface ShutdownReport {
   refused: number;
   /** Milliseconds from the signal until the listener closed. */
   listenerClosedAfterMs: number;
-  /** Requests still running at the deadline, cut. */
-  cut: number;
-  /** Connections with no request running that were still open at the deadline, closed. */
+  /** Idle keep-alive connections closed once no request was running. */
   idleClosed: number;
+  /** Connections still busy at the deadline (`timeoutMs` after the signal), cut. */
+  cut: number;
 }
 
 /**
@@ -60,15 +61,16 @@ export interface ShutdownReport {
  * 2. then new requests are answered 503 SERVICE_UNAVAILABLE with
  *    `Retry-After` and `Connection: close` (`/health/*` still answer), and the
  *    listener closes at the first quiet moment (LISTENER_QUIET_MS);
- * 3. requests running finish; a keep-alive connection left idle is never
- *    closed under its client: its next request gets the 503, or it ends by
- *    the Keep-Alive timeout; at the deadline (`timeoutMs` after the signal)
- *    whatever is still open is closed.
+ * 3. requests running finish, and a request arriving meanwhile on a
+ *    kept-alive connection gets the 503; once none runs, the connections
+ *    left idle (their clients quiet since the delay began) are closed; at
+ *    the deadline (`timeoutMs` after the signal) whatever is still open is
+ *    cut.
  *
- * Node's `server.close()` (which `app.close()` calls) would close idle
- * keep-alive connections at once, racing clients that are writing a request
- * on them; so the listener is closed with net.Server's own `close`, which
- * leaves the connections alone, and `app.close()` runs only once they ended.
+ * Node's `server.close()` (which `app.close()` calls) closes idle keep-alive
+ * connections at once, racing clients that are writing a request on them;
+ * so the listener is closed with net.Server's own `close`, which leaves the
+ * connections alone, and `app.close()` runs only once they ended.
  */
 export interface Drain {
   /** True once shutdown has started: readiness fails. */
@@ -167,12 +169,17 @@ export function registerDrain(app: FastifyInstance): Drain {
       const listenerClosedAfterMs = Date.now() - signalAt;
       app.log.info({ listenerClosedAfterMs, inFlight, connections: sockets.size }, 'shutting down: listener closed');
 
-      const ended = await until(() => sockets.size === 0, deadline);
-      let cut = 0;
+      // Requests running finish. Connections still open once none runs (and none was accepted or
+      // ended for a moment) belong to clients quiet since the delay began: closed now, by Node's
+      // closeIdleConnections, which spares a connection in the middle of receiving a request.
       let idleClosed = 0;
-      if (!ended) {
-        cut = inFlight;
-        idleClosed = Math.max(0, sockets.size - inFlight);
+      if (await until(() => inFlight === 0 && Date.now() - lastActivityAt >= LISTENER_QUIET_MS, deadline)) {
+        idleClosed = sockets.size;
+        app.server.closeIdleConnections();
+      }
+      let cut = 0;
+      if (!(await until(() => sockets.size === 0, deadline))) {
+        cut = sockets.size;
         for (const socket of sockets) socket.destroy();
       }
       phase = 'closed';
