@@ -101,9 +101,9 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    // Shutdown is src/lifecycle/drain.ts's: by the time app.close() runs, every connection has
-    // ended. Should a request still arrive then, the drain answers it 503 with the coded body
-    // (Fastify's own 503 has none), and Fastify closes no connection itself.
+    // Shutdown is src/lifecycle/drain.ts's: main.ts runs app.close() only once every connection
+    // has ended, and refusals are the drain's coded 503 (Fastify's own 503 has no error shape).
+    // Node's server.close() still closes idle connections; Fastify adds no closing of its own.
     return503OnClosing: false,
     forceCloseConnections: false,
     ...timeoutServerOptions(config),
