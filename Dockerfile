@@ -87,6 +87,8 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health/ready', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1)).catch(() => process.exit(1))"]
 
 # node runs as PID 1 directly (no `npm start`), so SIGTERM from `docker stop`
-# reaches the app, which drains requests and closes the pool within
-# SHUTDOWN_TIMEOUT_MS (keep it below docker's stop timeout, 10 s by default).
+# reaches the app, which serves on for SHUTDOWN_DRAIN_DELAY_MS (5 s), then
+# drains requests and closes the pool within SHUTDOWN_TIMEOUT_MS of the signal
+# (10 s, the delay included; keep it below the stop timeout: docker's default
+# is 10 s, docker-compose.yml gives 15 s).
 CMD ["node", "dist/src/main.js"]

@@ -54,7 +54,7 @@ declare module 'fastify' {
     stats: RequestStats;
   }
   interface FastifyInstance {
-    /** Graceful shutdown of the HTTP side: refuse new requests, let running ones finish (src/lifecycle/drain.ts). */
+    /** Graceful shutdown of the HTTP side: drain delay, then refuse new requests and let running ones finish (src/lifecycle/drain.ts). */
     drain: Drain;
   }
 }
@@ -102,7 +102,11 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    return503OnClosing: true,
+    // Shutdown is src/lifecycle/drain.ts's: main.ts runs app.close() only once every connection
+    // has ended, and refusals are the drain's coded 503 (Fastify's own 503 has no error shape).
+    // Node's server.close() still closes idle connections; Fastify adds no closing of its own.
+    return503OnClosing: false,
+    forceCloseConnections: false,
     ...timeoutServerOptions(config),
     clientErrorHandler,
     // Errors Fastify meets before routing (a malformed URL): coded like the rest.
@@ -114,7 +118,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     request.stats = new RequestStats();
     reply.header('x-request-id', request.id);
   });
-  // Before anything else that does work: while shutting down, new requests are refused here.
+  // Before anything else that does work: once the drain delay is over, new requests are refused here.
   const drain = registerDrain(app);
   app.decorate('drain', drain);
   // Everything the request does from here on holds at most this many pool connections at once.
@@ -245,10 +249,10 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     ...(trusted ? { trusted } : {}),
     ...(responseCache ? { cache: responseCache } : {}),
   });
-  // app.close() stops accepting connections and waits for in-flight requests
-  // (Fastify closes idle keep-alive sockets itself); then Apollo stops. Apollo's
-  // Fastify drain plugin is not used: it calls app.close() from apollo.stop(),
-  // which deadlocks when the shutdown starts from app.close().
+  // main.ts calls app.close() once the drain has closed the listener and every
+  // connection has ended; then Apollo stops. Apollo's Fastify drain plugin is
+  // not used: it calls app.close() from apollo.stop(), which deadlocks when the
+  // shutdown starts from app.close().
   app.addHook('onClose', async () => {
     await apollo.stop();
     await responseCache?.close();

@@ -9,19 +9,21 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { startTracing, type Tracing } from './observability/tracing.js';
 import { assertCanListen, describeStartupError } from './startup/startup-errors.js';
 
-/** After the drain, how long closing the server, the pool and the embedded PostgreSQL may take. */
+/** After SHUTDOWN_TIMEOUT_MS, how long closing the app, the pool and the embedded PostgreSQL may take. */
 const CLOSE_GRACE_MS = 10_000;
 
 let databaseUrl: string | undefined;
 
 /**
- * Graceful shutdown on SIGINT/SIGTERM: readiness fails and new requests get
- * 503 at once; requests in flight finish (up to SHUTDOWN_TIMEOUT_MS, then
- * they are cut); the HTTP server closes, then the pool, then the embedded
- * PostgreSQL; exit 0. A signal during start-up stops it after the current
- * step (an embedded PostgreSQL must not outlive us). Repeated signals are
- * ignored: `npm start` in a terminal delivers Ctrl-C twice (once from the
- * terminal, once forwarded by npm).
+ * Graceful shutdown on SIGINT/SIGTERM (src/lifecycle/drain.ts): readiness
+ * fails at once and requests keep being served, with `Connection: close`,
+ * for SHUTDOWN_DRAIN_DELAY_MS; then new requests get 503, the listener
+ * closes, and requests running finish; SHUTDOWN_TIMEOUT_MS after the signal
+ * whatever is still open is cut. Then Apollo, the pool and the embedded
+ * PostgreSQL close; exit 0. A signal during start-up stops it after the
+ * current step (an embedded PostgreSQL must not outlive us). Repeated
+ * signals are ignored: `npm start` in a terminal delivers Ctrl-C twice (once
+ * from the terminal, once forwarded by npm).
  */
 class Lifecycle {
   private signal: string | undefined;
@@ -69,11 +71,16 @@ class Lifecycle {
     deadline.unref();
     try {
       if (this.app) {
-        logger.info({ signal, inFlight: this.app.drain.inFlight, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: finishing requests in flight');
-        const { unfinished } = await this.app.drain.drain(config.shutdownTimeoutMs);
-        if (unfinished > 0) {
-          logger.warn({ unfinished }, 'SHUTDOWN_TIMEOUT_MS reached: cutting the requests still running');
-          this.app.server.closeAllConnections();
+        const { drain } = this.app;
+        logger.info(
+          { signal, inFlight: drain.inFlight, drainDelayMs: config.shutdownDrainDelayMs, timeoutMs: config.shutdownTimeoutMs },
+          'shutting down: readiness fails; serving during the drain delay',
+        );
+        const report = await drain.shutdown({ delayMs: config.shutdownDrainDelayMs, timeoutMs: config.shutdownTimeoutMs });
+        if (report.cut > 0) {
+          logger.warn(report, 'SHUTDOWN_TIMEOUT_MS reached: cut the connections still busy');
+        } else {
+          logger.info(report, 'shutting down: every connection has ended');
         }
         await this.app.close();
       } else {

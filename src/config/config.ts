@@ -44,6 +44,9 @@ export interface Config {
   graphqlExecutor: GraphqlExecutor;
   bodyLimitBytes: number;
   trustProxy: boolean;
+  /** On SIGINT/SIGTERM, how long requests keep being served (readiness failing) before the listener closes. */
+  shutdownDrainDelayMs: number;
+  /** From the signal, when requests still running are cut (the drain delay included). */
   shutdownTimeoutMs: number;
   /** Browser origins allowed to call the API cross-origin (CORS); empty: same origin only. */
   corsOrigins: string[];
@@ -354,6 +357,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     graphqlExecutor: read.oneOf<GraphqlExecutor>('GRAPHQL_EXECUTOR', ['jit', 'graphql-js'], 'jit'),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 52_428_800),
     trustProxy: read.bool('TRUST_PROXY', false),
+    // Load balancers exist in production; elsewhere Ctrl-C stops the server at once.
+    shutdownDrainDelayMs: read.int('SHUTDOWN_DRAIN_DELAY_MS', nodeEnv === 'production' ? 5_000 : 0, 0, 120_000),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 120_000),
     corsOrigins: read.origins('CORS_ORIGINS'),
     corsAllowedHeaders: read.headerNames('CORS_ALLOWED_HEADERS', DEFAULT_CORS_ALLOWED_HEADERS),
@@ -418,6 +423,13 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   };
   if (config.queryLimits.maxCost > config.rateLimit.budget) {
     read.problem('QUERY_MAX_COST must not exceed RATE_LIMIT_BUDGET (a query over the whole budget could never run)');
+  }
+  if (config.shutdownDrainDelayMs > 0 && config.shutdownDrainDelayMs >= config.shutdownTimeoutMs) {
+    read.problem(
+      `SHUTDOWN_DRAIN_DELAY_MS (${config.shutdownDrainDelayMs}) must be less than SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs}): ` +
+        'the delay is the first part of the shutdown budget and requests still running need the rest; ' +
+        'raise SHUTDOWN_TIMEOUT_MS or lower SHUTDOWN_DRAIN_DELAY_MS (0 turns the delay off)',
+    );
   }
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     read.problem('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');

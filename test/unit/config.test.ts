@@ -82,6 +82,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ QUERY_MAX_TOKENS: '10' })).toThrow(/QUERY_MAX_TOKENS must be an integer from 100/);
   });
 
+  it('keeps serving for a drain delay that must fit in the shutdown budget, and allows no delay at all', () => {
+    expect(loadConfig(PROD)).toMatchObject({ shutdownDrainDelayMs: 5000, shutdownTimeoutMs: 10000 });
+    expect(loadConfig({})).toMatchObject({ shutdownDrainDelayMs: 0, shutdownTimeoutMs: 10000 });
+    expect(loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '0', SHUTDOWN_TIMEOUT_MS: '0' })).toMatchObject({ shutdownDrainDelayMs: 0, shutdownTimeoutMs: 0 });
+    expect(loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '14999', SHUTDOWN_TIMEOUT_MS: '15000' })).toMatchObject({ shutdownDrainDelayMs: 14999 });
+    expect(() => loadConfig({ ...PROD, SHUTDOWN_TIMEOUT_MS: '5000' })).toThrow(
+      'SHUTDOWN_DRAIN_DELAY_MS (5000) must be less than SHUTDOWN_TIMEOUT_MS (5000): the delay is the first part of the shutdown budget',
+    );
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '20000' })).toThrow(/raise SHUTDOWN_TIMEOUT_MS or lower SHUTDOWN_DRAIN_DELAY_MS \(0 turns the delay off\)/);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '-1' })).toThrow(/SHUTDOWN_DRAIN_DELAY_MS must be an integer from 0/);
+  });
+
   it('validates HOST as an IP address or host name', () => {
     expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
     expect(loadConfig({ HOST: '::' }).host).toBe('::');
