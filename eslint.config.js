@@ -1,6 +1,7 @@
 // ESLint flat config: @eslint/js and typescript-eslint recommended, type-aware
 // (recommendedTypeChecked, via the TypeScript project service).
 import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -86,6 +87,24 @@ export default tseslint.config(
           patterns: [{ group: ['**/modules/*/*.repository', '**/modules/*/*.repository.js'], message: "Call the module's service, never its repository." }],
         },
       ],
+    },
+  },
+  {
+    // No import circles in the application: a module that reaches itself
+    // back through others half-initialises one of them at start-up, and
+    // hides which layer depends on which. Resolved as TypeScript resolves
+    // ESM (`./x.js` is `./x.ts`) by import-x's own resolver, no extra
+    // package. The rule skips `import type`; test/unit/import-graph.test.ts
+    // counts those too.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [importX.createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
+    },
+    rules: {
+      'import-x/no-cycle': 'error',
     },
   },
   {

@@ -67,12 +67,25 @@ export class PoolShare {
     return this.releaser();
   }
 
+  /**
+   * A slot taken at once, even when all are held, and counted while it is
+   * held: for the connection of a transaction opened inside another unit of
+   * work of the same work (a detached unit of work). The unit holding the
+   * other connection waits for this one, so waiting here for a slot that
+   * unit holds would never end with a limit of 1.
+   */
+  acquireBeyondLimit(): () => void {
+    this.held += 1;
+    return this.releaser();
+  }
+
   private releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.waiting.shift();
+      // Above the limit (a slot taken beyond it is back), the freed slot is not handed on.
+      const next = this.held > this.limit ? undefined : this.waiting.shift();
       if (next) next();
       else this.held -= 1;
     };
@@ -80,6 +93,7 @@ export class PoolShare {
 }
 
 const currentShare = new AsyncLocalStorage<PoolShare>();
+const beyondShare = new AsyncLocalStorage<boolean>();
 
 /**
  * Runs `work` (and everything it starts asynchronously) under `share`: its
@@ -91,6 +105,17 @@ export function runWithPoolShare<T>(share: PoolShare, work: () => T): T {
 }
 
 /**
+ * Runs `checkout` (the BEGIN of a transaction, which takes one connection)
+ * with a slot of the current share taken beyond its limit, without waiting
+ * (`PoolShare.acquireBeyondLimit`). Only for a transaction opened while the
+ * same work holds another connection in an open unit of work and waits for
+ * this one (src/db/unit-of-work.ts, `detached`).
+ */
+export function beyondPoolShare<T>(checkout: () => Promise<T>): Promise<T> {
+  return beyondShare.run(true, checkout);
+}
+
+/**
  * The pg pool as Kysely sees it: a checkout first takes a slot of the
  * current request's share, if there is one, and gives it back on release.
  */
@@ -98,7 +123,7 @@ function sharedPool(pool: pg.Pool): PostgresPool {
   return {
     async connect(): Promise<PostgresPoolClient> {
       const share = currentShare.getStore();
-      const free = share ? await share.acquire() : undefined;
+      const free = share ? (beyondShare.getStore() === true ? share.acquireBeyondLimit() : await share.acquire()) : undefined;
       let client: pg.PoolClient;
       try {
         client = await pool.connect();

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IsolationLevel, Kysely, Transaction } from 'kysely';
 
+import type { Change } from '../scope/change-feed.js';
 import type { Scope } from '../scope/scope.js';
+import { beyondPoolShare } from './connection.js';
 import type { Database } from './database.js';
 import type { AfterCommit, UnitState } from './unit-state.js';
 
@@ -15,13 +17,20 @@ import type { AfterCommit, UnitState } from './unit-state.js';
  *   services (and an idempotency record, or an enqueued job) in one commit.
  *   With `savepoint: true` the part runs in a savepoint: its failure rolls
  *   back only that part, and the caller may carry on.
- * - `detached: true`: its own transaction even inside another unit, for the
- *   rare write that must commit whatever the caller does (say why where used).
+ * - `detached: true`: its own transaction even inside another unit (BEGIN
+ *   and COMMIT on a second connection), for the rare write that must commit
+ *   whatever the caller does (say why where used). It neither sees the outer
+ *   unit's uncommitted writes nor waits for its end; its after-commit
+ *   callbacks and changes follow its own commit. It must not touch rows the
+ *   outer unit has written or locked: it would wait for a lock its own caller
+ *   holds, which only the statement timeout ends.
  * - Inside a unit the scope's `db` is the transaction and its loaders are
- *   rebuilt on it, so reads see the unit's own writes. After the outermost
- *   commit the caller's loaders are replaced too.
- * - `afterCommit` callbacks run once after the outermost commit, never after
- *   a rollback (and never for a savepoint that rolled back).
+ *   rebuilt on it, so reads see the unit's own writes. After a commit (and
+ *   after a savepoint part) the caller's loaders are replaced too.
+ * - `afterCommit` callbacks run once after the commit of their unit, never
+ *   after a rollback (and never for a savepoint that rolled back). The
+ *   unit's recorded changes (src/scope/changes.ts) are announced first, in
+ *   one `publish`; changes of a savepoint part that rolled back are dropped.
  * - SQLSTATE 40001 (serialization failure) and 40P01 (deadlock) re-run the
  *   whole unit with jittered backoff, a bounded number of times, but only at
  *   the outermost level and only when the caller says the work is
@@ -94,7 +103,7 @@ export async function afterCommit(scope: Scope, callback: AfterCommit): Promise<
 }
 
 async function runOutermost<L, T>(scope: Scope<L>, work: (scope: Scope<L>) => Promise<T>, options: UnitOptions): Promise<T> {
-  const open = await beginUnit(scope, options);
+  const open = await openUnit(scope, options);
   let result: T;
   try {
     result = await work(open.scope);
@@ -127,9 +136,20 @@ export interface OpenUnit<L> {
  */
 export async function beginUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolation'> = {}): Promise<OpenUnit<L>> {
   if (scope.unit) throw new Error('beginUnit: the scope already runs in a unit of work');
+  return openUnit(scope, options);
+}
+
+/**
+ * BEGIN on a connection of the scope's pool. Inside another unit (a detached
+ * unit) the outer one keeps its connection and waits for this one, so the
+ * checkout does not wait on the request's pool share (src/db/connection.ts):
+ * with a share of 1 it would wait for the outer unit's connection forever.
+ */
+async function openUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolation'>): Promise<OpenUnit<L>> {
   const builder = scope.pool.startTransaction();
-  const trx = await (options.isolation ? builder.setIsolationLevel(options.isolation) : builder).execute();
-  const unit: UnitState = { trx, callbacks: [], savepoints: 0 };
+  const begin = () => (options.isolation ? builder.setIsolationLevel(options.isolation) : builder).execute();
+  const trx = await (scope.unit ? beyondPoolShare(begin) : begin());
+  const unit: UnitState = { trx, callbacks: [], changes: [], savepoints: 0 };
   let ended = false;
   const rollback = async () => {
     if (ended) return;
@@ -154,8 +174,11 @@ export async function beginUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, '
         throw error;
       }
       ended = true;
-      // Reads after the unit (the mutation's payload) must not see rows cached before it.
+      // Reads after the unit (the mutation's payload) must not see rows cached
+      // before it; after a detached unit, the outer unit's loaders (on its own
+      // transaction, which sees this commit) are replaced the same way.
       scope.loaders = scope.deps.createLoaders(scope.db);
+      await announceChanges(scope, unit.changes);
       await runCallbacks(scope, unit.callbacks);
     },
   };
@@ -165,6 +188,7 @@ async function inSavepoint<L, T>(scope: Scope<L>, unit: UnitState, work: (scope:
   unit.savepoints += 1;
   const name = `unit_${unit.savepoints}`;
   const callbacksBefore = unit.callbacks.length;
+  const changesBefore = unit.changes.length;
   const savepoint = await unit.trx.savepoint(name).execute();
   try {
     const result = await work({ ...scope, loaders: scope.deps.createLoaders(unit.trx) });
@@ -174,9 +198,21 @@ async function inSavepoint<L, T>(scope: Scope<L>, unit: UnitState, work: (scope:
     return result;
   } catch (error) {
     await savepoint.rollbackToSavepoint(name).execute();
-    // What the rolled-back part asked for after commit no longer applies.
+    // What the rolled-back part asked for after commit, and the changes it recorded, no longer apply.
     unit.callbacks.length = callbacksBefore;
+    unit.changes.length = changesBefore;
     throw error;
+  }
+}
+
+/** The unit's changes, in one publish to the scope's change feed; a feed that fails is logged like a callback. */
+async function announceChanges(scope: Scope, changes: readonly Change[]): Promise<void> {
+  const feed = scope.deps.changes;
+  if (!feed || changes.length === 0) return;
+  try {
+    await feed.publish(changes);
+  } catch (error) {
+    scope.log.error({ err: error }, 'change feed failed to publish');
   }
 }
 

@@ -1,13 +1,16 @@
 import type { ControlledTransaction } from 'kysely';
 
+import type { Change } from '../scope/change-feed.js';
 import type { Database } from './database.js';
 
-/** A callback to run once the outermost unit of work has committed. */
+/** A callback to run once the unit of work it was registered in has committed. */
 export type AfterCommit = () => void | Promise<void>;
 
 /** The state of an open unit of work (src/db/unit-of-work.ts), carried by the scopes that run in it. */
 export interface UnitState {
   readonly trx: ControlledTransaction<Database>;
   readonly callbacks: AfterCommit[];
+  /** Changes recorded in the unit (src/scope/changes.ts), announced together after its commit. */
+  readonly changes: Change[];
   savepoints: number;
 }

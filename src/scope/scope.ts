@@ -6,7 +6,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
 import type { UnitState } from '../db/unit-state.js';
 
-import type { ChangeFeed } from './changes.js';
+import type { ChangeFeed } from './change-feed.js';
 
 /**
  * The request scope: everything a service may use to do one piece of work
