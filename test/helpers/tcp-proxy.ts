@@ -3,7 +3,10 @@
  * under a running application: `forward` relays to the real server, `stop`
  * closes the port and cuts every relayed connection (what a crashed or
  * stopped PostgreSQL looks like to a client), `blackhole` accepts
- * connections and never answers (an unreachable host, a full backlog).
+ * connections and never answers (an unreachable host, a full backlog),
+ * `severSilently` kills the relayed connections without the client noticing
+ * until it next writes (idle connections that died unseen: a failover behind
+ * a virtual IP, a NAT or firewall timeout).
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -11,6 +14,8 @@ import net from 'node:net';
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** Cuts the server side of each relayed connection, leaving a trap on the client side. */
+  private readonly severs = new Set<() => void>();
 
   private constructor(
     readonly port: number,
@@ -35,13 +40,36 @@ export class TcpProxy {
       this.track(upstream);
       client.pipe(upstream);
       upstream.pipe(client);
+      let severed = false;
       const cut = () => {
+        this.severs.delete(sever);
         client.destroy();
         upstream.destroy();
       };
+      const sever = () => {
+        severed = true;
+        this.severs.delete(sever);
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        upstream.destroy();
+        // The client learns only when it sends something: a reset, as from a peer that forgot the connection.
+        client.once('data', () => client.resetAndDestroy());
+      };
+      this.severs.add(sever);
       client.on('error', cut).on('close', cut);
-      upstream.on('error', cut).on('close', cut);
+      upstream.on('error', () => (severed ? undefined : cut())).on('close', () => (severed ? undefined : cut()));
     });
+  }
+
+  /**
+   * Kills every relayed connection on the server's side only: the client
+   * sees nothing until its next write, which is answered with a reset. New
+   * connections are relayed as before. Returns how many were severed.
+   */
+  severSilently(): number {
+    const severs = [...this.severs];
+    for (const sever of severs) sever();
+    return severs.length;
   }
 
   /** Accepts connections and never answers. */
@@ -57,6 +85,7 @@ export class TcpProxy {
     this.server = undefined;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    this.severs.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
