@@ -54,6 +54,8 @@ export class TcpProxy {
         upstream.destroy();
         // The client learns only when it sends something: a reset, as from a peer that forgot the connection.
         client.once('data', () => client.resetAndDestroy());
+        // unpipe paused it: without this the write would never be read, and the client would wait forever.
+        client.resume();
       };
       this.severs.add(sever);
       client.on('error', cut).on('close', cut);
