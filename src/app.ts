@@ -16,7 +16,7 @@ import { collectCacheTags } from './cache/tag-collection.js';
 import type { Config } from './config/config.js';
 import { PoolShare, runWithPoolShare } from './db/connection.js';
 import type { Database } from './db/database.js';
-import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable } from './db/faults.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isRetryableDatabaseError, logRetryableDatabaseError } from './db/faults.js';
 import { requestError } from './errors/errors.js';
 import { createFormatError } from './errors/format.js';
 import { registerGraphQLRoute } from './http/graphql-route.js';
@@ -183,9 +183,9 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   // Transport-level failures (bad JSON, oversized body, unsupported media
   // type) get the same error shape as GraphQL errors, with their own codes.
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    // The database went away while a hook (authentication) needed it.
-    if (isDatabaseUnavailable(error)) {
-      request.log.warn({ db: describeDatabaseError(error) }, 'database unavailable');
+    // The database went away, or timed out, while a hook (authentication) needed it.
+    if (isRetryableDatabaseError(error)) {
+      logRetryableDatabaseError(request.log, error);
       request.stats.errorCodes = ['SERVICE_UNAVAILABLE'];
       return reply
         .code(503)

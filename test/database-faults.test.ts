@@ -1,18 +1,24 @@
 /**
  * The database going away under a running server: connections killed by the
  * server (pg_terminate_backend, as in a restart or failover), the server
- * gone (closed port), the server not answering (pool timeouts). The process
- * must survive, answer 503 SERVICE_UNAVAILABLE with Retry-After meanwhile
- * (never 500), report not ready, and serve again as soon as the database is back.
+ * gone (closed port), the server not answering (pool timeouts), idle
+ * connections that died unseen. The process must survive, answer 503
+ * SERVICE_UNAVAILABLE with Retry-After meanwhile (never 500), report not
+ * ready, serve again as soon as the database is back, run reads whose
+ * connection died once more on a new one (never writes), and tell an outage
+ * in two log lines. Statements that wait past the statement timeout (a lock
+ * held elsewhere) are answered 503 too.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 import pg from 'pg';
 
 import { createDb, PoolShare, runWithPoolShare, withDatabaseName } from '../src/db/connection.js';
+import { DatabaseUnavailableError } from '../src/db/faults.js';
 import { createAccount, type Account } from './helpers/auth.js';
-import { seeder } from './helpers/seed.js';
-import { startTestServer, type GraphQLResult, type TestServer } from './helpers/server.js';
+import { testDatabaseUrl } from './helpers/database.js';
+import { gid, seeder } from './helpers/seed.js';
+import { startTestServer, type GraphQLResult, type LogLine, type TestServer } from './helpers/server.js';
 import { TcpProxy, throughProxy } from './helpers/tcp-proxy.js';
 
 const CATALOG = `query Catalog { products(first: 10) { totalCount edges { node { id title seller { displayName } category { name } } } } }`;
@@ -43,6 +49,28 @@ async function adminClient(serverUrl: string): Promise<pg.Client> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const METRICS_TOKEN = 'database-faults-metrics-token-0123456789';
+
+/** The value of one series in /metrics (0 when absent); counters are per process, so tests compare before and after. */
+async function metric(server: TestServer, series: string): Promise<number> {
+  const res = await server.request('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  expect(res.status).toBe(200);
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+/** pino levels: 40 warn, 50 error, 60 fatal. */
+const atLeast = (level: number) => (line: LogLine) => typeof line['level'] === 'number' && line['level'] >= level;
+
+/** Polls until `check` holds: waits on the condition, never on a guessed duration. */
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 describe('database connections terminated under load', () => {
   let server: TestServer;
   let account: Account;
@@ -50,7 +78,7 @@ describe('database connections terminated under load', () => {
   let databaseName: string;
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { LOGIN_LIMIT_PER_IP: '100000' } });
+    server = await startTestServer({ env: { LOGIN_LIMIT_PER_IP: '100000', METRICS_TOKEN }, captureLogs: true });
     const seed = seeder(server.db);
     const seller = await seed.user({ role: 'SELLER' });
     const category = await seed.category();
@@ -79,8 +107,9 @@ describe('database connections terminated under load', () => {
   it('keeps serving: requests in flight get 503 or succeed, later ones succeed, readiness recovers', async () => {
     const ROUNDS = 4;
     const CONCURRENT = 16;
-    let unavailable = 0;
     let terminated = 0;
+    const lostBefore = await metric(server, 'db_errors_total{reason="connection_lost"}');
+    const logsBefore = server.logs.length;
     for (let round = 0; round < ROUNDS; round++) {
       let running = true;
       const outcomes: Outcome[] = [];
@@ -98,21 +127,24 @@ describe('database connections terminated under load', () => {
       }
       running = false;
       await Promise.all(clients);
-      unavailable += expectSuccessOr503(outcomes);
+      expectSuccessOr503(outcomes);
 
-      // Right after: every request succeeds, and the server says it is ready.
+      // Right after: every request succeeds (a read whose pooled connection was killed runs again on a new one), and the server says it is ready.
       const after = await Promise.all(Array.from({ length: CONCURRENT }, () => server.graphql(CATALOG)));
       for (const result of after) expect(outcome(result)).toEqual({ status: 200, code: undefined, retryAfter: null });
       expect(after[0]?.body.data).toMatchObject({ products: { totalCount: 12 } });
       const ready = await server.request('/health/ready');
       expect(ready.status).toBe(200);
     }
-    // The rounds did hit connections in use (otherwise this test proved nothing).
+    // The rounds did kill the application's connections (otherwise this test proved nothing).
     expect(terminated).toBeGreaterThan(ROUNDS);
-    expect(unavailable).toBeGreaterThan(0);
+    expect(await metric(server, 'db_errors_total{reason="connection_lost"}')).toBeGreaterThan(lostBefore);
+    // A known failure, not a bug: no error lines (stack traces) for it.
+    expect(server.logs.slice(logsBefore).filter(atLeast(50))).toEqual([]);
     const viewer = await server.graphql<{ viewer: { email: string } }>(VIEWER, undefined, { headers: account.headers });
     expect(viewer.body.data?.viewer.email).toBe(account.email);
-  });
+    // Rounds of requests, not timings: a loaded machine takes longer, never differently.
+  }, 120_000);
 });
 
 describe('database down', () => {
@@ -124,7 +156,7 @@ describe('database down', () => {
     const direct = new URL(process.env.TEST_PG_URL ?? '');
     proxy = await TcpProxy.create({ host: direct.hostname, port: Number(direct.port || 5432) });
     await proxy.forward();
-    server = await startTestServer({ appDatabaseUrl: (url) => throughProxy(url, proxy) });
+    server = await startTestServer({ appDatabaseUrl: (url) => throughProxy(url, proxy), env: { METRICS_TOKEN }, captureLogs: true });
     await seeder(server.db).product();
     account = await createAccount(server);
   });
@@ -166,6 +198,170 @@ describe('database down', () => {
     await proxy.forward();
     const after = await Promise.all(Array.from({ length: 16 }, () => server.graphql(CATALOG)));
     for (const result of after) expect(result.status).toBe(200);
+  });
+  it('tells an outage in one warning when it starts and one info line when it ends, however many requests fail', async () => {
+    expect((await server.graphql(CATALOG)).status).toBe(200);
+    const outagesBefore = await metric(server, 'db_outages_total');
+    const refusedBefore = await metric(server, 'db_errors_total{reason="connect_failed"}');
+    const logsBefore = server.logs.length;
+    await proxy.stop();
+
+    // Anonymous reads, signed-in requests (authentication needs the database), readiness probes.
+    for (let i = 0; i < 10; i++) {
+      const results = await Promise.all([
+        server.graphql(CATALOG),
+        server.graphql(CATALOG),
+        server.graphql(VIEWER, undefined, { headers: account.headers }),
+      ]);
+      for (const result of results) expect(outcome(result)).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE', retryAfter: '2' });
+      expect((await server.request('/health/ready')).status).toBe(503);
+    }
+    expect(await metric(server, 'db_available')).toBe(0);
+
+    await proxy.forward();
+    await waitFor(async () => (await server.request('/health/ready')).status === 200, 'readiness after the database came back');
+    expect((await server.graphql(CATALOG)).status).toBe(200);
+
+    const lines = server.logs.slice(logsBefore);
+    const loud = lines.filter(atLeast(40));
+    expect(loud).toHaveLength(1);
+    expect(loud[0]).toMatchObject({ level: 40, msg: 'database unavailable: answering 503 until it is back' });
+    expect(loud[0]).not.toHaveProperty('err');
+    const back = lines.filter((line) => line.msg === 'database available again');
+    expect(back).toHaveLength(1);
+    expect(back[0]).toMatchObject({ level: 30, failures: expect.any(Number), downMs: expect.any(Number) });
+    // What happened in between is counted, not logged.
+    expect(await metric(server, 'db_outages_total')).toBe(outagesBefore + 1);
+    expect(await metric(server, 'db_errors_total{reason="connect_failed"}')).toBeGreaterThanOrEqual(refusedBefore + 40);
+    expect(await metric(server, 'db_available')).toBe(1);
+  });
+});
+
+describe('idle connections that died unseen', () => {
+  let proxy: TcpProxy;
+  let server: TestServer;
+  let account: Account;
+
+  beforeAll(async () => {
+    const direct = new URL(process.env.TEST_PG_URL ?? '');
+    proxy = await TcpProxy.create({ host: direct.hostname, port: Number(direct.port || 5432) });
+    await proxy.forward();
+    server = await startTestServer({ appDatabaseUrl: (url) => throughProxy(url, proxy), env: { METRICS_TOKEN } });
+    const seed = seeder(server.db);
+    const seller = await seed.user({ role: 'SELLER' });
+    const category = await seed.category();
+    for (let i = 0; i < 3; i++) await seed.product({ seller, category });
+    account = await createAccount(server);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await proxy?.stop();
+  });
+
+  it('runs each read once more on a new connection: every request right after succeeds, readiness too', async () => {
+    // Several connections, then idle in the pool.
+    const warm = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? server.graphql(VIEWER, undefined, { headers: account.headers }) : server.graphql(CATALOG))));
+    for (const result of warm) expect(result.status).toBe(200);
+    const retriedBefore = await metric(server, 'db_read_retries_total{outcome="ok"}');
+    // Every pooled connection is now dead, and the pool does not know: the next checkouts all meet dead ones.
+    expect(proxy.severSilently()).toBeGreaterThan(1);
+
+    const [catalog, viewer] = await Promise.all([
+      Promise.all(Array.from({ length: 8 }, () => server.graphql<{ products: { totalCount: number } }>(CATALOG))),
+      Promise.all(Array.from({ length: 4 }, () => server.graphql(VIEWER, undefined, { headers: account.headers }))),
+    ]);
+    for (const result of [...catalog, ...viewer]) expect(outcome(result)).toEqual({ status: 200, code: undefined, retryAfter: null });
+    expect(catalog[0]?.body.data?.products.totalCount).toBe(3);
+    expect(proxy.severSilently()).toBeGreaterThan(0);
+    expect((await server.request('/health/ready')).status).toBe(200);
+    expect(await metric(server, 'db_read_retries_total{outcome="ok"}')).toBeGreaterThan(retriedBefore);
+  });
+
+  it('never runs a write again, nor a statement inside a transaction', async () => {
+    const db = createDb({ url: throughProxy(testDatabaseUrl(server.databaseName), proxy), poolMax: 2, statementTimeoutMs: 10_000 });
+    const slug = `written-once-${Date.now()}`;
+    try {
+      await sql`SELECT 1`.execute(db);
+      proxy.severSilently();
+      // The INSERT meets the dead connection: running it on another could apply it twice, so it fails.
+      await expect(db.insertInto('categories').values({ name: 'Written once', slug }).execute()).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      const written = await server.db.selectFrom('categories').select('id').where('slug', '=', slug).execute();
+      expect(written).toEqual([]);
+
+      // BEGIN ran; the connection dies before the next statement: the transaction is lost, nothing runs elsewhere.
+      const trx = await db.startTransaction().execute();
+      proxy.severSilently();
+      await expect(trx.selectFrom('categories').select('id').execute()).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      await trx.rollback().execute().catch(() => undefined);
+
+      // A read outside a transaction on a dead connection does run again.
+      await sql`SELECT 1`.execute(db);
+      proxy.severSilently();
+      const { rows } = await sql<{ one: number }>`SELECT 1 AS one`.execute(db);
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('statements that wait past the statement timeout', () => {
+  const STATEMENT_TIMEOUT_MS = 1_000;
+  const UPDATE = `mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { product { title version } userErrors { code } } }`;
+  let server: TestServer;
+  let seller: Account;
+  let holder: pg.Client;
+
+  beforeAll(async () => {
+    server = await startTestServer({ env: { DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) } });
+    seller = await createAccount(server, { role: 'SELLER' });
+    // Another session that takes locks the application's statements must wait for.
+    holder = new pg.Client({ connectionString: testDatabaseUrl(server.databaseName) });
+    holder.on('error', () => undefined);
+    await holder.connect();
+  });
+
+  afterAll(async () => {
+    await holder?.end();
+    await server?.close();
+  });
+
+  /** Runs `work` while `holder` holds a lock taken by `lock`, then releases it. */
+  async function whileLocked<T>(lock: string, values: unknown[], work: () => Promise<T>): Promise<T> {
+    await holder.query('BEGIN');
+    try {
+      await holder.query(lock, values);
+      return await work();
+    } finally {
+      await holder.query('ROLLBACK');
+    }
+  }
+
+  function expect503(result: GraphQLResult<unknown>): void {
+    expect(outcome(result)).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE', retryAfter: '2' });
+    const error = result.body.errors?.[0];
+    expect(error?.message).toBe('The service is temporarily unavailable; retry later.');
+    expect(error?.extensions?.['requestId']).toBe(result.headers.get('x-request-id'));
+  }
+
+  it('answers a mutation that waits on a locked row with 503 and Retry-After, and the same mutation succeeds once the lock is gone', async () => {
+    const product = await seeder(server.db).product({ seller: seller.user });
+    const input = { productId: gid('Product', product), expectedVersion: 1, title: 'Edited after the lock' };
+    const blocked = await whileLocked('SELECT id FROM products WHERE id = $1 FOR UPDATE', [product.id], () =>
+      server.graphql(UPDATE, { input }, { headers: seller.headers }),
+    );
+    expect503(blocked);
+    // Nothing was written: the same request, sent again, goes through.
+    const again = await server.graphql<{ updateProduct: { product: { title: string; version: number } } }>(UPDATE, { input }, { headers: seller.headers });
+    expect(again.status).toBe(200);
+    expect(again.body.data?.updateProduct.product).toEqual({ title: 'Edited after the lock', version: 2 });
+  });
+
+  it('answers a query that waits on a locked table with 503 and Retry-After', async () => {
+    const blocked = await whileLocked('LOCK TABLE products IN ACCESS EXCLUSIVE MODE', [], () => server.graphql(CATALOG));
+    expect503(blocked);
+    expect((await server.graphql(CATALOG)).status).toBe(200);
   });
 });
 

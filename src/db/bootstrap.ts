@@ -3,7 +3,6 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { createDb } from './connection.js';
-import { describeDatabaseError } from './faults.js';
 import type { Database } from './database.js';
 // Type only: the embedded PostgreSQL (a development dependency) is loaded on demand, never when DATABASE_URL is set.
 import type { EmbeddedDatabase } from './embedded.js';
@@ -38,7 +37,9 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     poolMax: config.databasePoolMax,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
-  }, (error) => log.warn({ db: describeDatabaseError(error) }, 'database connection lost'));
+    // One warning when the database goes away, one info line when it is back (src/db/availability.ts).
+    log,
+  });
   return {
     db,
     embedded,

@@ -1,11 +1,21 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  type PostgresCursor,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
+} from 'kysely';
 import pg from 'pg';
 
+import { countDatabaseError, countReadRetry, observeDatabaseAvailability } from '../observability/metrics.js';
 import { TracingDialect } from '../observability/sql-tracing.js';
+import { DatabaseAvailability, type OutageLog } from './availability.js';
 import type { Database } from './database.js';
-import { asDatabaseError, PoolShareTimeoutError } from './faults.js';
+import { asDatabaseError, databaseBusyReason, describeDatabaseError, isDatabaseUnavailable, PoolShareTimeoutError } from './faults.js';
+import { isRetryableFirstStatement } from './read-retry.js';
 import { typeParsers } from './timestamps.js';
 
 /** How long a query waits for a pool connection (a new one, or a free one when all are busy) by default. */
@@ -24,6 +34,8 @@ export interface ConnectionOptions {
   statementTimeoutMs: number;
   /** Wait for a pool connection before failing with "timeout exceeded when trying to connect". @default 5000 */
   connectTimeoutMs?: number;
+  /** Where an outage is told: a warning when it starts, an info line when it ends. Without it, only /metrics counts. */
+  log?: OutageLog;
 }
 
 /**
@@ -116,32 +128,161 @@ export function beyondPoolShare<T>(checkout: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * A pg pool with what the checkouts below need to know about its connections:
+ * which were opened when (a retry wants one opened after the failure), which
+ * were lost (closed on release, never handed out again), and whether the
+ * database answers (logged once per outage, src/db/availability.ts).
+ */
+class TrackedPool {
+  /** Connections opened so far; each connection's number is its `birth`. */
+  private opened = 0;
+  private readonly births = new WeakMap<pg.PoolClient, number>();
+  private readonly generations = new WeakMap<pg.PoolClient, number>();
+  private readonly lost = new WeakSet<pg.PoolClient>();
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly availability: DatabaseAvailability,
+  ) {}
+
+  /** The number of the latest connection opened: those opened afterwards are newer. */
+  get latest(): number {
+    return this.opened;
+  }
+
+  /** Called once per new connection (the pool's 'connect' event). */
+  adopt(client: pg.PoolClient): void {
+    this.opened += 1;
+    this.births.set(client, this.opened);
+    this.generations.set(client, this.availability.generation);
+  }
+
+  /** A connection died (its 'error' event, or a statement failing with a lost connection); counted once. */
+  connectionLost(client: pg.PoolClient, error: unknown): void {
+    if (this.lost.has(client)) return;
+    this.lost.add(client);
+    countDatabaseError('connection_lost');
+    this.availability.failed(error, this.generations.get(client));
+  }
+
+  /** A pool connection; failures are counted and thrown as DatabaseUnavailableError where they mean that. */
+  async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      // pg-pool's wait for a free connection of a full pool: the database may be fine, the pool is busy.
+      const poolBusy = describeDatabaseError(error).message.includes('timeout exceeded when trying to connect');
+      countDatabaseError(poolBusy ? 'pool_timeout' : 'connect_failed');
+      if (!poolBusy && isDatabaseUnavailable(error)) this.availability.failed(error);
+      throw asDatabaseError(error);
+    }
+  }
+
+  /**
+   * A connection opened after connection number `latest`. Older ones it
+   * meets are closed instead of used: after a restart, failover or
+   * pg_terminate_backend they are most likely dead too, and pg-pool hands
+   * out idle connections first (the most recently used one first), so
+   * without this a retry could meet another dead one. Ends: each older
+   * connection is met at most once, and a pool without idle ones opens a new one.
+   */
+  async connectNewerThan(latest: number): Promise<pg.PoolClient> {
+    for (;;) {
+      const client = await this.connect();
+      if ((this.births.get(client) ?? 0) > latest) return client;
+      client.release(true);
+    }
+  }
+
+  /** Gives a connection back; a lost one is closed rather than kept idle. */
+  release(client: pg.PoolClient): void {
+    client.release(this.lost.has(client) ? true : undefined);
+  }
+}
+
+/**
+ * One pool checkout as Kysely sees it (Kysely runs each statement outside a
+ * transaction on a checkout of its own, and a whole transaction on one).
+ * Its first statement, when it failed because the connection died under it
+ * and running it again cannot change anything (a read, or BEGIN: see
+ * src/db/read-retry.ts), runs once more on a new connection, which then
+ * serves the rest of the checkout. Nothing else is retried: a write may have
+ * committed before the connection died.
+ */
+class Checkout implements PostgresPoolClient {
+  private statements = 0;
+
+  constructor(
+    private client: pg.PoolClient | undefined,
+    private readonly tracked: TrackedPool,
+    private readonly free: (() => void) | undefined,
+  ) {}
+
+  query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
+  query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
+  query<R>(statement: string | PostgresCursor<R>, parameters: ReadonlyArray<unknown> = []): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
+    // createDb configures no cursor class, so Kysely never streams through this pool.
+    if (typeof statement !== 'string') throw new Error('streaming queries are not configured for this pool');
+    this.statements += 1;
+    const values = [...parameters];
+    if (this.statements === 1 && isRetryableFirstStatement(statement)) return this.runWithRetry<R>(statement, values);
+    return this.run<R>(statement, values);
+  }
+
+  release(): void {
+    const client = this.client;
+    this.client = undefined;
+    if (client) this.tracked.release(client);
+    this.free?.();
+  }
+
+  private async run<R>(statement: string, values: unknown[]): Promise<PostgresQueryResult<R>> {
+    if (!this.client) throw new Error('the pool connection was already released');
+    return (await this.client.query(statement, values)) as unknown as PostgresQueryResult<R>;
+  }
+
+  private async runWithRetry<R>(statement: string, values: unknown[]): Promise<PostgresQueryResult<R>> {
+    try {
+      return await this.run<R>(statement, values);
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || !this.client) throw error;
+      const latest = this.tracked.latest;
+      const dead = this.client;
+      this.client = undefined;
+      this.tracked.release(dead);
+      try {
+        this.client = await this.tracked.connectNewerThan(latest);
+        const result = await this.run<R>(statement, values);
+        countReadRetry('ok');
+        return result;
+      } catch (retryError) {
+        countReadRetry('failed');
+        throw retryError;
+      }
+    }
+  }
+}
+
+/**
  * The pg pool as Kysely sees it: a checkout first takes a slot of the
  * current request's share, if there is one, and gives it back on release.
  */
-function sharedPool(pool: pg.Pool): PostgresPool {
+function sharedPool(tracked: TrackedPool, stopObserving: () => void): PostgresPool {
   return {
     async connect(): Promise<PostgresPoolClient> {
       const share = currentShare.getStore();
       const free = share ? (beyondShare.getStore() === true ? share.acquireBeyondLimit() : await share.acquire()) : undefined;
-      let client: pg.PoolClient;
       try {
-        client = await pool.connect();
+        return new Checkout(await tracked.connect(), tracked, free);
       } catch (error) {
         free?.();
-        throw asDatabaseError(error);
+        throw error;
       }
-      if (free) {
-        // pg-pool sets a fresh `release` on every checkout, so wrapping this one is safe.
-        const release = client.release.bind(client);
-        client.release = (error?: Error | boolean) => {
-          free();
-          release(error);
-        };
-      }
-      return client;
     },
-    end: () => pool.end(),
+    end: () => {
+      stopObserving();
+      return tracked.pool.end();
+    },
   };
 }
 
@@ -181,7 +322,11 @@ function preparedStatement(args: unknown[]): unknown[] {
  * when it is created (the pool's 'connect' event), so a connection lost while
  * a request holds it (between two statements of a transaction, say) is
  * handled too; the query in flight fails on its own, and the broken client is
- * dropped when released. `onConnectionError` hears each lost connection once.
+ * closed when released. `onConnectionError` hears each 'error' event.
+ *
+ * The outage a lost connection belongs to is logged through `options.log`,
+ * once when it starts and once when it ends (src/db/availability.ts); a read
+ * whose connection died under it runs again on a new one (`Checkout`).
  */
 export function createDb(options: ConnectionOptions, onConnectionError?: (error: Error) => void): Kysely<Database> {
   const pool = new pg.Pool({
@@ -194,22 +339,42 @@ export function createDb(options: ConnectionOptions, onConnectionError?: (error:
     // timestamptz read by position rather than by pg's regular expressions (src/db/timestamps.ts).
     types: typeParsers,
   });
+  const availability = new DatabaseAvailability(options.log);
+  const tracked = new TrackedPool(pool, availability);
   pool.on('connect', (client) => {
-    client.on('error', (error) => onConnectionError?.(error));
+    tracked.adopt(client);
+    client.on('error', (error) => {
+      tracked.connectionLost(client, error);
+      onConnectionError?.(error);
+    });
     // Once per client (the pool reuses them): a lost connection fails the query with a DatabaseUnavailableError.
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     client.query = ((...args: unknown[]) => {
+      const ticket = availability.ticket();
       const result = query(...preparedStatement(args));
       if (!(result instanceof Promise)) return result;
-      return result.catch((error: unknown) => {
-        throw asDatabaseError(error);
-      });
+      return result.then(
+        (value: unknown) => {
+          availability.succeeded(ticket);
+          return value;
+        },
+        (error: unknown) => {
+          if (isDatabaseUnavailable(error)) {
+            tracked.connectionLost(client, error);
+          } else {
+            const busy = databaseBusyReason(error);
+            if (busy !== undefined) countDatabaseError(busy);
+          }
+          throw asDatabaseError(error);
+        },
+      );
     }) as typeof client.query;
   });
   // The client's own listener above has reported it already.
   pool.on('error', () => undefined);
+  const stopObserving = observeDatabaseAvailability(availability);
   // Each statement is a span when tracing is on (src/observability/sql-tracing.ts).
-  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool: sharedPool(pool) })) });
+  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool: sharedPool(tracked, stopObserving) })) });
   pools.set(db, pool);
   return db;
 }

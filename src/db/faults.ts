@@ -1,8 +1,13 @@
+import type { BaseLogger } from 'pino';
+
 /**
- * Which database errors mean "the database is not there right now" (an
- * outage, a restart, a failover, an exhausted pool) rather than a bug. Those
- * are answered 503 SERVICE_UNAVAILABLE with Retry-After instead of 500, and
- * logged as warnings, not as unexpected errors.
+ * Which database errors are not bugs but conditions a client should retry:
+ * "the database is not there right now" (an outage, a restart, a failover,
+ * an exhausted pool) and "the database could not finish this statement now"
+ * (a statement or lock timeout, a serialization failure or deadlock that
+ * outlived the unit of work's own reruns). Both are answered 503
+ * SERVICE_UNAVAILABLE with Retry-After instead of 500, and never logged as
+ * unexpected errors.
  */
 
 /** Retry-After, in seconds, for answers given while the database is unavailable. */
@@ -96,9 +101,53 @@ export function asDatabaseError(error: unknown): unknown {
   return isDatabaseUnavailable(error) ? new DatabaseUnavailableError(error) : error;
 }
 
+/**
+ * SQLSTATEs of a statement the database refused to finish now, while the
+ * connection stays usable: 57014 query_canceled (statement_timeout, or a
+ * cancel request), 55P03 lock_not_available (lock_timeout, NOWAIT), 40001
+ * serialization_failure and 40P01 deadlock_detected. The label names the
+ * reason in metrics (`db_errors_total`).
+ */
+const BUSY_SQLSTATES: ReadonlyMap<string, string> = new Map([
+  ['57014', 'query_canceled'],
+  ['55P03', 'lock_not_available'],
+  ['40001', 'serialization_failure'],
+  ['40P01', 'deadlock_detected'],
+]);
+
+/**
+ * The reason label when `error` (or its cause) is a statement the database
+ * could not finish now but may on a retry; undefined otherwise.
+ *
+ * @example databaseBusyReason(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })) // 'query_canceled'
+ */
+export function databaseBusyReason(error: unknown, depth = 0): string | undefined {
+  if (typeof error !== 'object' || error === null || depth > 4) return undefined;
+  const code = codeOf(error);
+  const reason = code === undefined ? undefined : BUSY_SQLSTATES.get(code);
+  return reason ?? databaseBusyReason((error as { cause?: unknown }).cause, depth + 1);
+}
+
+/** Unavailable or busy: answered 503 SERVICE_UNAVAILABLE with Retry-After, never 500. */
+export function isRetryableDatabaseError(error: unknown): boolean {
+  return isDatabaseUnavailable(error) || databaseBusyReason(error) !== undefined;
+}
+
 /** Code and message only: enough for a log line, without the stack of every request caught in an outage. */
 export function describeDatabaseError(error: unknown): { code: string | undefined; message: string } {
   if (typeof error !== 'object' || error === null) return { code: undefined, message: String(error) };
   const message = (error as { message?: unknown }).message;
   return { code: codeOf(error), message: typeof message === 'string' ? message : 'unknown error' };
+}
+
+/**
+ * Logs one request's retryable database failure, code and message only
+ * (never a stack): a statement that could not finish at warn, since it names
+ * the operation that waited; an outage at debug, since the pool logs the
+ * outage itself once when it starts and once when it ends (src/db/availability.ts).
+ */
+export function logRetryableDatabaseError(log: Pick<BaseLogger, 'debug' | 'warn'>, error: unknown, fields: Record<string, unknown> = {}): void {
+  const db = describeDatabaseError(error);
+  if (isDatabaseUnavailable(error)) log.debug({ ...fields, db }, 'database unavailable');
+  else log.warn({ ...fields, db, reason: databaseBusyReason(error) }, 'database could not finish a statement in time');
 }

@@ -5,6 +5,7 @@ import type { Change } from '../scope/change-feed.js';
 import type { Scope } from '../scope/scope.js';
 import { beyondPoolShare } from './connection.js';
 import type { Database } from './database.js';
+import { isDatabaseUnavailable } from './faults.js';
 import type { AfterCommit, UnitState } from './unit-state.js';
 
 /**
@@ -156,7 +157,8 @@ async function openUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolatio
     ended = true;
     // After a failed COMMIT PostgreSQL has ended the transaction; ROLLBACK then only returns the connection.
     if (!trx.isRolledBack && !trx.isCommitted) {
-      await trx.rollback().execute().catch((rollbackError: unknown) => scope.log.error({ err: rollbackError }, 'rollback failed'));
+      // On a lost connection PostgreSQL has dropped the transaction itself; the outage is logged once by the pool.
+      await trx.rollback().execute().catch((rollbackError: unknown) => scope.log[isDatabaseUnavailable(rollbackError) ? 'debug' : 'error']({ err: rollbackError }, 'rollback failed'));
     }
   };
   return {

@@ -1,7 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 
-import { isDatabaseUnavailable } from '../db/faults.js';
+import { isRetryableDatabaseError } from '../db/faults.js';
 import { AppError } from './errors.js';
 import { errorCodes, isErrorCode, type ErrorCode } from './codes.js';
 
@@ -68,7 +68,8 @@ const SYNTAX_ERROR = /^Syntax Error: /;
 
 /**
  * Apollo `formatError`: keeps client-facing errors, answers a database that
- * cannot be reached with SERVICE_UNAVAILABLE, and replaces everything else
+ * cannot be reached or could not finish a statement in time (statement or
+ * lock timeout, see src/db/faults.ts) with SERVICE_UNAVAILABLE, and replaces everything else
  * (database, library and programming errors) with a generic message. The
  * original is logged with the request id by the response plugin.
  */
@@ -95,7 +96,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, hi
     if (hideSuggestions) message = withoutSuggestions(message);
     return { ...formatted, message, extensions };
   }
-  const code: ErrorCode = isDatabaseUnavailable(originalError(error)) ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
+  const code: ErrorCode = isRetryableDatabaseError(originalError(error)) ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
   return {
     message: errorCodes[code].message,
     ...(formatted.locations ? { locations: formatted.locations } : {}),

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { OperationTypeNode } from 'graphql';
 
-import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable } from '../db/faults.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
 import { errorCodes, isErrorCode } from '../errors/codes.js';
 import { AppError, appError } from '../errors/errors.js';
 import { originalError } from '../errors/format.js';
@@ -13,7 +13,8 @@ import type { GraphQLContext } from './context.js';
  * - the HTTP status from the error registry when no data was produced (no
  *   `data`, or every root field null); a response with data is 200, as
  *   GraphQL over HTTP says;
- * - 503 with Retry-After when the database was unavailable: always for a
+ * - 503 with Retry-After when the database was unavailable or could not
+ *   finish a statement in time (statement or lock timeout): always for a
  *   query (a partial answer would pass for missing data), for a mutation only
  *   without data (with data, its write may have committed: retrying blindly
  *   could apply it twice);
@@ -39,8 +40,8 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
           for (const error of errors) {
             const original = originalError(error);
             if (original instanceof AppError && original.code !== 'INTERNAL_SERVER_ERROR') continue;
-            if (isDatabaseUnavailable(original)) {
-              contextValue.log.warn({ db: describeDatabaseError(original), path: error.path }, 'database unavailable');
+            if (isRetryableDatabaseError(original)) {
+              logRetryableDatabaseError(contextValue.log, original, { path: error.path });
               continue;
             }
             if (!error.path && isErrorCode(error.extensions['code'])) continue; // parse / validation / coercion

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../db/database.js';
-import { describeDatabaseError } from '../db/faults.js';
+import { describeDatabaseError, isDatabaseUnavailable } from '../db/faults.js';
 import { pendingMigrations } from '../db/migrator.js';
 import { pingDatabase } from './health.repository.js';
 
@@ -29,7 +29,8 @@ export function registerHealthRoutes(app: FastifyInstance, db: Kysely<Database>,
       await pingDatabase(db);
       pending = await pendingMigrations(db);
     } catch (error) {
-      request.log.warn({ db: describeDatabaseError(error) }, 'readiness: database unreachable');
+      // An outage is logged once by the pool (src/db/availability.ts), not on every probe.
+      request.log[isDatabaseUnavailable(error) ? 'debug' : 'warn']({ db: describeDatabaseError(error) }, 'readiness: database unreachable');
       return reply.code(503).send({ status: 'unavailable', reason: 'database unreachable' });
     }
     if (pending.length > 0) {

@@ -168,7 +168,48 @@ new Gauge({
   },
 });
 
+const databaseErrors = new Counter({
+  name: 'db_errors_total',
+  help:
+    'Database failures answered 503 or retried rather than treated as bugs, by reason: connect_failed (no connection could be opened), ' +
+    'pool_timeout (no pool connection became free in time), connection_lost (a connection died, in use or idle), and statements the ' +
+    'database could not finish (query_canceled: statement timeout; lock_not_available: lock timeout; serialization_failure; deadlock_detected).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+const databaseOutages = new Counter({
+  name: 'db_outages_total',
+  help: 'Times the database became unavailable (each logged once at warn when it starts and once at info when it ends).',
+  registers: [registry],
+});
+
+const readRetries = new Counter({
+  name: 'db_read_retries_total',
+  help: 'Reads (and BEGINs) run again on a new connection after theirs died under them, by outcome (ok, failed).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** What the availability gauge reads (src/db/availability.ts). */
+export interface AvailabilitySource {
+  readonly available: boolean;
+}
+
+const availabilitySources = new Set<AvailabilitySource>();
+new Gauge({
+  name: 'db_available',
+  help: '1 while the database answers, 0 during an outage (from the first failed connection to the first statement that succeeds after it).',
+  registers: [registry],
+  collect() {
+    let available = 1;
+    for (const source of availabilitySources) if (!source.available) available = 0;
+    this.set(available);
+  },
+});
+
 const loginReasons = new BoundedLabel(8);
+const databaseErrorReasons = new BoundedLabel(16);
 const rateLimits = new BoundedLabel(16);
 const queryLimits = new BoundedLabel(16);
 
@@ -223,6 +264,29 @@ export function observeRedisBreaker(breaker: BreakerStateSource): () => void {
   breakers.add(breaker);
   return () => {
     breakers.delete(breaker);
+  };
+}
+
+/** Counts a database failure that is not a bug; `reason` such as "connection_lost" or "query_canceled" (see db_errors_total). */
+export function countDatabaseError(reason: string): void {
+  databaseErrors.inc({ reason: databaseErrorReasons.value(reason) });
+}
+
+/** Counts the start of a database outage. */
+export function countDatabaseOutage(): void {
+  databaseOutages.inc();
+}
+
+/** Counts a read run again on a new connection, and how it ended. */
+export function countReadRetry(outcome: 'ok' | 'failed'): void {
+  readRetries.inc({ outcome });
+}
+
+/** Adds a pool's availability to the db_available gauge until the returned function is called. */
+export function observeDatabaseAvailability(source: AvailabilitySource): () => void {
+  availabilitySources.add(source);
+  return () => {
+    availabilitySources.delete(source);
   };
 }
 

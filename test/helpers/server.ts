@@ -133,8 +133,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       poolMax: config.databasePoolMax,
       statementTimeoutMs: config.databaseStatementTimeoutMs,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
+      log: logger,
     },
-    (error) => logger.warn({ err: error }, 'database connection lost'),
   );
 
   let app: FastifyInstance | undefined;

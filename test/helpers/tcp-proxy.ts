@@ -5,7 +5,10 @@
  * stopped server looks like to a client), `blackhole` accepts connections
  * and never answers (an unreachable host, a full backlog), `freeze` keeps
  * every connection open but holds the bytes sent either way (a paused
- * container, a network partition) until `thaw` delivers them and relays again.
+ * container, a network partition) until `thaw` delivers them and relays
+ * again, and `severSilently` kills the relayed connections without the
+ * client noticing until it next writes (idle connections that died unseen:
+ * a failover behind a virtual IP, a NAT or firewall timeout).
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -16,6 +19,8 @@ export class TcpProxy {
   private frozen = false;
   /** Bytes held while frozen, with where they go, in arrival order. */
   private held: Array<{ to: net.Socket; chunk: Buffer }> = [];
+  /** Cuts the server side of each relayed connection, leaving a trap on the client side. */
+  private readonly severs = new Set<() => void>();
 
   private constructor(
     readonly port: number,
@@ -40,14 +45,24 @@ export class TcpProxy {
     return this.listen((client) => {
       const upstream = net.connect(this.target.port, this.target.host);
       this.track(upstream);
-      this.relay(client, upstream);
-      this.relay(upstream, client);
+      let severed = false;
+      this.relay(client, upstream, () => severed);
+      this.relay(upstream, client, () => severed);
       const cut = () => {
+        this.severs.delete(sever);
         client.destroy();
         upstream.destroy();
       };
+      const sever = () => {
+        severed = true;
+        this.severs.delete(sever);
+        upstream.destroy();
+        // The client learns only when it sends something: a reset, as from a peer that forgot the connection.
+        client.once('data', () => client.resetAndDestroy());
+      };
+      this.severs.add(sever);
       client.on('error', cut).on('close', cut);
-      upstream.on('error', cut).on('close', cut);
+      upstream.on('error', () => (severed ? undefined : cut())).on('close', () => (severed ? undefined : cut()));
     });
   }
 
@@ -67,8 +82,20 @@ export class TcpProxy {
     for (const { to, chunk } of held) if (!to.destroyed) to.write(chunk);
   }
 
-  private relay(from: net.Socket, to: net.Socket): void {
+  /**
+   * Kills every relayed connection on the server's side only: the client
+   * sees nothing until its next write, which is answered with a reset. New
+   * connections are relayed as before. Returns how many were severed.
+   */
+  severSilently(): number {
+    const severs = [...this.severs];
+    for (const sever of severs) sever();
+    return severs.length;
+  }
+
+  private relay(from: net.Socket, to: net.Socket, severed: () => boolean): void {
     from.on('data', (chunk: Buffer) => {
+      if (severed()) return;
       if (this.frozen) this.held.push({ to, chunk });
       else if (!to.destroyed) to.write(chunk);
     });
@@ -88,6 +115,7 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
     this.held = [];
+    this.severs.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
