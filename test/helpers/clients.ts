@@ -3,12 +3,16 @@
  * docs/CLIENTS.md, a server with a catalogue to page through, and an access
  * token that has expired.
  */
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from 'jose';
 import { parse, type OperationDefinitionNode } from 'graphql';
 
 import { generateSigningJwks } from '../../src/auth/signing-keys.js';
+import { SNAPSHOT_PATH } from '../../src/graphql/schema-snapshot.js';
 import { projectRoot } from '../../src/util/project-root.js';
 import { createAccount, type Account } from './auth.js';
 import { gid, seeder } from './seed.js';
@@ -70,6 +74,45 @@ export function documentedBlock(info: string): string {
   const block = documentedBlocks().find((candidate) => candidate.info === info);
   if (!block) throw new Error(`docs/CLIENTS.md has no \`\`\`${info} block`);
   return block.source;
+}
+
+/** `CatalogList_query` -> `CatalogList`, `CatalogPageQuery` -> `CatalogPage`: Relay's module naming rule. */
+function relayModuleName(source: string): string {
+  const [definition] = parse(source).definitions;
+  const name = definition && 'name' in definition ? definition.name?.value : undefined;
+  if (!name) throw new Error(`a Relay block of docs/CLIENTS.md has no named definition:\n${source}`);
+  return name.split('_')[0]?.replace(/(Query|Mutation|Subscription)$/, '') ?? name;
+}
+
+export interface RelayCompilation {
+  /** The throw-away frontend project (in the system's temporary directory). */
+  dir: string;
+  /** relay-compiler's output. */
+  output: string;
+  /** Where the artifacts (`<Name>.graphql.ts`) are. */
+  generated: string;
+}
+
+/**
+ * Compiles the GraphQL blocks of docs/CLIENTS.md's Relay section with its
+ * relay.config.json, in a throw-away frontend project outside node_modules
+ * (the Relay compiler never reads sources from there) holding a copy of the
+ * committed single-file schema as `schema.graphql`.
+ */
+export async function compileDocumentedRelay(): Promise<RelayCompilation> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'client-relay-'));
+  mkdirSync(path.join(dir, 'src'));
+  copyFileSync(SNAPSHOT_PATH, path.join(dir, 'schema.graphql'));
+  const blocks = documentedBlocks().filter((block) => block.section === 'Relay' && block.info === 'graphql');
+  if (blocks.length === 0) throw new Error('docs/CLIENTS.md has no graphql block in its Relay section');
+  for (const block of blocks) {
+    const source = `import { graphql } from 'react-relay';\n\nexport const document = graphql\`\n${block.source}\`;\n`;
+    writeFileSync(path.join(dir, 'src', `${relayModuleName(block.source)}.ts`), source);
+  }
+  writeFileSync(path.join(dir, 'relay.config.json'), documentedBlock('json relay.config.json'));
+  const bin = path.join(projectRoot(), 'node_modules', '.bin', 'relay-compiler');
+  const { stdout, stderr } = await promisify(execFile)(bin, [], { cwd: dir, timeout: 60_000 });
+  return { dir, output: `${stdout}${stderr}`, generated: path.join(dir, 'src', '__generated__') };
 }
 
 export interface ContractServer {
