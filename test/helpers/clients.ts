@@ -4,12 +4,13 @@
  * token that has expired.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from 'jose';
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, isObjectType, parse, type OperationDefinitionNode } from 'graphql';
 
 import { generateSigningJwks } from '../../src/auth/signing-keys.js';
 import { SNAPSHOT_PATH } from '../../src/graphql/schema-snapshot.js';
@@ -115,6 +116,38 @@ export async function compileDocumentedRelay(): Promise<RelayCompilation> {
   return { dir, output: `${stdout}${stderr}`, generated: path.join(dir, 'src', '__generated__') };
 }
 
+/**
+ * Every object type of the public schema without an `id` field (root types
+ * aside): the objects Apollo Client keeps inside their parent, which
+ * docs/CLIENTS.md's EMBEDDED_TYPES must list.
+ */
+export function embeddedObjectTypes(): string[] {
+  const schema = buildSchema(readFileSync(SNAPSHOT_PATH, 'utf8'));
+  const roots = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].map((type) => type?.name));
+  return Object.values(schema.getTypeMap())
+    .filter((type) => isObjectType(type) && !type.name.startsWith('__') && !roots.has(type.name) && !('id' in type.getFields()))
+    .map((type) => type.name)
+    .sort();
+}
+
+/**
+ * A TypeScript block of docs/CLIENTS.md as the module a frontend project
+ * would have, with `exports` appended (an `export { ... }` line): written
+ * as JavaScript inside node_modules/.cache, so that its imports resolve to
+ * this repository's packages. `remove()` deletes it.
+ */
+export async function importDocumentedModule<T>(source: string, exports: string): Promise<{ module: T; remove: () => void }> {
+  const parent = path.join(projectRoot(), 'node_modules', '.cache');
+  mkdirSync(parent, { recursive: true });
+  const dir = mkdtempSync(path.join(parent, 'client-doc-'));
+  const { outputText } = ts.transpileModule(`${source}\nexport { ${exports} };\n`, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+  });
+  const file = path.join(dir, 'module.mjs');
+  writeFileSync(file, outputText);
+  return { module: (await import(file)) as T, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 export interface ContractServer {
   server: TestServer;
   /** http://127.0.0.1:<port>/graphql */
@@ -129,12 +162,13 @@ export interface ContractServer {
 /** Products seeded for the pagination walk: more than two pages of the page size the tests use. */
 export const CATALOG_SIZE = 7;
 
-export async function startContractServer(): Promise<ContractServer> {
+/** A contract server with `catalogSize` products (default CATALOG_SIZE). */
+export async function startContractServer(catalogSize = CATALOG_SIZE): Promise<ContractServer> {
   const jwks = await generateSigningJwks();
   const server = await startTestServer({ env: { JWT_SIGNING_KEYS: jwks } });
   const seed = seeder(server.db);
   const productIds: string[] = [];
-  for (let i = 0; i < CATALOG_SIZE; i += 1) {
+  for (let i = 0; i < catalogSize; i += 1) {
     // Distinct creation times, so the default order (newest first) is unambiguous.
     const row = await seed.product({ title: `Contract product ${i}`, createdAt: new Date(Date.UTC(2026, 0, 1 + i)) });
     productIds.unshift(gid('Product', row));
