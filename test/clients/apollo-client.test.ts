@@ -16,19 +16,23 @@ import {
 import { SetContextLink } from '@apollo/client/link/context';
 import { ErrorLink } from '@apollo/client/link/error';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
-import { relayStylePagination } from '@apollo/client/utilities';
 import { from, mergeMap } from 'rxjs';
 
-import { CATALOG_SIZE, documented, startContractServer, type ContractServer } from '../helpers/clients.js';
+import { CATALOG_SIZE, documented, documentedBlocks, importDocumentedModule, startContractServer, type ContractServer } from '../helpers/clients.js';
 
 let contract: ContractServer;
+let cacheModule: { module: { documentedCache: () => InMemoryCache }; remove: () => void };
 
 beforeAll(async () => {
-  contract = await startContractServer();
+  const block = documentedBlocks().find((candidate) => candidate.section === 'Apollo Client' && candidate.info === 'ts' && candidate.source.includes('new InMemoryCache('));
+  if (!block) throw new Error("docs/CLIENTS.md's Apollo Client section has no ts block creating the InMemoryCache");
+  const source = block.source.replace('const cache = new InMemoryCache(', 'const documentedCache = () => new InMemoryCache(');
+  [contract, cacheModule] = await Promise.all([startContractServer(), importDocumentedModule<{ documentedCache: () => InMemoryCache }>(source, 'documentedCache')]);
 });
 
 afterAll(async () => {
   await contract.server.close();
+  cacheModule.remove();
 });
 
 interface CatalogData {
@@ -45,15 +49,9 @@ const LOG_IN = gql(documented('LogIn'));
 const VIEWER = gql(documented('Viewer'));
 const REFRESH_SESSION = documented('RefreshSession');
 
-/** The cache of docs/CLIENTS.md. */
+/** A new cache as docs/CLIENTS.md's Apollo Client block creates it (that block, run as a module). */
 function documentedCache(): InMemoryCache {
-  return new InMemoryCache({
-    typePolicies: {
-      Query: { fields: { products: relayStylePagination(['filter', 'orderBy']) } },
-      Category: { fields: { products: relayStylePagination(['filter', 'orderBy']) } },
-      Product: { fields: { reviews: relayStylePagination(['orderBy']) } },
-    },
-  });
+  return cacheModule.module.documentedCache();
 }
 
 function client(link: ApolloLink = new HttpLink({ uri: contract.uri })): ApolloClient {
@@ -61,7 +59,7 @@ function client(link: ApolloLink = new HttpLink({ uri: contract.uri })): ApolloC
 }
 
 describe('Apollo Client 4', () => {
-  it('walks the catalogue to the end with fetchMore and relayStylePagination', async () => {
+  it('walks the catalogue to the end with fetchMore and the documented pagination policy', async () => {
     const apollo = client();
     const catalog = apollo.watchQuery<CatalogData>({ query: CATALOG, variables: { first: 3 } });
     const subscription = catalog.subscribe(() => undefined);

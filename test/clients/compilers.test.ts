@@ -1,18 +1,17 @@
 /**
  * The Relay compiler and GraphQL Code Generator (client preset) compile the
  * operations of docs/CLIENTS.md with the configuration files printed there,
+ * Relay against the single-file schema docs/schema.graphql, Code Generator
  * against the SDL in schema/, as a frontend project would run them.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { parse } from 'graphql';
 
 import { projectRoot } from '../../src/util/project-root.js';
-import { documentedBlock, documentedBlocks, documentedOperations } from '../helpers/clients.js';
+import { compileDocumentedRelay, documentedBlock, documentedOperations, type RelayCompilation } from '../helpers/clients.js';
 
 const run = promisify(execFile);
 const root = projectRoot();
@@ -24,52 +23,44 @@ const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
  * packages, and git never sees it.
  */
 let project: string;
-/** The Relay project: outside node_modules, which the Relay compiler never reads sources from. */
-let relayProject: string;
-
-function newProject(parent: string, prefix: string): string {
-  mkdirSync(parent, { recursive: true });
-  const dir = mkdtempSync(path.join(parent, prefix));
-  cpSync(path.join(root, 'schema'), path.join(dir, 'schema'), { recursive: true });
-  mkdirSync(path.join(dir, 'src'));
-  return dir;
-}
-
 beforeAll(() => {
-  project = newProject(path.join(root, 'node_modules', '.cache'), 'client-codegen-');
-  relayProject = newProject(tmpdir(), 'client-relay-');
+  const parent = path.join(root, 'node_modules', '.cache');
+  mkdirSync(parent, { recursive: true });
+  project = mkdtempSync(path.join(parent, 'client-codegen-'));
+  cpSync(path.join(root, 'schema'), path.join(project, 'schema'), { recursive: true });
+  mkdirSync(path.join(project, 'src'));
 });
 
 afterAll(() => {
   rmSync(project, { recursive: true, force: true });
-  rmSync(relayProject, { recursive: true, force: true });
 });
 
-/** `CatalogList_query` -> `CatalogList`, `CatalogPageQuery` -> `CatalogPage`: Relay's module naming rule. */
-function relayModuleName(source: string): string {
-  const [definition] = parse(source).definitions;
-  const name = definition && 'name' in definition ? definition.name?.value : undefined;
-  if (!name) throw new Error(`a Relay block of docs/CLIENTS.md has no named definition:\n${source}`);
-  return name.split('_')[0]?.replace(/(Query|Mutation|Subscription)$/, '') ?? name;
-}
-
 describe('Relay compiler', () => {
-  it('compiles the documented fragment and query with the documented relay.config.json on schema/', async () => {
-    const relayBlocks = documentedBlocks().filter((block) => block.section === 'Relay' && block.info === 'graphql');
-    expect(relayBlocks.length).toBeGreaterThan(0);
-    for (const block of relayBlocks) {
-      const source = `import { graphql } from 'react-relay';\n\nexport const document = graphql\`\n${block.source}\`;\n`;
-      writeFileSync(path.join(relayProject, 'src', `${relayModuleName(block.source)}.ts`), source);
+  let relay: RelayCompilation | undefined;
+
+  afterAll(() => {
+    if (relay) rmSync(relay.dir, { recursive: true, force: true });
+  });
+
+  it('compiles the documented fragments and operations with the documented relay.config.json, every one with its text', async () => {
+    relay = await compileDocumentedRelay();
+    expect(relay.output).not.toMatch(/ERROR/);
+
+    const artifacts = readdirSync(relay.generated).sort();
+    expect(artifacts).toEqual([
+      'CatalogListPaginationQuery.graphql.ts',
+      'CatalogList_query.graphql.ts',
+      'CatalogPageQuery.graphql.ts',
+      'ProductCardRefetchQuery.graphql.ts',
+      'ProductCard_product.graphql.ts',
+      'ProfileFormMutation.graphql.ts',
+    ]);
+    // Every operation carries the document it sends: none is taken for client-only fields.
+    for (const name of artifacts.filter((file) => /(Query|Mutation)\.graphql\.ts$/.test(file))) {
+      expect(readFileSync(path.join(relay.generated, name), 'utf8')).toMatch(/"text": "(query|mutation) /);
     }
-    writeFileSync(path.join(relayProject, 'relay.config.json'), documentedBlock('json relay.config.json'));
-
-    const { stderr, stdout } = await run(bin('relay-compiler'), [], { cwd: relayProject, timeout: 60_000 });
-    expect(`${stdout}${stderr}`).not.toMatch(/ERROR/);
-
-    const artifacts = readdirSync(path.join(relayProject, 'src', '__generated__')).sort();
-    expect(artifacts).toEqual(['CatalogListPaginationQuery.graphql.ts', 'CatalogList_query.graphql.ts', 'CatalogPageQuery.graphql.ts']);
     // customScalarTypes applied: DateTime is a string, not `any`.
-    expect(readFileSync(path.join(relayProject, 'src', '__generated__', 'CatalogList_query.graphql.ts'), 'utf8')).toMatch(/readonly createdAt: string;/);
+    expect(readFileSync(path.join(relay.generated, 'ProductCard_product.graphql.ts'), 'utf8')).toMatch(/readonly createdAt: string;/);
   });
 });
 
