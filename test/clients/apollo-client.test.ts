@@ -1,6 +1,6 @@
 /**
  * Apollo Client 4 (HttpLink, InMemoryCache, ErrorLink) against the real
- * server, set up as docs/CLIENTS.md says, with the operations documented there.
+ * server, set up as docs/guides/clients.md says, with the operations documented there.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -45,7 +45,7 @@ const LOG_IN = gql(documented('LogIn'));
 const VIEWER = gql(documented('Viewer'));
 const REFRESH_SESSION = documented('RefreshSession');
 
-/** The cache of docs/CLIENTS.md. */
+/** The cache of docs/guides/clients.md. */
 function documentedCache(): InMemoryCache {
   return new InMemoryCache({
     typePolicies: {

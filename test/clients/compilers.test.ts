@@ -1,6 +1,6 @@
 /**
  * The Relay compiler and GraphQL Code Generator (client preset) compile the
- * operations of docs/CLIENTS.md with the configuration files printed there,
+ * operations of docs/guides/clients.md with the configuration files printed there,
  * against the SDL in schema/, as a frontend project would run them.
  */
 import { execFile } from 'node:child_process';
@@ -49,7 +49,7 @@ afterAll(() => {
 function relayModuleName(source: string): string {
   const [definition] = parse(source).definitions;
   const name = definition && 'name' in definition ? definition.name?.value : undefined;
-  if (!name) throw new Error(`a Relay block of docs/CLIENTS.md has no named definition:\n${source}`);
+  if (!name) throw new Error(`a Relay block of docs/guides/clients.md has no named definition:\n${source}`);
   return name.split('_')[0]?.replace(/(Query|Mutation|Subscription)$/, '') ?? name;
 }
 

@@ -1,6 +1,6 @@
 /**
  * For the client contract tests (test/clients/): the operations documented in
- * docs/CLIENTS.md, a server with a catalogue to page through, and an access
+ * docs/guides/clients.md, a server with a catalogue to page through, and an access
  * token that has expired.
  */
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { createAccount, type Account } from './auth.js';
 import { gid, seeder } from './seed.js';
 import { startTestServer, type TestServer } from './server.js';
 
-export const CLIENTS_DOC = path.join(projectRoot(), 'docs', 'CLIENTS.md');
+export const CLIENTS_DOC = path.join(projectRoot(), 'docs', 'guides', 'clients.md');
 
 export interface DocumentedBlock {
   /** The `## ` section the block is in, e.g. "Relay". */
@@ -24,7 +24,7 @@ export interface DocumentedBlock {
   source: string;
 }
 
-/** Every fenced code block of docs/CLIENTS.md with the section it belongs to. */
+/** Every fenced code block of docs/guides/clients.md with the section it belongs to. */
 export function documentedBlocks(): DocumentedBlock[] {
   const blocks: DocumentedBlock[] = [];
   let section = '';
@@ -61,14 +61,14 @@ export function documentedOperations(): Map<string, string> {
 /** One documented operation's source; fails the test when the page lost it. */
 export function documented(name: string): string {
   const source = documentedOperations().get(name);
-  if (source === undefined) throw new Error(`docs/CLIENTS.md has no operation named ${name}`);
+  if (source === undefined) throw new Error(`docs/guides/clients.md has no operation named ${name}`);
   return source;
 }
 
 /** One documented block by its info string (e.g. "yaml codegen.yml"); fails the test when the page lost it. */
 export function documentedBlock(info: string): string {
   const block = documentedBlocks().find((candidate) => candidate.info === info);
-  if (!block) throw new Error(`docs/CLIENTS.md has no \`\`\`${info} block`);
+  if (!block) throw new Error(`docs/guides/clients.md has no \`\`\`${info} block`);
   return block.source;
 }
 
