@@ -26,10 +26,12 @@
  *   optionally the body's shape. Every other answer must be 200, without
  *   `errors` and with every `userErrors` empty. A keyed request sent again
  *   must come back byte for byte with `Idempotent-Replayed: true`.
- * - A ```graphql block is parsed and validated against docs/schema.graphql
- *   (a block using Relay's directives is validated without the rules that
- *   Relay's fragment arguments replace); an operation that needs no
- *   variables is also run, anonymously, and must answer without errors.
+ * - A ```graphql block is parsed and validated against docs/schema.graphql,
+ *   with the fragments of every other block (a block using Relay's
+ *   directives is validated without the rules that Relay's fragment
+ *   arguments replace); a query that needs no variables, no client-side
+ *   directives and no fragment of another block is also run, anonymously,
+ *   and must answer without errors.
  *   docs/guides/clients.md's operations run through the real clients too
  *   (test/clients/).
  * - Plain ``` blocks that are not answers, and blocks in other languages
@@ -473,7 +475,9 @@ describe('the documentation examples', () => {
       for (const block of blocks) {
         const document = parse(block.text);
         const [operation, ...others] = document.definitions;
-        if (RELAY_DIRECTIVES.test(block.text) || others.length > 0 || operation?.kind !== Kind.OPERATION_DEFINITION) continue;
+        // A spread of a fragment from another block is a Relay page's query: relay-compiler puts the two together.
+        const spreadsElsewhere = /\.\.\.\s*(?!on\b)[_A-Za-z]/.test(block.text);
+        if (RELAY_DIRECTIVES.test(block.text) || spreadsElsewhere || others.length > 0 || operation?.kind !== Kind.OPERATION_DEFINITION) continue;
         if (operation.operation !== OperationTypeNode.QUERY || operation.variableDefinitions?.some((definition) => definition.type.kind === Kind.NON_NULL_TYPE)) continue;
         const response = await fetch(`${server.baseUrl}/graphql`, {
           method: 'POST',
