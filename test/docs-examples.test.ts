@@ -417,7 +417,7 @@ describe('the documentation examples', () => {
     for (const needle of ['products(', 'logIn(', 'checkout(', 'idempotency-key: $', 'curl -s -i']) {
       expect({ needle, found: text('README.md').includes(needle) }).toEqual({ needle, found: true });
     }
-    for (const file of ['docs/guides/authentication.md', 'docs/guides/pagination.md', 'docs/guides/errors.md', 'docs/guides/caching.md', WALKTHROUGH]) {
+    for (const file of ['docs/guides/authentication.md', 'docs/guides/mutations-and-idempotency.md', 'docs/guides/pagination.md', 'docs/guides/errors.md', 'docs/guides/caching.md', WALKTHROUGH]) {
       expect({ file, runnable: runnable(file) > 0 }).toEqual({ file, runnable: true });
     }
     const walkthrough = text(WALKTHROUGH);
