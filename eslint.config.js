@@ -6,8 +6,8 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const SHIELD_PATHS = [
-  { name: 'graphql-shield', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
-  { name: 'graphql-middleware', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/ARCHITECTURE.md).' },
+  { name: 'graphql-shield', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/architecture/decisions/0003-graphql-shield-on-node-24.md).' },
+  { name: 'graphql-middleware', message: 'Import from src/authz/shield-lib.ts (loads the CommonJS build; see docs/architecture/decisions/0003-graphql-shield-on-node-24.md).' },
 ];
 
 export default tseslint.config(

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
- * Idempotency keys (see docs/ARCHITECTURE.md, "Idempotency keys"). A row is
+ * Idempotency keys (see docs/architecture/decisions/0045-idempotency-keys-src-idempotency.md). A row is
  * claimed IN_PROGRESS in its own short transaction before the mutation runs,
  * then completed with the stored response in the mutation's transaction.
  */

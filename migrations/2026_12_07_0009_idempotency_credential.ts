@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
  * Idempotency keys are scoped to (user, credential, key): the credential is
  * the session family or API key that sent the first request, so one
  * credential's stored response is never replayed to another (see
- * docs/ARCHITECTURE.md, "Idempotency keys"). Stored responses are encrypted
+ * docs/architecture/decisions/0045-idempotency-keys-src-idempotency.md). Stored responses are encrypted
  * from now on.
  *
  * Records written before this migration are deleted: they are scoped to the

@@ -86,7 +86,7 @@ describe('tracing with an in-memory exporter', () => {
     const sql = spans.filter((s) => s.attributes['db.system.name'] === 'postgresql');
     // The same statements the request's log line counted, each a span under GraphQL execution.
     expect(sql.filter((s) => parentId(s) === execute?.spanContext().spanId)).toHaveLength(line['sqlCount'] as number);
-    // The page, its sellers and categories are one joined statement (docs/PERFORMANCE.md).
+    // The page, its sellers and categories are one joined statement (docs/operations/performance.md).
     expect(sql.length).toBe(line['sqlCount']);
     expect(sql.length).toBeGreaterThan(0);
     for (const span of sql) {

@@ -14,7 +14,7 @@
  * deliberately not re-exported (they throw on Node >= 23 in that build); an
  * ESLint rule keeps the packages from being imported anywhere else.
  *
- * See docs/ARCHITECTURE.md, "graphql-shield on Node 24".
+ * See docs/architecture/decisions/0003-graphql-shield-on-node-24.md.
  */
 import { createRequire } from 'node:module';
 

@@ -454,7 +454,7 @@ export class ResponseCache implements ChangeFeed {
     try {
       await this.options.store.invalidate(tags);
     } catch (error) {
-      // Replayed before this instance reads the store again (README, Caching). An outage is
+      // Replayed before this instance reads the store again (docs/guides/caching.md). An outage is
       // logged once by the Redis client's breaker and counted in /metrics, not logged per write.
       this.defer(tags);
       this.options.log.debug({ err: error, tags: tags.length }, 'response cache invalidation deferred until the store answers');

@@ -1,7 +1,7 @@
 /**
  * Configuration from environment variables, validated once at start-up.
  * A bad value stops the process with a message that names the variable;
- * every variable is documented in README.md and .env.example.
+ * every variable is documented in docs/reference/configuration.md and .env.example.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';

@@ -1,6 +1,6 @@
 /**
  * The one registry of request-level error codes (`errors[].extensions.code`).
- * docs/ERRORS.md lists the same codes; a test keeps the two in step.
+ * docs/reference/errors.md lists the same codes; a test keeps the two in step.
  *
  * `status` is the HTTP status used when a response carries no data and this
  * is its first error (GraphQL over HTTP, application/graphql-response+json).

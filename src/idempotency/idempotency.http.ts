@@ -15,7 +15,7 @@ import { claimKey, createClaimReleaser, credentialOf, newClaim, purgeExpiredKeys
 import type { ResponseSealer } from './sealed-response.js';
 
 /**
- * Idempotency keys at the HTTP edge (docs/ARCHITECTURE.md, "Idempotency keys").
+ * Idempotency keys at the HTTP edge (docs/architecture/decisions/0045-idempotency-keys-src-idempotency.md).
  *
  * For a POST whose operation is a mutation and that carries `Idempotency-Key`:
  * 1. preHandler (after authentication): a key without credentials is 401.

@@ -1,8 +1,8 @@
 /**
- * Apollo Client 4 with the cache exactly as docs/CLIENTS.md sets it up (its
+ * Apollo Client 4 with the cache exactly as docs/guides/clients.md sets it up (its
  * TypeScript block, run as a module): objects without an id merge, pages of
  * `nodes` merge like pages of `edges`, and what BatchHttpLink gets from a
- * server that does not batch (docs/CLIENTS.md: do not use it).
+ * server that does not batch (docs/guides/clients.md: do not use it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApolloClient, gql, HttpLink, InMemoryCache } from '@apollo/client';
@@ -38,7 +38,7 @@ let documentedModule: { module: DocumentedCache; remove: () => void };
 
 beforeAll(async () => {
   const block = documentedBlocks().find((candidate) => candidate.section === 'Apollo Client' && candidate.info === 'ts' && candidate.source.includes('new InMemoryCache('));
-  if (!block) throw new Error("docs/CLIENTS.md's Apollo Client section has no ts block creating the InMemoryCache");
+  if (!block) throw new Error("docs/guides/clients.md's Apollo Client section has no ts block creating the InMemoryCache");
   const source = block.source.replace('const cache = new InMemoryCache(', 'const documentedCache = () => new InMemoryCache(');
   expect(source).not.toBe(block.source);
   [contract, documentedModule] = await Promise.all([
@@ -72,10 +72,10 @@ async function walkWithNodes(apollo: ApolloClient): Promise<NodesData | null> {
   }
 }
 
-describe('Apollo Client 4 cache of docs/CLIENTS.md', () => {
+describe('Apollo Client 4 cache of docs/guides/clients.md', () => {
   it('lists in EMBEDDED_TYPES every object type of the schema without an id', () => {
     const expected = embeddedObjectTypes();
-    // On failure: paste this list into EMBEDDED_TYPES in docs/CLIENTS.md.
+    // On failure: paste this list into EMBEDDED_TYPES in docs/guides/clients.md.
     expect([...documentedModule.module.EMBEDDED_TYPES].sort()).toEqual(expected);
     expect(expected).toEqual(expect.arrayContaining(['Money', 'PageInfo', 'UserError']));
   });

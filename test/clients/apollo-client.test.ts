@@ -1,6 +1,6 @@
 /**
  * Apollo Client 4 (HttpLink, InMemoryCache, ErrorLink) against the real
- * server, set up as docs/CLIENTS.md says, with the operations documented there.
+ * server, set up as docs/guides/clients.md says, with the operations documented there.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -25,7 +25,7 @@ let cacheModule: { module: { documentedCache: () => InMemoryCache }; remove: () 
 
 beforeAll(async () => {
   const block = documentedBlocks().find((candidate) => candidate.section === 'Apollo Client' && candidate.info === 'ts' && candidate.source.includes('new InMemoryCache('));
-  if (!block) throw new Error("docs/CLIENTS.md's Apollo Client section has no ts block creating the InMemoryCache");
+  if (!block) throw new Error("docs/guides/clients.md's Apollo Client section has no ts block creating the InMemoryCache");
   const source = block.source.replace('const cache = new InMemoryCache(', 'const documentedCache = () => new InMemoryCache(');
   [contract, cacheModule] = await Promise.all([startContractServer(), importDocumentedModule<{ documentedCache: () => InMemoryCache }>(source, 'documentedCache')]);
 });
@@ -49,7 +49,7 @@ const LOG_IN = gql(documented('LogIn'));
 const VIEWER = gql(documented('Viewer'));
 const REFRESH_SESSION = documented('RefreshSession');
 
-/** A new cache as docs/CLIENTS.md's Apollo Client block creates it (that block, run as a module). */
+/** A new cache as docs/guides/clients.md's Apollo Client block creates it (that block, run as a module). */
 function documentedCache(): InMemoryCache {
   return cacheModule.module.documentedCache();
 }

@@ -1,6 +1,6 @@
 /**
  * The Relay compiler and GraphQL Code Generator (client preset) compile the
- * operations of docs/CLIENTS.md with the configuration files printed there,
+ * operations of docs/guides/clients.md with the configuration files printed there,
  * Relay against the single-file schema docs/schema.graphql, Code Generator
  * against the SDL in schema/, as a frontend project would run them.
  */

@@ -1,6 +1,6 @@
 /**
  * Relay against the real server: the fragments and operations of
- * docs/CLIENTS.md, compiled by relay-compiler with the documented
+ * docs/guides/clients.md, compiled by relay-compiler with the documented
  * relay.config.json, run through relay-runtime (its store, its connection
  * handler and the documented network layer). Paging and refetching take
  * their variables from the relay-runtime helpers that `usePaginationFragment`

@@ -1,6 +1,6 @@
 /**
  * urql (@urql/core with fetchExchange, and @urql/exchange-graphcache) against
- * the real server, set up as docs/CLIENTS.md says, with the operations
+ * the real server, set up as docs/guides/clients.md says, with the operations
  * documented there.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -33,7 +33,7 @@ const PRODUCT_BY_ID = gql(documented('ProductById'));
 const LOG_IN = gql(documented('LogIn'));
 const VIEWER = gql(documented('Viewer'));
 
-/** The graphcache of docs/CLIENTS.md. */
+/** The graphcache of docs/guides/clients.md. */
 function documentedGraphcache(): Exchange {
   return cacheExchange({
     keys: { Money: () => null, PageInfo: () => null, UserError: () => null },

@@ -1,6 +1,6 @@
 /**
  * For the client contract tests (test/clients/): the operations documented in
- * docs/CLIENTS.md, a server with a catalogue to page through, and an access
+ * docs/guides/clients.md, a server with a catalogue to page through, and an access
  * token that has expired.
  */
 import { execFile } from 'node:child_process';
@@ -19,7 +19,7 @@ import { createAccount, type Account } from './auth.js';
 import { gid, seeder } from './seed.js';
 import { startTestServer, type TestServer } from './server.js';
 
-export const CLIENTS_DOC = path.join(projectRoot(), 'docs', 'CLIENTS.md');
+export const CLIENTS_DOC = path.join(projectRoot(), 'docs', 'guides', 'clients.md');
 
 export interface DocumentedBlock {
   /** The `## ` section the block is in, e.g. "Relay". */
@@ -29,7 +29,7 @@ export interface DocumentedBlock {
   source: string;
 }
 
-/** Every fenced code block of docs/CLIENTS.md with the section it belongs to. */
+/** Every fenced code block of docs/guides/clients.md with the section it belongs to. */
 export function documentedBlocks(): DocumentedBlock[] {
   const blocks: DocumentedBlock[] = [];
   let section = '';
@@ -66,14 +66,14 @@ export function documentedOperations(): Map<string, string> {
 /** One documented operation's source; fails the test when the page lost it. */
 export function documented(name: string): string {
   const source = documentedOperations().get(name);
-  if (source === undefined) throw new Error(`docs/CLIENTS.md has no operation named ${name}`);
+  if (source === undefined) throw new Error(`docs/guides/clients.md has no operation named ${name}`);
   return source;
 }
 
 /** One documented block by its info string (e.g. "yaml codegen.yml"); fails the test when the page lost it. */
 export function documentedBlock(info: string): string {
   const block = documentedBlocks().find((candidate) => candidate.info === info);
-  if (!block) throw new Error(`docs/CLIENTS.md has no \`\`\`${info} block`);
+  if (!block) throw new Error(`docs/guides/clients.md has no \`\`\`${info} block`);
   return block.source;
 }
 
@@ -81,7 +81,7 @@ export function documentedBlock(info: string): string {
 function relayModuleName(source: string): string {
   const [definition] = parse(source).definitions;
   const name = definition && 'name' in definition ? definition.name?.value : undefined;
-  if (!name) throw new Error(`a Relay block of docs/CLIENTS.md has no named definition:\n${source}`);
+  if (!name) throw new Error(`a Relay block of docs/guides/clients.md has no named definition:\n${source}`);
   return name.split('_')[0]?.replace(/(Query|Mutation|Subscription)$/, '') ?? name;
 }
 
@@ -95,7 +95,7 @@ export interface RelayCompilation {
 }
 
 /**
- * Compiles the GraphQL blocks of docs/CLIENTS.md's Relay section with its
+ * Compiles the GraphQL blocks of docs/guides/clients.md's Relay section with its
  * relay.config.json, in a throw-away frontend project outside node_modules
  * (the Relay compiler never reads sources from there) holding a copy of the
  * committed single-file schema as `schema.graphql`.
@@ -105,7 +105,7 @@ export async function compileDocumentedRelay(): Promise<RelayCompilation> {
   mkdirSync(path.join(dir, 'src'));
   copyFileSync(SNAPSHOT_PATH, path.join(dir, 'schema.graphql'));
   const blocks = documentedBlocks().filter((block) => block.section === 'Relay' && block.info === 'graphql');
-  if (blocks.length === 0) throw new Error('docs/CLIENTS.md has no graphql block in its Relay section');
+  if (blocks.length === 0) throw new Error('docs/guides/clients.md has no graphql block in its Relay section');
   for (const block of blocks) {
     const source = `import { graphql } from 'react-relay';\n\nexport const document = graphql\`\n${block.source}\`;\n`;
     writeFileSync(path.join(dir, 'src', `${relayModuleName(block.source)}.ts`), source);
@@ -119,7 +119,7 @@ export async function compileDocumentedRelay(): Promise<RelayCompilation> {
 /**
  * Every object type of the public schema without an `id` field (root types
  * aside): the objects Apollo Client keeps inside their parent, which
- * docs/CLIENTS.md's EMBEDDED_TYPES must list.
+ * docs/guides/clients.md's EMBEDDED_TYPES must list.
  */
 export function embeddedObjectTypes(): string[] {
   const schema = buildSchema(readFileSync(SNAPSHOT_PATH, 'utf8'));
@@ -131,7 +131,7 @@ export function embeddedObjectTypes(): string[] {
 }
 
 /**
- * A TypeScript block of docs/CLIENTS.md as the module a frontend project
+ * A TypeScript block of docs/guides/clients.md as the module a frontend project
  * would have, with `exports` appended (an `export { ... }` line): written
  * as JavaScript inside node_modules/.cache, so that its imports resolve to
  * this repository's packages. `remove()` deletes it.

@@ -7,7 +7,7 @@ import { errorCodes } from '../../src/errors/codes.js';
 import { loadTypeDefs } from '../../src/graphql/schema.js';
 import { projectRoot } from '../../src/util/project-root.js';
 
-const docs = readFileSync(path.join(projectRoot(), 'docs', 'ERRORS.md'), 'utf8');
+const docs = readFileSync(path.join(projectRoot(), 'docs', 'reference', 'errors.md'), 'utf8');
 
 /** Codes in the first column of a markdown table under the given heading. */
 function documentedCodes(heading: string): string[] {
@@ -16,7 +16,7 @@ function documentedCodes(heading: string): string[] {
 }
 
 describe('error code registry', () => {
-  it('documents every request-level code in docs/ERRORS.md, and nothing else', () => {
+  it('documents every request-level code in docs/reference/errors.md, and nothing else', () => {
     expect(documentedCodes('Request-level codes').sort()).toEqual(Object.keys(errorCodes).sort());
   });
 

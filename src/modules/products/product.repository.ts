@@ -166,7 +166,7 @@ export interface ProductPageOptions {
  * rows are joined to the page (after its limit: at most `limit + 1` lookups
  * by primary key), so the page, its total and its related rows are one round
  * trip. This is a documented exception to the module boundaries (see
- * docs/ARCHITECTURE.md): the joined columns are the ones the users and
+ * docs/architecture/modules.md): the joined columns are the ones the users and
  * categories modules declare for their loaders, and the rows go to those
  * loaders through the modules' services; nothing here decides who may see them.
  *

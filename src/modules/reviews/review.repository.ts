@@ -53,7 +53,7 @@ export interface ReviewPageRow {
  * single statement: rows are numbered per product in scan order and cut at
  * `limit + 1` each. Each review's author is joined to the cut rows (a lookup
  * by primary key each), for the users module's loader: a documented
- * exception to the module boundaries (docs/ARCHITECTURE.md), with the
+ * exception to the module boundaries (docs/architecture/modules.md), with the
  * columns that module declares for its loader.
  */
 export async function findReviewPagesByProduct(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { applyJqPath, parseAssignment, parseShownHttpAnswer, pipelineStages, shapeMismatches } from '../helpers/readme-shell.js';
+import { applyJqPath, parseAssignment, parseShownHttpAnswer, pipelineStages, shapeMismatches } from '../helpers/doc-shell.js';
 
 const vars = new Map([['ORDER_ID', 'T3JkZXI6MQ'], ['VERSION', '2']]);
 const variable = (name: string) => vars.get(name);

@@ -1,8 +1,9 @@
 /**
- * Just enough of a POSIX shell, curl and jq to run README.md's examples as
- * fetch calls, without either tool installed: what the README shows a reader
- * to paste is what test/readme-examples.test.ts runs. Anything outside this
- * subset is an error naming the construct, never silently skipped.
+ * Just enough of a POSIX shell, curl and jq to run the shell examples of
+ * README.md and docs/ as fetch calls, without either tool installed: what the
+ * docs show a reader to paste is what test/docs-examples.test.ts runs.
+ * Anything outside this subset is an error naming the construct, never
+ * silently skipped.
  */
 
 /** Splits one shell command into words: quotes, `$VAR`/`${VAR}` in double quotes and bare words. */
@@ -156,7 +157,11 @@ export interface CurlRequest {
   includeHeaders: boolean;
 }
 
-/** The fetch call a curl command makes; only the options the README uses are understood. */
+/**
+ * The fetch call a curl command makes; only the options the docs use are
+ * understood. The URL must start with `baseUrl` (what `$API` holds): an
+ * example with a hard-coded address is refused.
+ */
 export function toRequest(words: string[], baseUrl: string): CurlRequest {
   if (words[0] !== 'curl') throw new Error(`not a curl command: ${words.join(' ')}`);
   const headers: Record<string, string> = {};
@@ -185,10 +190,10 @@ export function toRequest(words: string[], baseUrl: string): CurlRequest {
       const value = next();
       const eq = value.indexOf('=');
       urlEncoded.push(`${value.slice(0, eq)}=${encodeURIComponent(value.slice(eq + 1))}`);
-    } else if (word.startsWith('http://localhost:4000')) url = word.replace('http://localhost:4000', baseUrl);
-    else throw new Error(`curl option not understood by this test: ${word}`);
+    } else if (word === baseUrl || word.startsWith(`${baseUrl}/`)) url = word;
+    else throw new Error(`curl option not understood by this test (URLs are written "$API/..."): ${word}`);
   }
-  if (!url) throw new Error(`no http://localhost:4000 URL in: ${words.join(' ')}`);
+  if (!url) throw new Error(`no "$API/..." URL in: ${words.join(' ')}`);
   const target = new URL(url);
   if (get || (data.length === 0 && urlEncoded.length === 0)) {
     for (const pair of urlEncoded) target.search += `${target.search ? '&' : ''}${pair}`;
@@ -224,7 +229,7 @@ export function parseShownHttpAnswer(text: string): ShownHttpAnswer | undefined 
 }
 
 /**
- * Where an answer differs from the shape the README shows for it. The shape
+ * Where an answer differs from the shape the docs show for it. The shape
  * is the answer with room for what changes between runs:
  * - an object lists the keys that matter (the answer may have more);
  * - an array has exactly the elements shown;
