@@ -52,6 +52,7 @@ export const SERVER_VARIABLES = {
   DATABASE_POOL_MAX: setting({ section: 'Database', schema: integer(1, 200), default: 10, about: 'Maximum pool connections.' }),
   DATABASE_POOL_MAX_PER_REQUEST: setting({
     section: 'Database',
+    example: '5',
     schemaFrom: (d) => integer(1, d.databasePoolMax),
     defaultFrom: (d) => Math.max(1, Math.ceil(d.databasePoolMax / 2)),
     defaultText: 'half of `DATABASE_POOL_MAX`, rounded up',
@@ -92,6 +93,7 @@ export const SERVER_VARIABLES = {
   }),
   SEED_DEMO_DATA: setting({
     section: 'Database',
+    example: 'true',
     schema: boolean(),
     defaultFrom: (d) => d.nodeEnv === 'development',
     defaultText: '`true` in development, else `false`',
@@ -103,6 +105,7 @@ export const SERVER_VARIABLES = {
   LOG_LEVEL: setting({ section: 'Logging', schema: oneOf(LOG_LEVELS), default: 'info', about: 'Least severe level logged.' }),
   LOG_FORMAT: setting({
     section: 'Logging',
+    example: 'pretty',
     schema: oneOf(LOG_FORMATS),
     defaultFrom: (d) => (d.nodeEnv === 'development' ? 'pretty' : 'json'),
     defaultText: '`pretty` in development, else `json`',
@@ -117,6 +120,7 @@ export const SERVER_VARIABLES = {
   }),
   GRAPHQL_IDE: setting({
     section: 'GraphQL',
+    example: 'graphiql',
     schema: oneOf(GRAPHQL_IDES),
     // GRAPHQL_SANDBOX (true/false) is the older switch, read when GRAPHQL_IDE is unset.
     defaultFrom: (d) => ((d.graphqlSandbox ?? d.nodeEnv === 'development') ? 'sandbox' : 'off'),
@@ -126,6 +130,7 @@ export const SERVER_VARIABLES = {
   }),
   GRAPHQL_INTROSPECTION: setting({
     section: 'GraphQL',
+    example: 'true',
     schema: boolean(),
     defaultFrom: (d) => d.nodeEnv !== 'production',
     defaultText: '`false` in production, else `true`',
