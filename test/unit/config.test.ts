@@ -219,4 +219,30 @@ describe('configuration', () => {
     expect(() => loadConfig({ RESPONSE_CACHE_MAX_BYTES: '1000' })).toThrow(/RESPONSE_CACHE_MAX_BYTES must be an integer from 65536/);
     expect(() => loadConfig({ RESPONSE_CACHE_REDIS_PREFIX: 'has spaces' })).toThrow(/RESPONSE_CACHE_REDIS_PREFIX must be 1 to 100/);
   });
+
+  it('reads booleans in any case, and takes an empty or blank value as unset', () => {
+    expect(loadConfig({ TRUST_PROXY: 'YES', MIGRATE_ON_START: 'Off', PERSISTED_QUERIES: '0' })).toMatchObject({
+      trustProxy: true,
+      migrateOnStart: false,
+      persistedQueries: false,
+    });
+    expect(loadConfig({ PORT: '', HOST: '   ', NODE_ENV: '' })).toMatchObject({ port: 4000, host: '127.0.0.1', nodeEnv: 'development' });
+    expect(() => loadConfig({ TRUST_PROXY: 'Maybe' })).toThrow('TRUST_PROXY must be true or false (got "maybe")');
+  });
+
+  it('ignores the trace exporter when OTEL_SDK_DISABLED is true, whatever it says', () => {
+    expect(loadConfig({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'zipkin' }).tracing.exporter).toBe('none');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }).tracing.protocol).toBe('http/protobuf');
+  });
+
+  it('never echoes a metrics token or signing keys, and lists problems in declaration order', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig({ METRICS_TOKEN: 'short-secret', JWT_SIGNING_KEYS: '{"k": secret', PORT: 'x', QUERY_MAX_COST: '0' });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems.map((problem) => problem.split(' ')[0])).toEqual(['PORT', 'JWT_SIGNING_KEYS', 'QUERY_MAX_COST', 'METRICS_TOKEN']);
+    expect(problems.join('\n')).not.toMatch(/short-secret|"k"/);
+  });
 });

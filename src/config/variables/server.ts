@@ -1,0 +1,204 @@
+/** The server itself: where it listens, its database, logs, GraphQL executor and IDE, HTTP limits and shutdown. */
+import { boolean, headerNames, host, integer, oneOf, origins, postgresUrl, text } from '../coerce.js';
+import { GRAPHQL_EXECUTORS, GRAPHQL_IDES, LOG_FORMATS, LOG_LEVELS, NODE_ENVS } from '../types.js';
+import { optional, setting } from '../variable.js';
+
+/**
+ * Request headers listed origins may send: what the API reads, plus what
+ * well-known GraphQL clients add (Apollo Client's client awareness and CSRF
+ * header, its operation-name header, W3C trace context, idempotency keys).
+ * A header missing here fails the browser's preflight, and with it every
+ * request of an app that sends it.
+ */
+export const DEFAULT_CORS_ALLOWED_HEADERS = [
+  'content-type',
+  'authorization',
+  'apollo-require-preflight',
+  'apollographql-client-name',
+  'apollographql-client-version',
+  'x-apollo-operation-name',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'idempotency-key',
+] as const;
+
+export const SERVER_VARIABLES = {
+  // --- Runtime
+  NODE_ENV: setting({
+    section: 'Runtime',
+    schema: oneOf(NODE_ENVS),
+    default: 'development',
+    about: 'The kind of deployment. Several defaults below depend on it.',
+  }),
+  HOST: setting({
+    section: 'Runtime',
+    schema: host(),
+    default: '127.0.0.1',
+    about:
+      'Interface to listen on: an IP address (`0.0.0.0` or `::` for all, in a container) or a host name such as `localhost`. Anything else (a URL, `host:port`) is refused.',
+  }),
+  PORT: setting({ section: 'Runtime', schema: integer(0, 65535), default: 4000, about: 'HTTP port.' }),
+
+  // --- Database
+  DATABASE_URL: optional({
+    section: 'Database',
+    schema: postgresUrl(),
+    fromFile: true,
+    example: 'postgres://marketplace:marketplace@localhost:5432/marketplace',
+    about:
+      'The PostgreSQL database. Unset: start the embedded PostgreSQL under `EMBEDDED_PG_DIR`, a development dependency that production installs do not have. Required when `NODE_ENV=production`.',
+  }),
+  DATABASE_POOL_MAX: setting({ section: 'Database', schema: integer(1, 200), default: 10, about: 'Maximum pool connections.' }),
+  DATABASE_POOL_MAX_PER_REQUEST: setting({
+    section: 'Database',
+    example: '5',
+    schemaFrom: (d) => integer(1, d.databasePoolMax),
+    defaultFrom: (d) => Math.max(1, Math.ceil(d.databasePoolMax / 2)),
+    defaultText: 'half of `DATABASE_POOL_MAX`, rounded up',
+    accepts: '1 to `DATABASE_POOL_MAX`',
+    about:
+      'Most pool connections one request may hold at once; its further queries wait for one of them, so one request cannot starve the others. A transaction that must commit on its own inside the request\'s transaction (a failed login\'s audit event, a refresh-token reuse revocation, in a keyed mutation) gets one connection more without waiting.',
+  }),
+  DATABASE_CONNECT_TIMEOUT_MS: setting({
+    section: 'Database',
+    schema: integer(100, 60_000),
+    default: 5_000,
+    about:
+      'How long a query waits for a pool connection (a new one, or a free one when all are busy) before the request is answered 503 `SERVICE_UNAVAILABLE`, in ms.',
+  }),
+  DATABASE_STATEMENT_TIMEOUT_MS: setting({
+    section: 'Database',
+    schema: integer(100, 600_000),
+    default: 10_000,
+    about: '`statement_timeout` of every session, in ms.',
+  }),
+  EMBEDDED_PG_DIR: setting({
+    section: 'Database',
+    schema: text(),
+    default: '.data/postgres',
+    about: 'Data directory of the embedded PostgreSQL (only without `DATABASE_URL`).',
+  }),
+  EMBEDDED_PG_PORT: setting({
+    section: 'Database',
+    schema: integer(1024, 65535),
+    default: 54329,
+    about: 'Port of the embedded PostgreSQL (only without `DATABASE_URL`).',
+  }),
+  MIGRATE_ON_START: setting({
+    section: 'Database',
+    schema: boolean(),
+    default: true,
+    about: 'Apply pending migrations at start-up. `/health/ready` answers 503 while any are pending.',
+  }),
+  SEED_DEMO_DATA: setting({
+    section: 'Database',
+    example: 'true',
+    schema: boolean(),
+    defaultFrom: (d) => d.nodeEnv === 'development',
+    defaultText: '`true` in development, else `false`',
+    about:
+      'Insert the demo data when the `users` table is empty. Refused (start-up error) when `NODE_ENV=production`: the demo accounts share a published password.',
+  }),
+
+  // --- Logging
+  LOG_LEVEL: setting({ section: 'Logging', schema: oneOf(LOG_LEVELS), default: 'info', about: 'Least severe level logged.' }),
+  LOG_FORMAT: setting({
+    section: 'Logging',
+    example: 'pretty',
+    schema: oneOf(LOG_FORMATS),
+    defaultFrom: (d) => (d.nodeEnv === 'development' ? 'pretty' : 'json'),
+    defaultText: '`pretty` in development, else `json`',
+    about: '`pretty` (human-readable) or `json` (one object per line).',
+  }),
+
+  // --- GraphQL
+  GRAPHQL_SANDBOX: optional({
+    section: 'GraphQL',
+    schema: boolean(),
+    about: 'Older switch, read only when `GRAPHQL_IDE` is unset: `true` means `sandbox`, `false` means `off`.',
+  }),
+  GRAPHQL_IDE: setting({
+    section: 'GraphQL',
+    example: 'graphiql',
+    schema: oneOf(GRAPHQL_IDES),
+    // GRAPHQL_SANDBOX (true/false) is the older switch, read when GRAPHQL_IDE is unset.
+    defaultFrom: (d) => ((d.graphqlSandbox ?? d.nodeEnv === 'development') ? 'sandbox' : 'off'),
+    defaultText: '`sandbox` in development, else `off` (or as `GRAPHQL_SANDBOX` says)',
+    about:
+      'In-browser IDE at `GET /graphql`: `sandbox` (Apollo Sandbox, loaded from Apollo\'s CDN), `graphiql` (served from this server, works offline) or `off`.',
+  }),
+  GRAPHQL_INTROSPECTION: setting({
+    section: 'GraphQL',
+    example: 'true',
+    schema: boolean(),
+    defaultFrom: (d) => d.nodeEnv !== 'production',
+    defaultText: '`false` in production, else `true`',
+    about: 'Allow schema introspection. When off, validation errors also stop suggesting field names.',
+  }),
+  GRAPHQL_EXECUTOR: setting({
+    section: 'GraphQL',
+    schema: oneOf(GRAPHQL_EXECUTORS),
+    default: 'jit',
+    about:
+      '`jit`: operations are compiled once by graphql-jit and the compiled function runs each request (same answers, errors and permission checks as graphql-js); `graphql-js`: the reference executor.',
+  }),
+
+  // --- HTTP
+  BODY_LIMIT_BYTES: setting({
+    section: 'HTTP',
+    schema: integer(1024, 52_428_800),
+    default: 1_048_576,
+    about: 'Largest accepted request body, in bytes.',
+  }),
+  TRUST_PROXY: setting({
+    section: 'HTTP',
+    schema: boolean(),
+    default: false,
+    about: 'Trust `X-Forwarded-*` headers; only behind a proxy you control.',
+  }),
+  CORS_ORIGINS: setting({
+    section: 'HTTP',
+    schema: origins(),
+    default: [],
+    example: 'https://shop.example.com,https://admin.example.com',
+    about: 'Browser origins allowed to call the API cross-origin, with credentials. Unset: same origin only.',
+  }),
+  CORS_ALLOWED_HEADERS: setting({
+    section: 'HTTP',
+    schema: headerNames(),
+    default: [...DEFAULT_CORS_ALLOWED_HEADERS],
+    about:
+      'Request headers those origins may send (the CORS preflight\'s allow-list). Replaces the default list, so keep `content-type` and `authorization`; the default adds the headers Apollo Client, urql and tracing send.',
+  }),
+  HEADERS_TIMEOUT_MS: setting({
+    section: 'HTTP',
+    schema: integer(100, 300_000),
+    default: 10_000,
+    about: 'Time to receive a request\'s headers, in ms; at most `REQUEST_TIMEOUT_MS`.',
+  }),
+  REQUEST_TIMEOUT_MS: setting({
+    section: 'HTTP',
+    schema: integer(100, 600_000),
+    default: 30_000,
+    about: 'Time to receive a whole request, body included, in ms; a slower one gets 408 and the connection is closed.',
+  }),
+
+  // --- Shutdown
+  SHUTDOWN_DRAIN_DELAY_MS: setting({
+    section: 'Shutdown',
+    schema: integer(0, 120_000),
+    // Load balancers exist in production; elsewhere Ctrl-C stops the server at once.
+    defaultFrom: (d) => (d.nodeEnv === 'production' ? 5_000 : 0),
+    defaultText: '`5000` in production, else `0`',
+    example: '5000',
+    about:
+      'On SIGINT/SIGTERM, how long the server keeps serving requests (readiness failing, every response with `Connection: close`) before it stops accepting, in ms; less than `SHUTDOWN_TIMEOUT_MS` (or 0). `0` where the platform removes the instance from its load balancer before sending SIGTERM.',
+  }),
+  SHUTDOWN_TIMEOUT_MS: setting({
+    section: 'Shutdown',
+    schema: integer(0, 120_000),
+    default: 10_000,
+    about: 'On SIGINT/SIGTERM, the whole shutdown budget in ms, drain delay included: requests still running this long after the signal are cut.',
+  }),
+} as const;
