@@ -8,8 +8,9 @@
  * Off unless an exporter is configured (OTEL_TRACES_EXPORTER=otlp|console, or
  * an OTLP endpoint): then the spans of a request share a trace, continued from
  * an incoming W3C `traceparent`. The SDK reads the other standard variables
- * itself (OTEL_EXPORTER_OTLP_*, OTEL_TRACES_SAMPLER*, OTEL_BSP_*,
- * OTEL_RESOURCE_ATTRIBUTES).
+ * itself (OTEL_EXPORTER_OTLP_*, OTEL_TRACES_SAMPLER*, OTEL_BSP_*). The
+ * resource is built here from `service.name` only: OTEL_RESOURCE_ATTRIBUTES
+ * is not read.
  */
 import { context, createContextKey, propagation, trace, type Context, type Span } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
