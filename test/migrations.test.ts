@@ -19,6 +19,7 @@ const APP_TABLES = [
   'sessions',
   'user_identities',
   'users',
+  'wishlist_items',
 ];
 const MIGRATIONS_DIR = new URL('../migrations/', import.meta.url);
 

@@ -24,7 +24,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 
-import { objectTag, setTag } from './tags.js';
+import { objectTag, setTag } from './tag-names.js';
 
 /** What a request that may be stored carries in its GraphQL context. */
 export interface ResponseCapture {

@@ -9,7 +9,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavaila
 import { requestError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { errorCodes } from '../errors/codes.js';
-import type { AppLoaders } from '../modules/registry.js';
+import { keyRequiredMutations, type AppLoaders } from '../modules/registry.js';
 import { requestFingerprint } from './fingerprint.js';
 import { claimKey, createClaimReleaser, credentialOf, newClaim, purgeExpiredKeys, storeResponse, type Claim } from './idempotency.service.js';
 import type { ResponseSealer } from './sealed-response.js';
@@ -43,8 +43,8 @@ import type { ResponseSealer } from './sealed-response.js';
  * fields commit together with the one stored response, or none do.
  */
 
-/** Mutations that refuse to run without a key (money and stock move). */
-export const KEY_REQUIRED_MUTATIONS: ReadonlySet<string> = new Set(['checkout', 'markOrderPaid', 'refundOrder']);
+/** Mutations that refuse to run without a key (money and stock move), as the modules declare them. */
+export const KEY_REQUIRED_MUTATIONS: ReadonlySet<string> = keyRequiredMutations;
 
 /** 1 to 255 printable ASCII characters (space included, other control characters not). */
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;

@@ -1,23 +1,49 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
 
 import type { Database } from '../db/database.js';
-import type { Resolvers } from '../graphql/generated/resolvers-types.js';
+import type { MutationResolvers, Resolvers } from '../graphql/generated/resolvers-types.js';
 import type { MaybePromise } from '../loaders/record-loader.js';
+import type { Change, ChangeKinds } from '../scope/change-feed.js';
 import type { Scope } from '../scope/scope.js';
 import type { NodeType } from './node-types.js';
 
 /** Fetches an object for `node(id:)`, with the same visibility as its own query; `null` when hidden or missing. */
 export type NodeFetcher<L> = (scope: Scope<L>, id: string) => MaybePromise<object | null>;
 
+/** The change of one kind, as `recordChanges` takes it. */
+export type ChangeOf<K extends keyof ChangeKinds> = Extract<Change, { entity: K }>;
+
+/** For each change kind a module records, the cache tags (src/cache/tag-names.ts) it drops. */
+export type ChangeTagMap = { [K in keyof ChangeKinds]?: (change: ChangeOf<K>) => string[] };
+
 /**
- * What a module gives the application: its part of the schema, resolvers,
- * permission rules, loaders and node types. `src/modules/registry.ts` lists
- * the modules; nothing else needs to know them. A module's tables are its
- * `Tables` interface, merged into `Database` by the registry.
+ * What a module declares about itself. `src/modules/registry.ts` lists the
+ * modules; the cross-cutting code reads these declarations from it and names
+ * no module thing of its own:
+ *
+ * - `schema`, `resolvers`, `permissions`, `createLoaders`: its part of the
+ *   GraphQL schema (src/graphql/schema.ts, src/authz/permissions.ts, the
+ *   per-request loaders).
+ * - `nodeTypes`: the object types with global ids it fetches for `node(id:)`.
+ * - `migrations`: its files in migrations/ (migrations/index.ts lists every
+ *   module's; the migrator applies them in name order).
+ * - `changeTags`: the change kinds it records and the cache tags each drops
+ *   (src/cache/tags.ts).
+ * - `keyRequiredMutations`: its mutations that refuse to run without an
+ *   `Idempotency-Key` (src/idempotency/idempotency.http.ts).
+ *
+ * Three declarations are types, which TypeScript composes by interface
+ * merging (a module augments the cross-cutting interface from one of its own
+ * files, so nothing outside the module names it and no import circle forms):
+ * its tables (`Database`, src/modules/tables.ts, augmented from its
+ * `*.table.ts`), its change kinds (`ChangeKinds`, src/scope/change-feed.ts)
+ * and its audit actions (`AuditActions`, src/modules/audit/audit.actions.ts),
+ * both augmented from its `index.ts`. Module-specific error codes live in
+ * src/errors/codes.ts, whose sync test keeps docs/ERRORS.md true.
  */
-export interface ModuleDescriptor<L> {
+export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap> {
   name: string;
-  /** SDL files of the module, under `schema/`. */
+  /** SDL files of the module, under `schema/`; extension files (`<type>.<module>.graphql`) after the files they extend. */
   schema: readonly string[];
   /** Resolver map; Mutation resolvers may return `effects` (src/scope/effects.ts). */
   resolvers: Resolvers<never>;
@@ -27,8 +53,14 @@ export interface ModuleDescriptor<L> {
   createLoaders: (db: Kysely<Database>) => L;
   /** Object types with global ids, and how `node(id:)` fetches each. */
   nodeTypes: Partial<Record<NodeType, NodeFetcher<L>>>;
+  /** The module's migrations (files in migrations/), by file name without extension. */
+  migrations: Record<string, Migration>;
+  /** The change kinds the module records, and the cache tags each drops. */
+  changeTags: T;
+  /** Mutations that refuse to run without an `Idempotency-Key` header (money or stock moves). */
+  keyRequiredMutations?: readonly (keyof MutationResolvers)[];
 }
 
-export function defineModule<L>(descriptor: ModuleDescriptor<L>): ModuleDescriptor<L> {
+export function defineModule<L, T extends ChangeTagMap = ChangeTagMap>(descriptor: ModuleDescriptor<L, T>): ModuleDescriptor<L, T> {
   return descriptor;
 }

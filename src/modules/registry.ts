@@ -1,4 +1,6 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
+
+import type { Change, ChangeKinds } from '../scope/change-feed.js';
 
 import { accountsModule } from './accounts/index.js';
 import { auditModule } from './audit/index.js';
@@ -7,16 +9,20 @@ import { ordersModule } from './orders/index.js';
 import { productsModule } from './products/index.js';
 import { reviewsModule } from './reviews/index.js';
 import { usersModule } from './users/index.js';
-import type { NodeFetcher } from './module.js';
+import { wishlistsModule } from './wishlists/index.js';
+import type { ChangeOf, NodeFetcher } from './module.js';
 import { NODE_TYPES, type NodeType } from './node-types.js';
 import type { Database } from './tables.js';
 
 /**
- * The one list of modules. Adding a module means adding its folder, a line
- * here, its tables in ./tables.ts and its node types in ./node-types.ts; schema, resolvers, permissions,
- * loaders and node types all come from its descriptor.
+ * The one list of modules. Adding a module means adding its folder, its SDL,
+ * its migration file and a line here (plus its codegen mappers and its rows
+ * in the authorization matrix; a new node type also goes in ./node-types.ts).
+ * Everything else comes from its descriptor (src/modules/module.ts). Order
+ * matters only for the SDL: a module whose extension file extends another
+ * module's type comes after that module.
  */
-export const modules = [usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, auditModule, ordersModule] as const;
+export const modules = [auditModule, usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, ordersModule, wishlistsModule] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
 
@@ -34,3 +40,29 @@ export const nodeFetchers: ReadonlyMap<NodeType, NodeFetcher<AppLoaders>> = new 
 );
 const unfetched = NODE_TYPES.filter((type) => !nodeFetchers.has(type));
 if (unfetched.length > 0) throw new Error(`No module fetches node type ${unfetched.join(', ')} (src/modules/node-types.ts)`);
+
+/** Every module's migrations, by name (migrations/index.ts adds the cross-cutting ones). */
+export const moduleMigrations: Record<string, Migration> = Object.assign({}, ...modules.map((module) => module.migrations)) as Record<string, Migration>;
+
+type ChangeTagsOf<M> = M extends { changeTags: infer T } ? T : never;
+type DeclaredChangeKinds = keyof UnionToIntersection<ChangeTagsOf<(typeof modules)[number]>>;
+/** Compiles only while every change kind some module declares (`ChangeKinds`) has its tags in some descriptor. */
+export const _everyChangeKindTagged: Exclude<keyof ChangeKinds, DeclaredChangeKinds> extends never ? true : never = true;
+
+const tagsByKind = new Map<string, (change: Change) => string[]>();
+for (const module of modules) {
+  for (const [kind, tags] of Object.entries(module.changeTags)) {
+    if (tagsByKind.has(kind)) throw new Error(`Change kind ${kind} is declared by two modules`);
+    tagsByKind.set(kind, tags as (change: Change) => string[]);
+  }
+}
+
+/** The cache tags a change drops, as its module's descriptor declares them. */
+export function changeTags<K extends keyof ChangeKinds>(change: ChangeOf<K>): string[] {
+  const tags = tagsByKind.get(change.entity);
+  if (!tags) throw new Error(`No module declares cache tags for change kind ${change.entity}`);
+  return tags(change);
+}
+
+/** Mutations that refuse to run without an `Idempotency-Key` header, from every module's descriptor. */
+export const keyRequiredMutations: ReadonlySet<string> = new Set(modules.flatMap((module) => module.keyRequiredMutations ?? []));

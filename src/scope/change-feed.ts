@@ -5,16 +5,20 @@
  * work keeps them on its own state and announces them after its commit.
  * This file imports nothing, so the scope, the unit of work and the feeds
  * can all name these types without importing one another.
+ *
+ * The kinds of change, by entity name: empty here, filled by the modules
+ * (interface merging; see `Change`).
  */
-export type Change =
-  /** Any column of the product, including stock, price, status, rating and soft deletion. */
-  | { entity: 'product'; id: string }
-  | { entity: 'category'; id: string }
-  /** Public profile fields of a user (display name, role, deletion). */
-  | { entity: 'user'; id: string }
-  /** A review was created, edited, deleted or restored; its product's rating moved with it. */
-  | { entity: 'review'; id: string; productId: string }
-  | { entity: 'order'; id: string };
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by module augmentation
+export interface ChangeKinds {}
+
+/**
+ * One change, of a kind some module declares: each module augments
+ * `ChangeKinds` from its `index.ts` with the kinds it records (the entity
+ * name and the fields that identify the row), and maps each to the cache tags
+ * it drops in its descriptor's `changeTags` (src/modules/module.ts).
+ */
+export type Change = { [K in keyof ChangeKinds]: { entity: K } & ChangeKinds[K] }[keyof ChangeKinds];
 
 /** Receives the changes of each committed unit of work, once, in the order they were recorded. */
 export interface ChangeFeed {

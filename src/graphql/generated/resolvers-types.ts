@@ -32,6 +32,21 @@ export type Scalars = {
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown>; }
 };
 
+/** Input of `addToWishlist`. */
+export type AddToWishlistInput = {
+  /** Global id of the product. */
+  productId: Scalars['ID']['input'];
+};
+
+/** Result of `addToWishlist`. */
+export type AddToWishlistPayload = {
+  __typename?: 'AddToWishlistPayload';
+  /** The saved product; `null` when `userErrors` is not empty. */
+  product?: Maybe<Product>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** A long-lived credential for scripts and integrations, limited by scopes. */
 export type ApiKey = Node & {
   __typename?: 'ApiKey';
@@ -477,6 +492,12 @@ export type MoneyInput = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Saves a product in the viewer's wishlist. Saving one already saved changes nothing and succeeds. A product the
+   * viewer cannot see is `NOT_FOUND`; a full wishlist (500 products) is `OUT_OF_RANGE`. Signed-in people only: API
+   * keys get `FORBIDDEN`.
+   */
+  addToWishlist: AddToWishlistPayload;
   /** Withdraws an `ACTIVE` or `DRAFT` product from sale: it becomes `ARCHIVED`, visible only to its seller and admins. */
   archiveProduct: ArchiveProductPayload;
   /**
@@ -549,6 +570,11 @@ export type Mutation = {
    * goods with `updateProduct`).
    */
   refundOrder: RefundOrderPayload;
+  /**
+   * Removes a product from the viewer's wishlist; removing one that is not there succeeds too. Signed-in people
+   * only: API keys get `FORBIDDEN`.
+   */
+  removeFromWishlist: RemoveFromWishlistPayload;
   /** Restores a soft-deleted product of yours (admins: any), with the status it had. */
   restoreProduct: RestoreProductPayload;
   /**
@@ -588,6 +614,12 @@ export type Mutation = {
    * review answers `NOT_FOUND`, exactly like a missing one.
    */
   updateReview: UpdateReviewPayload;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationAddToWishlistArgs = {
+  input: AddToWishlistInput;
 };
 
 
@@ -708,6 +740,12 @@ export type MutationRefreshSessionArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationRefundOrderArgs = {
   input: RefundOrderInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRemoveFromWishlistArgs = {
+  input: RemoveFromWishlistInput;
 };
 
 
@@ -955,6 +993,8 @@ export type Product = Node & {
    * without the `REVIEWS_WRITE` scope.
    */
   viewerCanReview: Scalars['Boolean']['output'];
+  /** Whether the viewer saved this product in their wishlist. Always `false` for anonymous callers and API keys. */
+  viewerHasWishlisted: Scalars['Boolean']['output'];
 };
 
 
@@ -1178,6 +1218,21 @@ export type RefundOrderPayload = {
   __typename?: 'RefundOrderPayload';
   /** The refunded order; `null` when `userErrors` is not empty. */
   order?: Maybe<Order>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `removeFromWishlist`. */
+export type RemoveFromWishlistInput = {
+  /** Global id of the product. */
+  productId: Scalars['ID']['input'];
+};
+
+/** Result of `removeFromWishlist`. */
+export type RemoveFromWishlistPayload = {
+  __typename?: 'RemoveFromWishlistPayload';
+  /** The product, or `null` when the viewer cannot see it (or `userErrors` is not empty). */
+  product?: Maybe<Product>;
   /** Problems with the input; empty on success. */
   userErrors: Array<UserError>;
 };
@@ -1498,6 +1553,12 @@ export type User = Node & {
   sales?: Maybe<OrderConnection>;
   /** The user's signed-in sessions that have not ended, newest first. Visible to the user only: `null` with an error for anyone else. */
   sessions?: Maybe<Array<Session>>;
+  /**
+   * Products this user saved, most recently saved first. Only products the user may see now are listed: one
+   * unpublished or deleted after it was saved drops out (and comes back if it is published or restored). Visible
+   * to the user in person only: `null` with an error for anyone else and for API keys.
+   */
+  wishlist?: Maybe<ProductConnection>;
 };
 
 
@@ -1524,6 +1585,19 @@ export type UserSalesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<OrderFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * A person with an account. Public profile fields are visible to everyone; private ones only to
+ * the user and to admins (other users get a `FORBIDDEN` error on those fields, anonymous callers
+ * `UNAUTHENTICATED`). Admin rights are never exercised through API keys.
+ */
+export type UserWishlistArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
 };
@@ -1661,6 +1735,8 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AddToWishlistInput: AddToWishlistInput;
+  AddToWishlistPayload: ResolverTypeWrapper<Omit<AddToWishlistPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   ApiKey: ResolverTypeWrapper<ApiKeyRow>;
   ApiKeyScope: ApiKeyScope;
   ArchiveProductInput: ArchiveProductInput;
@@ -1735,6 +1811,8 @@ export type ResolversTypes = {
   RefreshTokenDelivery: RefreshTokenDelivery;
   RefundOrderInput: RefundOrderInput;
   RefundOrderPayload: ResolverTypeWrapper<Omit<RefundOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
+  RemoveFromWishlistInput: RemoveFromWishlistInput;
+  RemoveFromWishlistPayload: ResolverTypeWrapper<Omit<RemoveFromWishlistPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   RestoreProductInput: RestoreProductInput;
   RestoreProductPayload: ResolverTypeWrapper<Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   RestoreReviewInput: RestoreReviewInput;
@@ -1771,6 +1849,8 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AddToWishlistInput: AddToWishlistInput;
+  AddToWishlistPayload: Omit<AddToWishlistPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   ApiKey: ApiKeyRow;
   ArchiveProductInput: ArchiveProductInput;
   ArchiveProductPayload: Omit<ArchiveProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
@@ -1839,6 +1919,8 @@ export type ResolversParentTypes = {
   RefreshSessionInput: RefreshSessionInput;
   RefundOrderInput: RefundOrderInput;
   RefundOrderPayload: Omit<RefundOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
+  RemoveFromWishlistInput: RemoveFromWishlistInput;
+  RemoveFromWishlistPayload: Omit<RemoveFromWishlistPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   RestoreProductInput: RestoreProductInput;
   RestoreProductPayload: Omit<RestoreProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   RestoreReviewInput: RestoreReviewInput;
@@ -1868,6 +1950,11 @@ export type ResolversParentTypes = {
   UpdateReviewPayload: Omit<UpdateReviewPayload, 'review'> & { review?: Maybe<ResolversParentTypes['Review']> };
   User: UserRecord;
   UserError: UserError;
+};
+
+export type AddToWishlistPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AddToWishlistPayload'] = ResolversParentTypes['AddToWishlistPayload']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type ApiKeyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ApiKey'] = ResolversParentTypes['ApiKey']> = {
@@ -2019,6 +2106,7 @@ export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends Reso
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  addToWishlist?: Resolver<ResolversTypes['AddToWishlistPayload'], ParentType, ContextType, RequireFields<MutationAddToWishlistArgs, 'input'>>;
   archiveProduct?: Resolver<ResolversTypes['ArchiveProductPayload'], ParentType, ContextType, RequireFields<MutationArchiveProductArgs, 'input'>>;
   cancelOrder?: Resolver<ResolversTypes['CancelOrderPayload'], ParentType, ContextType, RequireFields<MutationCancelOrderArgs, 'input'>>;
   changePassword?: Resolver<ResolversTypes['ChangePasswordPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
@@ -2039,6 +2127,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   publishProduct?: Resolver<ResolversTypes['PublishProductPayload'], ParentType, ContextType, RequireFields<MutationPublishProductArgs, 'input'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'input'>>;
   refundOrder?: Resolver<ResolversTypes['RefundOrderPayload'], ParentType, ContextType, RequireFields<MutationRefundOrderArgs, 'input'>>;
+  removeFromWishlist?: Resolver<ResolversTypes['RemoveFromWishlistPayload'], ParentType, ContextType, RequireFields<MutationRemoveFromWishlistArgs, 'input'>>;
   restoreProduct?: Resolver<ResolversTypes['RestoreProductPayload'], ParentType, ContextType, RequireFields<MutationRestoreProductArgs, 'input'>>;
   restoreReview?: Resolver<ResolversTypes['RestoreReviewPayload'], ParentType, ContextType, RequireFields<MutationRestoreReviewArgs, 'input'>>;
   revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
@@ -2120,6 +2209,7 @@ export type ProductResolvers<ContextType = GraphQLContext, ParentType extends Re
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   viewerCanReview?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerHasWishlisted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -2154,6 +2244,11 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
 
 export type RefundOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RefundOrderPayload'] = ResolversParentTypes['RefundOrderPayload']> = {
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RemoveFromWishlistPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RemoveFromWishlistPayload'] = ResolversParentTypes['RemoveFromWishlistPayload']> = {
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -2255,6 +2350,7 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
   role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
   sales?: Resolver<Maybe<ResolversTypes['OrderConnection']>, ParentType, ContextType, Partial<UserSalesArgs>>;
   sessions?: Resolver<Maybe<Array<ResolversTypes['Session']>>, ParentType, ContextType>;
+  wishlist?: Resolver<Maybe<ResolversTypes['ProductConnection']>, ParentType, ContextType, Partial<UserWishlistArgs>>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -2267,6 +2363,7 @@ export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends 
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  AddToWishlistPayload?: AddToWishlistPayloadResolvers<ContextType>;
   ApiKey?: ApiKeyResolvers<ContextType>;
   ArchiveProductPayload?: ArchiveProductPayloadResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
@@ -2305,6 +2402,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   PublishProductPayload?: PublishProductPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RefundOrderPayload?: RefundOrderPayloadResolvers<ContextType>;
+  RemoveFromWishlistPayload?: RemoveFromWishlistPayloadResolvers<ContextType>;
   RestoreProductPayload?: RestoreProductPayloadResolvers<ContextType>;
   RestoreReviewPayload?: RestoreReviewPayloadResolvers<ContextType>;
   Review?: ReviewResolvers<ContextType>;

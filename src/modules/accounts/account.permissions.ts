@@ -1,6 +1,6 @@
-import { allow } from '../../authz/shield-lib.js';
+import { allow, and } from '../../authz/shield-lib.js';
 
-import { isPersonalSession, ownsParent } from '../../authz/rules.js';
+import { isAdmin, isPersonalSession, isSelf, ownsParent } from '../../authz/rules.js';
 
 const payload = { userErrors: allow };
 
@@ -20,7 +20,13 @@ export const accountPermissions = {
     revokeSession: isPersonalSession,
     createApiKey: isPersonalSession,
     revokeApiKey: isPersonalSession,
+    deactivateUser: and(isAdmin, isPersonalSession),
   },
+  User: {
+    sessions: and(isSelf, isPersonalSession),
+    apiKeys: and(isSelf, isPersonalSession),
+  },
+  DeactivateUserPayload: { user: allow, userErrors: allow },
   AuthPayload: {
     ...payload,
     user: allow,

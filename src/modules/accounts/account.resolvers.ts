@@ -6,8 +6,9 @@ import type { UserLoaders } from '../users/user.loaders.js';
 import { loadUserRow } from '../users/user.service.js';
 import type { AccountLoaders } from './account.loaders.js';
 import { changePassword, signUp } from './account.service.js';
-import { createApiKey, revokeApiKey } from './api-key.service.js';
-import { logIn, logOut, logOutEverywhere, refreshSession, revokeSession } from './session.service.js';
+import { deactivateUser } from './admin.service.js';
+import { createApiKey, listApiKeys, revokeApiKey } from './api-key.service.js';
+import { listLiveSessions, logIn, logOut, logOutEverywhere, refreshSession, revokeSession } from './session.service.js';
 
 export const accountResolvers: Resolvers<Scope<AccountLoaders & UserLoaders>> = {
   Query: {
@@ -24,6 +25,12 @@ export const accountResolvers: Resolvers<Scope<AccountLoaders & UserLoaders>> = 
       revokeSession(ctx, { sessionId: idOfTypeOrNull(input.sessionId, 'Session', 'input.sessionId') }),
     createApiKey: (_root, { input }, ctx) => createApiKey(ctx, { ...input, scopes: input.scopes.map(scopeFromName) }),
     revokeApiKey: (_root, { input }, ctx) => revokeApiKey(ctx, { apiKeyId: idOfTypeOrNull(input.apiKeyId, 'ApiKey', 'input.apiKeyId') }),
+    deactivateUser: (_root, { input }, ctx) => deactivateUser(ctx, { userId: idOfTypeOrNull(input.userId, 'User', 'input.userId') }),
+  },
+  // schema/users.sessions.graphql: the relation is the accounts module's, so are the fields.
+  User: {
+    sessions: (user, _args, ctx) => listLiveSessions(ctx, user.id),
+    apiKeys: (user, _args, ctx) => listApiKeys(ctx, user.id),
   },
   Session: {
     // A session is a refresh-token family: its id stays the same across rotations.

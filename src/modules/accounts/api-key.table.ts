@@ -15,3 +15,10 @@ export interface ApiKeyTable {
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type NewApiKeyRow = Insertable<ApiKeyTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    api_keys: ApiKeyTable;
+  }
+}

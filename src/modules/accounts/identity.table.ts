@@ -10,3 +10,10 @@ export interface UserIdentityTable {
 }
 
 export type UserIdentityRow = Selectable<UserIdentityTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    user_identities: UserIdentityTable;
+  }
+}

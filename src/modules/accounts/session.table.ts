@@ -26,3 +26,10 @@ export interface SessionTable {
 
 export type SessionRow = Selectable<SessionTable>;
 export type NewSessionRow = Insertable<SessionTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    sessions: SessionTable;
+  }
+}

@@ -9,7 +9,6 @@ export const auditPermissions = {
   AuditEvent: {
     id: isAdmin,
     occurredAt: isAdmin,
-    actor: isAdmin,
     action: isAdmin,
     targetType: isAdmin,
     targetId: isAdmin,

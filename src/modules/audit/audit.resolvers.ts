@@ -2,12 +2,10 @@ import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, toGlobalId } from '../../graphql/global-id.js';
 import type { Scope } from '../../scope/scope.js';
 import { isNodeType } from '../node-types.js';
-import type { UserLoaders } from '../users/user.loaders.js';
-import { getUser } from '../users/user.service.js';
 import { listAuditEvents } from './audit.service.js';
 
 
-export const auditResolvers: Resolvers<Scope<UserLoaders>> = {
+export const auditResolvers: Resolvers<Scope> = {
   Query: {
     auditEvents: (_root, args, ctx) =>
       listAuditEvents(ctx, {
@@ -21,7 +19,6 @@ export const auditResolvers: Resolvers<Scope<UserLoaders>> = {
   AuditEvent: {
     id: (event) => toGlobalId('AuditEvent', event.id),
     occurredAt: (event) => event.occurred_at,
-    actor: (event, _args, ctx) => (event.actor_id ? getUser(ctx, event.actor_id, { includeDeactivated: true }) : null),
     targetType: (event) => event.target_type,
     // Targets are stored as database keys; clients only ever see global ids.
     targetId: (event) => (event.target_id && isNodeType(event.target_type) ? toGlobalId(event.target_type, event.target_id) : null),

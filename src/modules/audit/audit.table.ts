@@ -15,3 +15,10 @@ export interface AuditEventTable {
 
 export type AuditEventRow = Selectable<AuditEventTable>;
 export type NewAuditEventRow = Insertable<AuditEventTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    audit_events: AuditEventTable;
+  }
+}

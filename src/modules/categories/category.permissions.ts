@@ -1,6 +1,6 @@
 import { allow } from '../../authz/shield-lib.js';
 
-import { canReadCatalog, includeDeletedOnlyForAdmins, isAdmin } from '../../authz/rules.js';
+import { canReadCatalog, isAdmin } from '../../authz/rules.js';
 
 const payload = { category: allow, userErrors: allow };
 
@@ -21,6 +21,5 @@ export const categoryPermissions = {
     id: allow,
     name: allow,
     slug: allow,
-    products: includeDeletedOnlyForAdmins,
   },
 };

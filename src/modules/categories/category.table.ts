@@ -18,3 +18,10 @@ export type CategoryRow = Omit<Selectable<CategoryTable>, 'created_at' | 'update
 export const CATEGORY_COLUMNS = ['id', 'name', 'slug'] as const satisfies readonly (keyof CategoryRow)[];
 export type NewCategoryRow = Insertable<CategoryTable>;
 export type CategoryUpdate = Updateable<CategoryTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    categories: CategoryTable;
+  }
+}

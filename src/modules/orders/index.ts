@@ -1,8 +1,24 @@
+import * as m0004 from '../../../migrations/2026_11_24_0004_orders.js';
+import { objectTag, setTag } from '../../cache/tag-names.js';
 import { defineModule } from '../module.js';
 import { createOrderLoaders } from './order.loaders.js';
 import { orderPermissions } from './order.permissions.js';
 import { orderResolvers } from './order.resolvers.js';
 import { getOrder } from './order.service.js';
+
+declare module '../../scope/change-feed.js' {
+  interface ChangeKinds {
+    order: { id: string };
+  }
+}
+
+declare module '../audit/audit.service.js' {
+  interface AuditActions {
+    ORDER_PAID: true;
+    ORDER_CANCELLED: true;
+    ORDER_REFUNDED: true;
+  }
+}
 
 export const ordersModule = defineModule({
   name: 'orders',
@@ -11,4 +27,13 @@ export const ordersModule = defineModule({
   permissions: orderPermissions,
   createLoaders: createOrderLoaders,
   nodeTypes: { Order: getOrder },
+  migrations: { '2026_11_24_0004_orders': m0004 },
+  changeTags: {
+    // No anonymous response shows an order (at most a `null` where one was
+    // asked for); the stock an order takes or gives back is announced as
+    // product changes.
+    order: (change) => [objectTag('Order', change.id), setTag('Order')],
+  },
+  // Money and stock move: a retry must not run them twice.
+  keyRequiredMutations: ['checkout', 'markOrderPaid', 'refundOrder'],
 });

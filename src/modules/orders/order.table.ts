@@ -35,3 +35,11 @@ export type NewOrderRow = Insertable<OrderTable>;
 export type OrderUpdate = Updateable<OrderTable>;
 export type OrderItemRow = Selectable<OrderItemTable>;
 export type NewOrderItemRow = Insertable<OrderItemTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    orders: OrderTable;
+    order_items: OrderItemTable;
+  }
+}

@@ -1,14 +1,34 @@
+import * as m0003 from '../../../migrations/2026_11_24_0003_products.js';
+import { objectTag, setTag } from '../../cache/tag-names.js';
 import { defineModule } from '../module.js';
 import { createProductLoaders } from './product.loaders.js';
 import { productPermissions } from './product.permissions.js';
 import { productResolvers } from './product.resolvers.js';
 import { getProduct } from './product.service.js';
 
+declare module '../../scope/change-feed.js' {
+  interface ChangeKinds {
+    /** Any column of the product, including stock, price, status, rating and soft deletion. */
+    product: { id: string };
+  }
+}
+
+declare module '../audit/audit.service.js' {
+  interface AuditActions {
+    PRODUCT_DELETED: true;
+    PRODUCT_RESTORED: true;
+  }
+}
+
 export const productsModule = defineModule({
   name: 'products',
-  schema: ['products.graphql'],
+  schema: ['products.graphql', 'categories.products.graphql'],
   resolvers: productResolvers,
   permissions: productPermissions,
   createLoaders: createProductLoaders,
   nodeTypes: { Product: getProduct },
+  migrations: { '2026_11_24_0003_products': m0003 },
+  changeTags: {
+    product: (change) => [objectTag('Product', change.id), setTag('Product')],
+  },
 });

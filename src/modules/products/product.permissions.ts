@@ -1,6 +1,6 @@
 import { allow, and } from '../../authz/shield-lib.js';
 
-import { canReadCatalog, canWriteCatalog, includeDeletedOnlyForAdmins, isAdmin, ownsProductOrAdmin } from '../../authz/rules.js';
+import { canReadCatalog, canWriteCatalog, includeDeletedOnlyForAdmins, ownsProductOrAdmin } from '../../authz/rules.js';
 
 const payload = { product: allow, userErrors: allow };
 
@@ -37,14 +37,11 @@ export const productPermissions = {
     category: allow,
     averageRating: allow,
     reviewCount: allow,
-    reviews: allow,
-    deletedReviews: isAdmin,
-    // Answers for the viewer only; anonymous callers get false.
-    viewerCanReview: allow,
     createdAt: allow,
     updatedAt: allow,
     deletedAt: ownsProductOrAdmin,
   },
+  Category: { products: includeDeletedOnlyForAdmins },
   ProductConnection: { edges: allow, nodes: allow, pageInfo: allow, totalCount: allow },
   ProductEdge: { cursor: allow, node: allow },
 };

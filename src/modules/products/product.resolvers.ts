@@ -4,17 +4,16 @@ import { selectsField, selectsPath } from '../../graphql/selection.js';
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
 import type { CategoryRow } from '../categories/category.table.js';
-import type { ReviewLoaders } from '../reviews/review.loaders.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import type { ProductLoaders } from './product.loaders.js';
 import { getCategory } from '../categories/category.service.js';
-import { canReview, listDeletedProductReviews, listProductReviews } from '../reviews/review.service.js';
 import { getUser } from '../users/user.service.js';
 import {
   archiveProduct,
   createProduct,
   deleteProduct,
   getProduct,
+  listCategoryProducts,
   listProducts,
   publishProduct,
   restoreProduct,
@@ -32,7 +31,7 @@ export function decodeProductFilter<F extends ProductFilterInput>(filter: F | nu
   };
 }
 
-export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders & ReviewLoaders & UserLoaders>> = {
+export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders & UserLoaders>> = {
   Query: {
     products: (_root, args, ctx, info) =>
       listProducts(
@@ -82,12 +81,13 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
     },
     averageRating: (product) => (product.review_count > 0 ? Number(product.rating_avg) : null),
     reviewCount: (product) => product.review_count,
-    reviews: (product, args, ctx) => listProductReviews(ctx, product, args),
-    deletedReviews: (product, args, ctx) => listDeletedProductReviews(ctx, product, args),
-    viewerCanReview: (product, _args, ctx) => canReview(ctx, product),
     createdAt: (product) => product.created_at,
     updatedAt: (product) => product.updated_at,
     deletedAt: (product) => product.deleted_at,
+  },
+  // schema/categories.products.graphql: the relation is the products module's, so is the field.
+  Category: {
+    products: (category, args, ctx) => listCategoryProducts(ctx, category.id, { ...args, filter: decodeProductFilter(args.filter) }),
   },
   ProductConnection: {
     nodes: (connection) => connection.edges.map((edge) => edge.node),

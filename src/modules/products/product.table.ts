@@ -25,3 +25,10 @@ export interface ProductTable {
 export type ProductRow = Selectable<ProductTable>;
 export type NewProductRow = Insertable<ProductTable>;
 export type ProductUpdate = Updateable<ProductTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    products: ProductTable;
+  }
+}

@@ -28,6 +28,12 @@ export const reviewPermissions = {
     updatedAt: allow,
     deletedAt: isReviewAuthorOrAdmin,
   },
+  Product: {
+    reviews: allow,
+    deletedReviews: isAdmin,
+    // Answers for the viewer only; anonymous callers get false.
+    viewerCanReview: allow,
+  },
   ReviewConnection: { edges: allow, nodes: allow, pageInfo: allow, totalCount: allow },
   ReviewEdge: { cursor: allow, node: allow },
 };

@@ -6,7 +6,7 @@ import type { UserLoaders } from '../users/user.loaders.js';
 import { getProduct } from '../products/product.service.js';
 import { getUser } from '../users/user.service.js';
 import type { ReviewLoaders } from './review.loaders.js';
-import { createReview, deleteReview, restoreReview, updateReview } from './review.service.js';
+import { canReview, createReview, deleteReview, listDeletedProductReviews, listProductReviews, restoreReview, updateReview } from './review.service.js';
 
 const reviewId = (id: string) => idOfTypeOrNull(id, 'Review', 'input.reviewId');
 
@@ -27,6 +27,12 @@ export const reviewResolvers: Resolvers<Scope<ProductLoaders & UserLoaders & Rev
     createdAt: (review) => review.created_at,
     updatedAt: (review) => review.updated_at,
     deletedAt: (review) => review.deleted_at,
+  },
+  // schema/products.reviews.graphql: the relation is the reviews module's, so are the fields.
+  Product: {
+    reviews: (product, args, ctx) => listProductReviews(ctx, product, args),
+    deletedReviews: (product, args, ctx) => listDeletedProductReviews(ctx, product, args),
+    viewerCanReview: (product, _args, ctx) => canReview(ctx, product),
   },
   ReviewConnection: {
     nodes: (connection) => connection.edges.map((edge) => edge.node),

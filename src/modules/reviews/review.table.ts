@@ -18,3 +18,10 @@ export interface ReviewTable {
 export type ReviewRow = Selectable<ReviewTable>;
 export type NewReviewRow = Insertable<ReviewTable>;
 export type ReviewUpdate = Updateable<ReviewTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    reviews: ReviewTable;
+  }
+}

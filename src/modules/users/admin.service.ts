@@ -1,13 +1,10 @@
 import { appError } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
-import { recordChanges } from '../../scope/changes.js';
 import type { Scope } from '../../scope/scope.js';
-import { revokeAllApiKeysOfUser } from '../accounts/api-key.service.js';
-import { endAllSessionsOfUser } from '../accounts/session.service.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { updateUserRole } from './user.repository.js';
-import { lockUser, updateUserEndingTokens } from './user.service.js';
+import { lockUser } from './user.service.js';
 import type { UserRole, UserRow } from './user.table.js';
 
 type UserPayload = { user: UserRow | null; userErrors: UserErrorData[] };
@@ -42,32 +39,6 @@ export async function setUserRole(scope: Scope, input: { userId: string | null; 
       const updated = await updateUserRole(unit.db, id, input.role);
       await recordAudit(unit, { action: 'ROLE_CHANGED', actorId: viewer.userId, targetType: 'User', targetId: id, metadata: { from: user.role, to: input.role } });
       return { user: updated ?? null, userErrors: [] };
-    },
-    { rerunnable: true },
-  );
-}
-
-/** Deactivates a user: soft delete, every session and API key revoked, access tokens invalidated. */
-export async function deactivateUser(scope: Scope, input: { userId: string | null }): Promise<UserPayload> {
-  const viewer = requireViewer(scope);
-  const id = input.userId;
-  if (!id) return notFound();
-  if (id === viewer.userId) {
-    return { user: null, userErrors: [{ field: ['input', 'userId'], code: 'INVALID', message: 'Admins cannot deactivate themselves.' }] };
-  }
-  return unitOfWork(
-    scope,
-    async (unit) => {
-      const user = await lockUser(unit, id);
-      if (!user) return notFound();
-      if (user.deleted_at !== null) return { user, userErrors: [] };
-      const updated = await updateUserEndingTokens(unit, id, { deleted_at: new Date() });
-      // The public profile disappears: sellers and review authors show as null.
-      await recordChanges(unit, { entity: 'user', id });
-      const sessions = await endAllSessionsOfUser(unit, id, 'DEACTIVATED');
-      const apiKeys = await revokeAllApiKeysOfUser(unit, id);
-      await recordAudit(unit, { action: 'USER_DEACTIVATED', actorId: viewer.userId, targetType: 'User', targetId: id, metadata: { sessions, apiKeys } });
-      return { user: updated, userErrors: [] };
     },
     { rerunnable: true },
   );

@@ -1,11 +1,10 @@
 import { allow, and } from '../../authz/shield-lib.js';
 
-import { isAdmin, isPersonalSession, isSelf, isSelfOrAdmin } from '../../authz/rules.js';
+import { isAdmin, isPersonalSession, isSelfOrAdmin } from '../../authz/rules.js';
 
 export const userPermissions = {
   Mutation: {
     setUserRole: and(isAdmin, isPersonalSession),
-    deactivateUser: and(isAdmin, isPersonalSession),
     // The account's own profile: any signed-in person; API keys never change account data (no scope grants it).
     updateProfile: isPersonalSession,
   },
@@ -16,10 +15,8 @@ export const userPermissions = {
     email: isSelfOrAdmin,
     role: isSelfOrAdmin,
     deactivatedAt: isAdmin,
-    sessions: and(isSelf, isPersonalSession),
-    apiKeys: and(isSelf, isPersonalSession),
   },
   SetUserRolePayload: { user: allow, userErrors: allow },
-  DeactivateUserPayload: { user: allow, userErrors: allow },
   UpdateProfilePayload: { user: allow, userErrors: allow },
+  AuditEvent: { actor: isAdmin },
 };

@@ -31,3 +31,10 @@ export type UserRecord = Omit<UserRow, 'password_hash' | 'updated_at'>;
 export const USER_RECORD_COLUMNS = ['id', 'email', 'display_name', 'role', 'token_version', 'created_at', 'deleted_at'] as const satisfies readonly (keyof UserRecord)[];
 export type NewUserRow = Insertable<UserTable>;
 export type UserUpdate = Updateable<UserTable>;
+
+/** The module's tables in `Database` (src/modules/tables.ts). */
+declare module '../tables.js' {
+  interface Database {
+    users: UserTable;
+  }
+}
