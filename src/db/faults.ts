@@ -102,3 +102,18 @@ export function describeDatabaseError(error: unknown): { code: string | undefine
   const message = (error as { message?: unknown }).message;
   return { code: codeOf(error), message: typeof message === 'string' ? message : 'unknown error' };
 }
+
+/**
+ * A unique constraint refused the row (SQLSTATE 23505): the value is taken,
+ * by this transaction's own earlier write or a concurrent one.
+ *
+ * @example isUniqueViolation(Object.assign(new Error('duplicate key'), { code: '23505' })) // true
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** A foreign key refused the write (SQLSTATE 23503): the row it names is gone, or another row still names this one. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
+}
