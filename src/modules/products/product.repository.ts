@@ -22,7 +22,7 @@ import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
 import type { NewProductRow, ProductRow, ProductStatus, ProductTable, ProductUpdate } from './product.table.js';
 
 /** Product columns without the generated search vector, which never leaves the database. */
-const PRODUCT_COLUMNS = [
+export const PRODUCT_COLUMNS = [
   'p.id',
   'p.seller_id',
   'p.category_id',
@@ -365,55 +365,4 @@ export async function updateProductIf(
   if (condition.expectedVersion !== undefined) query = query.where('version', '=', condition.expectedVersion);
   if (condition.fromStatuses) query = query.where('status', 'in', condition.fromStatuses);
   return query.returning(RETURNED_COLUMNS).executeTakeFirst();
-}
-
-/** A quantity of one product, for stock moves. */
-export interface StockLine {
-  productId: string;
-  quantity: number;
-}
-
-/**
- * Locks the rows of these products (`FOR UPDATE`) in ascending id order and
- * returns them. Every writer that locks several products goes through here,
- * so two transactions always take their locks in the same order and cannot
- * deadlock on each other. PostgreSQL locks rows as the sorted scan returns
- * them (the lock step runs above the sort), so the order is the ORDER BY.
- */
-export async function lockProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
-  if (ids.length === 0) return [];
-  return db.selectFrom('products as p').select(PRODUCT_COLUMNS).where('p.id', 'in', ids).orderBy('p.id').forUpdate().execute();
-}
-
-function stockValues(lines: readonly StockLine[]) {
-  const sorted = [...lines].sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
-  return sql.join(sorted.map((line) => sql`(${line.productId}::uuid, ${line.quantity}::integer)`));
-}
-
-/**
- * Takes the quantities from stock in one statement, each only if enough is
- * left (`stock >= quantity`), bumping version and `updated_at`. Returns the
- * changed rows: fewer than the lines when some had too little.
- */
-export async function decrementStock(db: Kysely<Database>, lines: readonly StockLine[]): Promise<ProductRow[]> {
-  if (lines.length === 0) return [];
-  const result = await sql<ProductRow>`
-    UPDATE products AS p
-       SET stock = p.stock - v.quantity, version = p.version + 1, updated_at = now()
-      FROM (VALUES ${stockValues(lines)}) AS v(id, quantity)
-     WHERE p.id = v.id AND p.stock >= v.quantity
-    RETURNING ${sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
-  return result.rows;
-}
-
-/** Puts the quantities back on sale in one statement (deleted products too: the rows stay consistent), bumping version. */
-export async function incrementStock(db: Kysely<Database>, lines: readonly StockLine[]): Promise<ProductRow[]> {
-  if (lines.length === 0) return [];
-  const result = await sql<ProductRow>`
-    UPDATE products AS p
-       SET stock = p.stock + v.quantity, version = p.version + 1, updated_at = now()
-      FROM (VALUES ${stockValues(lines)}) AS v(id, quantity)
-     WHERE p.id = v.id
-    RETURNING ${sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
-  return result.rows;
 }
