@@ -11,7 +11,7 @@ import Fastify, {
 import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Kysely } from 'kysely';
 
-import { createResponseCache } from './cache/response-cache.js';
+import { createResponseCache } from './cache/setup.js';
 import { collectCacheTags } from './cache/tag-collection.js';
 import type { Config } from './config/config.js';
 import { PoolShare, runWithPoolShare } from './db/connection.js';
