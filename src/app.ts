@@ -86,7 +86,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   if (responseCache) collectCacheTags(schema);
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
-    // Execution: graphql-jit through Apollo's executor hook (src/graphql/executor.ts), or graphql-js.
+    // Execution: graphql-jit through Apollo's `gateway` option, its only executor seam (src/graphql/executor.ts), or graphql-js.
     ...(config.graphqlExecutor === 'jit' ? { gateway: jitExecutor(schema) } : { schema }),
     formatError: createFormatError({ hideSuggestions: !config.graphqlIntrospection }),
     includeStacktraceInErrorResponses: false,
