@@ -4,42 +4,14 @@
  * request's value must bind that request's value, never an earlier one's.
  */
 import { describe, expect, it } from '@jest/globals';
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type CompiledQuery, type DatabaseConnection, type QueryResult } from 'kysely';
 
-import type { Database } from '../../src/db/database.js';
+import { recordingDb } from '../helpers/recording-db.js';
 
 // Production mode: src/db/shaped.ts reads NODE_ENV once, when it is loaded.
 const testEnv = process.env['NODE_ENV'];
 process.env['NODE_ENV'] = 'production';
 const { shapedStatement } = await import('../../src/db/shaped.js');
 process.env['NODE_ENV'] = testEnv;
-
-function recordingDb() {
-  const ran: CompiledQuery[] = [];
-  const connection: DatabaseConnection = {
-    executeQuery: <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
-      ran.push(query);
-      return Promise.resolve({ rows: [] });
-    },
-    streamQuery: () => {
-      throw new Error('not used');
-    },
-  };
-  class RecordingDriver extends DummyDriver {
-    override acquireConnection(): Promise<DatabaseConnection> {
-      return Promise.resolve(connection);
-    }
-  }
-  const db = new Kysely<Database>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => new RecordingDriver(),
-      createIntrospector: (k) => new PostgresIntrospector(k),
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-    },
-  });
-  return { db, ran };
-}
 
 describe('a shaped statement in production mode', () => {
   it('binds "USD" for a USD call after a EUR call, when its build captured the currency in a closure', async () => {

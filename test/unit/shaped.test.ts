@@ -2,49 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { describe, expect, it } from '@jest/globals';
-import {
-  DummyDriver,
-  Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  sql,
-  type CompiledQuery,
-  type DatabaseConnection,
-  type QueryResult,
-} from 'kysely';
+import { sql } from 'kysely';
 
-import type { Database } from '../../src/db/database.js';
 import { projectRoot } from '../../src/util/project-root.js';
 import { shapedStatement } from '../../src/db/shaped.js';
-
-/** A Kysely that compiles for PostgreSQL and records every statement it is asked to run. */
-function recordingDb() {
-  const ran: CompiledQuery[] = [];
-  const connection: DatabaseConnection = {
-    executeQuery: <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
-      ran.push(query);
-      return Promise.resolve({ rows: [] });
-    },
-    streamQuery: () => {
-      throw new Error('not used');
-    },
-  };
-  class RecordingDriver extends DummyDriver {
-    override acquireConnection(): Promise<DatabaseConnection> {
-      return Promise.resolve(connection);
-    }
-  }
-  const db = new Kysely<Database>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => new RecordingDriver(),
-      createIntrospector: (k) => new PostgresIntrospector(k),
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-    },
-  });
-  return { db, ran };
-}
+import { recordingDb } from '../helpers/recording-db.js';
 
 /** Statements of these tests, defined once at module level as the contract asks. */
 let builds = 0;
