@@ -1,53 +1,37 @@
-import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import fastifyCors from '@fastify/cors';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Kysely } from 'kysely';
 
-import { createResponseCache } from './cache/response-cache.js';
-import { collectCacheTags } from './cache/tag-collection.js';
-import type { Config } from './config/config.js';
-import { PoolShare, runWithPoolShare } from './db/connection.js';
-import type { Database } from './db/database.js';
-import { DATABASE_RETRY_AFTER_SECONDS, isRetryableDatabaseError, logRetryableDatabaseError } from './db/faults.js';
-import { requestError } from './errors/errors.js';
-import { createFormatError } from './errors/format.js';
-import { registerGraphQLRoute } from './http/graphql-route.js';
-import { clientErrorHandler, frameworkErrors, registerSecurityHeaders, sendHttpError, timeoutServerOptions } from './http/hardening.js';
-import { costPlugin } from './limits/cost.plugin.js';
-import { createCostLimiter } from './limits/cost-limiter.js';
-import { documentLimitRules } from './limits/query-limits.js';
-import { loadTrustedDocuments } from './limits/trusted-documents.js';
-import { createPersistedQueryStore, persistedQueryKey } from './limits/persisted-query-store.js';
-import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
-import { registerAuthentication } from './auth/http.js';
-import { registerIdempotency } from './idempotency/idempotency.http.js';
-import { createResponseSealer } from './idempotency/sealed-response.js';
 import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
 import { applyPermissions } from './authz/shield.js';
+import { createResponseCache } from './cache/setup.js';
+import { collectCacheTags } from './cache/tag-collection.js';
+import type { Config } from './config/config.js';
+import type { Database } from './db/database.js';
+import { createFormatError } from './errors/format.js';
 import type { GraphQLContext } from './graphql/context.js';
-import { GRAPHIQL_CSP, idePlugin, registerIdeAssets } from './graphql/ide.js';
-import { createLoaders, type AppLoaders } from './modules/registry.js';
+import { jitExecutor } from './graphql/executor.js';
+import { idePlugin } from './graphql/ide.js';
+import { inputHygienePlugin, inputHygieneRule } from './graphql/input-hygiene.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
-import { jitExecutor } from './graphql/executor.js';
-import { inputHygienePlugin, inputHygieneRule } from './graphql/input-hygiene.js';
-import { registerHealthRoutes } from './health/health.routes.js';
-import { registerMediaTypeNegotiation } from './http/media-type.js';
-import { poolOf } from './db/connection.js';
+import { clientErrorHandler, frameworkErrors, timeoutServerOptions } from './http/hardening.js';
+import { registerPipeline, requestIdServerOptions } from './http/pipeline.js';
+import { createResponseSealer } from './idempotency/sealed-response.js';
+import type { Drain } from './lifecycle/drain.js';
+import { costPlugin } from './limits/cost.plugin.js';
+import { createCostLimiter } from './limits/cost-limiter.js';
+import { createPersistedQueryStore, persistedQueryKey } from './limits/persisted-query-store.js';
+import { documentLimitRules } from './limits/query-limits.js';
+import { loadTrustedDocuments } from './limits/trusted-documents.js';
+import type { AppLoaders } from './modules/registry.js';
 import { observabilityPlugin } from './observability/graphql-observability.js';
-import { registerHttpObservability } from './observability/http-observability.js';
-import { registerDrain, type Drain } from './lifecycle/drain.js';
 import type { Logger } from './observability/logger.js';
-import { RequestStats } from './observability/request-stats.js';
+import type { RequestStats } from './observability/request-stats.js';
+import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,10 +56,6 @@ export interface AppOptions {
   authorization?: boolean;
 }
 
-/** An incoming X-Request-Id is kept only if it is short and plain; otherwise a new one is made. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
-
-
 /**
  * The HTTP server: Fastify with Apollo Server at /graphql and health probes.
  * Returned ready to `listen`; closing it drains in-flight GraphQL requests.
@@ -91,56 +71,6 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   const auth = options.auth ?? (await createAuthRuntime(config, redis ? { redis } : {}));
   const costLimiter = createCostLimiter({ ...config.rateLimit, ...(redis ? { redis } : {}) });
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = Fastify({
-    loggerInstance,
-    // Fastify's own per-request lines are replaced by the one line logged in onResponse.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    requestIdHeader: false,
-    genReqId: (req) => {
-      const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
-    bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
-    // Shutdown is src/lifecycle/drain.ts's: main.ts runs app.close() only once every connection
-    // has ended, and refusals are the drain's coded 503 (Fastify's own 503 has no error shape).
-    // Node's server.close() still closes idle connections; Fastify adds no closing of its own.
-    return503OnClosing: false,
-    forceCloseConnections: false,
-    ...timeoutServerOptions(config),
-    clientErrorHandler,
-    // Errors Fastify meets before routing (a malformed URL): coded like the rest.
-    frameworkErrors,
-  });
-
-  app.decorateRequest('stats');
-  app.addHook('onRequest', async (request, reply) => {
-    request.stats = new RequestStats();
-    reply.header('x-request-id', request.id);
-  });
-  // Before anything else that does work: once the drain delay is over, new requests are refused here.
-  const drain = registerDrain(app);
-  app.decorate('drain', drain);
-  // Everything the request does from here on holds at most this many pool connections at once.
-  app.addHook('onRequest', (_request, _reply, done) => {
-    runWithPoolShare(new PoolShare(config.databasePoolMaxPerRequest, config.databaseConnectTimeoutMs), done);
-  });
-  // Tracing (a span per request, trace ids in its log lines), request metrics and GET /metrics.
-  await registerHttpObservability(app, { config, pool: poolOf(db) });
-
-  await registerSecurityHeaders(app, ...(config.graphqlIde === 'graphiql' ? [GRAPHIQL_CSP] : []));
-  registerMediaTypeNegotiation(app);
-  if (config.corsOrigins.length > 0) {
-    // Only listed origins; credentials so that the refresh cookie can travel on refreshSession/logOut.
-    await app.register(fastifyCors, {
-      origin: config.corsOrigins,
-      credentials: true,
-      methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: config.corsAllowedHeaders,
-      exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed'],
-      maxAge: 600,
-    });
-  }
   // The permission layer, and its rules asked before a keyed mutation runs or replays (src/idempotency).
   const permitted = options.authorization === false ? undefined : applyPermissions(buildSchema(), permissions);
   const schema = permitted?.schema ?? buildSchema();
@@ -154,57 +84,9 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     log: logger,
   });
   if (responseCache) collectCacheTags(schema);
-  await registerAuthentication(app, { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) });
-  // After authentication: keys are scoped to the caller.
-  await registerIdempotency(app, db, {
-    ...(permitted ? { authorizeOperation: permitted.authorizeOperation } : {}),
-    sealer: createResponseSealer(auth.keys),
-    // A keyed mutation sent by hash alone is fingerprinted (and refused without a key) like one sent in full.
-    documentByHash: async (hash) => (documents ? await documents.get(persistedQueryKey(hash)) : undefined),
-  });
-  // One line per request: what ran, how long, how it ended, what it cost the database.
-  app.addHook('onResponse', async (request, reply) => {
-    const { stats } = request;
-    const line = {
-      method: request.method,
-      url: request.url.split('?')[0],
-      status: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 10) / 10,
-      operationName: stats.operationName,
-      errorCodes: stats.errorCodes.length > 0 ? stats.errorCodes : undefined,
-      responseCache: stats.responseCache,
-      sqlCount: stats.sqlCount,
-      sqlMs: Math.round(stats.sqlMs * 10) / 10,
-    };
-    if (request.url.startsWith('/health/') || request.url === '/metrics') request.log.debug(line, 'request completed');
-    else request.log.info(line, 'request completed');
-  });
-
-  // Transport-level failures (bad JSON, oversized body, unsupported media
-  // type) get the same error shape as GraphQL errors, with their own codes.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    // The database went away, or timed out, while a hook (authentication) needed it.
-    if (isRetryableDatabaseError(error)) {
-      logRetryableDatabaseError(request.log, error);
-      request.stats.errorCodes = ['SERVICE_UNAVAILABLE'];
-      return reply
-        .code(503)
-        .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
-        .send(requestError('SERVICE_UNAVAILABLE', request.id));
-    }
-    return sendHttpError(request, reply, error);
-  });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(requestError('NOT_FOUND', request.id)));
-
-  registerHealthRoutes(app, db, { isShuttingDown: () => drain.draining });
-  registerIdeAssets(app, config.graphqlIde);
-  // Public keys of the access-token signing keys, for resource servers that verify tokens themselves.
-  app.get('/.well-known/jwks.json', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(auth.keys.publicJwks),
-  );
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
-    // Execution: graphql-jit through Apollo's executor hook (src/graphql/executor.ts), or graphql-js.
+    // Execution: graphql-jit through Apollo's `gateway` option, its only executor seam (src/graphql/executor.ts), or graphql-js.
     ...(config.graphqlExecutor === 'jit' ? { gateway: jitExecutor(schema) } : { schema }),
     formatError: createFormatError({ hideSuggestions: !config.graphqlIntrospection }),
     includeStacktraceInErrorResponses: false,
@@ -242,12 +124,37 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   });
   await apollo.start();
 
-  registerGraphQLRoute(app, {
+  const app = Fastify({
+    loggerInstance,
+    ...requestIdServerOptions(),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    // Shutdown is src/lifecycle/drain.ts's: main.ts runs app.close() only once every connection
+    // has ended, and refusals are the drain's coded 503 (Fastify's own 503 has no error shape).
+    // Node's server.close() still closes idle connections; Fastify adds no closing of its own.
+    return503OnClosing: false,
+    forceCloseConnections: false,
+    ...timeoutServerOptions(config),
+    clientErrorHandler,
+    // Errors Fastify meets before routing (a malformed URL): coded like the rest.
+    frameworkErrors,
+  });
+
+  // The request pipeline, stage by stage in order: src/http/pipeline.ts.
+  await registerPipeline(app, {
+    config,
+    db,
+    auth,
+    schema,
     apollo,
-    limits: config.queryLimits,
-    knownDirectives: new Set(schema.getDirectives().map((directive) => directive.name)),
-    ...(trusted ? { trusted } : {}),
-    ...(responseCache ? { cache: responseCache } : {}),
+    trusted,
+    responseCache,
+    idempotency: {
+      ...(permitted ? { authorizeOperation: permitted.authorizeOperation } : {}),
+      sealer: createResponseSealer(auth.keys),
+      // A keyed mutation sent by hash alone is fingerprinted (and refused without a key) like one sent in full.
+      documentByHash: async (hash) => (documents ? await documents.get(persistedQueryKey(hash)) : undefined),
+    },
   });
   // main.ts calls app.close() once the drain has closed the listener and every
   // connection has ended; then Apollo stops. Apollo's Fastify drain plugin is

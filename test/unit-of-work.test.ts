@@ -1,51 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { sql } from 'kysely';
+/**
+ * The unit of work (src/db/unit-of-work.ts), through services called with a
+ * scope built without HTTP: services run in their caller's unit, loaders see
+ * the unit's own writes, after-commit callbacks and announced changes follow
+ * the commit (savepoint parts included). Retries of transient failures:
+ * unit-of-work-retries.test.ts; detached units: unit-of-work-detached.test.ts.
+ */
+import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 
-import type { AuthRuntime } from '../src/auth/runtime.js';
-import { PoolShare, runWithPoolShare } from '../src/db/connection.js';
-import { afterCommit, isTransientFailure, retryDelayMs, unitOfWork } from '../src/db/unit-of-work.js';
+import { afterCommit, unitOfWork } from '../src/db/unit-of-work.js';
 import { createApiKey } from '../src/modules/accounts/api-key.service.js';
 import { logIn } from '../src/modules/accounts/session.service.js';
-import { recordAudit } from '../src/modules/audit/audit.service.js';
-import type { AppLoaders } from '../src/modules/registry.js';
 import { deactivateUser } from '../src/modules/accounts/admin.service.js';
 import { setUserRole } from '../src/modules/users/admin.service.js';
-import { updateUserEndingTokens } from '../src/modules/users/user.service.js';
 import { recordChanges, type Change, type ChangeFeed } from '../src/scope/changes.js';
-import type { ScopeDeps } from '../src/scope/scope.js';
 import { hashPassword } from '../src/auth/passwords.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { createTestAuthRuntime, jobScope, testDeps, viewerOf } from './helpers/scope.js';
+import { jobScope, viewerOf } from './helpers/scope.js';
 import { seeder } from './helpers/seed.js';
+import { database, deps, LaterStepFailed, countRows, startUnitOfWorkDatabase } from './helpers/unit-of-work.js';
 
-let database: TestDatabase;
-let auth: AuthRuntime;
-let deps: ScopeDeps<AppLoaders>;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  auth = await createTestAuthRuntime();
-  deps = testDeps(database.db, auth);
-});
-
-afterAll(async () => {
-  await auth.close();
-  await database.drop();
-});
-
-class LaterStepFailed extends Error {}
-
-async function countRows(table: 'api_keys' | 'audit_events', userId: string): Promise<number> {
-  const column = table === 'api_keys' ? 'user_id' : 'actor_id';
-  const row = await database.db
-    .selectFrom(table)
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where(column, '=', userId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
+startUnitOfWorkDatabase();
 
 describe('services run in their caller\'s unit of work', () => {
   it('leaves nothing behind when the outer unit fails after the service wrote', async () => {
@@ -206,111 +181,6 @@ describe('after-commit callbacks', () => {
   });
 });
 
-describe('transient failures', () => {
-  const serializationFailure = () => Object.assign(new Error('could not serialize access'), { code: '40001' });
-
-  it('re-runs rerunnable work after a serialization failure, keeping only the last attempt\'s callbacks', async () => {
-    const scope = jobScope(deps);
-    let attempts = 0;
-    let callbacks = 0;
-    const result = await unitOfWork(
-      scope,
-      async (unit) => {
-        attempts += 1;
-        await afterCommit(unit, () => void (callbacks += 1));
-        if (attempts < 3) throw serializationFailure();
-        return 'done';
-      },
-      { rerunnable: true },
-    );
-    expect(result).toBe('done');
-    expect(attempts).toBe(3);
-    expect(callbacks).toBe(1);
-  });
-
-  it('gives up after a bounded number of attempts', async () => {
-    let attempts = 0;
-    const failing = unitOfWork(jobScope(deps), async () => {
-      attempts += 1;
-      throw serializationFailure();
-    }, { rerunnable: true, maxAttempts: 3 });
-    await expect(failing).rejects.toMatchObject({ code: '40001' });
-    expect(attempts).toBe(3);
-  });
-
-  it('does not re-run work that is not marked rerunnable, nor other errors', async () => {
-    let attempts = 0;
-    await expect(unitOfWork(jobScope(deps), async () => {
-      attempts += 1;
-      throw serializationFailure();
-    })).rejects.toMatchObject({ code: '40001' });
-    await expect(unitOfWork(jobScope(deps), async () => {
-      attempts += 1;
-      throw Object.assign(new Error('duplicate'), { code: '23505' });
-    }, { rerunnable: true })).rejects.toMatchObject({ code: '23505' });
-    expect(attempts).toBe(2);
-  });
-
-  it('re-runs only at the outermost level: a nested unit lets the failure reach the outer one, which runs everything again', async () => {
-    const log: string[] = [];
-    let innerRuns = 0;
-    await unitOfWork(
-      jobScope(deps),
-      async (unit) => {
-        log.push('outer');
-        await unitOfWork(
-          unit,
-          async () => {
-            innerRuns += 1;
-            log.push('inner');
-            if (innerRuns === 1) throw serializationFailure();
-          },
-          { rerunnable: true },
-        );
-      },
-      { rerunnable: true },
-    );
-    expect(log).toEqual(['outer', 'inner', 'outer', 'inner']);
-  });
-
-  it('recognises 40001 and 40P01 only, and spreads the waits with jitter under a growing cap', () => {
-    expect(isTransientFailure({ code: '40001' })).toBe(true);
-    expect(isTransientFailure({ code: '40P01' })).toBe(true);
-    expect(isTransientFailure({ code: '23505' })).toBe(false);
-    expect(isTransientFailure(new Error('x'))).toBe(false);
-    expect(retryDelayMs(1, () => 0)).toBe(0);
-    expect(retryDelayMs(1, () => 0.999)).toBeLessThan(retryDelayMs(4, () => 0.999));
-    expect(retryDelayMs(30, () => 0.999)).toBeLessThanOrEqual(500);
-  });
-
-  it('retries the loser of a real deadlock, and each unit\'s work is done exactly once', async () => {
-    const seed = seeder(database.db);
-    const [first, second] = await Promise.all([seed.user(), seed.user()]);
-    const bothLocked = barrier(2);
-    const attempts = { ab: 0, ba: 0 };
-    // Two units lock the same two rows in opposite orders; PostgreSQL aborts one with 40P01.
-    const run = (name: 'ab' | 'ba', order: [string, string]) =>
-      unitOfWork(
-        jobScope(deps),
-        async (unit) => {
-          attempts[name] += 1;
-          await updateUserEndingTokens(unit, order[0], {});
-          if (attempts[name] === 1) await bothLocked();
-          await updateUserEndingTokens(unit, order[1], {});
-          await recordAudit(unit, { action: 'ROLE_CHANGED', actorId: first.id, metadata: { unit: name } });
-        },
-        { rerunnable: true },
-      );
-    await Promise.all([run('ab', [first.id, second.id]), run('ba', [second.id, first.id])]);
-    expect(attempts.ab + attempts.ba).toBe(3);
-    const rows = await database.db.selectFrom('users').select(['id', 'token_version']).where('id', 'in', [first.id, second.id]).execute();
-    // Each unit bumped each row once: twice in all, not three times.
-    expect(rows.map((row) => row.token_version)).toEqual([first.token_version + 2, second.token_version + 2]);
-    const events = await database.db.selectFrom('audit_events').select(sql<string>`metadata->>'unit'`.as('unit')).where('actor_id', '=', first.id).execute();
-    expect(events.map((event) => event.unit).sort()).toEqual(['ab', 'ba']);
-  }, 20_000);
-});
-
 describe('a scope built without Fastify or Apollo', () => {
   it('runs a sign-in service: session, audit event and effects for the transport to apply', async () => {
     const user = await seeder(database.db).user();
@@ -379,119 +249,3 @@ describe('changes recorded in savepoint parts', () => {
     expect(heard).toEqual([]);
   });
 });
-
-describe('a detached unit inside a unit of work', () => {
-  async function keyNames(userId: string): Promise<string[]> {
-    const rows = await database.db.selectFrom('api_keys').select('name').where('user_id', '=', userId).orderBy('name').execute();
-    return rows.map((row) => row.name);
-  }
-
-  it('commits on its own although the outer unit rolls back', async () => {
-    const user = await seeder(database.db).user();
-    await expect(
-      unitOfWork(jobScope(deps, viewerOf(user)), async (unit) => {
-        await createApiKey(unit, { name: 'outer', scopes: ['catalog:read'] });
-        await unitOfWork(unit, (own) => createApiKey(own, { name: 'detached', scopes: ['catalog:read'] }), { detached: true });
-        // Committed already, as another connection sees, while the outer unit is still open.
-        expect(await keyNames(user.id)).toEqual(['detached']);
-        throw new LaterStepFailed();
-      }),
-    ).rejects.toBeInstanceOf(LaterStepFailed);
-    expect(await keyNames(user.id)).toEqual(['detached']);
-  });
-
-  it('rolls back on its own while the outer unit goes on and commits', async () => {
-    const user = await seeder(database.db).user();
-    await unitOfWork(jobScope(deps, viewerOf(user)), async (unit) => {
-      await createApiKey(unit, { name: 'outer', scopes: ['catalog:read'] });
-      await expect(
-        unitOfWork(
-          unit,
-          async (own) => {
-            await createApiKey(own, { name: 'detached', scopes: ['catalog:read'] });
-            throw new LaterStepFailed();
-          },
-          { detached: true },
-        ),
-      ).rejects.toBeInstanceOf(LaterStepFailed);
-    });
-    expect(await keyNames(user.id)).toEqual(['outer']);
-  });
-
-  it('does not see the outer unit\'s uncommitted writes, and the outer unit reads the detached commit through fresh loaders', async () => {
-    const seed = seeder(database.db);
-    const admin = await seed.user({ role: 'ADMIN' });
-    const target = await seed.user();
-    const other = await seed.user();
-    await unitOfWork(jobScope(deps, viewerOf(admin)), async (unit) => {
-      await setUserRole(unit, { userId: target.id, role: 'SELLER' });
-      expect((await unit.loaders.userById.load(other.id))?.role).toBe('CUSTOMER');
-      await unitOfWork(
-        unit,
-        async (own) => {
-          expect((await own.loaders.userById.load(target.id))?.role).toBe('CUSTOMER');
-          await setUserRole(own, { userId: other.id, role: 'SELLER' });
-        },
-        { detached: true },
-      );
-      // The outer transaction sees the committed row; what its loaders cached before is gone.
-      expect((await unit.loaders.userById.load(other.id))?.role).toBe('SELLER');
-      expect((await unit.loaders.userById.load(target.id))?.role).toBe('SELLER');
-    });
-  });
-
-  it('runs its after-commit callbacks and announces its changes after its own commit, before the outer unit ends', async () => {
-    const heard: Change[][] = [];
-    const seen: string[] = [];
-    const user = await seeder(database.db).user();
-    const scope = jobScope({ ...deps, changes: { publish: (changes) => void heard.push([...changes]) } }, viewerOf(user));
-    await unitOfWork(scope, async (unit) => {
-      await recordChanges(unit, { entity: 'product', id: 'outer' });
-      await afterCommit(unit, () => void seen.push('outer callback'));
-      await unitOfWork(
-        unit,
-        async (own) => {
-          await createApiKey(own, { name: 'detached', scopes: ['catalog:read'] });
-          await recordChanges(own, { entity: 'product', id: 'detached' });
-          await afterCommit(own, async () => void seen.push(`detached callback, keys=${await countRows('api_keys', user.id)}`));
-        },
-        { detached: true },
-      );
-      expect(seen).toEqual(['detached callback, keys=1']);
-      expect(heard).toEqual([[{ entity: 'product', id: 'detached' }]]);
-    });
-    expect(seen).toEqual(['detached callback, keys=1', 'outer callback']);
-    expect(heard).toEqual([[{ entity: 'product', id: 'detached' }], [{ entity: 'product', id: 'outer' }]]);
-  });
-
-  it('gets a connection of its own when the work may hold only one: the outer unit\'s does not block it', async () => {
-    const user = await seeder(database.db).user();
-    // A share of one connection, as DATABASE_POOL_MAX_PER_REQUEST=1 gives each request; a wait would fail after 10 s.
-    const share = new PoolShare(1, 10_000);
-    await runWithPoolShare(share, () =>
-      unitOfWork(jobScope(deps, viewerOf(user)), async (unit) => {
-        await createApiKey(unit, { name: 'outer', scopes: ['catalog:read'] });
-        await unitOfWork(unit, (own) => createApiKey(own, { name: 'detached', scopes: ['catalog:read'] }), { detached: true });
-        await createApiKey(unit, { name: 'outer again', scopes: ['catalog:read'] });
-      }),
-    );
-    expect(await keyNames(user.id)).toEqual(['detached', 'outer', 'outer again']);
-    // Every slot came back: the share lends its one connection at once.
-    const release = await share.acquire();
-    release();
-  });
-});
-
-/** Resolves once `parties` callers wait on it. */
-function barrier(parties: number): () => Promise<void> {
-  let waiting = 0;
-  let release: () => void = () => undefined;
-  const all = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  return () => {
-    waiting += 1;
-    if (waiting === parties) release();
-    return all;
-  };
-}

@@ -34,25 +34,21 @@
  * soon as the breaker closes; until then this instance neither reads nor
  * stores, so it never serves an entry its own write made stale.
  */
-import { createHash } from 'node:crypto';
-
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { OperationTypeNode, printSchema, type GraphQLSchema } from 'graphql';
-import Negotiator from 'negotiator';
+import { OperationTypeNode } from 'graphql';
 
-import type { ResponseCacheConfig } from '../config/config.js';
 import type { CostLimiter } from '../limits/cost-limiter.js';
-import { RATE_LIMIT_POLICY } from '../limits/cost.plugin.js';
 import { MEDIA_TYPES } from '../http/media-type.js';
-import { REFRESH_COOKIE } from '../modules/accounts/credentials.js';
+import { RATE_LIMIT_POLICY } from '../limits/cost.plugin.js';
 import { countResponseCache } from '../observability/metrics.js';
 import type { Change, ChangeFeed } from '../scope/changes.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import type { RedisBreaker, RedisClient } from '../redis/client.js';
-import { INVALIDATION_HORIZON_MS, MemoryResponseStore, RedisResponseStore, type CachedResponse, type ResponseStore } from './store.js';
+import type { RedisBreaker } from '../redis/client.js';
+import { INVALIDATION_HORIZON_MS, type CachedResponse, type ResponseStore } from './store.js';
 import type { ResponseCapture } from './tag-collection.js';
 import { tagsOfChanges } from './tags.js';
+import { addVary, isRecord, isShareable, mediaTypeChooser, matchesEtag, operationOf, passesCsrfPrevention, sha256, SHA256_HEX, VARY, weakEtag } from './cache-http.js';
 
 export interface ResponseCacheOptions {
   store: ResponseStore;
@@ -90,101 +86,6 @@ interface ResponseBody {
   extensions?: { cost?: { requested?: unknown; actual?: unknown } };
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-const CSRF_SIMPLE_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
-const MEDIA_TYPE_CANDIDATES = [MEDIA_TYPES.json, MEDIA_TYPES.graphqlResponseJson];
-/** Request headers a shared cache must key a stored answer by, besides the URL. */
-const VARY = ['Accept', 'Authorization'];
-
-function sha256(text: string, encoding: 'hex' | 'base64url'): string {
-  return createHash('sha256').update(text, 'utf8').digest(encoding);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function persistedHash(extensions: unknown): string | undefined {
-  if (!isRecord(extensions)) return undefined;
-  const persisted = extensions['persistedQuery'];
-  return isRecord(persisted) && typeof persisted['sha256Hash'] === 'string' ? persisted['sha256Hash'] : undefined;
-}
-
-/** The parts of the GraphQL request that decide its answer (already checked by the route's preValidation). */
-function operationOf(request: FastifyRequest): { query: string | undefined; hash: string | undefined; operationName: string | null; variables: string } | undefined {
-  if (request.method === 'GET') {
-    const params = isRecord(request.query) ? request.query : {};
-    let extensions: unknown;
-    if (typeof params['extensions'] === 'string' && params['extensions'] !== '') {
-      try {
-        extensions = JSON.parse(params['extensions']);
-      } catch {
-        return undefined;
-      }
-    }
-    return {
-      query: typeof params['query'] === 'string' && params['query'] !== '' ? params['query'] : undefined,
-      hash: persistedHash(extensions),
-      operationName: typeof params['operationName'] === 'string' ? params['operationName'] : null,
-      variables: typeof params['variables'] === 'string' ? params['variables'] : '',
-    };
-  }
-  if (request.method !== 'POST' || !isRecord(request.body)) return undefined;
-  const { query, variables, operationName, extensions } = request.body;
-  return {
-    query: typeof query === 'string' && query !== '' ? query : undefined,
-    hash: persistedHash(extensions),
-    operationName: typeof operationName === 'string' ? operationName : null,
-    variables: isRecord(variables) ? JSON.stringify(variables) : '',
-  };
-}
-
-/** Apollo's CSRF prevention, as it judges a request: a simple request needs a non-empty preflight header. */
-function passesCsrfPrevention(request: FastifyRequest): boolean {
-  const contentType = request.headers['content-type'];
-  if (contentType !== undefined) {
-    const essence = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
-    if (essence !== '' && !CSRF_SIMPLE_TYPES.has(essence)) return true;
-  }
-  return ['x-apollo-operation-name', 'apollo-require-preflight'].some((name) => {
-    const value = request.headers[name];
-    return typeof value === 'string' && value.length > 0;
-  });
-}
-
-/** Whether the request carries any credential or anything else that makes its answer its own. */
-function isShareable(request: FastifyRequest): boolean {
-  if (request.headers.authorization !== undefined) return false;
-  if (request.headers['idempotency-key'] !== undefined) return false;
-  return request.cookies[REFRESH_COOKIE] === undefined;
-}
-
-/** Adds `names` to the response's `Vary` (CORS may have put `Origin` there already). */
-function addVary(reply: FastifyReply, names: readonly string[]): void {
-  const current = reply.getHeader('vary');
-  const listed = (Array.isArray(current) ? current.join(',') : typeof current === 'string' ? current : '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
-  const known = new Set(listed.map((name) => name.toLowerCase()));
-  const merged = [...listed, ...names.filter((name) => !known.has(name.toLowerCase()))];
-  void reply.header('vary', merged.join(', '));
-}
-
-function weakEtag(data: string): string {
-  return `W/"${sha256(data, 'base64url')}"`;
-}
-
-/** True when `If-None-Match` lists `etag` (weak comparison) or is `*`. */
-function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  const opaque = etag.slice(2);
-  return header.split(',').some((candidate) => {
-    const tag = candidate.trim();
-    return tag === '*' || tag === etag || tag === opaque;
-  });
-}
-
 export class ResponseCache implements ChangeFeed {
   private readonly pending = new WeakMap<FastifyRequest, PendingMiss>();
   /**
@@ -198,7 +99,8 @@ export class ResponseCache implements ChangeFeed {
   /** Counts deferrals, so that a replay keeps what was deferred while it ran. */
   private deferrals = 0;
   private replaying: Promise<void> | undefined;
-  private readonly mediaTypes = new Map<string, string | null>();
+  /** The media type Apollo would answer with, or null when it would refuse the `Accept` header (406). */
+  private readonly mediaTypeOf = mediaTypeChooser();
   private readonly policy: string;
 
   constructor(private readonly options: ResponseCacheOptions) {
@@ -207,18 +109,6 @@ export class ResponseCache implements ChangeFeed {
     options.breaker?.onChange(({ state }) => {
       if (state === 'closed') this.replay();
     });
-  }
-
-  /** The media type Apollo would answer with, or null when it would refuse the `Accept` header (406). */
-  private mediaTypeOf(accept: string | undefined): string | null {
-    if (accept === undefined || accept === '') return MEDIA_TYPES.json;
-    let chosen = this.mediaTypes.get(accept);
-    if (chosen === undefined) {
-      chosen = new Negotiator({ headers: { accept } }).mediaType(MEDIA_TYPE_CANDIDATES) ?? null;
-      if (this.mediaTypes.size >= 100) this.mediaTypes.clear();
-      this.mediaTypes.set(accept, chosen);
-    }
-    return chosen;
   }
 
   /** The cache key of a request that may share a response, or undefined when it may not. */
@@ -477,43 +367,4 @@ export class ResponseCache implements ChangeFeed {
   async close(): Promise<void> {
     await this.options.store.close();
   }
-}
-
-export interface ResponseCacheSetup {
-  config: ResponseCacheConfig;
-  /** The application's Redis client (required by the `redis` mode). */
-  redis: RedisClient | undefined;
-  limiter: CostLimiter;
-  /** The executable schema: its SDL digest keys the entries. */
-  schema: GraphQLSchema;
-  hashOnlyDocuments: boolean;
-  log: FastifyBaseLogger;
-}
-
-/** The response cache the configuration asks for, or undefined when it is off. */
-export function createResponseCache({ config, redis, limiter, schema, hashOnlyDocuments, log }: ResponseCacheSetup): ResponseCache | undefined {
-  if (config.mode === 'off') return undefined;
-  const ttlMs = config.ttlSeconds * 1000;
-  let store: ResponseStore;
-  if (config.mode === 'redis') {
-    if (!redis) throw new Error('RESPONSE_CACHE=redis needs a Redis client');
-    store = new RedisResponseStore(redis, { prefix: config.redisPrefix, ttlMs, maxEntryBytes: Math.floor(config.maxBytes / 8) });
-  } else {
-    store = new MemoryResponseStore({ maxEntries: config.maxEntries, maxBytes: config.maxBytes, ttlMs });
-  }
-  log.info(
-    { store: config.mode, ttlSeconds: config.ttlSeconds, httpMaxAgeSeconds: config.httpMaxAgeSeconds },
-    config.mode === 'memory'
-      ? 'response cache on, in memory: right for a single instance (several instances need RESPONSE_CACHE=redis)'
-      : 'response cache on, in Redis: shared by every instance',
-  );
-  return new ResponseCache({
-    store,
-    limiter,
-    httpMaxAgeSeconds: config.httpMaxAgeSeconds,
-    schemaId: sha256(printSchema(schema), 'base64url').slice(0, 16),
-    hashOnlyDocuments,
-    log,
-    ...(config.mode === 'redis' && redis ? { breaker: redis.breaker } : {}),
-  });
 }

@@ -151,3 +151,18 @@ export function logRetryableDatabaseError(log: Pick<BaseLogger, 'debug' | 'warn'
   if (isDatabaseUnavailable(error)) log.debug({ ...fields, db }, 'database unavailable');
   else log.warn({ ...fields, db, reason: databaseBusyReason(error) }, 'database could not finish a statement in time');
 }
+
+/**
+ * A unique constraint refused the row (SQLSTATE 23505): the value is taken,
+ * by this transaction's own earlier write or a concurrent one.
+ *
+ * @example isUniqueViolation(Object.assign(new Error('duplicate key'), { code: '23505' })) // true
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** A foreign key refused the write (SQLSTATE 23503): the row it names is gone, or another row still names this one. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
+}

@@ -8,21 +8,26 @@ import type { Database } from './database.js';
  * Kysely builds a query tree and compiles it to SQL on every call; for the
  * catalogue page and its review pages that was some 7 % of a request's CPU,
  * for statements whose text is the same on every request (only the values
- * change). `runShaped` compiles a statement the first time its shape is seen,
- * with a placeholder for each value, notes where each placeholder landed among
- * the parameters, and afterwards runs the same text with the values put in
- * those places.
+ * change). A shaped statement compiles the first time a shape is seen, with
+ * a placeholder for each value, notes where each placeholder landed among the
+ * parameters, and afterwards runs the same text with the values put in those
+ * places.
  *
- * The contract for `build`:
- * - everything it branches on (sort, direction, which filters are present,
- *   joins) is in `shape`, which the caller writes;
- * - the `values` it receives only ever reach Kysely as values (`where`,
- *   `limit`, `sql` template parameters, `eb.val`): never arithmetic, string
- *   building or a condition. A placeholder refuses to become a number or a
- *   string, and one that is not found among the compiled parameters (used in
- *   a condition, say) is refused too, so a breach fails on first use instead
- *   of running the wrong statement.
- * Which values are present (not undefined) is part of the shape automatically.
+ * Why a cached statement cannot bind a stale value, by construction:
+ * - `build` receives everything it may use as arguments: the shape (a copy
+ *   read back from the cache key's JSON, so it holds exactly what the key
+ *   holds) and the values (placeholders while compiling). It is given once,
+ *   to `shapedStatement`, at module level, where no request's data is in
+ *   scope for it to capture;
+ * - the cache belongs to the statement object. A statement made inside a
+ *   function (where a closure could capture a request's value) is a new
+ *   object on every call, with an empty cache: it compiles every time, and
+ *   what it captured is that call's own value;
+ * - a value may only reach Kysely as a value (`where`, `limit`, `sql`
+ *   template parameters, `eb.val`): a placeholder refuses to become a number
+ *   or a string, and one that is not found among the compiled parameters
+ *   (used in a condition, say) is refused too, on first use.
+ * Which values are present (not undefined) is part of the key automatically.
  *
  * Under NODE_ENV=test every call also builds and compiles the statement from
  * the real values and checks that text and parameters are the ones the cached
@@ -34,7 +39,7 @@ class Placeholder {
   constructor(readonly name: string) {}
 
   private refuse(): never {
-    throw new Error(`runShaped: the value "${this.name}" was used as text or number while building a shaped statement; make what depends on it part of the shape`);
+    throw new Error(`shapedStatement: the value "${this.name}" was used as text or number while building a shaped statement; make what depends on it part of the shape`);
   }
 
   toString(): string {
@@ -57,16 +62,29 @@ interface Shape {
   slots: ({ value: string } | { constant: unknown })[];
 }
 
-/** Distinct shapes kept; beyond this, new shapes are built and compiled on every call as usual. */
+/** What a shape may be: data that survives JSON (it is the cache key, and `build` gets it back from there). */
+export type ShapeData = string | number | boolean | null | readonly ShapeData[] | { readonly [key: string]: ShapeData };
+
+/** Builds the statement for a shape and values; gets nothing else (see the construction above). */
+export type ShapedBuild<S extends ShapeData, V extends Record<string, unknown>, R> = (db: Kysely<Database>, shape: S, values: V) => Compilable<R>;
+
+/** Runs the statement for `shape` with `values`, compiling it only the first time the shape (with the same values present) is seen. */
+export type ShapedStatement<S extends ShapeData, V extends Record<string, unknown>, R> = (db: Kysely<Database>, shape: S, values: V) => Promise<R[]>;
+
+/** Distinct shapes kept per statement; beyond this, new shapes are built and compiled on every call as usual. */
 const MAX_SHAPES = 500;
-const shapes = new Map<string, Shape>();
 const checkEveryCall = process.env['NODE_ENV'] === 'test';
 
-function compileShape<V extends Record<string, unknown>>(values: V, build: (values: V) => Compilable<unknown>): Shape {
+function compileShape<S extends ShapeData, V extends Record<string, unknown>, R>(
+  db: Kysely<Database>,
+  shape: S,
+  values: V,
+  build: ShapedBuild<S, V, R>,
+): Shape {
   const placeholders: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(values)) placeholders[name] = value === undefined ? undefined : new Placeholder(name);
-  // The placeholders stand in for V's values only while compiling; see the contract above.
-  const compiled = build(placeholders as V).compile();
+  // The placeholders stand in for V's values only while compiling; see the construction above.
+  const compiled = build(db, shape, placeholders as V).compile();
   const used = new Set<string>();
   const slots = compiled.parameters.map((parameter) => {
     if (parameter instanceof Placeholder) {
@@ -77,7 +95,7 @@ function compileShape<V extends Record<string, unknown>>(values: V, build: (valu
   });
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined && !used.has(name)) {
-      throw new Error(`runShaped: the value "${name}" is not a parameter of the statement; a value the build branches on belongs in the shape`);
+      throw new Error(`shapedStatement: the value "${name}" is not a parameter of the statement; a value the build branches on belongs in the shape`);
     }
   }
   return { sql: compiled.sql, query: compiled.query, slots };
@@ -90,29 +108,35 @@ function presence(values: Record<string, unknown>): string {
 }
 
 /**
- * Runs the statement `build(values)` builds, compiling it only the first time
- * `shape` (with the same values present) is seen. See the contract above.
+ * A statement compiled once per shape. `name` labels its errors; `build`
+ * gets the shape and the values and nothing else it may vary on. Define it
+ * once, at module level.
  */
-export async function runShaped<R, V extends Record<string, unknown>>(
-  db: Kysely<Database>,
-  shape: string,
-  values: V,
-  build: (values: V) => Compilable<R>,
-): Promise<R[]> {
-  const key = `${shape}|${presence(values)}`;
-  let compiled = shapes.get(key);
-  if (compiled === undefined) {
-    compiled = compileShape(values, build);
-    if (shapes.size < MAX_SHAPES) shapes.set(key, compiled);
-  }
-  const parameters = compiled.slots.map((slot) => ('value' in slot ? values[slot.value] : slot.constant));
-  if (checkEveryCall) {
-    const direct = build(values).compile();
-    if (direct.sql !== compiled.sql || JSON.stringify(direct.parameters) !== JSON.stringify(parameters)) {
-      throw new Error(`runShaped: shape "${shape}" gave another statement than the values do; something the build branches on is missing from the shape`);
+export function shapedStatement<S extends ShapeData, V extends Record<string, unknown>, R>(
+  name: string,
+  build: ShapedBuild<S, V, R>,
+): ShapedStatement<S, V, R> {
+  const shapes = new Map<string, { shape: S; compiled: Shape }>();
+  return async (db, shape, values) => {
+    const shapeKey = JSON.stringify(shape);
+    const key = `${shapeKey}|${presence(values)}`;
+    let entry = shapes.get(key);
+    if (entry === undefined) {
+      // The build sees the shape as the key holds it: what the key leaves out, the build cannot branch on.
+      const keyed = JSON.parse(shapeKey) as S;
+      entry = { shape: keyed, compiled: compileShape(db, keyed, values, build) };
+      if (shapes.size < MAX_SHAPES) shapes.set(key, entry);
     }
-  }
-  const query: CompiledQuery<R> = { sql: compiled.sql, query: compiled.query, parameters, queryId: createQueryId() };
-  const result = await db.executeQuery(query);
-  return result.rows;
+    const { compiled } = entry;
+    const parameters = compiled.slots.map((slot) => ('value' in slot ? values[slot.value] : slot.constant));
+    if (checkEveryCall) {
+      const direct = build(db, entry.shape, values).compile();
+      if (direct.sql !== compiled.sql || JSON.stringify(direct.parameters) !== JSON.stringify(parameters)) {
+        throw new Error(`shapedStatement: statement "${name}" gave another statement for shape ${shapeKey} than the values do; something the build branches on is missing from the shape`);
+      }
+    }
+    const query: CompiledQuery<R> = { sql: compiled.sql, query: compiled.query, parameters, queryId: createQueryId() };
+    const result = await db.executeQuery(query);
+    return result.rows;
+  };
 }

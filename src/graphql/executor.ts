@@ -1,7 +1,11 @@
 /**
  * Execution with graphql-jit, plugged into Apollo Server through its
- * executor hook (the `gateway` option: Apollo still parses, validates, runs
- * every plugin and formats errors; only the execution step is ours).
+ * `gateway` option: Apollo still parses, validates, runs every plugin and
+ * formats errors; only the execution step is ours. Apollo Server 5 has no
+ * other executor seam (its `executor` option went in version 4; the
+ * migration guide names `gateway` in its place): why, and the test that
+ * fails if Apollo changes it, in
+ * docs/architecture/decisions/2026-12-07-graphql-jit-seam.md.
  *
  * graphql-jit compiles an operation into a JavaScript function once and runs
  * that for every request with the same document, instead of graphql-js
@@ -70,9 +74,11 @@ function withGraphQLErrors(result: ExecutionResult): ExecutionResult {
  * An Apollo Server `gateway` that serves one fixed schema and executes with
  * graphql-jit. Compiled operations are kept per parsed document (Apollo
  * keeps parsed documents in its document store, so the same query text
- * arrives as the same object) and dropped with it.
+ * arrives as the same object) and dropped with it. `onRun` hears which
+ * engine ran each operation (the seam's test listens there).
  */
-export function jitExecutor(schema: GraphQLSchema): Gateway {
+export function jitExecutor(schema: GraphQLSchema, options: { onRun?: (engine: 'graphql-jit' | 'graphql-js') => void } = {}): Gateway {
+  const { onRun } = options;
   const compiled = new WeakMap<DocumentNode, Map<string, Runner>>();
 
   const runnerFor = (document: DocumentNode, operationName: string | null): Runner => {
@@ -101,12 +107,14 @@ export function jitExecutor(schema: GraphQLSchema): Gateway {
     // with its error and runs nothing; Apollo reports it as OPERATION_RESOLUTION_FAILURE.
     // The operation's type says `operation` is always there; Apollo passes what it resolved, which may be nothing.
     if ((operation as typeof operation | undefined) === undefined) {
+      onRun?.('graphql-js');
       return execute({ schema, document, contextValue: context, variableValues: request.variables ?? {}, operationName: request.operationName ?? null });
     }
     const variables = request.variables ?? {};
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 50 });
     if (coerced.errors) return { errors: coerced.errors };
     const runner = runnerFor(document, operationName);
+    onRun?.(runner === 'graphql-js' ? 'graphql-js' : 'graphql-jit');
     if (runner === 'graphql-js') {
       return execute({ schema, document, contextValue: context, variableValues: variables, operationName });
     }

@@ -38,6 +38,8 @@ import {
   type ValueNode,
 } from 'graphql';
 
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pagination/connection.js';
+
 export interface CostWeights {
   /** Page size assumed for a connection without `first`/`last` (the server's default page). */
   defaultPageSize: number;
@@ -50,8 +52,9 @@ export interface CostWeights {
 }
 
 export const DEFAULT_COST_WEIGHTS: CostWeights = {
-  defaultPageSize: 20,
-  maxPageSize: 100,
+  // The pages the connection resolvers serve: counted as they are served.
+  defaultPageSize: DEFAULT_PAGE_SIZE,
+  maxPageSize: MAX_PAGE_SIZE,
   defaultListSize: 20,
   mutationCost: 10,
 };

@@ -1,6 +1,7 @@
 import { badUserInput } from '../errors/errors.js';
 import { decodeCursor, encodeCursor, type CursorPosition, type KeyKind } from './cursor.js';
 
+/** A connection's page without `first`/`last`, and the largest it serves (the cost model counts the same: src/limits/cost.ts). */
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 

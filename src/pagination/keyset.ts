@@ -55,18 +55,24 @@ export function rowNumberPerParent(parentColumn: string, columns: KeysetColumns,
   return sql<number>`row_number() OVER (PARTITION BY ${sql.ref(parentColumn)} ORDER BY ${order})`;
 }
 
-/**
- * A page request's values as a shaped statement binds them (`runShaped`,
- * src/db/shaped.ts): the rows to fetch (`limit + 1`, the extra one signals
- * more) and the cursor's parts. Sort and direction belong to the shape.
- */
-export function pageValues(request: PageRequest): { limit: number; cursorKey: string | undefined; cursorId: string | undefined } {
+/** What of a page request makes a shaped statement's shape (src/db/shaped.ts): its order and direction. */
+export type PageShape = { sort: { name: string; kind: KeyKind; direction: 'ASC' | 'DESC' }; backward: boolean };
+
+/** A page request's values as a shaped statement binds them: the rows to fetch (`limit + 1`, the extra one signals more) and the cursor's parts. */
+export type PageValues = { limit: number; cursorKey: string | undefined; cursorId: string | undefined };
+
+export function pageShape(request: PageRequest): PageShape {
+  const { name, kind, direction } = request.sort;
+  return { sort: { name, kind, direction }, backward: request.backward };
+}
+
+export function pageValues(request: PageRequest): PageValues {
   return { limit: request.limit + 1, cursorKey: request.cursor?.key, cursorId: request.cursor?.id };
 }
 
-/** The page request with its cursor rebuilt from a shaped statement's values, for the keyset helpers above. */
-export function withPageValues(request: PageRequest, values: { cursorKey: string | undefined; cursorId: string | undefined }): PageRequest {
+/** The page request a shaped statement's build works from: its shape and its values, nothing else. */
+export function shapedPageRequest(shape: PageShape, values: PageValues): PageRequest {
   const cursor: CursorPosition | undefined =
     values.cursorKey !== undefined && values.cursorId !== undefined ? { key: values.cursorKey, id: values.cursorId } : undefined;
-  return { ...request, cursor };
+  return { sort: shape.sort, backward: shape.backward, limit: values.limit, cursor };
 }

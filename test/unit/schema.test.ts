@@ -14,26 +14,56 @@ import {
 } from 'graphql';
 
 import { buildSchema } from '../../src/graphql/schema.js';
-import { breakingChanges, printCurrentSchema, readSnapshot } from '../../src/graphql/schema-snapshot.js';
+import {
+  CHANGELOG_PATH,
+  describeChange,
+  missingFromChangelog,
+  printCurrentSchema,
+  readAcknowledged,
+  readSnapshot,
+  schemaChanges,
+} from '../../src/graphql/schema-snapshot.js';
 import { projectRoot } from '../../src/util/project-root.js';
 
 describe('schema evolution', () => {
-  it('matches the committed snapshot docs/schema.graphql (run `npm run schema:snapshot` after an SDL change)', () => {
+  it('matches the committed snapshot docs/schema.graphql (run `npm run schema:snapshot` after an SDL change)', async () => {
     const snapshot = readSnapshot();
     const current = printCurrentSchema();
     if (snapshot !== undefined && snapshot !== current) {
-      const breaking = breakingChanges(snapshot, current).map((c) => `${c.type}: ${c.description}`);
-      // Shown on failure: what would break clients if this change shipped.
-      expect({ breakingChanges: breaking, snapshotIsCurrent: false }).toEqual({ breakingChanges: [], snapshotIsCurrent: true });
+      const changes = await schemaChanges(snapshot, current);
+      // Shown on failure: every change with its class, and the breaking or dangerous ones CHANGELOG.md does not name yet.
+      expect({
+        changes: changes.map(describeChange),
+        needChangelogLine: missingFromChangelog(changes, readFileSync(CHANGELOG_PATH, 'utf8')),
+        snapshotIsCurrent: false,
+      }).toEqual({ changes: [], needChangelogLine: [], snapshotIsCurrent: true });
     }
     expect(snapshot).toBe(current);
   });
 
-  it('reports a removed field as a breaking change', () => {
+  it('has a CHANGELOG.md line for every breaking or dangerous change the snapshot recorded (docs/schema-changes.json)', () => {
+    expect(missingFromChangelog(readAcknowledged(), readFileSync(CHANGELOG_PATH, 'utf8'))).toEqual([]);
+  });
+
+  it('classifies a removed field as breaking, a new enum value as dangerous and a new field as safe', async () => {
     const current = printCurrentSchema();
     const withoutTitle = current.replace(/\n\s+"""Short name, 1 to 200 characters\."""\n\s+title: String!\n/, '\n');
     expect(withoutTitle).not.toBe(current);
-    expect(breakingChanges(current, withoutTitle).map((c) => c.description)).toEqual(['Product.title was removed.']);
+    expect(await schemaChanges(current, withoutTitle)).toEqual([
+      { id: 'FIELD_REMOVED Product.title', level: 'breaking', message: "Field 'title' was removed from object type 'Product'" },
+    ]);
+    const grown = `${current}\nenum ExtraState {\n  A\n}\n`.replace(/enum ProductStatus \{\n/, 'enum ProductStatus {\n  PAUSED\n');
+    const levels = (await schemaChanges(current, grown)).map((change) => [change.id, change.level]);
+    expect(levels).toEqual(expect.arrayContaining([['ENUM_VALUE_ADDED ProductStatus.PAUSED', 'dangerous'], ['TYPE_ADDED ExtraState', 'safe']]));
+  });
+
+  it('asks a CHANGELOG line naming the id of each breaking or dangerous change, not of safe ones', () => {
+    const changes = [
+      { id: 'FIELD_REMOVED Product.title', level: 'breaking' as const },
+      { id: 'ENUM_VALUE_ADDED ProductStatus.PAUSED', level: 'dangerous' as const },
+      { id: 'TYPE_ADDED ExtraState', level: 'safe' as const },
+    ];
+    expect(missingFromChangelog(changes, '- `FIELD_REMOVED Product.title`: use `name`.')).toEqual(['ENUM_VALUE_ADDED ProductStatus.PAUSED']);
   });
 });
 

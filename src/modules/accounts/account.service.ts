@@ -1,4 +1,5 @@
 import { hashPassword, PASSWORD_MAX_LENGTH, verifyPassword } from '../../auth/passwords.js';
+import { isUniqueViolation } from '../../db/faults.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import { appError } from '../../errors/errors.js';
 import { UserErrorList, type UserErrorData } from '../../errors/user-errors.js';
@@ -14,7 +15,6 @@ import {
   checkPassword,
   defaultDelivery,
   enforceBruteForceLimit,
-  isUniqueViolation,
   REFRESH_COOKIE,
   type AuthResult,
   type RefreshTokenDelivery,

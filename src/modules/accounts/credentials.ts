@@ -57,7 +57,3 @@ export function checkPassword(errors: UserErrorList, field: string[], password: 
     errors.add(field, 'INVALID', `Passwords are ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters long.`);
   }
 }
-
-export function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
-}

@@ -1,12 +1,12 @@
 import type { OidcIdentity } from '../../auth/oidc.js';
 import { sha256 } from '../../auth/secrets.js';
+import { isUniqueViolation } from '../../db/faults.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import type { Scope } from '../../scope/scope.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import { createUser, displayNameFromProvider, findUserByEmail, loadUserRow, toUserRecord } from '../users/user.service.js';
 import type { UserRecord } from '../users/user.table.js';
-import { isUniqueViolation } from './credentials.js';
 import { findUserIdByIdentity, insertIdentity } from './identity.repository.js';
 
 /** External identities: accounts of users who sign in with an OpenID Connect provider. */

@@ -1,6 +1,7 @@
 import type { Scope } from '../../scope/scope.js';
 import type { MaybePromise } from '../../loaders/record-loader.js';
 import type { CategoryLoaders } from './category.loaders.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/faults.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import { recordChanges } from '../../scope/changes.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
@@ -116,12 +117,4 @@ export async function deleteCategory(scope: Scope<CategoryLoaders>, input: { cat
     }
     throw error;
   }
-}
-
-function isForeignKeyViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }

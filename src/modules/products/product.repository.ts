@@ -1,17 +1,28 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
 import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
-import { runShaped } from '../../db/shaped.js';
+import { shapedStatement } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
-import { cursorKey, keysetCondition, pageValues, rowNumberPerParent, scanDirection, withPageValues, type KeysetColumns } from '../../pagination/keyset.js';
+import {
+  cursorKey,
+  keysetCondition,
+  pageShape,
+  pageValues,
+  rowNumberPerParent,
+  scanDirection,
+  shapedPageRequest,
+  type KeysetColumns,
+  type PageShape,
+  type PageValues,
+} from '../../pagination/keyset.js';
 import { CATEGORY_COLUMNS, type CategoryRow } from '../categories/category.table.js';
 import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
 import type { NewProductRow, ProductRow, ProductStatus, ProductTable, ProductUpdate } from './product.table.js';
 
 /** Product columns without the generated search vector, which never leaves the database. */
-const PRODUCT_COLUMNS = [
+export const PRODUCT_COLUMNS = [
   'p.id',
   'p.seller_id',
   'p.category_id',
@@ -158,6 +169,38 @@ export interface ProductPageOptions {
   withCategory?: boolean;
 }
 
+/** What makes a product page's statement: everything but the filter values, the cursor and the limit. */
+type ProductPageShape = {
+  page: PageShape;
+  statuses: ProductStatus[] | null;
+  audience: ProductAudience['kind'];
+  includeDeleted: boolean;
+  inStock: boolean | null;
+  withTotal: boolean;
+  withSeller: boolean;
+  withCategory: boolean;
+};
+type ProductPageValues = PageValues & Pick<ProductCriteria, 'search' | 'categoryId' | 'sellerId' | 'minPrice' | 'maxPrice'> & { ownerId: string | undefined };
+
+/** The statement behind `findProductPage`, compiled once per shape. */
+const productPage = shapedStatement('products.page', (db, shape: ProductPageShape, v: ProductPageValues): Compilable<Record<string, unknown>> => {
+  // Only ACTIVE rows asked for: the audience's own seller id makes no difference, and a seller then sees what the public sees.
+  const audience: ProductAudience =
+    shape.audience === 'seller' ? (v.ownerId !== undefined ? { kind: 'seller', sellerId: v.ownerId } : { kind: 'public' }) : { kind: shape.audience };
+  const criteria: ProductCriteria = {
+    audience,
+    ...(shape.statuses ? { statuses: shape.statuses } : {}),
+    includeDeleted: shape.includeDeleted,
+    ...(shape.inStock !== null ? { inStock: shape.inStock } : {}),
+    search: v.search,
+    categoryId: v.categoryId,
+    sellerId: v.sellerId,
+    minPrice: v.minPrice,
+    maxPrice: v.maxPrice,
+  };
+  return productPageQuery(db, criteria, shapedPageRequest(shape.page, v), v.limit, shape);
+});
+
 /**
  * One page of visible products: `limit + 1` rows in scan order (the extra one
  * signals more). With `withTotal`, each row also carries the number of all
@@ -180,10 +223,19 @@ export async function findProductPage(
   request: PageRequest,
   options: ProductPageOptions = {},
 ): Promise<ProductPageRow[]> {
-  // `status IN (…)` means the same in any order and with repeats: one shape for each set of states.
-  if (criteria.statuses) criteria = { ...criteria, statuses: [...new Set(criteria.statuses)].sort() };
   const audience = criteria.audience ?? { kind: 'public' };
-  const values = {
+  const shape: ProductPageShape = {
+    page: pageShape(request),
+    // `status IN (…)` means the same in any order and with repeats: one shape for each set of states.
+    statuses: criteria.statuses ? [...new Set(criteria.statuses)].sort() : null,
+    audience: audience.kind,
+    includeDeleted: criteria.includeDeleted ?? false,
+    inStock: criteria.inStock ?? null,
+    withTotal: options.withTotal ?? false,
+    withSeller: options.withSeller ?? false,
+    withCategory: options.withCategory ?? false,
+  };
+  const rows = await productPage(db, shape, {
     ...pageValues(request),
     search: criteria.search,
     categoryId: criteria.categoryId,
@@ -192,30 +244,6 @@ export async function findProductPage(
     maxPrice: criteria.maxPrice,
     // The seller's own drafts and archived products are asked for only beyond ACTIVE.
     ownerId: audience.kind === 'seller' && !activeOnly(criteria) ? audience.sellerId : undefined,
-  };
-  const shape = JSON.stringify([
-    'products.page',
-    request.sort,
-    request.backward,
-    criteria.statuses ?? null,
-    audience.kind,
-    criteria.includeDeleted ?? false,
-    criteria.inStock ?? null,
-    options.withTotal ?? false,
-    options.withSeller ?? false,
-    options.withCategory ?? false,
-  ]);
-  const rows: readonly Record<string, unknown>[] = await runShaped(db, shape, values, (v) => {
-    const shaped: ProductCriteria = {
-      ...criteria,
-      audience: audience.kind === 'seller' && v.ownerId !== undefined ? { kind: 'seller', sellerId: v.ownerId } : audience,
-      search: v.search,
-      categoryId: v.categoryId,
-      sellerId: v.sellerId,
-      minPrice: v.minPrice,
-      maxPrice: v.maxPrice,
-    };
-    return productPageQuery(db, shaped, withPageValues(request, v), v.limit, options);
   });
   return rows.map((row) => ({
     product: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
@@ -337,55 +365,4 @@ export async function updateProductIf(
   if (condition.expectedVersion !== undefined) query = query.where('version', '=', condition.expectedVersion);
   if (condition.fromStatuses) query = query.where('status', 'in', condition.fromStatuses);
   return query.returning(RETURNED_COLUMNS).executeTakeFirst();
-}
-
-/** A quantity of one product, for stock moves. */
-export interface StockLine {
-  productId: string;
-  quantity: number;
-}
-
-/**
- * Locks the rows of these products (`FOR UPDATE`) in ascending id order and
- * returns them. Every writer that locks several products goes through here,
- * so two transactions always take their locks in the same order and cannot
- * deadlock on each other. PostgreSQL locks rows as the sorted scan returns
- * them (the lock step runs above the sort), so the order is the ORDER BY.
- */
-export async function lockProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
-  if (ids.length === 0) return [];
-  return db.selectFrom('products as p').select(PRODUCT_COLUMNS).where('p.id', 'in', ids).orderBy('p.id').forUpdate().execute();
-}
-
-function stockValues(lines: readonly StockLine[]) {
-  const sorted = [...lines].sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
-  return sql.join(sorted.map((line) => sql`(${line.productId}::uuid, ${line.quantity}::integer)`));
-}
-
-/**
- * Takes the quantities from stock in one statement, each only if enough is
- * left (`stock >= quantity`), bumping version and `updated_at`. Returns the
- * changed rows: fewer than the lines when some had too little.
- */
-export async function decrementStock(db: Kysely<Database>, lines: readonly StockLine[]): Promise<ProductRow[]> {
-  if (lines.length === 0) return [];
-  const result = await sql<ProductRow>`
-    UPDATE products AS p
-       SET stock = p.stock - v.quantity, version = p.version + 1, updated_at = now()
-      FROM (VALUES ${stockValues(lines)}) AS v(id, quantity)
-     WHERE p.id = v.id AND p.stock >= v.quantity
-    RETURNING ${sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
-  return result.rows;
-}
-
-/** Puts the quantities back on sale in one statement (deleted products too: the rows stay consistent), bumping version. */
-export async function incrementStock(db: Kysely<Database>, lines: readonly StockLine[]): Promise<ProductRow[]> {
-  if (lines.length === 0) return [];
-  const result = await sql<ProductRow>`
-    UPDATE products AS p
-       SET stock = p.stock + v.quantity, version = p.version + 1, updated_at = now()
-      FROM (VALUES ${stockValues(lines)}) AS v(id, quantity)
-     WHERE p.id = v.id
-    RETURNING ${sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
-  return result.rows;
 }

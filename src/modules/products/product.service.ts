@@ -23,15 +23,7 @@ import type { CategoryLoaders } from '../categories/category.loaders.js';
 import { getCategory, primeCategories } from '../categories/category.service.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import { primeUsers } from '../users/user.service.js';
-import {
-  decrementStock,
-  incrementStock,
-  insertProduct,
-  lockProductsByIds,
-  updateProductIf,
-  type ProductChangeCondition,
-  type StockLine,
-} from './product.repository.js';
+import { insertProduct, updateProductIf, type ProductChangeCondition } from './product.repository.js';
 import { recordChanges } from '../../scope/changes.js';
 import type { ProductUpdate } from './product.table.js';
 
@@ -367,46 +359,4 @@ export async function restoreProduct(scope: Scope<ProductLoaders>, input: { prod
   return changeProduct(scope, input.productId, { deleted: true }, { deleted_at: null }, 'restored', (unit, product) =>
     recordAudit(unit, { action: 'PRODUCT_RESTORED', actorId: unit.viewer?.userId ?? null, targetType: 'Product', targetId: product.id }),
   );
-}
-
-// ---------------------------------------------------------------------------
-// Stock moves for checkout and order cancellation (called by the orders
-// module inside its unit of work). Rows are always locked in id order first.
-// ---------------------------------------------------------------------------
-
-export type { StockLine } from './product.repository.js';
-
-/**
- * Locks these products until the caller's unit of work ends (ascending id
- * order, so concurrent callers never deadlock) and returns the rows as they
- * are now, primed into the loader. Must run inside a unit of work.
- */
-export async function lockProductsForSale(scope: Scope<ProductLoaders>, ids: readonly string[]): Promise<ProductRow[]> {
-  if (!scope.unit) throw new Error('lockProductsForSale must run inside a unit of work');
-  const rows = await lockProductsByIds(scope.db, [...new Set(ids)]);
-  for (const row of rows) scope.loaders.productById.clear(row.id).prime(row.id, row);
-  return rows;
-}
-
-/**
- * Takes the quantities from stock, each only while enough is left. The
- * caller locked the rows and checked the quantities, so every line matches;
- * one that does not is a bug, and throwing rolls the whole unit back.
- */
-export async function takeStock(scope: Scope<ProductLoaders>, lines: readonly StockLine[]): Promise<ProductRow[]> {
-  const rows = await decrementStock(scope.db, lines);
-  if (rows.length !== lines.length) throw new Error(`takeStock: ${lines.length - rows.length} of ${lines.length} lines lacked stock after locking`);
-  for (const row of rows) scope.loaders.productById.clear(row.id).prime(row.id, row);
-  await recordChanges(scope, ...rows.map((row) => ({ entity: 'product' as const, id: row.id })));
-  return rows;
-}
-
-/** Puts the quantities back on sale (a cancelled or refunded order), locking the rows in id order first. */
-export async function returnStock(scope: Scope<ProductLoaders>, lines: readonly StockLine[]): Promise<ProductRow[]> {
-  if (lines.length === 0) return [];
-  await lockProductsForSale(scope, lines.map((line) => line.productId));
-  const rows = await incrementStock(scope.db, lines);
-  for (const row of rows) scope.loaders.productById.clear(row.id).prime(row.id, row);
-  await recordChanges(scope, ...rows.map((row) => ({ entity: 'product' as const, id: row.id })));
-  return rows;
 }

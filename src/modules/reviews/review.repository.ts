@@ -1,11 +1,21 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Compilable, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
 import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
-import { runShaped } from '../../db/shaped.js';
+import { shapedStatement } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
-import { cursorKey, keysetCondition, pageValues, rowNumberPerParent, withPageValues, type KeysetColumns } from '../../pagination/keyset.js';
+import {
+  cursorKey,
+  keysetCondition,
+  pageShape,
+  pageValues,
+  rowNumberPerParent,
+  shapedPageRequest,
+  type KeysetColumns,
+  type PageShape,
+  type PageValues,
+} from '../../pagination/keyset.js';
 import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
 import type { NewReviewRow, ReviewRow, ReviewUpdate } from './review.table.js';
 
@@ -48,6 +58,33 @@ export interface ReviewPageRow {
   author: UserRecord | null;
 }
 
+/** The statement behind `findReviewPagesByProduct`, compiled once per shape. */
+const reviewPages = shapedStatement(
+  'reviews.pages',
+  (db, shape: { page: PageShape; lifecycle: ReviewLifecycle }, v: PageValues & { productIds: string[] }): Compilable<Record<string, unknown>> => {
+    const request = shapedPageRequest(shape.page, v);
+    const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
+    const ranked = db
+      .selectFrom('reviews as r')
+      .selectAll('r')
+      .select(cursorKey(columns).as('cursor_key'))
+      .select(rowNumberPerParent('r.product_id', columns, request).as('rn'))
+      // One array parameter: the same statement text for any number of products (a reusable prepared statement).
+      .where('r.product_id', '=', (eb) => eb.fn.any(eb.val(v.productIds)))
+      .where('r.deleted_at', shape.lifecycle === 'live' ? 'is' : 'is not', null)
+      .where(keysetCondition(columns, request));
+    return db
+      .selectFrom(ranked.as('ranked'))
+      .leftJoin('users as a', 'a.id', 'ranked.author_id')
+      // The review's own columns, not the row number: it is only the cut.
+      .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
+      .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
+      .where('ranked.rn', '<=', v.limit)
+      .orderBy('ranked.product_id')
+      .orderBy('ranked.rn');
+  },
+);
+
 /**
  * One page of live (or soft-deleted) reviews for each of many products in a
  * single statement: rows are numbered per product in scan order and cut at
@@ -63,31 +100,8 @@ export async function findReviewPagesByProduct(
   lifecycle: ReviewLifecycle = 'live',
 ): Promise<ReviewPageRow[]> {
   if (productIds.length === 0) return [];
-  const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
   // Compiled once per shape (ordering, direction, lifecycle); the products, cursor and limit are parameters.
-  const shape = JSON.stringify(['reviews.pages', request.sort, request.backward, lifecycle]);
-  const values = { productIds: [...productIds], ...pageValues(request) };
-  const rows: readonly Record<string, unknown>[] = await runShaped(db, shape, values, (v) => {
-    const shaped = withPageValues(request, v);
-    const ranked = db
-      .selectFrom('reviews as r')
-      .selectAll('r')
-      .select(cursorKey(columns).as('cursor_key'))
-      .select(rowNumberPerParent('r.product_id', columns, shaped).as('rn'))
-      // One array parameter: the same statement text for any number of products (a reusable prepared statement).
-      .where('r.product_id', '=', (eb) => eb.fn.any(eb.val(v.productIds)))
-      .where('r.deleted_at', lifecycle === 'live' ? 'is' : 'is not', null)
-      .where(keysetCondition(columns, shaped));
-    return db
-      .selectFrom(ranked.as('ranked'))
-      .leftJoin('users as a', 'a.id', 'ranked.author_id')
-      // The review's own columns, not the row number: it is only the cut.
-      .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
-      .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
-      .where('ranked.rn', '<=', v.limit)
-      .orderBy('ranked.product_id')
-      .orderBy('ranked.rn');
-  });
+  const rows = await reviewPages(db, { page: pageShape(request), lifecycle }, { productIds: [...productIds], ...pageValues(request) });
   return rows.map((row) => ({
     review: takeOwn<KeyedReviewRow>(row, KEYED_REVIEW_COLUMNS),
     author: readAuthor(row),

@@ -1,4 +1,5 @@
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
+import { isUniqueViolation } from '../../db/faults.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import { appError } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
@@ -322,8 +323,4 @@ export async function restoreReview(scope: Scope<ReviewWriteLoaders>, input: { r
     if (isUniqueViolation(error)) return { review: null, userErrors: [await explainReviewMiss(scope, viewer, id, 'admin', { deleted: true, noOtherLive: true })] };
     throw error;
   }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }

@@ -1,0 +1,218 @@
+/**
+ * The request pipeline of the HTTP server, in one place: every hook, handler
+ * and route the edge registers, in the order it registers them. Fastify runs
+ * hooks of one kind (onRequest, preHandler, onSend, onResponse) in the order
+ * they were added, so this order is the order a request meets them; hooks
+ * of different kinds run in Fastify's lifecycle order (onRequest, then
+ * preValidation, preHandler, the handler, onSend, onResponse), and each
+ * stage below names the kinds it adds.
+ *
+ * src/app.ts builds what the stages need (the auth runtime, the schema, the
+ * response cache, Apollo) and calls `registerPipeline` once; nothing else
+ * adds hooks to the root instance.
+ */
+import { randomUUID } from 'node:crypto';
+
+import type { ApolloServer } from '@apollo/server';
+import fastifyCors from '@fastify/cors';
+import { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { Kysely } from 'kysely';
+
+import { registerAuthentication } from '../auth/http.js';
+import type { AuthRuntime } from '../auth/runtime.js';
+import type { ResponseCache } from '../cache/response-cache.js';
+import type { Config } from '../config/config.js';
+import { PoolShare, poolOf, runWithPoolShare } from '../db/connection.js';
+import type { Database } from '../db/database.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
+import { requestError } from '../errors/errors.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { GRAPHIQL_CSP, registerIdeAssets } from '../graphql/ide.js';
+import { registerHealthRoutes } from '../health/health.routes.js';
+import { registerIdempotency, type IdempotencyOptions } from '../idempotency/idempotency.http.js';
+import type { TrustedDocuments } from '../limits/trusted-documents.js';
+import { registerDrain } from '../lifecycle/drain.js';
+import { createLoaders, type AppLoaders } from '../modules/registry.js';
+import { registerHttpObservability } from '../observability/http-observability.js';
+import { RequestStats } from '../observability/request-stats.js';
+import { registerGraphQLRoute } from './graphql-route.js';
+import { registerSecurityHeaders, sendHttpError } from './hardening.js';
+import { registerMediaTypeNegotiation } from './media-type.js';
+
+/** What the stages need, built by src/app.ts. */
+export interface PipelineParts {
+  config: Config;
+  db: Kysely<Database>;
+  auth: AuthRuntime;
+  /** The executable schema (with permissions unless authorization is off). */
+  schema: GraphQLSchema;
+  apollo: ApolloServer<GraphQLContext<AppLoaders>>;
+  idempotency: IdempotencyOptions;
+  trusted: TrustedDocuments | undefined;
+  responseCache: ResponseCache | undefined;
+}
+
+/** One step of the pipeline: its name (as docs/ARCHITECTURE.md lists it) and what it registers. */
+interface Stage {
+  name: string;
+  register: (app: FastifyInstance, parts: PipelineParts) => void | Promise<void>;
+}
+
+/** An incoming X-Request-Id is kept only if it is short and plain; otherwise a new one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** The request id's half that lives in Fastify's constructor: where the id comes from, and its label in log lines. */
+export function requestIdServerOptions(): Pick<FastifyServerOptions, 'logController' | 'requestIdHeader' | 'genReqId'> {
+  return {
+    // Fastify's own per-request lines are replaced by the one line of the `request log line` stage.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+  };
+}
+
+/** The stages, in registration order. */
+export const PIPELINE: readonly Stage[] = [
+  {
+    // onRequest: the request's statistics, and its id echoed to the client.
+    name: 'request id',
+    register: (app) => {
+      app.decorateRequest('stats');
+      app.addHook('onRequest', async (request, reply) => {
+        request.stats = new RequestStats();
+        reply.header('x-request-id', request.id);
+      });
+    },
+  },
+  {
+    // onRequest: before anything else that does work; once the drain delay is over, new requests are refused here.
+    name: 'drain',
+    register: (app) => {
+      app.decorate('drain', registerDrain(app));
+    },
+  },
+  {
+    // onRequest: everything the request does from here on holds at most this many pool connections at once.
+    name: 'pool share',
+    register: (app, { config }) => {
+      app.addHook('onRequest', (_request, _reply, done) => {
+        runWithPoolShare(new PoolShare(config.databasePoolMaxPerRequest, config.databaseConnectTimeoutMs), done);
+      });
+    },
+  },
+  {
+    // Tracing (a span per request, trace ids in its log lines), request metrics and GET /metrics.
+    name: 'observability',
+    register: (app, { config, db }) => registerHttpObservability(app, { config, pool: poolOf(db) }),
+  },
+  {
+    name: 'security headers',
+    register: (app, { config }) => registerSecurityHeaders(app, ...(config.graphqlIde === 'graphiql' ? [GRAPHIQL_CSP] : [])),
+  },
+  {
+    name: 'media type',
+    register: (app) => registerMediaTypeNegotiation(app),
+  },
+  {
+    // Only listed origins; credentials so that the refresh cookie can travel on refreshSession/logOut.
+    name: 'CORS',
+    register: async (app, { config }) => {
+      if (config.corsOrigins.length === 0) return;
+      await app.register(fastifyCors, {
+        origin: config.corsOrigins,
+        credentials: true,
+        methods: ['GET', 'POST', 'OPTIONS'],
+        allowedHeaders: config.corsAllowedHeaders,
+        exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed'],
+        maxAge: 600,
+      });
+    },
+  },
+  {
+    // The viewer of the request, and the change feed (the response cache) its units of work report to.
+    name: 'authentication',
+    register: (app, { db, auth, responseCache }) =>
+      registerAuthentication(app, { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) }),
+  },
+  {
+    // After authentication: keys are scoped to the caller.
+    name: 'idempotency',
+    register: (app, { db, idempotency }) => registerIdempotency(app, db, idempotency),
+  },
+  {
+    // onResponse: one line per request: what ran, how long, how it ended, what it cost the database.
+    name: 'request log line',
+    register: (app) => {
+      app.addHook('onResponse', async (request, reply) => {
+        const { stats } = request;
+        const line = {
+          method: request.method,
+          url: request.url.split('?')[0],
+          status: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 10) / 10,
+          operationName: stats.operationName,
+          errorCodes: stats.errorCodes.length > 0 ? stats.errorCodes : undefined,
+          responseCache: stats.responseCache,
+          sqlCount: stats.sqlCount,
+          sqlMs: Math.round(stats.sqlMs * 10) / 10,
+        };
+        if (request.url.startsWith('/health/') || request.url === '/metrics') request.log.debug(line, 'request completed');
+        else request.log.info(line, 'request completed');
+      });
+    },
+  },
+  {
+    // Transport-level failures (bad JSON, oversized body, unsupported media type) get the same
+    // error shape as GraphQL errors, with their own codes; so do unknown routes.
+    name: 'error handlers',
+    register: (app) => {
+      app.setErrorHandler((error: FastifyError, request, reply) => {
+        // The database went away while a hook (authentication) needed it.
+        if (isRetryableDatabaseError(error)) {
+          logRetryableDatabaseError(request.log, error);
+          request.stats.errorCodes = ['SERVICE_UNAVAILABLE'];
+          return reply
+            .code(503)
+            .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+            .send(requestError('SERVICE_UNAVAILABLE', request.id));
+        }
+        return sendHttpError(request, reply, error);
+      });
+      app.setNotFoundHandler((request, reply) => reply.code(404).send(requestError('NOT_FOUND', request.id)));
+    },
+  },
+  {
+    // Health probes, the IDE's assets, and the public keys of the access-token signing keys
+    // (for resource servers that verify tokens themselves).
+    name: 'other routes',
+    register: (app, { config, db, auth }) => {
+      registerHealthRoutes(app, db, { isShuttingDown: () => app.drain.draining });
+      registerIdeAssets(app, config.graphqlIde);
+      app.get('/.well-known/jwks.json', async (_request, reply) =>
+        reply.header('cache-control', 'public, max-age=300').send(auth.keys.publicJwks),
+      );
+    },
+  },
+  {
+    // preValidation: the query limits (size, tokens, directives, trusted documents), then the
+    // response cache, then Apollo (whose plugins apply the cost limit).
+    name: 'GraphQL route',
+    register: (app, { config, schema, apollo, trusted, responseCache }) =>
+      registerGraphQLRoute(app, {
+        apollo,
+        limits: config.queryLimits,
+        knownDirectives: new Set(schema.getDirectives().map((directive) => directive.name)),
+        ...(trusted ? { trusted } : {}),
+        ...(responseCache ? { cache: responseCache } : {}),
+      }),
+  },
+];
+
+/** Registers every stage of PIPELINE on `app`, in order. */
+export async function registerPipeline(app: FastifyInstance, parts: PipelineParts): Promise<void> {
+  for (const stage of PIPELINE) await stage.register(app, parts);
+}
