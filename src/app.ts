@@ -34,7 +34,7 @@ import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { permissions } from './authz/permissions.js';
 import { applyPermissions } from './authz/shield.js';
 import type { GraphQLContext } from './graphql/context.js';
-import { GRAPHIQL_CSP, idePlugin, registerIdeAssets } from './graphql/ide.js';
+import { ideCsp, idePlugin, registerIdeAssets } from './graphql/ide.js';
 import { createLoaders, type AppLoaders } from './modules/registry.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
@@ -128,7 +128,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   // Tracing (a span per request, trace ids in its log lines), request metrics and GET /metrics.
   await registerHttpObservability(app, { config, pool: poolOf(db) });
 
-  await registerSecurityHeaders(app, ...(config.graphqlIde === 'graphiql' ? [GRAPHIQL_CSP] : []));
+  await registerSecurityHeaders(app, ideCsp(config.graphqlIde));
   registerMediaTypeNegotiation(app);
   if (config.corsOrigins.length > 0) {
     // Only listed origins; credentials so that the refresh cookie can travel on refreshSession/logOut.
