@@ -166,6 +166,16 @@ describeWithBrowser('IDE pages offline in headless Chromium', () => {
       expect(elsewhere).toEqual([SANDBOX_SCRIPT]);
       expect(served.some((url) => url.endsWith('/graphiql/graphiql.min.js'))).toBe(true);
       expect(await page.locator('#sandbox').isHidden()).toBe(true);
+      // GraphiQL fills the window below the one-line note.
+      const viewport = page.viewportSize();
+      const noteBox = await note.boundingBox();
+      const graphiqlBox = await page.locator('.graphiql-container').boundingBox();
+      expect(viewport && noteBox && graphiqlBox).toBeTruthy();
+      if (viewport && noteBox && graphiqlBox) {
+        expect(noteBox.height).toBeLessThan(60);
+        expect(graphiqlBox.y).toBeGreaterThanOrEqual(noteBox.y + noteBox.height - 1);
+        expect(graphiqlBox.y + graphiqlBox.height).toBeGreaterThan(viewport.height - 2);
+      }
       // Chromium logs the failed script load itself as a console error; anything else counts.
       expect(errors.filter((message) => !message.includes('net::ERR_INTERNET_DISCONNECTED'))).toEqual([]);
       await page.close();
