@@ -24,6 +24,22 @@ describe('Apollo Sandbox landing page', () => {
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     const html = await res.text();
     expect(html).toMatch(/sandbox/i);
+    // Its own script decides between Sandbox and the GraphiQL fallback; no inline script.
+    expect(html).toContain('<script src="/graphiql/sandbox.js"></script>');
+    expect(html).not.toMatch(/<script>/);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self' https://embeddable-sandbox.cdn.apollographql.com;");
+    expect(csp).toContain('frame-src https://sandbox.embed.apollographql.com;');
+    expect(csp).toContain("frame-ancestors 'none'");
+  });
+
+  it('serves the GraphiQL fallback files with Sandbox, and none when the IDE is off', async () => {
+    for (const file of ['sandbox.js', 'graphiql.min.js', 'react.production.min.js', 'init.js']) {
+      const res = await dev.request(`/graphiql/${file}`);
+      expect({ file, status: res.status, type: res.headers.get('content-type') }).toEqual({ file, status: 200, type: 'text/javascript; charset=utf-8' });
+    }
+    const off = await prod.request('/graphiql/sandbox.js');
+    expect(off.status).toBe(404);
   });
 
   it('does not serve Sandbox in production by default', async () => {

@@ -24,8 +24,10 @@ const APOLLO_CDN = [
 ].join(' ');
 
 /**
- * Content-Security-Policy of the Sandbox landing page: what it loads from
- * Apollo's CDN (scripts, styles, the Sandbox iframe, fonts). Its inline
+ * Content-Security-Policy of Apollo Server's own landing pages, the default
+ * for HTML when no IDE page sets its own (GRAPHQL_IDE=off; src/graphql/ide.ts
+ * has the Sandbox and GraphiQL pages' policies): what they load from
+ * Apollo's CDN (scripts, styles, the Sandbox iframe, fonts). Their inline
  * scripts and styles carry a per-page nonce that the page's own
  * `<meta http-equiv="Content-Security-Policy">` requires; this header allows
  * them by source list ('unsafe-inline' here is narrowed by that meta policy,
@@ -164,7 +166,7 @@ export function sendHttpError(request: FastifyRequest, reply: FastifyReply, erro
 
 /**
  * Security headers from helmet on every response, a strict CSP for the API,
- * and the IDE page's own CSP on that page (`htmlCsp`: Sandbox's by default).
+ * and the IDE page's own CSP on HTML pages (`htmlCsp`: Apollo's landing page's by default).
  */
 export async function registerSecurityHeaders(app: FastifyInstance, htmlCsp: string = LANDING_PAGE_CSP): Promise<void> {
   await app.register(fastifyHelmet, {

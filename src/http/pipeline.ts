@@ -28,7 +28,7 @@ import type { Database } from '../db/database.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
 import { requestError } from '../errors/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { GRAPHIQL_CSP, registerIdeAssets } from '../graphql/ide.js';
+import { ideCsp, registerIdeAssets } from '../graphql/ide.js';
 import { registerHealthRoutes } from '../health/health.routes.js';
 import { registerIdempotency, type IdempotencyOptions } from '../idempotency/idempotency.http.js';
 import type { TrustedDocuments } from '../limits/trusted-documents.js';
@@ -111,7 +111,7 @@ export const PIPELINE: readonly Stage[] = [
   },
   {
     name: 'security headers',
-    register: (app, { config }) => registerSecurityHeaders(app, ...(config.graphqlIde === 'graphiql' ? [GRAPHIQL_CSP] : [])),
+    register: (app, { config }) => registerSecurityHeaders(app, ideCsp(config.graphqlIde)),
   },
   {
     name: 'media type',

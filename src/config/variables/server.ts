@@ -126,7 +126,7 @@ export const SERVER_VARIABLES = {
     defaultFrom: (d) => ((d.graphqlSandbox ?? d.nodeEnv === 'development') ? 'sandbox' : 'off'),
     defaultText: '`sandbox` in development, else `off` (or as `GRAPHQL_SANDBOX` says)',
     about:
-      'In-browser IDE at `GET /graphql`: `sandbox` (Apollo Sandbox, loaded from Apollo\'s CDN), `graphiql` (served from this server, works offline) or `off`.',
+      'In-browser IDE at `GET /graphql`: `sandbox` (Apollo Sandbox, loaded from Apollo\'s CDN; the bundled GraphiQL when the CDN cannot be reached), `graphiql` (served from this server, works offline) or `off`.',
   }),
   GRAPHQL_INTROSPECTION: setting({
     section: 'GraphQL',
