@@ -9,7 +9,7 @@
  * in two log lines. Statements that wait past the statement timeout (a lock
  * held elsewhere) are answered 503 too.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { sql } from 'kysely';
 import pg from 'pg';
 
@@ -49,7 +49,17 @@ async function adminClient(serverUrl: string): Promise<pg.Client> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Each test here runs a fixed amount of work, never a timed one: on a loaded machine it takes longer, never differently.
+jest.setTimeout(120_000);
+
 const METRICS_TOKEN = 'database-faults-metrics-token-0123456789';
+
+/**
+ * For servers whose test is not about connect timeouts: on a loaded machine
+ * opening a PostgreSQL connection can take seconds, and a slow new connection
+ * must not pass for an outage (the default is 5 s).
+ */
+const SLOW_MACHINE = { DATABASE_CONNECT_TIMEOUT_MS: '60000' };
 
 /** The value of one series in /metrics (0 when absent); counters are per process, so tests compare before and after. */
 async function metric(server: TestServer, series: string): Promise<number> {
@@ -78,7 +88,7 @@ describe('database connections terminated under load', () => {
   let databaseName: string;
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { LOGIN_LIMIT_PER_IP: '100000', METRICS_TOKEN }, captureLogs: true });
+    server = await startTestServer({ env: { LOGIN_LIMIT_PER_IP: '100000', METRICS_TOKEN, ...SLOW_MACHINE }, captureLogs: true });
     const seed = seeder(server.db);
     const seller = await seed.user({ role: 'SELLER' });
     const category = await seed.category();
@@ -144,7 +154,7 @@ describe('database connections terminated under load', () => {
     const viewer = await server.graphql<{ viewer: { email: string } }>(VIEWER, undefined, { headers: account.headers });
     expect(viewer.body.data?.viewer.email).toBe(account.email);
     // Rounds of requests, not timings: a loaded machine takes longer, never differently.
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('database down', () => {
@@ -156,7 +166,7 @@ describe('database down', () => {
     const direct = new URL(process.env.TEST_PG_URL ?? '');
     proxy = await TcpProxy.create({ host: direct.hostname, port: Number(direct.port || 5432) });
     await proxy.forward();
-    server = await startTestServer({ appDatabaseUrl: (url) => throughProxy(url, proxy), env: { METRICS_TOKEN }, captureLogs: true });
+    server = await startTestServer({ appDatabaseUrl: (url) => throughProxy(url, proxy), env: { METRICS_TOKEN, ...SLOW_MACHINE }, captureLogs: true });
     await seeder(server.db).product();
     account = await createAccount(server);
   });
@@ -246,7 +256,7 @@ describe('idle connections that died unseen', () => {
     const direct = new URL(process.env.TEST_PG_URL ?? '');
     proxy = await TcpProxy.create({ host: direct.hostname, port: Number(direct.port || 5432) });
     await proxy.forward();
-    server = await startTestServer({ appDatabaseUrl: (url) => throughProxy(url, proxy), env: { METRICS_TOKEN } });
+    server = await startTestServer({ appDatabaseUrl: (url) => throughProxy(url, proxy), env: { METRICS_TOKEN, ...SLOW_MACHINE } });
     const seed = seeder(server.db);
     const seller = await seed.user({ role: 'SELLER' });
     const category = await seed.category();
@@ -279,7 +289,7 @@ describe('idle connections that died unseen', () => {
   });
 
   it('never runs a write again, nor a statement inside a transaction', async () => {
-    const db = createDb({ url: throughProxy(testDatabaseUrl(server.databaseName), proxy), poolMax: 2, statementTimeoutMs: 10_000 });
+    const db = createDb({ url: throughProxy(testDatabaseUrl(server.databaseName), proxy), poolMax: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 60_000 });
     const slug = `written-once-${Date.now()}`;
     try {
       await sql`SELECT 1`.execute(db);
@@ -307,14 +317,14 @@ describe('idle connections that died unseen', () => {
 });
 
 describe('statements that wait past the statement timeout', () => {
-  const STATEMENT_TIMEOUT_MS = 1_000;
+  const STATEMENT_TIMEOUT_MS = 3_000;
   const UPDATE = `mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { product { title version } userErrors { code } } }`;
   let server: TestServer;
   let seller: Account;
   let holder: pg.Client;
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) } });
+    server = await startTestServer({ env: { DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), ...SLOW_MACHINE } });
     seller = await createAccount(server, { role: 'SELLER' });
     // Another session that takes locks the application's statements must wait for.
     holder = new pg.Client({ connectionString: testDatabaseUrl(server.databaseName) });
