@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { OperationAuthorizer } from '../authz/operation-authorization.js';
 import { beginUnit, isTransientFailure, type OpenUnit } from '../db/unit-of-work.js';
 import type { Database } from '../db/database.js';
-import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable } from '../db/faults.js';
+import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
 import { requestError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { errorCodes } from '../errors/codes.js';
@@ -197,7 +197,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     onRetrying: (_claim, error) => {
       if (releaseTrouble) return;
       releaseTrouble = true;
-      app.log.warn({ db: describeDatabaseError(error) }, 'could not free idempotency keys of failed requests: retrying until the database answers');
+      app.log.info({ db: describeDatabaseError(error) }, 'could not free idempotency keys of failed requests: retrying until the database answers');
     },
   });
   const release = async (claim: Claim) => {
@@ -367,8 +367,9 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
 
   /** A failure to store or commit: 503 when the database went away or the transaction may succeed when run again, else 500. */
   const failed = (request: FastifyRequest, reply: FastifyReply, error: unknown, what: string, advice: string) => {
-    if (isDatabaseUnavailable(error) || isTransientFailure(error)) {
-      request.log.warn({ db: describeDatabaseError(error) }, `${what}: database unavailable`);
+    if (isRetryableDatabaseError(error) || isTransientFailure(error)) {
+      // The pool logs an outage once when it starts and once when it ends (src/db/availability.ts).
+      logRetryableDatabaseError(request.log, error, { what });
       return failure(request, reply, 'SERVICE_UNAVAILABLE', `${errorCodes.SERVICE_UNAVAILABLE.message} ${advice}`);
     }
     request.log.error({ err: error }, what);
