@@ -116,3 +116,16 @@ export const canWriteReviews = rule({ cache: 'contextual' })((_parent, _args, ct
   if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('reviews:write')) return forbidden('This API key lacks the reviews:write scope.');
   return true;
 });
+
+/** Webhook management: sellers and admins, in person (an endpoint's secret is an account credential; API keys never manage it). */
+export const canManageWebhooks = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  if (ctx.viewer.via === 'api_key') return forbidden('API keys cannot manage webhooks.');
+  return ctx.viewer.role === 'SELLER' || ctx.viewer.role === 'ADMIN' ? true : forbidden('Only sellers and admins manage webhooks.');
+});
+
+/** The parent row (webhook endpoint, delivery) belongs to the viewer, who is signed in person. */
+export const ownsWebhookParent = rule({ cache: 'no_cache' })((parent: { owner_id: string }, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  return parent.owner_id === ctx.viewer.userId && ctx.viewer.via !== 'api_key' ? true : forbidden();
+});

@@ -89,6 +89,13 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   const messages = [...problems.map((problem) => problem.message), ...crossFieldProblems(values, invalid)];
   if (messages.length > 0) throw new ConfigError(messages);
   return {
+    webhooks: {
+      allowPrivateTargets: values.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+      timeoutMs: values.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: values.WEBHOOK_RETRY_BASE_MS,
+      maxEndpoints: values.WEBHOOK_MAX_ENDPOINTS,
+      disableAfterHours: values.WEBHOOK_DISABLE_AFTER_HOURS,
+    },
     nodeEnv: values.NODE_ENV,
     host: values.HOST,
     port: values.PORT,

@@ -71,6 +71,13 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
         ? 'SEED_DEMO_DATA=true is refused in production: the demo accounts share a published password'
         : undefined,
   },
+  {
+    summary: 'In production, `WEBHOOK_ALLOW_PRIVATE_TARGETS=true` is refused: webhooks would reach the internal network.',
+    check: (values) =>
+      values.NODE_ENV === 'production' && values.WEBHOOK_ALLOW_PRIVATE_TARGETS
+        ? 'WEBHOOK_ALLOW_PRIVATE_TARGETS=true is refused in production: webhooks would reach loopback and private addresses (SSRF)'
+        : undefined,
+  },
 ];
 
 /** Problems of combinations, in the order of the rules. */

@@ -22,6 +22,15 @@ export const RESPONSE_CACHE_MODES = ['memory', 'redis', 'off'] as const;
 export type ResponseCacheMode = (typeof RESPONSE_CACHE_MODES)[number];
 
 export interface Config {
+  /** Outbound webhooks (src/modules/webhooks). */
+  webhooks: {
+    /** Plain http:// and loopback/private targets (development and tests only; refused in production). */
+    allowPrivateTargets: boolean;
+    timeoutMs: number;
+    retryBaseMs: number;
+    maxEndpoints: number;
+    disableAfterHours: number;
+  };
   nodeEnv: NodeEnv;
   host: string;
   port: number;

@@ -7,11 +7,12 @@
 import { OPERATIONS_VARIABLES } from './variables/operations.js';
 import { SECURITY_VARIABLES } from './variables/security.js';
 import { SERVER_VARIABLES } from './variables/server.js';
+import { WEBHOOK_VARIABLES } from './variables/webhooks.js';
 import type { ValueOf } from './variable.js';
 
 export { DEFAULT_CORS_ALLOWED_HEADERS } from './variables/server.js';
 
-export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...OPERATIONS_VARIABLES } as const;
+export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...OPERATIONS_VARIABLES, ...WEBHOOK_VARIABLES } as const;
 
 export type VariableName = keyof typeof VARIABLES;
 

@@ -135,8 +135,8 @@ export const PIPELINE: readonly Stage[] = [
   {
     // The viewer of the request, and the change feed (the response cache) its units of work report to.
     name: 'authentication',
-    register: (app, { db, auth, responseCache }) =>
-      registerAuthentication(app, { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) }),
+    register: (app, { config, db, auth, responseCache }) =>
+      registerAuthentication(app, { db, auth, createLoaders, webhooks: config.webhooks, ...(responseCache ? { changes: responseCache } : {}) }),
   },
   {
     // After authentication: keys are scoped to the caller.

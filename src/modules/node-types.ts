@@ -5,7 +5,7 @@
  * file that imports nothing, so the id codec can validate types without
  * loading the modules.
  */
-export const NODE_TYPES = ['User', 'Category', 'Product', 'Review', 'Session', 'ApiKey', 'AuditEvent', 'Order'] as const;
+export const NODE_TYPES = ['User', 'Category', 'Product', 'Review', 'Session', 'ApiKey', 'AuditEvent', 'Order', 'WebhookEndpoint', 'WebhookDelivery'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 export function isNodeType(type: string | null): type is NodeType {

@@ -9,6 +9,7 @@ import { ordersModule } from './orders/index.js';
 import { productsModule } from './products/index.js';
 import { reviewsModule } from './reviews/index.js';
 import { usersModule } from './users/index.js';
+import { webhooksModule } from './webhooks/index.js';
 import { wishlistsModule } from './wishlists/index.js';
 import type { ChangeOf, NodeFetcher } from './module.js';
 import { NODE_TYPES, type NodeType } from './node-types.js';
@@ -22,7 +23,7 @@ import type { Database } from './tables.js';
  * matters only for the SDL: a module whose extension file extends another
  * module's type comes after that module.
  */
-export const modules = [auditModule, usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, ordersModule, wishlistsModule] as const;
+export const modules = [auditModule, usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, ordersModule, wishlistsModule, webhooksModule] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
 

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { BaseLogger } from 'pino';
 
 import type { AuthRuntime } from '../auth/runtime.js';
+import type { Config } from '../config/types.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
 import type { UnitState } from '../db/unit-state.js';
@@ -41,6 +42,8 @@ export interface ScopeDeps<L = unknown> {
   createLoaders: (db: Kysely<Database>) => L;
   /** Hears what committed writes changed (src/scope/changes.ts); absent when nothing keeps derived copies. */
   changes?: ChangeFeed;
+  /** Outbound webhook settings (src/modules/webhooks); absent: the production defaults (https, public targets only). */
+  webhooks?: Config['webhooks'];
 }
 
 /**

@@ -12,6 +12,8 @@ import type { ProductConnectionModel, ProductEdgeModel } from '../../modules/pro
 import type { ReviewConnectionModel, ReviewEdgeModel } from '../../modules/reviews/review.mappers.js';
 import type { OrderRow, OrderItemRow } from '../../modules/orders/order.table.js';
 import type { OrderConnectionModel, OrderEdgeModel } from '../../modules/orders/order.mappers.js';
+import type { WebhookEndpointModel, WebhookDeliveryModel, WebhookEndpointConnectionModel, WebhookEndpointEdgeModel, WebhookDeliveryConnectionModel, WebhookDeliveryEdgeModel } from '../../modules/webhooks/webhook.mappers.js';
+import type { WebhookAttemptRow } from '../../modules/webhooks/webhook.table.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -343,6 +345,27 @@ export type CreateReviewPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `createWebhookEndpoint`. */
+export type CreateWebhookEndpointInput = {
+  /** A note to recognise the endpoint by: plain text, at most 500 characters. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** The events to send; at least one. */
+  events: Array<WebhookEventType>;
+  /** The receiving URL: `https://`, at most 2048 characters, on a public address. */
+  url: Scalars['String']['input'];
+};
+
+/** Result of `createWebhookEndpoint`. */
+export type CreateWebhookEndpointPayload = {
+  __typename?: 'CreateWebhookEndpointPayload';
+  /** The new endpoint; `null` when `userErrors` is not empty. */
+  endpoint?: Maybe<WebhookEndpoint>;
+  /** The signing secret (`whsec_...`), shown only this once. Verify each message's `webhook-signature` with it. */
+  secret?: Maybe<Scalars['String']['output']>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `deactivateUser`. */
 export type DeactivateUserInput = {
   /** Global id of the user. */
@@ -407,6 +430,21 @@ export type DeleteReviewPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `deleteWebhookEndpoint`. */
+export type DeleteWebhookEndpointInput = {
+  /** Global id of the endpoint. */
+  endpointId: Scalars['ID']['input'];
+};
+
+/** Result of `deleteWebhookEndpoint`. */
+export type DeleteWebhookEndpointPayload = {
+  __typename?: 'DeleteWebhookEndpointPayload';
+  /** Global id of the deleted endpoint; `null` when `userErrors` is not empty. */
+  deletedEndpointId?: Maybe<Scalars['ID']['output']>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `deliverOrder`. */
 export type DeliverOrderInput = {
   /** The `version` you last read; a stale one is a `VERSION_CONFLICT` and nothing changes. */
@@ -420,6 +458,36 @@ export type DeliverOrderPayload = {
   __typename?: 'DeliverOrderPayload';
   /** The delivered order; `null` when `userErrors` is not empty. */
   order?: Maybe<Order>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `disableWebhookEndpoint`. */
+export type DisableWebhookEndpointInput = {
+  /** Global id of the endpoint. */
+  endpointId: Scalars['ID']['input'];
+};
+
+/** Result of `disableWebhookEndpoint`. */
+export type DisableWebhookEndpointPayload = {
+  __typename?: 'DisableWebhookEndpointPayload';
+  /** The endpoint; `null` when `userErrors` is not empty. */
+  endpoint?: Maybe<WebhookEndpoint>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `enableWebhookEndpoint`. */
+export type EnableWebhookEndpointInput = {
+  /** Global id of the endpoint. */
+  endpointId: Scalars['ID']['input'];
+};
+
+/** Result of `enableWebhookEndpoint`. */
+export type EnableWebhookEndpointPayload = {
+  __typename?: 'EnableWebhookEndpointPayload';
+  /** The endpoint; `null` when `userErrors` is not empty. */
+  endpoint?: Maybe<WebhookEndpoint>;
   /** Problems with the input; empty on success. */
   userErrors: Array<UserError>;
 };
@@ -530,6 +598,13 @@ export type Mutation = {
    * when called with an API key. The product's `averageRating` and `reviewCount` include it at once.
    */
   createReview: CreateReviewPayload;
+  /**
+   * Registers a URL that receives signed webhooks for the chosen events. Sellers hear about their own orders and
+   * products; admins about everything. The URL must be `https://` on a public address (checked now and at every
+   * connection). The signing secret is in the payload's `secret`, this once only. At most 10 endpoints per account
+   * (`OUT_OF_RANGE`). Sellers and admins in person only.
+   */
+  createWebhookEndpoint: CreateWebhookEndpointPayload;
   /** Deactivates a user: every session and API key is revoked and the account can no longer sign in. Admins only. */
   deactivateUser: DeactivateUserPayload;
   /** Deletes a category no product uses (deleted products included). Admins only. */
@@ -544,8 +619,14 @@ export type Mutation = {
    * `Product.deletedReviews` and leaves the product's rating; you may then review the product again.
    */
   deleteReview: DeleteReviewPayload;
+  /** Deletes an endpoint with its deliveries and their log. */
+  deleteWebhookEndpoint: DeleteWebhookEndpointPayload;
   /** Marks a `SHIPPED` order of yours (as its seller) delivered. An API key needs the `ORDERS_WRITE` scope. */
   deliverOrder: DeliverOrderPayload;
+  /** Stops deliveries to an endpoint until it is enabled again; pending deliveries fail. */
+  disableWebhookEndpoint: DisableWebhookEndpointPayload;
+  /** Resumes deliveries to an endpoint (disabled by its owner, by a 410 answer, or after failing for days). */
+  enableWebhookEndpoint: EnableWebhookEndpointPayload;
   /**
    * Signs in with email and password. An unknown email and a wrong password get the same answer.
    * Limited per IP and per (email, IP); over the limit the request fails with `RATE_LIMITED`.
@@ -559,6 +640,11 @@ export type Mutation = {
   markOrderPaid: MarkOrderPaidPayload;
   /** Lists a `DRAFT` or `ARCHIVED` product: it becomes `ACTIVE`, visible and purchasable. */
   publishProduct: PublishProductPayload;
+  /**
+   * Sends a delivery again, from a fresh retry schedule, with the same `webhook-id` (receivers that processed it
+   * drop it). A pending delivery is left as it is; a disabled endpoint is `INVALID_TRANSITION`.
+   */
+  redeliverWebhook: RedeliverWebhookPayload;
   /**
    * Exchanges a refresh token (from the input, or from the `__Host-refresh_token` cookie) for a new access token
    * and a new refresh token. The old refresh token stops working; presenting it again revokes the whole session.
@@ -586,6 +672,14 @@ export type Mutation = {
   revokeApiKey: RevokeApiKeyPayload;
   /** Ends one of the signed-in user's sessions. */
   revokeSession: RevokeSessionPayload;
+  /**
+   * Replaces an endpoint's signing secret; the new one is in the payload's `secret`, this once only. The previous
+   * secret keeps signing for 24 hours (until `previousSecretExpiresAt`): meanwhile every message carries both
+   * signatures in `webhook-signature`, so a receiver can switch secrets without losing a message.
+   */
+  rotateWebhookSecret: RotateWebhookSecretPayload;
+  /** Sends a `webhook.test` message to an endpoint, delivered and retried like any other. */
+  sendTestWebhook: SendTestWebhookPayload;
   /** Changes a user's role. Admins only; takes effect on the user's next request. */
   setUserRole: SetUserRolePayload;
   /** Marks a `PAID` order of yours (as its seller) shipped. An API key needs the `ORDERS_WRITE` scope. */
@@ -614,6 +708,8 @@ export type Mutation = {
    * review answers `NOT_FOUND`, exactly like a missing one.
    */
   updateReview: UpdateReviewPayload;
+  /** Changes an endpoint's URL, events or description; fields left out stay as they are. The URL is checked again. */
+  updateWebhookEndpoint: UpdateWebhookEndpointPayload;
 };
 
 
@@ -672,6 +768,12 @@ export type MutationCreateReviewArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationDeactivateUserArgs = {
   input: DeactivateUserInput;
 };
@@ -696,8 +798,26 @@ export type MutationDeleteReviewArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationDeleteWebhookEndpointArgs = {
+  input: DeleteWebhookEndpointInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationDeliverOrderArgs = {
   input: DeliverOrderInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationDisableWebhookEndpointArgs = {
+  input: DisableWebhookEndpointInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationEnableWebhookEndpointArgs = {
+  input: EnableWebhookEndpointInput;
 };
 
 
@@ -728,6 +848,12 @@ export type MutationMarkOrderPaidArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationPublishProductArgs = {
   input: PublishProductInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRedeliverWebhookArgs = {
+  input: RedeliverWebhookInput;
 };
 
 
@@ -774,6 +900,18 @@ export type MutationRevokeSessionArgs = {
 
 
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationRotateWebhookSecretArgs = {
+  input: RotateWebhookSecretInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationSendTestWebhookArgs = {
+  input: SendTestWebhookInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationSetUserRoleArgs = {
   input: SetUserRoleInput;
 };
@@ -812,6 +950,12 @@ export type MutationUpdateProfileArgs = {
 /** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
 export type MutationUpdateReviewArgs = {
   input: UpdateReviewInput;
+};
+
+
+/** The root of every write. Mutations take one `input` argument and return a payload with `userErrors`. */
+export type MutationUpdateWebhookEndpointArgs = {
+  input: UpdateWebhookEndpointInput;
 };
 
 /** An object with a stable, opaque global id that `Query.node` can fetch again. */
@@ -1190,6 +1334,21 @@ export type QueryProductsArgs = {
   orderBy?: InputMaybe<ProductOrder>;
 };
 
+/** Input of `redeliverWebhook`. */
+export type RedeliverWebhookInput = {
+  /** Global id of the delivery. */
+  deliveryId: Scalars['ID']['input'];
+};
+
+/** Result of `redeliverWebhook`. */
+export type RedeliverWebhookPayload = {
+  __typename?: 'RedeliverWebhookPayload';
+  /** The delivery, pending again; `null` when `userErrors` is not empty. */
+  delivery?: Maybe<WebhookDelivery>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** Input of `refreshSession`. */
 export type RefreshSessionInput = {
   /** The refresh token; omit it when it travels in the `__Host-refresh_token` cookie. */
@@ -1371,6 +1530,40 @@ export type Role =
   /** A customer who also sells: manages own products and fulfils their orders. */
   | 'SELLER';
 
+/** Input of `rotateWebhookSecret`. */
+export type RotateWebhookSecretInput = {
+  /** Global id of the endpoint. */
+  endpointId: Scalars['ID']['input'];
+};
+
+/** Result of `rotateWebhookSecret`. */
+export type RotateWebhookSecretPayload = {
+  __typename?: 'RotateWebhookSecretPayload';
+  /** The endpoint; `null` when `userErrors` is not empty. */
+  endpoint?: Maybe<WebhookEndpoint>;
+  /** Until when the previous secret still signs (messages carry both signatures until then). */
+  previousSecretExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The new signing secret, shown only this once. */
+  secret?: Maybe<Scalars['String']['output']>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
+/** Input of `sendTestWebhook`. */
+export type SendTestWebhookInput = {
+  /** Global id of the endpoint. */
+  endpointId: Scalars['ID']['input'];
+};
+
+/** Result of `sendTestWebhook`. */
+export type SendTestWebhookPayload = {
+  __typename?: 'SendTestWebhookPayload';
+  /** The test message's delivery; `null` when `userErrors` is not empty. */
+  delivery?: Maybe<WebhookDelivery>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /** A signed-in session: one refresh-token family, from login until logout, expiry or revocation. */
 export type Session = Node & {
   __typename?: 'Session';
@@ -1520,6 +1713,27 @@ export type UpdateReviewPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Input of `updateWebhookEndpoint`. */
+export type UpdateWebhookEndpointInput = {
+  /** A new description; an empty string removes it. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Global id of the endpoint. */
+  endpointId: Scalars['ID']['input'];
+  /** A new list of events; at least one. */
+  events?: InputMaybe<Array<WebhookEventType>>;
+  /** A new URL, checked like at creation. */
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `updateWebhookEndpoint`. */
+export type UpdateWebhookEndpointPayload = {
+  __typename?: 'UpdateWebhookEndpointPayload';
+  /** The endpoint; `null` when `userErrors` is not empty. */
+  endpoint?: Maybe<WebhookEndpoint>;
+  /** Problems with the input; empty on success. */
+  userErrors: Array<UserError>;
+};
+
 /**
  * A person with an account. Public profile fields are visible to everyone; private ones only to
  * the user and to admins (other users get a `FORBIDDEN` error on those fields, anonymous callers
@@ -1554,6 +1768,11 @@ export type User = Node & {
   /** The user's signed-in sessions that have not ended, newest first. Visible to the user only: `null` with an error for anyone else. */
   sessions?: Maybe<Array<Session>>;
   /**
+   * The user's webhook endpoints, newest first. Visible to the user in person only (sellers and admins register
+   * endpoints): `null` with an error for anyone else and for API keys.
+   */
+  webhookEndpoints?: Maybe<WebhookEndpointConnection>;
+  /**
    * Products this user saved, most recently saved first. Only products the user may see now are listed: one
    * unpublished or deleted after it was saved drops out (and comes back if it is published or restored). Visible
    * to the user in person only: `null` with an error for anyone else and for API keys.
@@ -1585,6 +1804,19 @@ export type UserSalesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<OrderFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * A person with an account. Public profile fields are visible to everyone; private ones only to
+ * the user and to admins (other users get a `FORBIDDEN` error on those fields, anonymous callers
+ * `UNAUTHENTICATED`). Admin rights are never exercised through API keys.
+ */
+export type UserWebhookEndpointsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
 };
@@ -1648,6 +1880,170 @@ export type UserErrorCode =
   | 'TOO_SHORT'
   /** The object changed since you read it: reload and retry with the current `version`. */
   | 'VERSION_CONFLICT';
+
+/** One attempt of a delivery. */
+export type WebhookAttempt = {
+  __typename?: 'WebhookAttempt';
+  /** How long it took, in ms. */
+  durationMs: Scalars['Int']['output'];
+  /** What went wrong; `null` for a 2xx. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** When the next attempt was scheduled after this one; `null` when none was. */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** 1 for the first attempt. */
+  number: Scalars['Int']['output'];
+  /** When it started. */
+  startedAt: Scalars['DateTime']['output'];
+  /** The HTTP status; `null` when none arrived. */
+  statusCode?: Maybe<Scalars['Int']['output']>;
+};
+
+/** One event sent to one endpoint, with its attempts. */
+export type WebhookDelivery = Node & {
+  __typename?: 'WebhookDelivery';
+  /** Attempts made so far. */
+  attemptCount: Scalars['Int']['output'];
+  /** Every attempt, oldest first, with the wait chosen after each (the retry schedule). */
+  attempts: Array<WebhookAttempt>;
+  /** When the event happened. */
+  createdAt: Scalars['DateTime']['output'];
+  /** When a 2xx answer arrived. */
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The wire type of the event (`order.created`, or `webhook.test`). */
+  eventType: Scalars['String']['output'];
+  /** Opaque global id. */
+  id: Scalars['ID']['output'];
+  /** How long the last attempt took, in ms. */
+  lastDurationMs?: Maybe<Scalars['Int']['output']>;
+  /** What went wrong in the last attempt; `null` after a success. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** HTTP status of the last attempt; `null` when none answered (timeout, refused connection). */
+  lastStatusCode?: Maybe<Scalars['Int']['output']>;
+  /** When the next attempt is due; `null` once it is delivered or failed. */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Where it stands. */
+  status: WebhookDeliveryStatus;
+  /** The `webhook-id` header: the same on every attempt and on a redelivery (dedupe by it). */
+  webhookId: Scalars['String']['output'];
+};
+
+/** A page of webhook deliveries. */
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  /** The deliveries on this page with their cursors. */
+  edges: Array<WebhookDeliveryEdge>;
+  /** The deliveries on this page, without cursors. */
+  nodes: Array<WebhookDelivery>;
+  /** Where this page sits in the whole list. */
+  pageInfo: PageInfo;
+  /** Number of deliveries matching the filter, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A delivery in a connection. */
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  /** Opaque cursor for `after` / `before`. */
+  cursor: Scalars['String']['output'];
+  /** The delivery. */
+  node: WebhookDelivery;
+};
+
+/** Narrows an endpoint's deliveries. */
+export type WebhookDeliveryFilter = {
+  /** Only deliveries with this status. */
+  status?: InputMaybe<WebhookDeliveryStatus>;
+};
+
+/** Where a delivery stands. */
+export type WebhookDeliveryStatus =
+  /** A 2xx answer arrived. */
+  | 'DELIVERED'
+  /** Given up: every attempt of the schedule failed, the endpoint answered 410, or it was disabled. */
+  | 'FAILED'
+  /** Waiting for its first or next attempt. */
+  | 'PENDING';
+
+/** A URL that receives signed webhooks (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`). */
+export type WebhookEndpoint = Node & {
+  __typename?: 'WebhookEndpoint';
+  /** When it was registered. */
+  createdAt: Scalars['DateTime']['output'];
+  /** The deliveries to it, newest first. */
+  deliveries: WebhookDeliveryConnection;
+  /** The note given to it. */
+  description?: Maybe<Scalars['String']['output']>;
+  /** When it was disabled. */
+  disabledAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why it was disabled (by its owner, a 410 answer, or failing for days); `null` while enabled. */
+  disabledReason?: Maybe<Scalars['String']['output']>;
+  /** Whether deliveries are sent. */
+  enabled: Scalars['Boolean']['output'];
+  /** The events it receives. */
+  events: Array<WebhookEventType>;
+  /** Since when every attempt has failed; `null` while healthy. Failing for 3 days disables it. */
+  failingSince?: Maybe<Scalars['DateTime']['output']>;
+  /** Opaque global id. */
+  id: Scalars['ID']['output'];
+  /** Until when the secret before the last rotation still signs; `null` outside an overlap. */
+  previousSecretExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The receiving URL. */
+  url: Scalars['String']['output'];
+};
+
+
+/** A URL that receives signed webhooks (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`). */
+export type WebhookEndpointDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<WebhookDeliveryFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A page of webhook endpoints. */
+export type WebhookEndpointConnection = {
+  __typename?: 'WebhookEndpointConnection';
+  /** The endpoints on this page with their cursors. */
+  edges: Array<WebhookEndpointEdge>;
+  /** The endpoints on this page, without cursors. */
+  nodes: Array<WebhookEndpoint>;
+  /** Where this page sits in the whole list. */
+  pageInfo: PageInfo;
+  /** Number of endpoints, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** An endpoint in a connection. */
+export type WebhookEndpointEdge = {
+  __typename?: 'WebhookEndpointEdge';
+  /** Opaque cursor for `after` / `before`. */
+  cursor: Scalars['String']['output'];
+  /** The endpoint. */
+  node: WebhookEndpoint;
+};
+
+/**
+ * The events an endpoint may subscribe to; the wire type is the lower-case name with its first `_` as a dot
+ * (`ORDER_CREATED` is `order.created`, `PRODUCT_OUT_OF_STOCK` is `product.out_of_stock`).
+ */
+export type WebhookEventType =
+  /** An order was cancelled; the body carries the reason. */
+  | 'ORDER_CANCELLED'
+  /** An order was placed (by checkout). */
+  | 'ORDER_CREATED'
+  /** An order was delivered. */
+  | 'ORDER_DELIVERED'
+  /** An order was paid. */
+  | 'ORDER_PAID'
+  /** An order was refunded. */
+  | 'ORDER_REFUNDED'
+  /** An order was shipped. */
+  | 'ORDER_SHIPPED'
+  /** A product's stock reached zero. */
+  | 'PRODUCT_OUT_OF_STOCK'
+  /** A product received a review. */
+  | 'REVIEW_CREATED';
 
 
 
@@ -1730,6 +2126,8 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( ReviewRow )
     | ( SessionRow )
     | ( UserRecord )
+    | ( WebhookDeliveryModel )
+    | ( WebhookEndpointModel )
   ;
 };
 
@@ -1763,6 +2161,8 @@ export type ResolversTypes = {
   CreateProductPayload: ResolverTypeWrapper<Omit<CreateProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   CreateReviewInput: CreateReviewInput;
   CreateReviewPayload: ResolverTypeWrapper<Omit<CreateReviewPayload, 'review'> & { review?: Maybe<ResolversTypes['Review']> }>;
+  CreateWebhookEndpointInput: CreateWebhookEndpointInput;
+  CreateWebhookEndpointPayload: ResolverTypeWrapper<Omit<CreateWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversTypes['WebhookEndpoint']> }>;
   Currency: ResolverTypeWrapper<Scalars['Currency']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeactivateUserInput: DeactivateUserInput;
@@ -1773,8 +2173,14 @@ export type ResolversTypes = {
   DeleteProductPayload: ResolverTypeWrapper<DeleteProductPayload>;
   DeleteReviewInput: DeleteReviewInput;
   DeleteReviewPayload: ResolverTypeWrapper<DeleteReviewPayload>;
+  DeleteWebhookEndpointInput: DeleteWebhookEndpointInput;
+  DeleteWebhookEndpointPayload: ResolverTypeWrapper<DeleteWebhookEndpointPayload>;
   DeliverOrderInput: DeliverOrderInput;
   DeliverOrderPayload: ResolverTypeWrapper<Omit<DeliverOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
+  DisableWebhookEndpointInput: DisableWebhookEndpointInput;
+  DisableWebhookEndpointPayload: ResolverTypeWrapper<Omit<DisableWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversTypes['WebhookEndpoint']> }>;
+  EnableWebhookEndpointInput: EnableWebhookEndpointInput;
+  EnableWebhookEndpointPayload: ResolverTypeWrapper<Omit<EnableWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversTypes['WebhookEndpoint']> }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -1807,6 +2213,8 @@ export type ResolversTypes = {
   PublishProductInput: PublishProductInput;
   PublishProductPayload: ResolverTypeWrapper<Omit<PublishProductPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RedeliverWebhookInput: RedeliverWebhookInput;
+  RedeliverWebhookPayload: ResolverTypeWrapper<Omit<RedeliverWebhookPayload, 'delivery'> & { delivery?: Maybe<ResolversTypes['WebhookDelivery']> }>;
   RefreshSessionInput: RefreshSessionInput;
   RefreshTokenDelivery: RefreshTokenDelivery;
   RefundOrderInput: RefundOrderInput;
@@ -1827,6 +2235,10 @@ export type ResolversTypes = {
   RevokeSessionInput: RevokeSessionInput;
   RevokeSessionPayload: ResolverTypeWrapper<Omit<RevokeSessionPayload, 'session'> & { session?: Maybe<ResolversTypes['Session']> }>;
   Role: Role;
+  RotateWebhookSecretInput: RotateWebhookSecretInput;
+  RotateWebhookSecretPayload: ResolverTypeWrapper<Omit<RotateWebhookSecretPayload, 'endpoint'> & { endpoint?: Maybe<ResolversTypes['WebhookEndpoint']> }>;
+  SendTestWebhookInput: SendTestWebhookInput;
+  SendTestWebhookPayload: ResolverTypeWrapper<Omit<SendTestWebhookPayload, 'delivery'> & { delivery?: Maybe<ResolversTypes['WebhookDelivery']> }>;
   Session: ResolverTypeWrapper<SessionRow>;
   SetUserRoleInput: SetUserRoleInput;
   SetUserRolePayload: ResolverTypeWrapper<Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
@@ -1842,9 +2254,21 @@ export type ResolversTypes = {
   UpdateProfilePayload: ResolverTypeWrapper<Omit<UpdateProfilePayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
   UpdateReviewInput: UpdateReviewInput;
   UpdateReviewPayload: ResolverTypeWrapper<Omit<UpdateReviewPayload, 'review'> & { review?: Maybe<ResolversTypes['Review']> }>;
+  UpdateWebhookEndpointInput: UpdateWebhookEndpointInput;
+  UpdateWebhookEndpointPayload: ResolverTypeWrapper<Omit<UpdateWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversTypes['WebhookEndpoint']> }>;
   User: ResolverTypeWrapper<UserRecord>;
   UserError: ResolverTypeWrapper<UserError>;
   UserErrorCode: UserErrorCode;
+  WebhookAttempt: ResolverTypeWrapper<WebhookAttemptRow>;
+  WebhookDelivery: ResolverTypeWrapper<WebhookDeliveryModel>;
+  WebhookDeliveryConnection: ResolverTypeWrapper<WebhookDeliveryConnectionModel>;
+  WebhookDeliveryEdge: ResolverTypeWrapper<WebhookDeliveryEdgeModel>;
+  WebhookDeliveryFilter: WebhookDeliveryFilter;
+  WebhookDeliveryStatus: WebhookDeliveryStatus;
+  WebhookEndpoint: ResolverTypeWrapper<WebhookEndpointModel>;
+  WebhookEndpointConnection: ResolverTypeWrapper<WebhookEndpointConnectionModel>;
+  WebhookEndpointEdge: ResolverTypeWrapper<WebhookEndpointEdgeModel>;
+  WebhookEventType: WebhookEventType;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1876,6 +2300,8 @@ export type ResolversParentTypes = {
   CreateProductPayload: Omit<CreateProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   CreateReviewInput: CreateReviewInput;
   CreateReviewPayload: Omit<CreateReviewPayload, 'review'> & { review?: Maybe<ResolversParentTypes['Review']> };
+  CreateWebhookEndpointInput: CreateWebhookEndpointInput;
+  CreateWebhookEndpointPayload: Omit<CreateWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversParentTypes['WebhookEndpoint']> };
   Currency: Scalars['Currency']['output'];
   DateTime: Scalars['DateTime']['output'];
   DeactivateUserInput: DeactivateUserInput;
@@ -1886,8 +2312,14 @@ export type ResolversParentTypes = {
   DeleteProductPayload: DeleteProductPayload;
   DeleteReviewInput: DeleteReviewInput;
   DeleteReviewPayload: DeleteReviewPayload;
+  DeleteWebhookEndpointInput: DeleteWebhookEndpointInput;
+  DeleteWebhookEndpointPayload: DeleteWebhookEndpointPayload;
   DeliverOrderInput: DeliverOrderInput;
   DeliverOrderPayload: Omit<DeliverOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
+  DisableWebhookEndpointInput: DisableWebhookEndpointInput;
+  DisableWebhookEndpointPayload: Omit<DisableWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversParentTypes['WebhookEndpoint']> };
+  EnableWebhookEndpointInput: EnableWebhookEndpointInput;
+  EnableWebhookEndpointPayload: Omit<EnableWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversParentTypes['WebhookEndpoint']> };
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -1916,6 +2348,8 @@ export type ResolversParentTypes = {
   PublishProductInput: PublishProductInput;
   PublishProductPayload: Omit<PublishProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Query: Record<PropertyKey, never>;
+  RedeliverWebhookInput: RedeliverWebhookInput;
+  RedeliverWebhookPayload: Omit<RedeliverWebhookPayload, 'delivery'> & { delivery?: Maybe<ResolversParentTypes['WebhookDelivery']> };
   RefreshSessionInput: RefreshSessionInput;
   RefundOrderInput: RefundOrderInput;
   RefundOrderPayload: Omit<RefundOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
@@ -1933,6 +2367,10 @@ export type ResolversParentTypes = {
   RevokeApiKeyPayload: Omit<RevokeApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
   RevokeSessionInput: RevokeSessionInput;
   RevokeSessionPayload: Omit<RevokeSessionPayload, 'session'> & { session?: Maybe<ResolversParentTypes['Session']> };
+  RotateWebhookSecretInput: RotateWebhookSecretInput;
+  RotateWebhookSecretPayload: Omit<RotateWebhookSecretPayload, 'endpoint'> & { endpoint?: Maybe<ResolversParentTypes['WebhookEndpoint']> };
+  SendTestWebhookInput: SendTestWebhookInput;
+  SendTestWebhookPayload: Omit<SendTestWebhookPayload, 'delivery'> & { delivery?: Maybe<ResolversParentTypes['WebhookDelivery']> };
   Session: SessionRow;
   SetUserRoleInput: SetUserRoleInput;
   SetUserRolePayload: Omit<SetUserRolePayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
@@ -1948,8 +2386,18 @@ export type ResolversParentTypes = {
   UpdateProfilePayload: Omit<UpdateProfilePayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
   UpdateReviewInput: UpdateReviewInput;
   UpdateReviewPayload: Omit<UpdateReviewPayload, 'review'> & { review?: Maybe<ResolversParentTypes['Review']> };
+  UpdateWebhookEndpointInput: UpdateWebhookEndpointInput;
+  UpdateWebhookEndpointPayload: Omit<UpdateWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversParentTypes['WebhookEndpoint']> };
   User: UserRecord;
   UserError: UserError;
+  WebhookAttempt: WebhookAttemptRow;
+  WebhookDelivery: WebhookDeliveryModel;
+  WebhookDeliveryConnection: WebhookDeliveryConnectionModel;
+  WebhookDeliveryEdge: WebhookDeliveryEdgeModel;
+  WebhookDeliveryFilter: WebhookDeliveryFilter;
+  WebhookEndpoint: WebhookEndpointModel;
+  WebhookEndpointConnection: WebhookEndpointConnectionModel;
+  WebhookEndpointEdge: WebhookEndpointEdgeModel;
 };
 
 export type AddToWishlistPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AddToWishlistPayload'] = ResolversParentTypes['AddToWishlistPayload']> = {
@@ -2053,6 +2501,12 @@ export type CreateReviewPayloadResolvers<ContextType = GraphQLContext, ParentTyp
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type CreateWebhookEndpointPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreateWebhookEndpointPayload'] = ResolversParentTypes['CreateWebhookEndpointPayload']> = {
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  secret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export interface CurrencyScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Currency'], any> {
   name: 'Currency';
 }
@@ -2081,8 +2535,23 @@ export type DeleteReviewPayloadResolvers<ContextType = GraphQLContext, ParentTyp
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type DeleteWebhookEndpointPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeleteWebhookEndpointPayload'] = ResolversParentTypes['DeleteWebhookEndpointPayload']> = {
+  deletedEndpointId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type DeliverOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeliverOrderPayload'] = ResolversParentTypes['DeliverOrderPayload']> = {
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type DisableWebhookEndpointPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DisableWebhookEndpointPayload'] = ResolversParentTypes['DisableWebhookEndpointPayload']> = {
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type EnableWebhookEndpointPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EnableWebhookEndpointPayload'] = ResolversParentTypes['EnableWebhookEndpointPayload']> = {
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -2115,16 +2584,21 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   createCategory?: Resolver<ResolversTypes['CreateCategoryPayload'], ParentType, ContextType, RequireFields<MutationCreateCategoryArgs, 'input'>>;
   createProduct?: Resolver<ResolversTypes['CreateProductPayload'], ParentType, ContextType, RequireFields<MutationCreateProductArgs, 'input'>>;
   createReview?: Resolver<ResolversTypes['CreateReviewPayload'], ParentType, ContextType, RequireFields<MutationCreateReviewArgs, 'input'>>;
+  createWebhookEndpoint?: Resolver<ResolversTypes['CreateWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationCreateWebhookEndpointArgs, 'input'>>;
   deactivateUser?: Resolver<ResolversTypes['DeactivateUserPayload'], ParentType, ContextType, RequireFields<MutationDeactivateUserArgs, 'input'>>;
   deleteCategory?: Resolver<ResolversTypes['DeleteCategoryPayload'], ParentType, ContextType, RequireFields<MutationDeleteCategoryArgs, 'input'>>;
   deleteProduct?: Resolver<ResolversTypes['DeleteProductPayload'], ParentType, ContextType, RequireFields<MutationDeleteProductArgs, 'input'>>;
   deleteReview?: Resolver<ResolversTypes['DeleteReviewPayload'], ParentType, ContextType, RequireFields<MutationDeleteReviewArgs, 'input'>>;
+  deleteWebhookEndpoint?: Resolver<ResolversTypes['DeleteWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationDeleteWebhookEndpointArgs, 'input'>>;
   deliverOrder?: Resolver<ResolversTypes['DeliverOrderPayload'], ParentType, ContextType, RequireFields<MutationDeliverOrderArgs, 'input'>>;
+  disableWebhookEndpoint?: Resolver<ResolversTypes['DisableWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationDisableWebhookEndpointArgs, 'input'>>;
+  enableWebhookEndpoint?: Resolver<ResolversTypes['EnableWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationEnableWebhookEndpointArgs, 'input'>>;
   logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
   logOut?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutArgs, 'input'>>;
   logOutEverywhere?: Resolver<ResolversTypes['LogOutPayload'], ParentType, ContextType, RequireFields<MutationLogOutEverywhereArgs, 'input'>>;
   markOrderPaid?: Resolver<ResolversTypes['MarkOrderPaidPayload'], ParentType, ContextType, RequireFields<MutationMarkOrderPaidArgs, 'input'>>;
   publishProduct?: Resolver<ResolversTypes['PublishProductPayload'], ParentType, ContextType, RequireFields<MutationPublishProductArgs, 'input'>>;
+  redeliverWebhook?: Resolver<ResolversTypes['RedeliverWebhookPayload'], ParentType, ContextType, RequireFields<MutationRedeliverWebhookArgs, 'input'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'input'>>;
   refundOrder?: Resolver<ResolversTypes['RefundOrderPayload'], ParentType, ContextType, RequireFields<MutationRefundOrderArgs, 'input'>>;
   removeFromWishlist?: Resolver<ResolversTypes['RemoveFromWishlistPayload'], ParentType, ContextType, RequireFields<MutationRemoveFromWishlistArgs, 'input'>>;
@@ -2132,6 +2606,8 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   restoreReview?: Resolver<ResolversTypes['RestoreReviewPayload'], ParentType, ContextType, RequireFields<MutationRestoreReviewArgs, 'input'>>;
   revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
   revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
+  rotateWebhookSecret?: Resolver<ResolversTypes['RotateWebhookSecretPayload'], ParentType, ContextType, RequireFields<MutationRotateWebhookSecretArgs, 'input'>>;
+  sendTestWebhook?: Resolver<ResolversTypes['SendTestWebhookPayload'], ParentType, ContextType, RequireFields<MutationSendTestWebhookArgs, 'input'>>;
   setUserRole?: Resolver<ResolversTypes['SetUserRolePayload'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'input'>>;
   shipOrder?: Resolver<ResolversTypes['ShipOrderPayload'], ParentType, ContextType, RequireFields<MutationShipOrderArgs, 'input'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
@@ -2139,10 +2615,11 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   updateProduct?: Resolver<ResolversTypes['UpdateProductPayload'], ParentType, ContextType, RequireFields<MutationUpdateProductArgs, 'input'>>;
   updateProfile?: Resolver<ResolversTypes['UpdateProfilePayload'], ParentType, ContextType, RequireFields<MutationUpdateProfileArgs, 'input'>>;
   updateReview?: Resolver<ResolversTypes['UpdateReviewPayload'], ParentType, ContextType, RequireFields<MutationUpdateReviewArgs, 'input'>>;
+  updateWebhookEndpoint?: Resolver<ResolversTypes['UpdateWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationUpdateWebhookEndpointArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'ApiKey' | 'AuditEvent' | 'Category' | 'Order' | 'Product' | 'Review' | 'Session' | 'User', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'ApiKey' | 'AuditEvent' | 'Category' | 'Order' | 'Product' | 'Review' | 'Session' | 'User' | 'WebhookDelivery' | 'WebhookEndpoint', ParentType, ContextType>;
 };
 
 export type OrderResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order']> = {
@@ -2242,6 +2719,11 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 };
 
+export type RedeliverWebhookPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RedeliverWebhookPayload'] = ResolversParentTypes['RedeliverWebhookPayload']> = {
+  delivery?: Resolver<Maybe<ResolversTypes['WebhookDelivery']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type RefundOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RefundOrderPayload'] = ResolversParentTypes['RefundOrderPayload']> = {
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -2298,6 +2780,18 @@ export type RevokeSessionPayloadResolvers<ContextType = GraphQLContext, ParentTy
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type RotateWebhookSecretPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RotateWebhookSecretPayload'] = ResolversParentTypes['RotateWebhookSecretPayload']> = {
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  previousSecretExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  secret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type SendTestWebhookPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SendTestWebhookPayload'] = ResolversParentTypes['SendTestWebhookPayload']> = {
+  delivery?: Resolver<Maybe<ResolversTypes['WebhookDelivery']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   current?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -2339,6 +2833,11 @@ export type UpdateReviewPayloadResolvers<ContextType = GraphQLContext, ParentTyp
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type UpdateWebhookEndpointPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateWebhookEndpointPayload'] = ResolversParentTypes['UpdateWebhookEndpointPayload']> = {
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   apiKeys?: Resolver<Maybe<Array<ResolversTypes['ApiKey']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -2350,6 +2849,7 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
   role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
   sales?: Resolver<Maybe<ResolversTypes['OrderConnection']>, ParentType, ContextType, Partial<UserSalesArgs>>;
   sessions?: Resolver<Maybe<Array<ResolversTypes['Session']>>, ParentType, ContextType>;
+  webhookEndpoints?: Resolver<Maybe<ResolversTypes['WebhookEndpointConnection']>, ParentType, ContextType, Partial<UserWebhookEndpointsArgs>>;
   wishlist?: Resolver<Maybe<ResolversTypes['ProductConnection']>, ParentType, ContextType, Partial<UserWishlistArgs>>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -2360,6 +2860,70 @@ export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends 
   currentVersion?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   field?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type WebhookAttemptResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookAttempt'] = ResolversParentTypes['WebhookAttempt']> = {
+  durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  number?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  statusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type WebhookDeliveryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookDelivery'] = ResolversParentTypes['WebhookDelivery']> = {
+  attemptCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  attempts?: Resolver<Array<ResolversTypes['WebhookAttempt']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastDurationMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastStatusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['WebhookDeliveryStatus'], ParentType, ContextType>;
+  webhookId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type WebhookDeliveryConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookDeliveryConnection'] = ResolversParentTypes['WebhookDeliveryConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['WebhookDeliveryEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['WebhookDelivery']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type WebhookDeliveryEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookDeliveryEdge'] = ResolversParentTypes['WebhookDeliveryEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['WebhookDelivery'], ParentType, ContextType>;
+};
+
+export type WebhookEndpointResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEndpoint'] = ResolversParentTypes['WebhookEndpoint']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveries?: Resolver<ResolversTypes['WebhookDeliveryConnection'], ParentType, ContextType, Partial<WebhookEndpointDeliveriesArgs>>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  disabledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  disabledReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  events?: Resolver<Array<ResolversTypes['WebhookEventType']>, ParentType, ContextType>;
+  failingSince?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  previousSecretExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type WebhookEndpointConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEndpointConnection'] = ResolversParentTypes['WebhookEndpointConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['WebhookEndpointEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type WebhookEndpointEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEndpointEdge'] = ResolversParentTypes['WebhookEndpointEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['WebhookEndpoint'], ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
@@ -2378,13 +2942,17 @@ export type Resolvers<ContextType = GraphQLContext> = {
   CreateCategoryPayload?: CreateCategoryPayloadResolvers<ContextType>;
   CreateProductPayload?: CreateProductPayloadResolvers<ContextType>;
   CreateReviewPayload?: CreateReviewPayloadResolvers<ContextType>;
+  CreateWebhookEndpointPayload?: CreateWebhookEndpointPayloadResolvers<ContextType>;
   Currency?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   DeactivateUserPayload?: DeactivateUserPayloadResolvers<ContextType>;
   DeleteCategoryPayload?: DeleteCategoryPayloadResolvers<ContextType>;
   DeleteProductPayload?: DeleteProductPayloadResolvers<ContextType>;
   DeleteReviewPayload?: DeleteReviewPayloadResolvers<ContextType>;
+  DeleteWebhookEndpointPayload?: DeleteWebhookEndpointPayloadResolvers<ContextType>;
   DeliverOrderPayload?: DeliverOrderPayloadResolvers<ContextType>;
+  DisableWebhookEndpointPayload?: DisableWebhookEndpointPayloadResolvers<ContextType>;
+  EnableWebhookEndpointPayload?: EnableWebhookEndpointPayloadResolvers<ContextType>;
   JSONObject?: GraphQLScalarType;
   LogOutPayload?: LogOutPayloadResolvers<ContextType>;
   MarkOrderPaidPayload?: MarkOrderPaidPayloadResolvers<ContextType>;
@@ -2401,6 +2969,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ProductEdge?: ProductEdgeResolvers<ContextType>;
   PublishProductPayload?: PublishProductPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RedeliverWebhookPayload?: RedeliverWebhookPayloadResolvers<ContextType>;
   RefundOrderPayload?: RefundOrderPayloadResolvers<ContextType>;
   RemoveFromWishlistPayload?: RemoveFromWishlistPayloadResolvers<ContextType>;
   RestoreProductPayload?: RestoreProductPayloadResolvers<ContextType>;
@@ -2410,6 +2979,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ReviewEdge?: ReviewEdgeResolvers<ContextType>;
   RevokeApiKeyPayload?: RevokeApiKeyPayloadResolvers<ContextType>;
   RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
+  RotateWebhookSecretPayload?: RotateWebhookSecretPayloadResolvers<ContextType>;
+  SendTestWebhookPayload?: SendTestWebhookPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SetUserRolePayload?: SetUserRolePayloadResolvers<ContextType>;
   ShipOrderPayload?: ShipOrderPayloadResolvers<ContextType>;
@@ -2417,7 +2988,15 @@ export type Resolvers<ContextType = GraphQLContext> = {
   UpdateProductPayload?: UpdateProductPayloadResolvers<ContextType>;
   UpdateProfilePayload?: UpdateProfilePayloadResolvers<ContextType>;
   UpdateReviewPayload?: UpdateReviewPayloadResolvers<ContextType>;
+  UpdateWebhookEndpointPayload?: UpdateWebhookEndpointPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
+  WebhookAttempt?: WebhookAttemptResolvers<ContextType>;
+  WebhookDelivery?: WebhookDeliveryResolvers<ContextType>;
+  WebhookDeliveryConnection?: WebhookDeliveryConnectionResolvers<ContextType>;
+  WebhookDeliveryEdge?: WebhookDeliveryEdgeResolvers<ContextType>;
+  WebhookEndpoint?: WebhookEndpointResolvers<ContextType>;
+  WebhookEndpointConnection?: WebhookEndpointConnectionResolvers<ContextType>;
+  WebhookEndpointEdge?: WebhookEndpointEdgeResolvers<ContextType>;
 };
 

@@ -1,0 +1,202 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+
+import CircuitBreaker from 'opossum';
+import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
+
+import { refusedAddress } from './ssrf.js';
+
+/**
+ * One delivery attempt: a POST with `node:http`/`node:https` through
+ * `request-filtering-agent`, which checks every address the host resolves to
+ * at connect time (so a name that re-resolves to a private address after
+ * registration is refused: DNS rebinding), plus our own check of an IP-literal
+ * host. Redirects are never followed (a 3xx is a failure), only a 2xx counts,
+ * the whole attempt is bounded by `timeoutMs`, and the response body is read
+ * to at most 1 kB and discarded.
+ *
+ * A per-host circuit breaker (opossum) makes a worker fail fast while a host
+ * keeps failing (connection errors, timeouts, 5xx): the attempt is not made
+ * and the delivery is rescheduled. That state is per process and short-lived;
+ * what lasts (an endpoint failing for days, disabled) is in the database.
+ */
+
+export interface AttemptRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface AttemptOptions {
+  timeoutMs: number;
+  /** Loopback and private addresses reachable (`WEBHOOK_ALLOW_PRIVATE_TARGETS`, development and tests only). */
+  allowPrivate: boolean;
+}
+
+export type AttemptOutcome =
+  | { kind: 'delivered'; statusCode: number; durationMs: number }
+  /** 410 Gone: the receiver asks to stop; the endpoint is disabled. */
+  | { kind: 'gone'; statusCode: number; durationMs: number }
+  | { kind: 'failed'; statusCode: number | null; durationMs: number; error: string; retryAfterMs?: number }
+  /** The host's breaker is open: nothing was sent; try again after `retryAfterMs`. */
+  | { kind: 'skipped'; durationMs: 0; error: string; retryAfterMs: number };
+
+const agents = {
+  strict: { http: new RequestFilteringHttpAgent({ keepAlive: false }), https: new RequestFilteringHttpsAgent({ keepAlive: false }) },
+  open: {
+    http: new RequestFilteringHttpAgent({ keepAlive: false, allowPrivateIPAddress: true }),
+    https: new RequestFilteringHttpsAgent({ keepAlive: false, allowPrivateIPAddress: true }),
+  },
+};
+
+const MAX_BODY_READ = 1024;
+const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
+
+/** `Retry-After` as seconds or an HTTP date, in ms from now; `undefined` when absent or unreadable. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(seconds)) return undefined;
+  return Math.min(Math.max(0, seconds), MAX_RETRY_AFTER_MS);
+}
+
+function classify(response: IncomingMessage, durationMs: number): AttemptOutcome {
+  const statusCode = response.statusCode ?? 0;
+  if (statusCode >= 200 && statusCode < 300) return { kind: 'delivered', statusCode, durationMs };
+  if (statusCode === 410) return { kind: 'gone', statusCode, durationMs };
+  if (statusCode >= 300 && statusCode < 400) return { kind: 'failed', statusCode, durationMs, error: `HTTP ${statusCode}: redirects are not followed` };
+  const header: string | undefined = response.headers['retry-after'];
+  const wait = statusCode === 429 || statusCode === 503 ? retryAfterMs(header) : undefined;
+  return { kind: 'failed', statusCode, durationMs, error: `HTTP ${statusCode}`, ...(wait === undefined ? {} : { retryAfterMs: wait }) };
+}
+
+/** Sends once; never rejects (every problem is a `failed` outcome). */
+export function send(request: AttemptRequest, options: AttemptOptions): Promise<AttemptOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch {
+    return Promise.resolve({ kind: 'failed', statusCode: null, durationMs: 0, error: 'invalid URL' });
+  }
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (!options.allowPrivate && isIP(host) !== 0) {
+    const why = refusedAddress(host);
+    if (why) return Promise.resolve({ kind: 'failed', statusCode: null, durationMs: 0, error: `refused: ${host} ${why}` });
+  }
+  const secure = url.protocol === 'https:';
+  const pool = options.allowPrivate ? agents.open : agents.strict;
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: AttemptOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    const req = (secure ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        agent: secure ? pool.https : pool.http,
+        headers: { ...request.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body), 'user-agent': 'marketplace-api-webhooks/1' },
+      },
+      (response) => {
+        let read = 0;
+        response.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read > MAX_BODY_READ) response.destroy();
+        });
+        response.on('error', () => finish(classify(response, elapsed())));
+        response.on('close', () => finish(classify(response, elapsed())));
+      },
+    );
+    const timer = setTimeout(() => {
+      finish({ kind: 'failed', statusCode: null, durationMs: elapsed(), error: `timed out after ${options.timeoutMs} ms` });
+      req.destroy();
+    }, options.timeoutMs);
+    req.on('error', (error) => finish({ kind: 'failed', statusCode: null, durationMs: elapsed(), error: describeError(error) }));
+    req.end(request.body);
+  });
+}
+
+function describeError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (error.message.includes('is not allowed')) return `refused: ${error.message.replace(/^DNS lookup /, '')}`;
+  return code ? `${code}: ${error.message}` : error.message;
+}
+
+/** What a host failure is: no answer, or a 5xx. A 4xx is the receiver's application answering. */
+const hostFailed = (outcome: AttemptOutcome) => outcome.kind === 'failed' && (outcome.statusCode === null || outcome.statusCode >= 500);
+
+class HostFailure extends Error {
+  constructor(readonly outcome: AttemptOutcome) {
+    super('host failed');
+  }
+}
+
+export interface BreakerSettings {
+  /** Failed share (percent) over the rolling window that opens the breaker. */
+  errorThresholdPercentage: number;
+  /** Attempts in the window before the share counts. */
+  volumeThreshold: number;
+  /** How long an open breaker fails fast before one trial attempt. */
+  resetTimeoutMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerSettings = { errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeoutMs: 30_000 };
+const MAX_BREAKERS = 1000;
+const breakers = new Map<string, CircuitBreaker<[AttemptRequest, AttemptOptions], AttemptOutcome>>();
+
+function breakerFor(host: string, settings: BreakerSettings) {
+  let breaker = breakers.get(host);
+  if (!breaker) {
+    if (breakers.size >= MAX_BREAKERS) {
+      const oldest = breakers.keys().next().value;
+      if (oldest !== undefined) {
+        breakers.get(oldest)?.shutdown();
+        breakers.delete(oldest);
+      }
+    }
+    breaker = new CircuitBreaker(
+      async (request: AttemptRequest, options: AttemptOptions) => {
+        const outcome = await send(request, options);
+        if (hostFailed(outcome)) throw new HostFailure(outcome);
+        return outcome;
+      },
+      { timeout: false, errorThresholdPercentage: settings.errorThresholdPercentage, volumeThreshold: settings.volumeThreshold, resetTimeout: settings.resetTimeoutMs },
+    );
+    breakers.set(host, breaker);
+  }
+  return breaker;
+}
+
+/** Whether the breaker of a host (`host:port`) is open now (for metrics and tests). */
+export function breakerOpen(host: string): boolean {
+  return breakers.get(host)?.opened ?? false;
+}
+
+/**
+ * One attempt through the host's circuit breaker (keyed by `host:port`).
+ * Never rejects: an open breaker is a `skipped` outcome.
+ */
+export async function attemptDelivery(request: AttemptRequest, options: AttemptOptions, settings: BreakerSettings = DEFAULT_BREAKER): Promise<AttemptOutcome> {
+  let host: string;
+  try {
+    host = new URL(request.url).host;
+  } catch {
+    return send(request, options);
+  }
+  const breaker = breakerFor(host, settings);
+  try {
+    return await breaker.fire(request, options);
+  } catch (error) {
+    if (error instanceof HostFailure) return error.outcome;
+    if ((error as { code?: string }).code === 'EOPENBREAKER') {
+      return { kind: 'skipped', durationMs: 0, error: `circuit open for ${host}`, retryAfterMs: settings.resetTimeoutMs };
+    }
+    return { kind: 'failed', statusCode: null, durationMs: 0, error: (error as Error).message };
+  }
+}

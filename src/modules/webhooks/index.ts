@@ -1,0 +1,38 @@
+import * as m0012 from '../../../migrations/2026_12_07_0012_webhooks.js';
+import { defineModule } from '../module.js';
+import { ownDelivery } from './delivery.service.js';
+import { ownEndpoint } from './endpoint.service.js';
+import { createWebhookLoaders } from './webhook.loaders.js';
+import { webhookPermissions } from './webhook.permissions.js';
+import { webhookResolvers } from './webhook.resolvers.js';
+
+declare module '../audit/audit.service.js' {
+  interface AuditActions {
+    WEBHOOK_ENDPOINT_CREATED: true;
+    WEBHOOK_ENDPOINT_UPDATED: true;
+    WEBHOOK_SECRET_ROTATED: true;
+    WEBHOOK_ENDPOINT_ENABLED: true;
+    WEBHOOK_ENDPOINT_DISABLED: true;
+    WEBHOOK_ENDPOINT_DELETED: true;
+  }
+}
+
+/**
+ * Outbound webhooks (Standard Webhooks) for sellers and admins: endpoints,
+ * the event sink that turns domain events into deliveries in the business
+ * transaction, and the `webhooks.deliver` task that makes each attempt
+ * (docs/architecture/decisions/2026-12-07-webhooks.md). No change kind (no
+ * shared cached response shows an endpoint), no Idempotency-Key mutation
+ * (creating an endpoint twice is visible and harmless; it moves no money
+ * or stock).
+ */
+export const webhooksModule = defineModule({
+  name: 'webhooks',
+  schema: ['webhooks.graphql'],
+  resolvers: webhookResolvers,
+  permissions: webhookPermissions,
+  createLoaders: createWebhookLoaders,
+  nodeTypes: { WebhookEndpoint: ownEndpoint, WebhookDelivery: ownDelivery },
+  migrations: { '2026_12_07_0012_webhooks': m0012 },
+  changeTags: {},
+});
