@@ -35,4 +35,5 @@ export const webhooksModule = defineModule({
   nodeTypes: { WebhookEndpoint: ownEndpoint, WebhookDelivery: ownDelivery },
   migrations: { '2026_12_07_0012_webhooks': m0012 },
   changeTags: {},
+  tables: ['webhook_endpoints', 'webhook_events', 'webhook_deliveries', 'webhook_attempts'],
 });
