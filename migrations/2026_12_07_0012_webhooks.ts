@@ -50,6 +50,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('event_id', 'uuid', (col) => col.notNull().references('webhook_events.id').onDelete('cascade'))
     .addColumn('status', 'text', (col) => col.notNull().defaultTo('PENDING').check(sql`status IN ('PENDING', 'DELIVERED', 'FAILED')`))
     .addColumn('attempt_count', 'integer', (col) => col.notNull().defaultTo(0))
+    // attempt_count when the current retry schedule began (a redelivery starts a new one).
+    .addColumn('schedule_start', 'integer', (col) => col.notNull().defaultTo(0))
     .addColumn('last_status_code', 'integer')
     .addColumn('last_duration_ms', 'integer')
     .addColumn('last_error', 'text')

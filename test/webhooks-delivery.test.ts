@@ -10,6 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { AuthRuntime } from '../src/auth/runtime.js';
+import { toGlobalId } from '../src/graphql/global-id.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { createTestAuthRuntime } from './helpers/scope.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -24,7 +25,7 @@ const receivers: Receiver[] = [];
 beforeAll(async () => {
   server = await startTestServer({
     captureLogs: true,
-    env: { LOGIN_LIMIT_PER_IP: '100000', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_TIMEOUT_MS: '300' },
+    env: { LOGIN_LIMIT_PER_IP: '100000', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_TIMEOUT_MS: '300', WEBHOOK_MAX_ENDPOINTS: '100' },
   });
   auth = await createTestAuthRuntime();
   seller = await createAccount(server, { role: 'SELLER' });
@@ -200,4 +201,23 @@ it('leaves the delivery untouched when it is no longer pending (a task that runs
   await drive(server, auth, deliveryId);
   expect(await deliveryRow(server, deliveryId)).toEqual(done);
   expect(target.received).toHaveLength(1);
+});
+
+it('redelivers a failed delivery from a new schedule with the same webhook-id, numbering its attempts on', async () => {
+  const target = await receiver((n) => ({ status: n === 1 ? 500 : 200 }));
+  const endpoint = await register(server, seller, target.url);
+  const deliveryId = await sendTest(server, seller, endpoint.id);
+  await drive(server, auth, deliveryId, 1);
+  await server.db.updateTable('webhook_deliveries').set({ status: 'FAILED', next_attempt_at: null }).where('id', '=', deliveryId).execute();
+  const res = await server.graphql<{ redeliverWebhook: { delivery: { status: string; attemptCount: number } | null; userErrors: unknown[] } }>(
+    'mutation ($input: RedeliverWebhookInput!) { redeliverWebhook(input: $input) { delivery { status attemptCount } userErrors { code } } }',
+    { input: { deliveryId: toGlobalId('WebhookDelivery', deliveryId) } },
+    { headers: seller.headers },
+  );
+  expect(res.body.data?.redeliverWebhook).toEqual({ delivery: { status: 'PENDING', attemptCount: 1 }, userErrors: [] });
+  expect(await drive(server, auth, deliveryId)).toMatchObject({ status: 'DELIVERED', attempt_count: 2, schedule_start: 1 });
+  const messages = await target.waitFor(2);
+  expect(messages[0]?.headers['webhook-id']).toBe(messages[1]?.headers['webhook-id']);
+  const log = await server.db.selectFrom('webhook_attempts').select(['number', 'status_code']).where('delivery_id', '=', deliveryId).orderBy('number').execute();
+  expect(log).toEqual([{ number: 1, status_code: 500 }, { number: 2, status_code: 200 }]);
 });

@@ -60,7 +60,8 @@ const deliveryNotFound = (field: string): DeliveryResult => ({
 });
 
 /**
- * Sends a delivery again from the first attempt of a new schedule, with the
+ * Sends a delivery again from the first attempt of a new schedule (its
+ * attempts so far stay in the log, numbered on), with the
  * same `webhook-id` (receivers that saw it already drop it). A pending one is
  * left alone; a disabled endpoint is refused.
  */
@@ -76,7 +77,7 @@ export async function redeliverWebhook(scope: WebhookScope, input: { deliveryId:
   if (found.status === 'PENDING') return { delivery: found, userErrors: [] };
   await unitOfWork(scope, async (unit) => {
     const now = new Date();
-    await updateDelivery(unit.db, found.id, { status: 'PENDING', attempt_count: 0, next_attempt_at: now, delivered_at: null });
+    await updateDelivery(unit.db, found.id, { status: 'PENDING', schedule_start: found.attempt_count, next_attempt_at: now, delivered_at: null });
     await enqueueDelivery(unit, found.id, now);
   });
   return { delivery: await scope.loaders.webhookDeliveryById.load(found.id), userErrors: [] };
@@ -173,7 +174,7 @@ export async function runDelivery(scope: Scope, deliveryId: string): Promise<Del
     log.warn({ outcome: outcome.kind }, 'webhook endpoint answered 410 Gone: disabled');
     return 'failed';
   }
-  return recordFailure(scope, { delivery: { id: delivery.id }, endpoint, outcome, number, started, record, common, log });
+  return recordFailure(scope, { delivery: { id: delivery.id }, endpoint, outcome, inSchedule: number - delivery.schedule_start, started, record, common, log });
 }
 
 async function recordFailure(
@@ -182,14 +183,15 @@ async function recordFailure(
     delivery: { id: string };
     endpoint: WebhookEndpointRow;
     outcome: Extract<AttemptOutcome, { kind: 'failed' }>;
-    number: number;
     started: Date;
+    /** The attempt's place in the current schedule (1 for the first after a (re)delivery began). */
+    inSchedule: number;
     record: (next: Date | null, error: string | null) => Promise<void>;
     common: { attempt_count: number; last_status_code: number | null; last_duration_ms: number };
     log: Scope['log'];
   },
 ): Promise<DeliveryRun> {
-  const { delivery, endpoint, outcome, number, started, record, common, log } = run;
+  const { delivery, endpoint, outcome, inSchedule, started, record, common, log } = run;
   const settings = webhookSettings(scope);
   const health = await markEndpointFailing(scope.db, endpoint.id, started);
   const failingSince = health?.failing_since ?? started;
@@ -201,7 +203,7 @@ async function recordFailure(
     log.warn({ outcome: outcome.kind, error: outcome.error }, 'webhook endpoint failing for too long: disabled');
     return 'failed';
   }
-  const delay = nextDelayMs(number, settings.retryBaseMs, outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs });
+  const delay = nextDelayMs(inSchedule, settings.retryBaseMs, outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs });
   const next = delay === null ? null : new Date(Date.now() + delay);
   await record(next, outcome.error);
   await updateDelivery(scope.db, delivery.id, { ...common, status: next ? 'PENDING' : 'FAILED', last_error: outcome.error, next_attempt_at: next });

@@ -145,7 +145,7 @@ export async function claimDelivery(
 export async function updateDelivery(
   db: Kysely<Database>,
   id: string,
-  patch: Partial<Pick<WebhookDeliveryRow, 'status' | 'attempt_count' | 'last_status_code' | 'last_duration_ms' | 'last_error' | 'next_attempt_at' | 'delivered_at'>>,
+  patch: Partial<Pick<WebhookDeliveryRow, 'status' | 'attempt_count' | 'schedule_start' | 'last_status_code' | 'last_duration_ms' | 'last_error' | 'next_attempt_at' | 'delivered_at'>>,
 ): Promise<WebhookDeliveryRow | undefined> {
   return db
     .updateTable('webhook_deliveries')

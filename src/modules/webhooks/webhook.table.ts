@@ -39,7 +39,10 @@ export interface WebhookDeliveryTable {
   endpoint_id: string;
   event_id: string;
   status: Generated<WebhookDeliveryStatus>;
+  /** Attempts made so far, over every schedule (the log's attempt numbers). */
   attempt_count: Generated<number>;
+  /** `attempt_count` when the current retry schedule began: a redelivery starts a new one. */
+  schedule_start: Generated<number>;
   last_status_code: number | null;
   last_duration_ms: number | null;
   last_error: string | null;
