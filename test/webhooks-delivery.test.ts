@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 
 import type { AuthRuntime } from '../src/auth/runtime.js';
 import { toGlobalId } from '../src/graphql/global-id.js';
+import { registry } from '../src/observability/metrics.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { createTestAuthRuntime } from './helpers/scope.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -117,6 +118,8 @@ describe('a delivery', () => {
     const view = await endpointView(endpoint.id);
     expect(view['enabled']).toBe(false);
     expect(view['disabledReason']).toMatch(/410 Gone/);
+    expect(await registry.getSingleMetricAsString('webhook_endpoints_disabled_total')).toMatch(/webhook_endpoints_disabled_total\{reason="gone"\} [1-9]/);
+    expect(await registry.getSingleMetricAsString('webhook_delivery_attempts_total')).toMatch(/\{outcome="gone"\} [1-9]/);
   });
 
   it('counts a redirect as a failure and never follows it, even to a private address', async () => {

@@ -173,6 +173,13 @@ function breakerFor(host: string, settings: BreakerSettings) {
   return breaker;
 }
 
+/** How many hosts' breakers are open now (a metric). */
+export function openBreakerCount(): number {
+  let open = 0;
+  for (const breaker of breakers.values()) if (breaker.opened) open += 1;
+  return open;
+}
+
 /** Whether the breaker of a host (`host:port`) is open now (for metrics and tests). */
 export function breakerOpen(host: string): boolean {
   return breakers.get(host)?.opened ?? false;

@@ -5,6 +5,7 @@ import type { Scope } from '../../scope/scope.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { nextDelayMs } from './backoff.js';
 import { TEST_EVENT_TYPE, webhookBody } from './payload.js';
+import { countAttempt, countDisabledEndpoint } from './webhook.metrics.js';
 import { enqueueDelivery } from './queue.js';
 import { openSecret, webhookHeaders } from './signing.js';
 import type { WebhookLoaders } from './webhook.loaders.js';
@@ -147,6 +148,7 @@ export async function runDelivery(scope: Scope, deliveryId: string): Promise<Del
   const headers = webhookHeaders(secrets, webhookIdOf(delivery.id), Math.floor(started.getTime() / 1000), body);
   const outcome = await attemptDelivery({ url: endpoint.url, headers, body }, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivateTargets });
   const log = scope.log.child({ deliveryId: delivery.id, eventId: event.id, endpointId: endpoint.id, attempt: number });
+  countAttempt(outcome.kind, outcome.durationMs);
 
   if (outcome.kind === 'skipped') {
     const next = new Date(Date.now() + outcome.retryAfterMs);
@@ -171,6 +173,7 @@ export async function runDelivery(scope: Scope, deliveryId: string): Promise<Del
     await record(null, 'HTTP 410: endpoint disabled');
     await updateDelivery(scope.db, delivery.id, { ...common, status: 'FAILED', last_error: 'HTTP 410: endpoint disabled', next_attempt_at: null });
     await disableEndpoint(scope, endpoint.id, reason);
+    countDisabledEndpoint('gone');
     log.warn({ outcome: outcome.kind }, 'webhook endpoint answered 410 Gone: disabled');
     return 'failed';
   }
@@ -200,6 +203,7 @@ async function recordFailure(
     await record(null, outcome.error);
     await updateDelivery(scope.db, delivery.id, { ...common, status: 'FAILED', last_error: outcome.error, next_attempt_at: null });
     await disableEndpoint(scope, endpoint.id, `Every delivery attempt has failed since ${failingSince.toISOString()} (last: ${outcome.error}).`);
+    countDisabledEndpoint('failing');
     log.warn({ outcome: outcome.kind, error: outcome.error }, 'webhook endpoint failing for too long: disabled');
     return 'failed';
   }
