@@ -14,6 +14,7 @@ const APP_TABLES = [
   'idempotency_keys',
   'order_items',
   'orders',
+  'payment_events',
   'products',
   'reviews',
   'sessions',
