@@ -28,6 +28,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 
 import { errorCodes, type ErrorCode } from '../errors/codes.js';
 import { requestError } from '../errors/errors.js';
+import { fromGlobalId } from '../graphql/global-id.js';
 import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { AppLoaders } from '../modules/registry.js';
 import { parsePaymentMessage } from '../modules/payments/payment-message.js';
@@ -52,8 +53,6 @@ export interface PaymentWebhookOptions {
   /** Per-IP request budget (one point a request). */
   limiter: CostLimiter;
   deps: ScopeDeps<AppLoaders>;
-  /** The clock the timestamp is checked against (a test seam). */
-  now?: () => number;
 }
 
 function refuse(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message?: string): FastifyReply {
@@ -67,9 +66,18 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** The raw order id behind the provider's `data.orderId`, or `null` when it names no order (malformed, another type). */
+function orderIdOf(reference: string): string | null {
+  try {
+    const decoded = fromGlobalId(reference);
+    return decoded.type === 'Order' ? decoded.id : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function registerPaymentWebhookRoute(app: FastifyInstance, options: PaymentWebhookOptions): Promise<void> {
   const verifier = options.secret === undefined ? undefined : new Webhook(options.secret);
-  const now = options.now ?? Date.now;
   const rootLog = app.log as ScopeLogger;
 
   await app.register(async (scoped) => {
@@ -96,7 +104,7 @@ export async function registerPaymentWebhookRoute(app: FastifyInstance, options:
         }
         if (!WEBHOOK_ID.test(id)) return refuse(request, reply, 'WEBHOOK_SIGNATURE_INVALID', 'webhook-id must be 1 to 255 visible ASCII characters.');
         if (!TIMESTAMP.test(timestamp)) return refuse(request, reply, 'WEBHOOK_SIGNATURE_INVALID', 'webhook-timestamp must be whole seconds since the Unix epoch.');
-        if (Math.abs(Math.floor(now() / 1000) - Number(timestamp)) > TIMESTAMP_TOLERANCE_SECONDS) {
+        if (Math.abs(Math.floor(Date.now() / 1000) - Number(timestamp)) > TIMESTAMP_TOLERANCE_SECONDS) {
           return refuse(request, reply, 'WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE');
         }
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -121,7 +129,8 @@ export async function registerPaymentWebhookRoute(app: FastifyInstance, options:
           log: rootLog,
           db: options.deps.db.withPlugin(new SqlStatsPlugin(request.stats)),
         });
-        const receipt = await receivePaymentWebhook(scope, { webhookId: id, message });
+        const orderId = message.known ? orderIdOf(message.message.data.orderId) : null;
+        const receipt = await receivePaymentWebhook(scope, { webhookId: id, message, orderId });
         return reply.header('cache-control', 'no-store').send({ received: true, webhookId: id, outcome: receipt.outcome, duplicate: receipt.duplicate });
       },
     });

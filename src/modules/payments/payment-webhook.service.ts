@@ -7,7 +7,6 @@
  * then the row gets its outcome. A failure rolls back both.
  */
 import { unitOfWork } from '../../db/unit-of-work.js';
-import { fromGlobalId } from '../../graphql/global-id.js';
 import type { Scope } from '../../scope/scope.js';
 import type { OrderLoaders } from '../orders/order.loaders.js';
 import { cancelOrderBySystem, markOrderPaidBySystem, type SystemMoveResult } from '../orders/order-system.service.js';
@@ -22,22 +21,14 @@ export interface PaymentWebhook {
   /** The `webhook-id` header: the provider's message id, stable across its retries. */
   webhookId: string;
   message: Extract<ParsedMessage, { ok: true }>;
+  /** The raw id behind `data.orderId` (the edge decodes the global id), `null` when it names no order. */
+  orderId: string | null;
 }
 
 export interface PaymentReceipt {
   outcome: PaymentEventOutcome;
   /** This webhook id had been received before; nothing changed now. */
   duplicate: boolean;
-}
-
-/** The raw order id behind the provider's reference, or `null` when it names no order (malformed, another type). */
-function orderIdOf(reference: string): string | null {
-  try {
-    const decoded = fromGlobalId(reference);
-    return decoded.type === 'Order' ? decoded.id : null;
-  } catch {
-    return null;
-  }
 }
 
 interface Decision {
@@ -63,8 +54,7 @@ function decided(result: SystemMoveResult, what: string): Decision {
   }
 }
 
-async function apply(unit: PaymentScope, message: HandledMessage, eventId: string): Promise<Decision> {
-  const orderId = orderIdOf(message.data.orderId);
+async function apply(unit: PaymentScope, message: HandledMessage, orderId: string | null, eventId: string): Promise<Decision> {
   if (message.type === 'payment.failed') {
     const result = await cancelOrderBySystem(unit, orderId, {
       reason: 'PAYMENT_FAILED',
@@ -111,7 +101,7 @@ export async function receivePaymentWebhook(scope: PaymentScope, webhook: Paymen
         unit.log.info({ webhookId: webhook.webhookId, outcome: first.outcome }, 'payment webhook redelivered; nothing changed');
         return { outcome: first.outcome, duplicate: true };
       }
-      const decision = handled ? await apply(unit, handled, inserted.id) : { outcome: 'IGNORED' as const, orderId: null, detail: 'Not an event type this server handles.' };
+      const decision = handled ? await apply(unit, handled, webhook.orderId, inserted.id) : { outcome: 'IGNORED' as const, orderId: null, detail: 'Not an event type this server handles.' };
       await setPaymentEventOutcome(unit.db, inserted.id, { outcome: decision.outcome, order_id: decision.orderId, detail: decision.detail });
       const line = { webhookId: webhook.webhookId, type: handled?.type, outcome: decision.outcome, orderId: decision.orderId };
       if (decision.outcome === 'AMOUNT_MISMATCH' || decision.outcome === 'UNKNOWN_ORDER') unit.log.warn(line, 'payment webhook needs an admin');
