@@ -5,6 +5,7 @@
  * unit test fails when they differ.
  */
 import { OPERATIONS_VARIABLES } from './variables/operations.js';
+import { PAYMENTS_VARIABLES } from './variables/payments.js';
 import { SECURITY_VARIABLES } from './variables/security.js';
 import { SERVER_VARIABLES } from './variables/server.js';
 import { WEBHOOK_VARIABLES } from './variables/webhooks.js';
@@ -12,7 +13,7 @@ import type { ValueOf } from './variable.js';
 
 export { DEFAULT_CORS_ALLOWED_HEADERS } from './variables/server.js';
 
-export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...OPERATIONS_VARIABLES, ...WEBHOOK_VARIABLES } as const;
+export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...PAYMENTS_VARIABLES, ...OPERATIONS_VARIABLES, ...WEBHOOK_VARIABLES } as const;
 
 export type VariableName = keyof typeof VARIABLES;
 

@@ -6,6 +6,7 @@ import { accountsModule } from './accounts/index.js';
 import { auditModule } from './audit/index.js';
 import { categoriesModule } from './categories/index.js';
 import { ordersModule } from './orders/index.js';
+import { paymentsModule } from './payments/index.js';
 import { productsModule } from './products/index.js';
 import { reviewsModule } from './reviews/index.js';
 import { usersModule } from './users/index.js';
@@ -24,7 +25,7 @@ import { CROSS_CUTTING_TABLES, type Database } from './tables.js';
  * matters only for the SDL: a module whose extension file extends another
  * module's type comes after that module.
  */
-export const modules = [auditModule, usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, ordersModule, wishlistsModule, webhooksModule] as const;
+export const modules = [auditModule, usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, ordersModule, wishlistsModule, paymentsModule, webhooksModule] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
 

@@ -14,11 +14,23 @@ import { buildSchema } from '../../src/graphql/schema.js';
  * - Mutation fields keep the convention's `verbNoun(...): VerbNounPayload!`
  *   shape; a denied mutation answers `data: null` with its error.
  * - Types that are private as a whole: they are only ever handed to a viewer
- *   who passes the same rule (User.sessions and User.apiKeys to their owner, webhook endpoints and deliveries to theirs,
- *   auditEvents to admins), so their field rules are a second line of defence;
+ *   who passes the same rule (User.sessions and User.apiKeys to their owner,
+ *   webhook endpoints and deliveries to theirs, auditEvents and paymentEvents
+ *   to admins), so their field rules are a second line of defence;
  *   if one ever failed, nulling the leaked object is the wanted outcome.
  */
-const PRIVATE_TYPES = new Set(['Session', 'ApiKey', 'AuditEvent', 'AuditEventConnection', 'AuditEventEdge', 'WebhookEndpoint', 'WebhookDelivery']);
+const PRIVATE_TYPES = new Set([
+  'Session',
+  'ApiKey',
+  'AuditEvent',
+  'AuditEventConnection',
+  'AuditEventEdge',
+  'PaymentEvent',
+  'PaymentEventConnection',
+  'PaymentEventEdge',
+  'WebhookEndpoint',
+  'WebhookDelivery',
+]);
 
 function nonNullFieldsThatMayBeDenied(): string[] {
   const schema = buildSchema();
