@@ -1,4 +1,4 @@
-import * as m0012 from '../../../migrations/2026_12_07_0012_webhooks.js';
+import * as m0013 from '../../../migrations/2026_12_07_0013_webhooks.js';
 import { defineModule } from '../module.js';
 import { ownDelivery } from './delivery.service.js';
 import { ownEndpoint } from './endpoint.service.js';
@@ -33,7 +33,7 @@ export const webhooksModule = defineModule({
   permissions: webhookPermissions,
   createLoaders: createWebhookLoaders,
   nodeTypes: { WebhookEndpoint: ownEndpoint, WebhookDelivery: ownDelivery },
-  migrations: { '2026_12_07_0012_webhooks': m0012 },
+  migrations: { '2026_12_07_0013_webhooks': m0013 },
   changeTags: {},
   tables: ['webhook_endpoints', 'webhook_events', 'webhook_deliveries', 'webhook_attempts'],
 });

@@ -1,6 +1,6 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
-/** A receiver registered by a seller or an admin (migrations/2026_12_07_0012_webhooks.ts). */
+/** A receiver registered by a seller or an admin (migrations/2026_12_07_0013_webhooks.ts). */
 export interface WebhookEndpointTable {
   id: Generated<string>;
   owner_id: string;
