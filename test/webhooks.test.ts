@@ -51,7 +51,8 @@ describe('registration refuses targets that are not public https', () => {
     ['https://[::1]/hook', /::1 is a loopback address/],
     ['https://10.0.0.1/hook', /10\.0\.0\.1 is a private address/],
     ['https://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a linkLocal address/],
-    ['https://localhost/hook', /localhost is not a public name/],
+    // A name resolving to loopback (through the system resolver, as any name is checked).
+    ['https://localhost/hook', /The host localhost resolves to (127\.0\.0\.1|::1), which is a loopback address/],
     ['https://[::ffff:127.0.0.1]/hook', /is a loopback address/],
     ['https://100.64.0.1/hook', /carrierGradeNat/],
     ['https://[fd00::1]/hook', /uniqueLocal/],

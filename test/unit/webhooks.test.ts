@@ -60,6 +60,13 @@ describe('checkTargetUrl', () => {
     expect(await checkTargetUrl('https://hooks.example.com/x', { ...strict, resolve: () => Promise.resolve(['93.184.215.14']) })).toBeUndefined();
   });
 
+  it('refuses names that are local by definition even when they resolve to a public address', async () => {
+    const resolve = () => Promise.resolve(['93.184.215.14']);
+    for (const host of ['intranet', 'printer.local', 'app.localhost', 'metadata.google.internal']) {
+      expect(await checkTargetUrl(`https://${host}/x`, { ...strict, resolve })).toBe(`The host ${host} is not a public name; webhooks go to public addresses only.`);
+    }
+  });
+
   it('refuses a name that does not resolve', async () => {
     expect(await checkTargetUrl('https://nowhere.example.com/', { ...strict, resolve: () => Promise.reject(new Error('ENOTFOUND')) })).toBe('The host nowhere.example.com does not resolve.');
   });

@@ -63,9 +63,6 @@ export async function checkTargetUrl(raw: string, options: TargetCheckOptions): 
     const why = refusedAddress(host);
     return why ? `The host ${host} ${why}; webhooks go to public addresses only.` : undefined;
   }
-  if (host === 'localhost' || host.endsWith('.localhost') || !host.includes('.')) {
-    return `The host ${host} is not a public name; webhooks go to public addresses only.`;
-  }
   let addresses: string[];
   try {
     addresses = await (options.resolve ?? systemResolve)(host);
@@ -76,6 +73,10 @@ export async function checkTargetUrl(raw: string, options: TargetCheckOptions): 
   for (const address of addresses) {
     const why = refusedAddress(address);
     if (why) return `The host ${host} resolves to ${address}, which ${why}; webhooks go to public addresses only.`;
+  }
+  // Names that only mean something on one machine or network, whatever they resolve to now.
+  if (host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal') || !host.includes('.')) {
+    return `The host ${host} is not a public name; webhooks go to public addresses only.`;
   }
   return undefined;
 }
