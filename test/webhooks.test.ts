@@ -136,6 +136,21 @@ describe('an endpoint', () => {
   });
 });
 
+it('refuses a test message and a redelivery to a disabled endpoint, and sends again once it is enabled', async () => {
+  const owner = await createAccount(server, { role: 'SELLER' });
+  const endpoint = await register(server, owner, PUBLIC);
+  const deliveryId = toGlobalId('WebhookDelivery', await sendTest(server, owner, endpoint.id));
+  const run = async (document: string, input: Data) => (await server.graphql<Record<string, { userErrors: Array<{ code: string }> }>>(document, { input }, { headers: owner.headers })).body.data;
+  const toggle = (name: string) => `mutation ($input: ${name[0]?.toUpperCase()}${name.slice(1)}Input!) { ${name}(input: $input) { endpoint { enabled disabledReason } userErrors { code } } }`;
+  expect(await run(toggle('disableWebhookEndpoint'), { endpointId: endpoint.id })).toEqual({ disableWebhookEndpoint: { endpoint: { enabled: false, disabledReason: 'Disabled by its owner.' }, userErrors: [] } });
+  const test = 'mutation ($input: SendTestWebhookInput!) { sendTestWebhook(input: $input) { delivery { id } userErrors { code } } }';
+  const redeliver = 'mutation ($input: RedeliverWebhookInput!) { redeliverWebhook(input: $input) { delivery { id } userErrors { code } } }';
+  expect(await run(test, { endpointId: endpoint.id })).toEqual({ sendTestWebhook: { delivery: null, userErrors: [{ code: 'INVALID_TRANSITION' }] } });
+  expect(await run(redeliver, { deliveryId })).toEqual({ redeliverWebhook: { delivery: null, userErrors: [{ code: 'INVALID_TRANSITION' }] } });
+  expect(await run(toggle('enableWebhookEndpoint'), { endpointId: endpoint.id })).toEqual({ enableWebhookEndpoint: { endpoint: { enabled: true, disabledReason: null }, userErrors: [] } });
+  expect(await run(test, { endpointId: endpoint.id })).toEqual({ sendTestWebhook: { delivery: { id: expect.any(String) }, userErrors: [] } });
+});
+
 describe("another seller's endpoints and deliveries", () => {
   // Each test registers for a new seller: the endpoint limit of this file's server is 3.
   beforeEach(async () => {
