@@ -5,10 +5,23 @@ import { createOrderLoaders } from './order.loaders.js';
 import { orderPermissions } from './order.permissions.js';
 import { orderResolvers } from './order.resolvers.js';
 import { getOrder } from './order.service.js';
+import type { OrderCancelReason } from './order.table.js';
 
 declare module '../../scope/change-feed.js' {
   interface ChangeKinds {
     order: { id: string };
+  }
+}
+
+// Audience of every order event: the order's customer and its seller.
+declare module '../../scope/event-types.js' {
+  interface DomainEventTypes {
+    'order.created': { orderId: string };
+    'order.paid': { orderId: string };
+    'order.cancelled': { orderId: string; reason: OrderCancelReason };
+    'order.shipped': { orderId: string };
+    'order.delivered': { orderId: string };
+    'order.refunded': { orderId: string };
   }
 }
 

@@ -4,6 +4,7 @@ import { appError, badUserInput } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { parsePageRequest, toConnection, type Connection, type ConnectionArgs } from '../../pagination/connection.js';
 import { recordChanges } from '../../scope/changes.js';
+import { recordEvent, type RecordedEvent } from '../../scope/events.js';
 import type { Scope } from '../../scope/scope.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit, type AuditAction } from '../audit/audit.service.js';
@@ -13,7 +14,7 @@ import { returnStock } from '../products/stock.service.js';
 import type { ProductRow } from '../products/product.table.js';
 import type { OrderLoaders } from './order.loaders.js';
 import { countOrders, findOrderPage, lockOrderById, updateOrderIf, type KeyedOrderRow, type OrderCriteria } from './order.repository.js';
-import type { OrderItemRow, OrderRow, OrderStatus } from './order.table.js';
+import type { OrderCancelReason, OrderItemRow, OrderRow, OrderStatus } from './order.table.js';
 
 /**
  * Orders are private to their customer, their seller and admins in person.
@@ -235,8 +236,30 @@ export async function transitionOrder(
         });
       }
       await recordChanges(unit, { entity: 'order', id: orderId });
+      await recordEvent(unit, orderEvent(name, order, cancelReason(viewer, order)));
       return { order, userErrors: [] };
     },
     { rerunnable: true },
   );
+}
+
+/** Who cancelled, as the `order.cancelled` event tells it. */
+function cancelReason(viewer: Viewer, order: OrderRow): OrderCancelReason {
+  if (order.customer_id === viewer.userId) return 'CUSTOMER';
+  return order.seller_id === viewer.userId ? 'SELLER' : 'ADMIN';
+}
+
+const EVENT_OF_TRANSITION = {
+  cancel: 'order.cancelled',
+  markPaid: 'order.paid',
+  ship: 'order.shipped',
+  deliver: 'order.delivered',
+  refund: 'order.refunded',
+} as const satisfies Record<OrderTransitionName, string>;
+
+/** The domain event of a transition, for the order's customer and seller (src/scope/events.ts). */
+export function orderEvent(name: OrderTransitionName, order: OrderRow, reason: OrderCancelReason): RecordedEvent {
+  const audience = [order.customer_id, order.seller_id];
+  const type = EVENT_OF_TRANSITION[name];
+  return type === 'order.cancelled' ? { type, data: { orderId: order.id, reason }, audience } : { type, data: { orderId: order.id }, audience };
 }
