@@ -32,6 +32,7 @@ import { observabilityPlugin } from './observability/graphql-observability.js';
 import type { Logger } from './observability/logger.js';
 import type { RequestStats } from './observability/request-stats.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
+import type { ScopeDeps } from './scope/scope.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -40,6 +41,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Graceful shutdown of the HTTP side: drain delay, then refuse new requests and let running ones finish (src/lifecycle/drain.ts). */
     drain: Drain;
+    /** What the request scopes are built with; the in-process job worker builds its scopes with them too. */
+    scopeDeps: ScopeDeps<AppLoaders>;
   }
 }
 

@@ -22,6 +22,7 @@ export const SECTIONS = [
   'Response cache',
   'Metrics',
   'Tracing',
+  'Job worker',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
