@@ -152,6 +152,10 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
     logger: workerLogger(options.log),
     // A running job's `signal` aborts when its time to finish is up.
     gracefulShutdownAbortTimeout: shutdownTimeoutMs,
+    // Unbatched, a job's completion (or failure) is written without being awaited, and a
+    // shutdown right after the job can lose it: the job would run again. Batched (even with
+    // no delay), the pool flushes the batch before it closes.
+    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   });
   options.log.info({ tasks: [...tasks.keys()], schedules: schedules.length, concurrency }, 'job worker running');
   const stopped = runner.promise.catch((error: unknown) => options.log.error({ err: error }, 'job worker stopped on an error'));
