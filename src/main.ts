@@ -5,7 +5,6 @@ import { buildApp } from './app.js';
 import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
 import { migrateToLatest } from './db/migrator.js';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, seedDemoData } from './db/seed.js';
-import { watchQueueDepth } from './jobs/depth.js';
 import { startWorker, type JobWorker } from './jobs/worker.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { startTracing, type Tracing } from './observability/tracing.js';
@@ -141,7 +140,6 @@ async function main(): Promise<void> {
     await lifecycle.started({});
 
     const app = await buildApp({ config, db, logger });
-    watchQueueDepth(db);
     if (config.worker.mode === 'on') {
       // In this process, on the app's scope dependencies; LISTEN on a direct connection (WORKER_DATABASE_URL, else the database's).
       const worker = await startWorker({ deps: app.scopeDeps, log: logger, connectionString: config.worker.databaseUrl ?? database.url, config: config.worker });

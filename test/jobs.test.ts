@@ -19,6 +19,7 @@ import { defineTask, type JobInfo, type TaskDefinition } from '../src/jobs/task.
 import { startWorker, type JobWorker } from '../src/jobs/worker.js';
 import { checkout } from '../src/modules/orders/checkout.service.js';
 import type { AppLoaders } from '../src/modules/registry.js';
+import { registry } from '../src/observability/metrics.js';
 import { startTracing, tracer, type Tracing } from '../src/observability/tracing.js';
 import type { EventSink } from '../src/scope/events.js';
 import type { ScopeDeps } from '../src/scope/scope.js';
@@ -144,6 +145,7 @@ describe('the in-process worker', () => {
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ inUnit: true, orderVisible: true, job: { attempts: 1, maxAttempts: 25 } });
     expect(mine[0]?.requestId).toBe(`job:${mine[0]?.job.id}`);
+    expect(await registry.metrics()).toMatch(/^job_duration_seconds_count\{task="tests_noteorder",outcome="ok"\} [1-9]/m);
   });
 
   it('fails a job with an invalid payload for good, without running the task or retrying it', async () => {
@@ -156,6 +158,7 @@ describe('the in-process worker', () => {
     expect(job).toMatchObject({ attempts: 1, max_attempts: 1 });
     expect(job?.last_error).toContain('invalid payload for tests.noteOrder');
     expect(runs.filter((run) => run.payload.orderId === orderId)).toEqual([]);
+    expect(await registry.metrics()).toMatch(/^job_failures_total\{task="tests_noteorder",reason="invalid_payload"\} 1$/m);
   });
 
   it('runs the job under a span continuing the trace of the span that enqueued it', async () => {
