@@ -10,6 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation } from '@opentelemetry/api';
+import pg from 'pg';
 import { Logger as WorkerLogger, run, type JobHelpers, type Runner, type TaskList } from 'graphile-worker';
 
 import type { WorkerConfig } from '../config/types.js';
@@ -139,24 +140,34 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
   const taskList: TaskList = {};
   for (const [name, task] of tasks) taskList[name] = (payload, helpers) => runJob(name, task, payload, helpers, ctx);
   const { concurrency, pollIntervalMs, shutdownTimeoutMs } = options.config;
-  const runner: Runner = await run({
-    connectionString: options.connectionString,
-    // One connection per running job (its completion), plus LISTEN and the crontab's.
-    maxPoolSize: concurrency + 2,
-    concurrency,
-    pollInterval: pollIntervalMs,
-    // The process owns its signals (src/main.ts, src/worker.ts) and calls stop().
-    noHandleSignals: true,
-    taskList,
-    parsedCronItems: parseSchedules(schedules),
-    logger: workerLogger(options.log),
-    // A running job's `signal` aborts when its time to finish is up.
-    gracefulShutdownAbortTimeout: shutdownTimeoutMs,
-    // Unbatched, a job's completion (or failure) is written without being awaited, and a
-    // shutdown right after the job can lose it: the job would run again. Batched (even with
-    // no delay), the pool flushes the batch before it closes.
-    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-  });
+  // The worker's own pool, on the direct connection: one connection per running job (its
+  // completion), plus LISTEN and the crontab's. Owned here, so it is closed only after the runner
+  // has stopped, and an idle connection the server ends (a restart, an embedded PostgreSQL
+  // stopping) is logged instead of crashing the process.
+  const pgPool = new pg.Pool({ connectionString: options.connectionString, max: concurrency + 2 });
+  pgPool.on('error', (error) => options.log.debug({ err: error }, 'job worker: an idle connection ended'));
+  let runner: Runner;
+  try {
+    runner = await run({
+      pgPool,
+      concurrency,
+      pollInterval: pollIntervalMs,
+      // The process owns its signals (src/main.ts, src/worker.ts) and calls stop().
+      noHandleSignals: true,
+      taskList,
+      parsedCronItems: parseSchedules(schedules),
+      logger: workerLogger(options.log),
+      // A running job's `signal` aborts when its time to finish is up.
+      gracefulShutdownAbortTimeout: shutdownTimeoutMs,
+      // Unbatched, a job's completion (or failure) is written without being awaited, and a
+      // shutdown right after the job can lose it: the job would run again. Batched (even with
+      // no delay), the pool flushes the batch before it closes.
+      preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+    });
+  } catch (error) {
+    await pgPool.end();
+    throw error;
+  }
   options.log.info({ tasks: [...tasks.keys()], schedules: schedules.length, concurrency }, 'job worker running');
   const stopped = runner.promise.catch((error: unknown) => options.log.error({ err: error }, 'job worker stopped on an error'));
   let stopping: Promise<void> | undefined;
@@ -176,6 +187,7 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
           await runner.kill('shutdown timeout');
         }
         await stopped;
+        await pgPool.end();
         options.log.info('job worker stopped');
       })();
       return stopping;
