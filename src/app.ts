@@ -25,6 +25,7 @@ import { watchQueueDepth } from './jobs/depth.js';
 import type { Drain } from './lifecycle/drain.js';
 import { costPlugin } from './limits/cost.plugin.js';
 import { createCostLimiter } from './limits/cost-limiter.js';
+import { PAYMENT_WEBHOOK_WINDOW_SECONDS } from './http/payment-webhook.js';
 import { createPersistedQueryStore, persistedQueryKey } from './limits/persisted-query-store.js';
 import { documentLimitRules } from './limits/query-limits.js';
 import { loadTrustedDocuments } from './limits/trusted-documents.js';
@@ -153,6 +154,12 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     apollo,
     trusted,
     responseCache,
+    paymentWebhookLimiter: createCostLimiter({
+      budget: config.payments.webhookLimitPerIp,
+      windowSeconds: PAYMENT_WEBHOOK_WINDOW_SECONDS,
+      keyPrefix: 'payment-webhook',
+      ...(redis ? { redis } : {}),
+    }),
     idempotency: {
       ...(permitted ? { authorizeOperation: permitted.authorizeOperation } : {}),
       sealer: createResponseSealer(auth.keys),

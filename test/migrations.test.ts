@@ -4,23 +4,12 @@ import { sql, type Kysely } from 'kysely';
 
 import { migrations } from '../migrations/index.js';
 import type { Database } from '../src/db/database.js';
+import { appTables as appTablesOfCode } from '../src/modules/registry.js';
 import { migrateToLatest, migrationStatus, pendingMigrations, rollbackOne } from '../src/db/migrator.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
-const APP_TABLES = [
-  'api_keys',
-  'audit_events',
-  'categories',
-  'idempotency_keys',
-  'order_items',
-  'orders',
-  'products',
-  'reviews',
-  'sessions',
-  'user_identities',
-  'users',
-  'wishlist_items',
-];
+/** Every table the modules' descriptors (and the cross-cutting code) declare, in name order. */
+const APP_TABLES = [...appTablesOfCode].sort();
 const MIGRATIONS_DIR = new URL('../migrations/', import.meta.url);
 
 /** Tables of the public schema, without Kysely's own bookkeeping. */

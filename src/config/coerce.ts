@@ -106,6 +106,23 @@ export function secret(length: number): VariableSchema<string> {
   return accepts(z.string().min(length, { error: `must be at least ${length} characters long` }), `${length} characters or more`);
 }
 
+/**
+ * A Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 random
+ * bytes (`whsec_$(openssl rand -base64 32)`); never echoed.
+ */
+export function webhookSecret(): VariableSchema<string> {
+  const valid = (value: string): boolean => {
+    const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+    if (!match?.[1]) return false;
+    const bytes = Buffer.from(match[1], 'base64').length;
+    return bytes >= 24 && bytes <= 64;
+  };
+  return accepts(
+    z.string().refine(valid, { error: 'must be `whsec_` followed by the base64 of 24 to 64 random bytes (whsec_$(openssl rand -base64 32))' }),
+    '`whsec_` + base64 of 24–64 bytes',
+  );
+}
+
 function isOrigin(value: string): boolean {
   if (!URL.canParse(value)) return false;
   const parsed = new URL(value);

@@ -135,6 +135,11 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       maxCost: values.QUERY_MAX_COST,
     },
     rateLimit: { budget: values.RATE_LIMIT_BUDGET, windowSeconds: values.RATE_LIMIT_WINDOW_SECONDS },
+    payments: {
+      webhookSecret: values.PAYMENT_WEBHOOK_SECRET,
+      webhookLimitPerIp: values.PAYMENT_WEBHOOK_LIMIT_PER_IP,
+      orderPaymentTtlMinutes: values.ORDER_PAYMENT_TTL_MINUTES,
+    },
     headersTimeoutMs: values.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: values.REQUEST_TIMEOUT_MS,
     persistedQueries: values.PERSISTED_QUERIES,

@@ -90,6 +90,15 @@ export interface Config {
   trustedDocumentsFile: string | undefined;
   /** The shared cache of anonymous query responses. */
   responseCache: ResponseCacheConfig;
+  /** The payment provider's webhook (POST /webhooks/payments) and the payment expiry. */
+  payments: {
+    /** Standard Webhooks secret (`whsec_...`); unset: the webhook answers 503. */
+    webhookSecret: string | undefined;
+    /** Requests per client IP per minute. */
+    webhookLimitPerIp: number;
+    /** How long an order waits for its payment before the system cancels it. */
+    orderPaymentTtlMinutes: number;
+  };
   /** `GET /metrics` (Prometheus): off when neither a token nor a port is set. */
   metrics: {
     /** Bearer token required to scrape; unset: no token asked. */

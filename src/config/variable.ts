@@ -19,6 +19,7 @@ export const SECTIONS = [
   'Login limits',
   'Query limits and cost budgets',
   'Persisted and trusted documents',
+  'Payments',
   'Response cache',
   'Metrics',
   'Tracing',

@@ -6,13 +6,14 @@
  */
 import { JOB_VARIABLES } from './variables/jobs.js';
 import { OPERATIONS_VARIABLES } from './variables/operations.js';
+import { PAYMENTS_VARIABLES } from './variables/payments.js';
 import { SECURITY_VARIABLES } from './variables/security.js';
 import { SERVER_VARIABLES } from './variables/server.js';
 import type { ValueOf } from './variable.js';
 
 export { DEFAULT_CORS_ALLOWED_HEADERS } from './variables/server.js';
 
-export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...OPERATIONS_VARIABLES, ...JOB_VARIABLES } as const;
+export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...PAYMENTS_VARIABLES, ...OPERATIONS_VARIABLES, ...JOB_VARIABLES } as const;
 
 export type VariableName = keyof typeof VARIABLES;
 

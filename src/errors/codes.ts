@@ -83,6 +83,26 @@ export const errorCodes = {
     level: 'info',
     message: 'A request with this Idempotency-Key is still running; retry later.',
   },
+  WEBHOOK_SIGNATURE_INVALID: {
+    status: 401,
+    level: 'warn',
+    message: 'The webhook signature is missing or does not match: sign `id.timestamp.body` with the shared secret (Standard Webhooks).',
+  },
+  WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE: {
+    status: 401,
+    level: 'warn',
+    message: 'The webhook-timestamp header is more than 5 minutes away from the server clock; sign the message again with the current time.',
+  },
+  WEBHOOK_PAYLOAD_INVALID: {
+    status: 400,
+    level: 'warn',
+    message: 'The webhook body is not a valid payment event.',
+  },
+  PAYMENT_WEBHOOK_NOT_CONFIGURED: {
+    status: 503,
+    level: 'warn',
+    message: 'Payment webhooks are not configured on this server (PAYMENT_WEBHOOK_SECRET is unset); retry later.',
+  },
   RATE_LIMITED: { status: 429, level: 'warn', message: 'Rate limit exceeded; retry after the Retry-After delay.' },
   QUERY_TOO_COMPLEX: { status: 400, level: 'warn', message: 'The query exceeds the depth, alias, directive, token, size or cost limits.' },
   SERVICE_UNAVAILABLE: { status: 503, level: 'error', message: 'The service is temporarily unavailable; retry later.' },

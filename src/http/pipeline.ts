@@ -31,6 +31,7 @@ import type { GraphQLContext } from '../graphql/context.js';
 import { ideCsp, registerIdeAssets } from '../graphql/ide.js';
 import { registerHealthRoutes } from '../health/health.routes.js';
 import { registerIdempotency, type IdempotencyOptions } from '../idempotency/idempotency.http.js';
+import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { TrustedDocuments } from '../limits/trusted-documents.js';
 import { registerDrain } from '../lifecycle/drain.js';
 import { createLoaders, eventSinks, type AppLoaders } from '../modules/registry.js';
@@ -40,6 +41,7 @@ import { RequestStats } from '../observability/request-stats.js';
 import { registerGraphQLRoute } from './graphql-route.js';
 import { registerSecurityHeaders, sendHttpError } from './hardening.js';
 import { registerMediaTypeNegotiation } from './media-type.js';
+import { registerPaymentWebhookRoute } from './payment-webhook.js';
 
 /** What the stages need, built by src/app.ts. */
 export interface PipelineParts {
@@ -52,6 +54,8 @@ export interface PipelineParts {
   idempotency: IdempotencyOptions;
   trusted: TrustedDocuments | undefined;
   responseCache: ResponseCache | undefined;
+  /** The per-IP budget of POST /webhooks/payments (PAYMENT_WEBHOOK_LIMIT_PER_IP a minute). */
+  paymentWebhookLimiter: CostLimiter;
 }
 
 /** One step of the pipeline: its name (as docs/ARCHITECTURE.md lists it) and what it registers. */
@@ -201,6 +205,17 @@ export const PIPELINE: readonly Stage[] = [
         reply.header('cache-control', 'public, max-age=300').send(auth.keys.publicJwks),
       );
     },
+  },
+  {
+    // The payment provider's signed webhook: its own raw-body parser and body limit, a per-IP
+    // budget (onRequest), the Standard Webhooks signature; no authentication, CSRF or Idempotency-Key.
+    name: 'payment webhook',
+    register: (app, { config, db, auth, responseCache, paymentWebhookLimiter }) =>
+      registerPaymentWebhookRoute(app, {
+        secret: config.payments.webhookSecret,
+        limiter: paymentWebhookLimiter,
+        deps: { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) },
+      }),
   },
   {
     // preValidation: the query limits (size, tokens, directives, trusted documents), then the

@@ -27,6 +27,9 @@ export type ChangeTagMap = { [K in keyof ChangeKinds]?: (change: ChangeOf<K>) =>
  *   GraphQL schema (src/graphql/schema.ts, src/authz/permissions.ts, the
  *   per-request loaders).
  * - `nodeTypes`: the object types with global ids it fetches for `node(id:)`.
+ * - `tables`: the tables it owns (the ones its `*.table.ts` files add to
+ *   `Database`); the registry does not compile while a table of `Database` is
+ *   owned by no module and not cross-cutting (`CROSS_CUTTING_TABLES`).
  * - `migrations`: its files in migrations/ (migrations/index.ts lists every
  *   module's; the migrator applies them in name order).
  * - `changeTags`: the change kinds it records and the cache tags each drops
@@ -47,7 +50,7 @@ export type ChangeTagMap = { [K in keyof ChangeKinds]?: (change: ChangeOf<K>) =>
  * both augmented from its `index.ts`. Module-specific error codes live in
  * src/errors/codes.ts, whose sync test keeps docs/ERRORS.md true.
  */
-export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap> {
+export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap, Tb extends readonly (keyof Database)[] = readonly (keyof Database)[]> {
   name: string;
   /** SDL files of the module, under `schema/`; extension files (`<type>.<module>.graphql`) after the files they extend. */
   schema: readonly string[];
@@ -59,6 +62,8 @@ export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap> {
   createLoaders: (db: Kysely<Database>) => L;
   /** Object types with global ids, and how `node(id:)` fetches each. */
   nodeTypes: Partial<Record<NodeType, NodeFetcher<L>>>;
+  /** The tables it owns: those its `*.table.ts` files add to `Database`. */
+  tables: Tb;
   /** The module's migrations (files in migrations/), by file name without extension. */
   migrations: Record<string, Migration>;
   /** The change kinds the module records, and the cache tags each drops. */
@@ -73,6 +78,8 @@ export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap> {
   eventSinks?: readonly EventSinkOf<Scope<L>>[];
 }
 
-export function defineModule<L, T extends ChangeTagMap = ChangeTagMap>(descriptor: ModuleDescriptor<L, T>): ModuleDescriptor<L, T> {
+export function defineModule<L, T extends ChangeTagMap = ChangeTagMap, const Tb extends readonly (keyof Database)[] = readonly []>(
+  descriptor: ModuleDescriptor<L, T, Tb>,
+): ModuleDescriptor<L, T, Tb> {
   return descriptor;
 }

@@ -1,12 +1,15 @@
 /**
- * The object types with global ids (part of the module registry: each is
- * fetched for `node(id:)` by the module that declares it in its descriptor's
- * `nodeTypes`; src/modules/registry.ts checks that the two agree). Kept in a
- * file that imports nothing, so the id codec can validate types without
- * loading the modules.
+ * The object types with global ids: every type the SDL declares with
+ * `implements Node`, listed by codegen (src/graphql/generated/node-types.ts,
+ * from scripts/codegen-node-types.mjs), so a module adds one by its SDL alone.
+ * Each is fetched for `node(id:)` by the module that declares it in its
+ * descriptor's `nodeTypes`; src/modules/registry.ts checks that every one
+ * has a fetcher. The generated file imports nothing, so the id codec can
+ * validate types without loading the modules.
  */
-export const NODE_TYPES = ['User', 'Category', 'Product', 'Review', 'Session', 'ApiKey', 'AuditEvent', 'Order'] as const;
-export type NodeType = (typeof NODE_TYPES)[number];
+import { NODE_TYPES, type NodeType } from '../graphql/generated/node-types.js';
+
+export { NODE_TYPES, type NodeType };
 
 export function isNodeType(type: string | null): type is NodeType {
   return type !== null && (NODE_TYPES as readonly string[]).includes(type);

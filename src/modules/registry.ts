@@ -10,23 +10,25 @@ import { accountsModule } from './accounts/index.js';
 import { auditModule } from './audit/index.js';
 import { categoriesModule } from './categories/index.js';
 import { ordersModule } from './orders/index.js';
+import { paymentsModule } from './payments/index.js';
 import { productsModule } from './products/index.js';
 import { reviewsModule } from './reviews/index.js';
 import { usersModule } from './users/index.js';
 import { wishlistsModule } from './wishlists/index.js';
 import type { ChangeOf, NodeFetcher } from './module.js';
 import { NODE_TYPES, type NodeType } from './node-types.js';
-import type { Database } from './tables.js';
+import { CROSS_CUTTING_TABLES, type Database } from './tables.js';
 
 /**
  * The one list of modules. Adding a module means adding its folder, its SDL,
  * its migration file and a line here (plus its codegen mappers and its rows
- * in the authorization matrix; a new node type also goes in ./node-types.ts).
+ * in the authorization matrix; a type that `implements Node` in its SDL is a
+ * node type by that alone, and needs a fetcher in its descriptor's `nodeTypes`).
  * Everything else comes from its descriptor (src/modules/module.ts). Order
  * matters only for the SDL: a module whose extension file extends another
  * module's type comes after that module.
  */
-export const modules = [auditModule, usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, ordersModule, wishlistsModule] as const;
+export const modules = [auditModule, usersModule, categoriesModule, productsModule, reviewsModule, accountsModule, ordersModule, wishlistsModule, paymentsModule] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
 
@@ -43,10 +45,24 @@ export const nodeFetchers: ReadonlyMap<NodeType, NodeFetcher<AppLoaders>> = new 
   modules.flatMap((module) => Object.entries(module.nodeTypes) as [NodeType, NodeFetcher<AppLoaders>][]),
 );
 const unfetched = NODE_TYPES.filter((type) => !nodeFetchers.has(type));
-if (unfetched.length > 0) throw new Error(`No module fetches node type ${unfetched.join(', ')} (src/modules/node-types.ts)`);
+if (unfetched.length > 0) throw new Error(`No module fetches node type ${unfetched.join(', ')} (it implements Node in the SDL; declare a fetcher in its module's descriptor)`);
 
 /** Every module's migrations, by name (migrations/index.ts adds the cross-cutting ones). */
 export const moduleMigrations: Record<string, Migration> = Object.assign({}, ...modules.map((module) => module.migrations)) as Record<string, Migration>;
+
+/** Every table of the application's schema: each module's own (its descriptor's `tables`) and the cross-cutting ones. */
+export const appTables: readonly (keyof Database)[] = [...modules.flatMap((module) => module.tables), ...CROSS_CUTTING_TABLES];
+type OwnedTables = (typeof modules)[number]['tables'][number] | (typeof CROSS_CUTTING_TABLES)[number];
+/** Compiles only while every table of `Database` is listed by its module's descriptor (or is cross-cutting). */
+export const _everyTableOwned: Exclude<keyof Database, OwnedTables> extends never ? true : never = true;
+const owners = new Map<string, string>();
+for (const module of modules) {
+  for (const table of module.tables) {
+    const owner = owners.get(table);
+    if (owner) throw new Error(`Table ${table} is listed by modules ${owner} and ${module.name}`);
+    owners.set(table, module.name);
+  }
+}
 
 type ChangeTagsOf<M> = M extends { changeTags: infer T } ? T : never;
 type DeclaredChangeKinds = keyof UnionToIntersection<ChangeTagsOf<(typeof modules)[number]>>;

@@ -11,3 +11,6 @@ export interface Database {
   /** Cross-cutting (src/idempotency), not a module's. */
   idempotency_keys: IdempotencyKeyTable;
 }
+
+/** The tables that belong to no module (each module lists its own in its descriptor's `tables`). */
+export const CROSS_CUTTING_TABLES = ['idempotency_keys'] as const satisfies readonly (keyof Database)[];

@@ -15,10 +15,10 @@ import { buildSchema } from '../../src/graphql/schema.js';
  *   shape; a denied mutation answers `data: null` with its error.
  * - Types that are private as a whole: they are only ever handed to a viewer
  *   who passes the same rule (User.sessions and User.apiKeys to their owner,
- *   auditEvents to admins), so their field rules are a second line of defence;
+ *   auditEvents and paymentEvents to admins), so their field rules are a second line of defence;
  *   if one ever failed, nulling the leaked object is the wanted outcome.
  */
-const PRIVATE_TYPES = new Set(['Session', 'ApiKey', 'AuditEvent', 'AuditEventConnection', 'AuditEventEdge']);
+const PRIVATE_TYPES = new Set(['Session', 'ApiKey', 'AuditEvent', 'AuditEventConnection', 'AuditEventEdge', 'PaymentEvent', 'PaymentEventConnection', 'PaymentEventEdge']);
 
 function nonNullFieldsThatMayBeDenied(): string[] {
   const schema = buildSchema();

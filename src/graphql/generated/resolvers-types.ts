@@ -12,6 +12,8 @@ import type { ProductConnectionModel, ProductEdgeModel } from '../../modules/pro
 import type { ReviewConnectionModel, ReviewEdgeModel } from '../../modules/reviews/review.mappers.js';
 import type { OrderRow, OrderItemRow } from '../../modules/orders/order.table.js';
 import type { OrderConnectionModel, OrderEdgeModel } from '../../modules/orders/order.mappers.js';
+import type { PaymentEventRow } from '../../modules/payments/payment-event.table.js';
+import type { PaymentEventConnectionModel, PaymentEventEdgeModel } from '../../modules/payments/payment-event.mappers.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -947,6 +949,76 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+/** One inbound payment webhook, as received. */
+export type PaymentEvent = {
+  __typename?: 'PaymentEvent';
+  /** Amount in minor units, as sent. */
+  amount?: Maybe<Scalars['Int']['output']>;
+  /** Currency code, as sent. */
+  currency?: Maybe<Scalars['String']['output']>;
+  /** Why, in words: the order's status or total when nothing changed. */
+  detail?: Maybe<Scalars['String']['output']>;
+  /** When the provider says it happened (`timestamp` of the body). */
+  occurredAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The order it names, when it exists. */
+  order?: Maybe<Order>;
+  /** The order id exactly as the provider sent it. */
+  orderReference?: Maybe<Scalars['String']['output']>;
+  /** What it did. */
+  outcome: PaymentEventOutcome;
+  /** The provider's payment id. */
+  paymentId?: Maybe<Scalars['String']['output']>;
+  /** When this server received it. */
+  receivedAt: Scalars['DateTime']['output'];
+  /** The event type, for example `payment.succeeded`. */
+  type: Scalars['String']['output'];
+  /** The provider's message id (`webhook-id` header), unique. */
+  webhookId: Scalars['String']['output'];
+};
+
+/** A page of payment events. */
+export type PaymentEventConnection = {
+  __typename?: 'PaymentEventConnection';
+  /** The events on this page with their cursors. */
+  edges: Array<PaymentEventEdge>;
+  /** The events on this page, without cursors. */
+  nodes: Array<PaymentEvent>;
+  /** Where this page sits in the whole list. */
+  pageInfo: PageInfo;
+  /** Number of events matching the filter. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A payment event in a connection. */
+export type PaymentEventEdge = {
+  __typename?: 'PaymentEventEdge';
+  /** Opaque cursor for `after` / `before`. */
+  cursor: Scalars['String']['output'];
+  /** The event. */
+  node: PaymentEvent;
+};
+
+/** Conditions on payment events; all given conditions apply together. */
+export type PaymentEventFilter = {
+  /** Only events with this outcome, for example `AMOUNT_MISMATCH`. */
+  outcome?: InputMaybe<PaymentEventOutcome>;
+};
+
+/** What a payment webhook did. */
+export type PaymentEventOutcome =
+  /** The order was no longer awaiting payment (already paid, cancelled or expired); nothing changed. A payment for a cancelled order needs an admin (refund). */
+  | 'ALREADY_FINAL'
+  /** The amount or currency is not the order's total; the order was not marked paid. Needs an admin. */
+  | 'AMOUNT_MISMATCH'
+  /** The order moved: paid (`payment.succeeded`) or cancelled (`payment.failed`). */
+  | 'APPLIED'
+  /** The same payment had already marked the order paid under another message id; nothing changed. */
+  | 'DUPLICATE'
+  /** An event type this server does not handle; recorded only. */
+  | 'IGNORED'
+  /** No order has the id the provider sent; nothing changed. Needs an admin. */
+  | 'UNKNOWN_ORDER';
+
 /** Something a seller offers for sale. */
 export type Product = Node & {
   __typename?: 'Product';
@@ -1128,6 +1200,8 @@ export type Query = {
    * customer, their seller and admins (in person) only. An API key needs the `ORDERS_READ` scope.
    */
   order?: Maybe<Order>;
+  /** Inbound payment-provider webhooks as received, newest first, with what each did. Admins in person only. */
+  paymentEvents?: Maybe<PaymentEventConnection>;
   /** A product by its global id, or `null` when it does not exist or is not visible to you. */
   product?: Maybe<Product>;
   /**
@@ -1171,6 +1245,16 @@ export type QueryNodesArgs = {
 /** The root of every read. Objects the viewer may not see are `null` and never appear in lists. */
 export type QueryOrderArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** The root of every read. Objects the viewer may not see are `null` and never appear in lists. */
+export type QueryPaymentEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<PaymentEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1797,6 +1881,11 @@ export type ResolversTypes = {
   OrderItem: ResolverTypeWrapper<OrderItemRow>;
   OrderStatus: OrderStatus;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PaymentEvent: ResolverTypeWrapper<PaymentEventRow>;
+  PaymentEventConnection: ResolverTypeWrapper<PaymentEventConnectionModel>;
+  PaymentEventEdge: ResolverTypeWrapper<PaymentEventEdgeModel>;
+  PaymentEventFilter: PaymentEventFilter;
+  PaymentEventOutcome: PaymentEventOutcome;
   Product: ResolverTypeWrapper<ProductRow>;
   ProductConnection: ResolverTypeWrapper<ProductConnectionModel>;
   ProductEdge: ResolverTypeWrapper<ProductEdgeModel>;
@@ -1908,6 +1997,10 @@ export type ResolversParentTypes = {
   OrderFilter: OrderFilter;
   OrderItem: OrderItemRow;
   PageInfo: PageInfo;
+  PaymentEvent: PaymentEventRow;
+  PaymentEventConnection: PaymentEventConnectionModel;
+  PaymentEventEdge: PaymentEventEdgeModel;
+  PaymentEventFilter: PaymentEventFilter;
   Product: ProductRow;
   ProductConnection: ProductConnectionModel;
   ProductEdge: ProductEdgeModel;
@@ -2190,6 +2283,32 @@ export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends R
   startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type PaymentEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentEvent'] = ResolversParentTypes['PaymentEvent']> = {
+  amount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  detail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  occurredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  orderReference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['PaymentEventOutcome'], ParentType, ContextType>;
+  paymentId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  webhookId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PaymentEventConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentEventConnection'] = ResolversParentTypes['PaymentEventConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['PaymentEventEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['PaymentEvent']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PaymentEventEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentEventEdge'] = ResolversParentTypes['PaymentEventEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['PaymentEvent'], ParentType, ContextType>;
+};
+
 export type ProductResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product']> = {
   averageRating?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   category?: Resolver<ResolversTypes['Category'], ParentType, ContextType>;
@@ -2237,6 +2356,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Maybe<Array<Maybe<ResolversTypes['Node']>>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
+  paymentEvents?: Resolver<Maybe<ResolversTypes['PaymentEventConnection']>, ParentType, ContextType, Partial<QueryPaymentEventsArgs>>;
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<QueryProductArgs, 'id'>>;
   products?: Resolver<Maybe<ResolversTypes['ProductConnection']>, ParentType, ContextType, RequireFields<QueryProductsArgs, 'orderBy'>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
@@ -2396,6 +2516,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   OrderEdge?: OrderEdgeResolvers<ContextType>;
   OrderItem?: OrderItemResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PaymentEvent?: PaymentEventResolvers<ContextType>;
+  PaymentEventConnection?: PaymentEventConnectionResolvers<ContextType>;
+  PaymentEventEdge?: PaymentEventEdgeResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   ProductConnection?: ProductConnectionResolvers<ContextType>;
   ProductEdge?: ProductEdgeResolvers<ContextType>;

@@ -32,6 +32,7 @@ export const accountsModule = defineModule({
   createLoaders: createAccountLoaders,
   nodeTypes: { Session: getOwnSession, ApiKey: getOwnApiKey },
   // Also creates audit_events (one migration of history, never edited).
+  tables: ['api_keys', 'sessions', 'user_identities'],
   migrations: { '2026_11_24_0006_auth': m0006 },
   // Sessions and keys are never in a shared (cached) response; no change kind.
   changeTags: {},

@@ -12,6 +12,7 @@ export const auditModule = defineModule({
   createLoaders: createAuditLoaders,
   nodeTypes: { AuditEvent: getAuditEvent },
   // audit_events was created together with the accounts tables (2026_11_24_0006_auth, the accounts module's).
+  tables: ['audit_events'],
   migrations: {},
   changeTags: {},
 });

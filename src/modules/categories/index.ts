@@ -19,6 +19,7 @@ export const categoriesModule = defineModule({
   permissions: categoryPermissions,
   createLoaders: createCategoryLoaders,
   nodeTypes: { Category: getCategory },
+  tables: ['categories'],
   migrations: { '2026_11_24_0002_categories': m0002 },
   changeTags: {
     category: (change) => [objectTag('Category', change.id), setTag('Category')],

@@ -40,6 +40,7 @@ export const ordersModule = defineModule({
   permissions: orderPermissions,
   createLoaders: createOrderLoaders,
   nodeTypes: { Order: getOrder },
+  tables: ['orders', 'order_items'],
   migrations: { '2026_11_24_0004_orders': m0004 },
   changeTags: {
     // No anonymous response shows an order (at most a `null` where one was

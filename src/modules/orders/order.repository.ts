@@ -131,3 +131,23 @@ export async function updateOrderIf(
 export async function lockOrderById(db: Kysely<Database>, id: string): Promise<OrderRow | undefined> {
   return db.selectFrom('orders as o').select(ORDER_COLUMNS).where('o.id', '=', id).forUpdate().executeTakeFirst();
 }
+
+/**
+ * Up to `limit` orders still PENDING_PAYMENT that were placed before
+ * `cutoff`, oldest first, locked until the unit of work ends. Rows another
+ * transaction holds (a payment being recorded right now) are skipped, not
+ * waited for: the next run sees them if they are still unpaid.
+ */
+export async function lockUnpaidOrdersBefore(db: Kysely<Database>, cutoff: Date, limit: number): Promise<OrderRow[]> {
+  return db
+    .selectFrom('orders as o')
+    .select(ORDER_COLUMNS)
+    .where('o.status', '=', 'PENDING_PAYMENT')
+    .where('o.created_at', '<', cutoff)
+    .orderBy('o.created_at')
+    .orderBy('o.id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}

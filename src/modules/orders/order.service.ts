@@ -167,6 +167,59 @@ function isActor(viewer: Viewer, order: OrderRow, actor: Transition['actor']): b
   return actor === 'customer' ? order.customer_id === viewer.userId : order.seller_id === viewer.userId;
 }
 
+/** Who made a move, as the audit event records it: a person, or the system with what it acted on. */
+export interface TransitionAuthor {
+  /** The user, or `null` for the system (payment provider, payment expiry). */
+  actorId: string | null;
+  /** Added to the audit event's metadata (the system's `actor`, `source`, `reason`, payment id). */
+  metadata?: Record<string, unknown>;
+  /** Why the system cancels (the `order.cancelled` event's reason); a person's reason is who they are to the order. */
+  cancelReason?: OrderCancelReason;
+}
+
+/**
+ * Makes a checked move on a row the caller locked (`lockOrderById`) in its
+ * unit of work: the compare-and-set update with its timestamp, the stock
+ * returned where the policy says, the audit event, the change for caches.
+ * Every transition goes through here, whoever makes it (transitionOrder for
+ * people, order-system.service.ts for the payment webhook and the expiry).
+ * The caller has checked that `current.status` is one the move starts from.
+ */
+export async function applyTransition(
+  unit: Scope<OrderLoaders & ProductLoaders>,
+  name: OrderTransitionName,
+  current: OrderRow,
+  author: TransitionAuthor,
+): Promise<OrderRow> {
+  const transition: Transition = ORDER_TRANSITIONS[name];
+  const order = await updateOrderIf(
+    unit.db,
+    current.id,
+    { expectedVersion: current.version, fromStatuses: transition.from },
+    { status: transition.to, [transition.stamp]: new Date() },
+  );
+  // The row is locked and was checked by the caller: a miss here is a bug, and throwing rolls everything back.
+  if (!order) throw new Error(`order ${current.id} did not match its locked state`);
+  unit.loaders.orderById.clear(current.id).prime(current.id, order);
+  if (transition.restock(current.status)) {
+    const items = await unit.loaders.orderItemsByOrderId.load(current.id);
+    await returnStock(unit, items.map((item) => ({ productId: item.product_id, quantity: item.quantity })));
+  }
+  if (transition.audit) {
+    await recordAudit(unit, {
+      action: transition.audit,
+      actorId: author.actorId,
+      targetType: 'Order',
+      targetId: current.id,
+      metadata: { ...author.metadata, from: current.status, to: transition.to, version: order.version },
+    });
+  }
+  await recordChanges(unit, { entity: 'order', id: current.id });
+  // The business event, for the order's customer and seller, handed to the event sinks before COMMIT.
+  await recordEvent(unit, orderEvent(name, order, author.cancelReason ?? cancelReason(author.actorId, order)));
+  return order;
+}
+
 /**
  * Moves an order along the state machine, in one unit of work: lock, check
  * (NOT_FOUND for an order the viewer may not see; FORBIDDEN for a party who
@@ -213,40 +266,17 @@ export async function transitionOrder(
           userErrors: [{ field: null, code: 'INVALID_TRANSITION', message: `A ${current.status} order cannot be ${transition.verb}.` }],
         };
       }
-      const order = await updateOrderIf(
-        unit.db,
-        orderId,
-        { expectedVersion: input.expectedVersion, fromStatuses: transition.from },
-        { status: transition.to, [transition.stamp]: new Date() },
-      );
-      // The row is locked and was checked above: a miss here is a bug, and throwing rolls everything back.
-      if (!order) throw new Error(`order ${orderId} did not match its locked state`);
-      unit.loaders.orderById.clear(orderId).prime(orderId, order);
-      if (transition.restock(current.status)) {
-        const items = await unit.loaders.orderItemsByOrderId.load(orderId);
-        await returnStock(unit, items.map((item) => ({ productId: item.product_id, quantity: item.quantity })));
-      }
-      if (transition.audit) {
-        await recordAudit(unit, {
-          action: transition.audit,
-          actorId: viewer.userId,
-          targetType: 'Order',
-          targetId: orderId,
-          metadata: { from: current.status, to: transition.to, version: order.version },
-        });
-      }
-      await recordChanges(unit, { entity: 'order', id: orderId });
-      await recordEvent(unit, orderEvent(name, order, cancelReason(viewer, order)));
+      const order = await applyTransition(unit, name, current, { actorId: viewer.userId });
       return { order, userErrors: [] };
     },
     { rerunnable: true },
   );
 }
 
-/** Who cancelled, as the `order.cancelled` event tells it. */
-function cancelReason(viewer: Viewer, order: OrderRow): OrderCancelReason {
-  if (order.customer_id === viewer.userId) return 'CUSTOMER';
-  return order.seller_id === viewer.userId ? 'SELLER' : 'ADMIN';
+/** Who cancelled, as the `order.cancelled` event tells it (the system says why itself: `cancelReason`). */
+function cancelReason(actorId: string | null, order: OrderRow): OrderCancelReason {
+  if (order.customer_id === actorId) return 'CUSTOMER';
+  return order.seller_id === actorId ? 'SELLER' : 'ADMIN';
 }
 
 const EVENT_OF_TRANSITION = {

@@ -35,6 +35,7 @@ export const productsModule = defineModule({
   permissions: productPermissions,
   createLoaders: createProductLoaders,
   nodeTypes: { Product: getProduct },
+  tables: ['products'],
   migrations: { '2026_11_24_0003_products': m0003 },
   changeTags: {
     product: (change) => [objectTag('Product', change.id), setTag('Product')],

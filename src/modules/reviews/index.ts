@@ -35,6 +35,7 @@ export const reviewsModule = defineModule({
   permissions: reviewPermissions,
   createLoaders: createReviewLoaders,
   nodeTypes: { Review: getReview },
+  tables: ['reviews'],
   migrations: { '2026_11_24_0005_reviews': m0005, '2026_12_02_0008_review_writes': m0008 },
   changeTags: {
     // The product's rating, review count and review pages move with its reviews.

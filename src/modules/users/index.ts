@@ -26,6 +26,7 @@ export const usersModule = defineModule({
   permissions: userPermissions,
   createLoaders: createUserLoaders,
   nodeTypes: { User: (scope, id) => getUser(scope, id) },
+  tables: ['users'],
   migrations: { '2026_11_24_0001_users': m0001 },
   changeTags: {
     user: (change) => [objectTag('User', change.id), setTag('User')],

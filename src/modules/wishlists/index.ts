@@ -19,6 +19,7 @@ export const wishlistsModule = defineModule({
   permissions: wishlistPermissions,
   createLoaders: createWishlistLoaders,
   nodeTypes: {},
+  tables: ['wishlist_items'],
   migrations: { '2026_12_07_0010_wishlists': m0010 },
   changeTags: {},
 });
