@@ -5,7 +5,7 @@ import { buildApp } from './app.js';
 import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
 import { migrateToLatest } from './db/migrator.js';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, seedDemoData } from './db/seed.js';
-import { startWorker, type JobWorker } from './jobs/worker.js';
+import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { startTracing, type Tracing } from './observability/tracing.js';
 import { assertCanListen, describeStartupError } from './startup/startup-errors.js';
@@ -142,7 +142,13 @@ async function main(): Promise<void> {
     const app = await buildApp({ config, db, logger });
     if (config.worker.mode === 'on') {
       // In this process, on the app's scope dependencies; LISTEN on a direct connection (WORKER_DATABASE_URL, else the database's).
-      const worker = await startWorker({ deps: app.scopeDeps, log: logger, connectionString: config.worker.databaseUrl ?? database.url, config: config.worker });
+      const worker = await startWorker({
+        deps: app.scopeDeps,
+        log: logger,
+        connectionString: config.worker.databaseUrl ?? database.url,
+        config: config.worker,
+        schedules: schedulesFor(config),
+      });
       await lifecycle.started({ worker });
       } else {
       logger.info('WORKER=off: jobs are enqueued here and run by `npm run worker` / `npm run start:worker`');

@@ -19,7 +19,7 @@ import { loadConfig } from './config/config.js';
 import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
 import { migrateToLatest } from './db/migrator.js';
 import { watchQueueDepth } from './jobs/depth.js';
-import { startWorker, type JobWorker } from './jobs/worker.js';
+import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
 import { createLoaders, eventSinks } from './modules/registry.js';
 import { createMetricsListener } from './observability/http-observability.js';
 import { createLogger } from './observability/logger.js';
@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     log: logger,
     connectionString: config.worker.databaseUrl ?? database.url,
     config: config.worker,
+    schedules: schedulesFor(config),
   });
   if (signalled !== undefined) await stop(signalled);
   // A worker that stops on its own (a fatal database error) ends the process, so the platform restarts it.

@@ -9,6 +9,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { unitOfWork } from '../src/db/unit-of-work.js';
 import { checkout } from '../src/modules/orders/checkout.service.js';
+import { cancelOrderBySystem } from '../src/modules/orders/order-system.service.js';
 import { transitionOrder } from '../src/modules/orders/order.service.js';
 import { recordEvent, type DomainEvent, type EventSink } from '../src/scope/events.js';
 import type { Scope } from '../src/scope/scope.js';
@@ -67,6 +68,19 @@ describe('domain events reach the sinks before COMMIT', () => {
     const sink = recordingSink();
     await transitionOrder(jobScope(withSinks(sink), viewerOf(buyer)), 'cancel', { orderId: order.id, expectedVersion: order.version });
     expect(sink.heard[0]).toEqual([expect.objectContaining({ type: 'order.cancelled', data: { orderId: order.id, reason: 'CUSTOMER' } })]);
+  });
+
+  it('tells the system\'s reason when the payment expired', async () => {
+    const seed = seeder(database.db);
+    const buyer = await seed.user();
+    const product = await seed.product({ stock: 5 });
+    const order = (await checkout(jobScope(deps, viewerOf(buyer)), { items: [{ productId: product.id, quantity: 1 }] })).orders?.[0];
+    if (!order) throw new Error('no order');
+    const sink = recordingSink();
+    await cancelOrderBySystem(jobScope(withSinks(sink)), order.id, { reason: 'PAYMENT_EXPIRED', source: 'payment-expiry' });
+    expect(sink.heard[0]).toEqual([
+      expect.objectContaining({ type: 'order.cancelled', data: { orderId: order.id, reason: 'PAYMENT_EXPIRED' }, audience: [buyer.id, product.seller_id] }),
+    ]);
   });
 
   it('never hands on the events of a savepoint part that rolled back, and hands on the rest', async () => {

@@ -13,7 +13,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation } from '@openteleme
 import pg from 'pg';
 import { Logger as WorkerLogger, run, type JobHelpers, type Runner, type TaskList } from 'graphile-worker';
 
-import type { WorkerConfig } from '../config/types.js';
+import type { Config, WorkerConfig } from '../config/types.js';
 import { unitOfWork } from '../db/unit-of-work.js';
 import { jobSchedules, jobTasks, type AppLoaders } from '../modules/registry.js';
 import { observeJob } from '../observability/job-metrics.js';
@@ -35,8 +35,8 @@ export interface JobWorkerOptions {
   config: Pick<WorkerConfig, 'concurrency' | 'pollIntervalMs' | 'shutdownTimeoutMs'>;
   /** Default: every module's (the registry's) and the cross-cutting ones (./system-tasks.ts). */
   tasks?: ReadonlyMap<string, TaskDefinition<AppLoaders>>;
-  /** Default: every module's crontab lines. */
-  schedules?: readonly Schedule[];
+  /** The crontab: `schedulesFor(config)` in the API and worker processes; tests pass their own (or none). */
+  schedules: readonly Schedule[];
 }
 
 export interface JobWorker {
@@ -132,10 +132,15 @@ async function runJob(name: string, task: TaskDefinition<AppLoaders>, raw: unkno
   });
 }
 
+/** Every crontab line of the application for this configuration: the cross-cutting ones and the modules'. */
+export function schedulesFor(config: Config): readonly Schedule[] {
+  return [...systemSchedules, ...jobSchedules(config)];
+}
+
 /** Starts the worker: it installs nothing (the migrations did), then runs jobs and the crontab until stopped. */
 export async function startWorker(options: JobWorkerOptions): Promise<JobWorker> {
   const tasks = options.tasks ?? new Map([...systemTasks, ...jobTasks] as [string, TaskDefinition<AppLoaders>][]);
-  const schedules = options.schedules ?? [...systemSchedules, ...jobSchedules];
+  const { schedules } = options;
   const ctx: RunContext = { deps: options.deps, log: options.log, ip: hostAddress() };
   const taskList: TaskList = {};
   for (const [name, task] of tasks) taskList[name] = (payload, helpers) => runJob(name, task, payload, helpers, ctx);

@@ -1,5 +1,6 @@
 import type { Kysely, Migration } from 'kysely';
 
+import type { Config } from '../config/types.js';
 import type { Database } from '../db/database.js';
 import type { MutationResolvers, Resolvers } from '../graphql/generated/resolvers-types.js';
 import type { Schedule, TaskDefinition } from '../jobs/task.js';
@@ -72,8 +73,8 @@ export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap, Tb e
   keyRequiredMutations?: readonly (keyof MutationResolvers)[];
   /** Its job tasks by name, each `<module name>.<verb>` (src/jobs/task.ts). */
   tasks?: Record<string, TaskDefinition<L>>;
-  /** Crontab lines (graphile-worker syntax) naming its own tasks. */
-  schedules?: readonly Schedule[];
+  /** Crontab lines (graphile-worker syntax) naming its own tasks; a function when they depend on the configuration. */
+  schedules?: readonly Schedule[] | ((config: Config) => readonly Schedule[]);
   /** Sinks of domain events (src/scope/events.ts), given each unit's events before its COMMIT. */
   eventSinks?: readonly EventSinkOf<Scope<L>>[];
 }

@@ -1,6 +1,7 @@
 import type { Kysely, Migration } from 'kysely';
 
 import { scheduledTask, TASK_NAME } from '../jobs/schedules.js';
+import type { Config } from '../config/types.js';
 import type { Schedule, TaskDefinition } from '../jobs/task.js';
 import type { Change, ChangeKinds } from '../scope/change-feed.js';
 import type { EventSinkOf } from '../scope/event-types.js';
@@ -88,7 +89,7 @@ export function changeTags<K extends keyof ChangeKinds>(change: ChangeOf<K>): st
 interface JobDeclarations {
   name: string;
   tasks?: Record<string, object>;
-  schedules?: readonly Schedule[];
+  schedules?: readonly Schedule[] | ((config: Config) => readonly Schedule[]);
   eventSinks?: readonly object[];
 }
 
@@ -102,17 +103,19 @@ export const jobTasks: ReadonlyMap<string, TaskDefinition<AppLoaders>> = new Map
   ),
 );
 
-/** Every module's crontab lines; each names a task of its own module. */
-export const jobSchedules: readonly Schedule[] = modules.flatMap((module: JobDeclarations) => {
-  const lines = module.schedules ?? [];
-  for (const line of lines) {
-    const task = scheduledTask(line);
-    if (task === undefined || !jobTasks.has(task) || !task.startsWith(`${module.name}.`)) {
-      throw new Error(`Schedule "${line}" of module ${module.name} names no task of that module`);
+/** Every module's crontab lines for this configuration; each names a task of its own module. */
+export function jobSchedules(config: Config): readonly Schedule[] {
+  return modules.flatMap((module: JobDeclarations) => {
+    const lines = typeof module.schedules === 'function' ? module.schedules(config) : (module.schedules ?? []);
+    for (const line of lines) {
+      const task = scheduledTask(line);
+      if (task === undefined || !jobTasks.has(task) || !task.startsWith(`${module.name}.`)) {
+        throw new Error(`Schedule "${line}" of module ${module.name} names no task of that module`);
+      }
     }
-  }
-  return lines;
-});
+    return lines;
+  });
+}
 
 /** Every module's sinks of domain events, in module order. */
 export const eventSinks: readonly EventSinkOf<Scope<AppLoaders>>[] = modules.flatMap(

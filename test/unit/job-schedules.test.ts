@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { parseSchedules, scheduledTask } from '../../src/jobs/schedules.js';
+import { loadConfig } from '../../src/config/config.js';
 import { jobSchedules, jobTasks } from '../../src/modules/registry.js';
 import { systemSchedules, systemTasks } from '../../src/jobs/system-tasks.js';
 
@@ -25,8 +26,10 @@ describe('parseSchedules', () => {
 describe('the declared tasks and schedules', () => {
   it('name only tasks that exist, and every schedule parses', () => {
     const tasks = new Set([...jobTasks.keys(), ...systemTasks.keys()]);
-    const schedules = [...jobSchedules, ...systemSchedules];
+    const schedules = [...jobSchedules(loadConfig({ NODE_ENV: 'test', ORDER_PAYMENT_TTL_MINUTES: '45' })), ...systemSchedules];
     for (const line of schedules) expect(tasks.has(scheduledTask(line) ?? '')).toBe(true);
-    expect(parseSchedules(schedules).map((item) => item.task)).toEqual(expect.arrayContaining(['accounts.purgeSessions', 'idempotency.purgeKeys']));
+    expect(parseSchedules(schedules).map((item) => item.task)).toEqual(expect.arrayContaining(['accounts.purgeSessions', 'idempotency.purgeKeys', 'orders.expirePayments']));
+    // The payment expiry runs every minute with the configured TTL in its payload.
+    expect(parseSchedules(schedules).find((item) => item.task === 'orders.expirePayments')?.payload).toEqual({ ttlMinutes: 45 });
   });
 });

@@ -4,6 +4,7 @@ import { defineModule } from '../module.js';
 import { createOrderLoaders } from './order.loaders.js';
 import { orderPermissions } from './order.permissions.js';
 import { orderResolvers } from './order.resolvers.js';
+import { expirePaymentsJob, expirePaymentsSchedule } from './order-expiry.service.js';
 import { getOrder } from './order.service.js';
 import type { OrderCancelReason } from './order.table.js';
 
@@ -50,4 +51,7 @@ export const ordersModule = defineModule({
   },
   // Money and stock move: a retry must not run them twice.
   keyRequiredMutations: ['checkout', 'markOrderPaid', 'refundOrder'],
+  tasks: { 'orders.expirePayments': expirePaymentsJob },
+  // Every minute, with the TTL of the configuration (ORDER_PAYMENT_TTL_MINUTES) in the job's payload.
+  schedules: (config) => [expirePaymentsSchedule(config.payments.orderPaymentTtlMinutes)],
 });
