@@ -151,6 +151,8 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
   // stopping) is logged instead of crashing the process.
   const pgPool = new pg.Pool({ connectionString: options.connectionString, max: concurrency + 2 });
   pgPool.on('error', (error) => options.log.debug({ err: error }, 'job worker: an idle connection ended'));
+  // A checked-out connection's error reaches its query (graphile-worker handles it); this keeps it from being unhandled.
+  pgPool.on('connect', (client) => client.on('error', (error) => options.log.debug({ err: error }, 'job worker: a connection ended')));
   let runner: Runner;
   try {
     runner = await run({
