@@ -3,6 +3,7 @@ import type { Migration } from 'kysely';
 import { moduleMigrations } from '../src/modules/registry.js';
 import * as m0007 from './2026_11_25_0007_idempotency.js';
 import * as m0009 from './2026_12_07_0009_idempotency_credential.js';
+import * as m0011 from './2026_12_07_0011_job_queue.js';
 
 /**
  * Every migration, by name: each module's (its descriptor's `migrations`,
@@ -15,4 +16,6 @@ export const migrations: Record<string, Migration> = {
   ...moduleMigrations,
   '2026_11_25_0007_idempotency': m0007,
   '2026_12_07_0009_idempotency_credential': m0009,
+  // The job queue (graphile-worker's schema): cross-cutting like src/jobs/.
+  '2026_12_07_0011_job_queue': m0011,
 };

@@ -21,6 +21,7 @@ import { buildSchema } from './graphql/schema.js';
 import { clientErrorHandler, frameworkErrors, timeoutServerOptions } from './http/hardening.js';
 import { registerPipeline, requestIdServerOptions } from './http/pipeline.js';
 import { createResponseSealer } from './idempotency/sealed-response.js';
+import { watchQueueDepth } from './jobs/depth.js';
 import type { Drain } from './lifecycle/drain.js';
 import { costPlugin } from './limits/cost.plugin.js';
 import { createCostLimiter } from './limits/cost-limiter.js';
@@ -33,6 +34,7 @@ import { observabilityPlugin } from './observability/graphql-observability.js';
 import type { Logger } from './observability/logger.js';
 import type { RequestStats } from './observability/request-stats.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
+import type { ScopeDeps } from './scope/scope.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,6 +43,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Graceful shutdown of the HTTP side: drain delay, then refuse new requests and let running ones finish (src/lifecycle/drain.ts). */
     drain: Drain;
+    /** What the request scopes are built with; the in-process job worker builds its scopes with them too. */
+    scopeDeps: ScopeDeps<AppLoaders>;
   }
 }
 
@@ -167,7 +171,10 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   // connection has ended; then Apollo stops. Apollo's Fastify drain plugin is
   // not used: it calls app.close() from apollo.stop(), which deadlocks when the
   // shutdown starts from app.close().
+  // /metrics reads the job queue's depth from the database at each scrape (any instance: the queue is shared).
+  const unwatchQueue = watchQueueDepth(db);
   app.addHook('onClose', async () => {
+    unwatchQueue();
     await apollo.stop();
     await responseCache?.close();
     if (!options.auth) await auth.close();

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
 import { migrateToLatest } from './db/migrator.js';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, seedDemoData } from './db/seed.js';
+import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { startTracing, type Tracing } from './observability/tracing.js';
 import { assertCanListen, describeStartupError } from './startup/startup-errors.js';
@@ -21,7 +22,10 @@ let databaseUrl: string | undefined;
  * closes, and requests running finish; SHUTDOWN_TIMEOUT_MS after the signal
  * whatever is still open is cut. Then Apollo, the pool and the embedded
  * PostgreSQL close; exit 0. A signal during start-up stops it after the
- * current step (an embedded PostgreSQL must not outlive us). Repeated
+ * current step (an embedded PostgreSQL must not outlive us). The
+ * in-process job worker (WORKER=on) stops taking jobs at the signal and has
+ * WORKER_SHUTDOWN_TIMEOUT_MS to finish its running ones (then they are
+ * released for a later run), alongside the drain. Repeated
  * signals are ignored: `npm start` in a terminal delivers Ctrl-C twice (once
  * from the terminal, once forwarded by npm).
  */
@@ -30,6 +34,7 @@ class Lifecycle {
   private app: FastifyInstance | undefined;
   private database: DatabaseHandle | undefined;
   private tracing: Tracing | undefined;
+  private worker: JobWorker | undefined;
   private stopping = false;
 
   constructor(
@@ -40,8 +45,9 @@ class Lifecycle {
   }
 
   /** Remembers what to close; stops at once if a signal came during start-up. */
-  async started(parts: { database?: DatabaseHandle; app?: FastifyInstance; tracing?: Tracing }): Promise<void> {
+  async started(parts: { database?: DatabaseHandle; app?: FastifyInstance; tracing?: Tracing; worker?: JobWorker }): Promise<void> {
     this.database = parts.database ?? this.database;
+    this.worker = parts.worker ?? this.worker;
     this.app = parts.app ?? this.app;
     this.tracing = parts.tracing ?? this.tracing;
     if (this.signal !== undefined) await this.stop(this.signal);
@@ -49,6 +55,7 @@ class Lifecycle {
 
   /** Start-up failed: release what was opened. */
   async abandon(): Promise<void> {
+    await this.worker?.stop().catch(() => undefined);
     await this.app?.close().catch(() => undefined);
     await this.database?.close().catch(() => undefined);
     await this.tracing?.shutdown().catch(() => undefined);
@@ -70,6 +77,8 @@ class Lifecycle {
     }, config.shutdownTimeoutMs + CLOSE_GRACE_MS);
     deadline.unref();
     try {
+      // The worker takes no new job from now on; its running jobs finish (or are released) during the drain.
+      const workerStopped = this.worker?.stop();
       if (this.app) {
         const { drain } = this.app;
         logger.info(
@@ -82,10 +91,12 @@ class Lifecycle {
         } else {
           logger.info(report, 'shutting down: every connection has ended');
         }
+        await workerStopped;
         await this.app.close();
       } else {
         logger.info({ signal }, 'stopping during start-up');
       }
+      await workerStopped;
       await this.database?.close();
       await this.tracing?.shutdown();
       logger.info('stopped');
@@ -129,6 +140,19 @@ async function main(): Promise<void> {
     await lifecycle.started({});
 
     const app = await buildApp({ config, db, logger });
+    if (config.worker.mode === 'on') {
+      // In this process, on the app's scope dependencies; LISTEN on a direct connection (WORKER_DATABASE_URL, else the database's).
+      const worker = await startWorker({
+        deps: app.scopeDeps,
+        log: logger,
+        connectionString: config.worker.databaseUrl ?? database.url,
+        config: config.worker,
+        schedules: schedulesFor(config),
+      });
+      await lifecycle.started({ worker });
+      } else {
+      logger.info('WORKER=off: jobs are enqueued here and run by `npm run worker` / `npm run start:worker`');
+    }
     await app.listen({ host: config.host, port: config.port });
     const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
     logger.info(

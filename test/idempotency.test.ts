@@ -10,6 +10,7 @@ import { sql } from 'kysely';
 import { requestFingerprint } from '../src/idempotency/fingerprint.js';
 import { purgeExpiredKeys } from '../src/idempotency/idempotency.service.js';
 import { createAccount, type Account } from './helpers/auth.js';
+import { createTestAuthRuntime, jobScope, testDeps } from './helpers/scope.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -215,7 +216,12 @@ describe('Idempotency-Key on a mutation', () => {
   it('purges records older than their 24-hour retention', async () => {
     await createKey('old', 'key-old');
     await server.db.updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', 'key-old').execute();
-    expect(await purgeExpiredKeys(server.db)).toBeGreaterThanOrEqual(1);
+    const auth = await createTestAuthRuntime();
+    try {
+      expect((await purgeExpiredKeys(jobScope(testDeps(server.db, auth)))).deleted).toBeGreaterThanOrEqual(1);
+    } finally {
+      await auth.close();
+    }
     expect(await storedRecords('key-old')).toEqual([]);
     // The key is free again: a new request with it runs.
     const again = await createKey('old-again', 'key-old');

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from 'kysely';
 
 import { countQueryLimitRefusal, countRateLimitRefusal } from '../src/observability/metrics.js';
 import { logIn } from './helpers/auth.js';
@@ -31,6 +32,15 @@ describe('GET /metrics behind a bearer token', () => {
   });
 
   const scrape = () => server.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
+
+  it('reports the job queue\'s depth by state, read from the database at scrape time', async () => {
+    await sql`SELECT graphile_worker.add_job('accounts.purgeSessions', '{}'::json)`.execute(server.db);
+    await sql`SELECT graphile_worker.add_job('accounts.purgeSessions', '{}'::json, run_at => now() + interval '1 hour')`.execute(server.db);
+    const text = await (await scrape()).text();
+    expect(sample(text, 'jobs_queue_depth{state="ready"}')).toBe(1);
+    expect(sample(text, 'jobs_queue_depth{state="scheduled"}')).toBe(1);
+    expect(sample(text, 'jobs_queue_depth{state="locked"}')).toBe(0);
+  });
 
   it('refuses a scrape without the token, or with a wrong one, with 401 and UNAUTHENTICATED', async () => {
     const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer not-the-metrics-token-at-all' }, { authorization: TOKEN }];

@@ -5,7 +5,8 @@
  * the retry schedule in the delivery log, timeouts, 410 and failing-for-days
  * disabling, redirects never followed, Retry-After, rotation overlap, and the
  * secret stored sealed and never logged. Attempts run as the worker's task
- * runs them (one unit of work each, when due); the retry base is 20 ms.
+ * runs them (one unit of work each, when due; the real worker:
+ * test/webhooks-checkout.test.ts); the retry base is 20 ms.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 

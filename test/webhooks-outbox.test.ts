@@ -3,8 +3,8 @@
  * work's domain events before its COMMIT, writes one event row and one
  * delivery per enabled endpoint that subscribed and may hear it (a seller in
  * the audience, any admin), in that transaction: a unit that rolls back
- * leaves nothing. (The job queue's end of it, one `webhooks.deliver` job per
- * delivery, and the checkout's events arrive with the job queue.)
+ * leaves nothing. The checkout's own events, the jobs and the worker:
+ * test/webhooks-checkout.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 

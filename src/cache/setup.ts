@@ -5,9 +5,11 @@ import { printSchema, type GraphQLSchema } from 'graphql';
 import type { ResponseCacheConfig } from '../config/config.js';
 import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { RedisClient } from '../redis/client.js';
+import type { ChangeFeed } from '../scope/change-feed.js';
 import { sha256 } from './cache-http.js';
 import { ResponseCache } from './response-cache.js';
 import { MemoryResponseStore, RedisResponseStore, type ResponseStore } from './store.js';
+import { tagsOfChanges } from './tags.js';
 
 export interface ResponseCacheSetup {
   config: ResponseCacheConfig;
@@ -46,4 +48,28 @@ export function createResponseCache({ config, redis, limiter, schema, hashOnlyDo
     log,
     ...(config.mode === 'redis' && redis ? { breaker: redis.breaker } : {}),
   });
+}
+
+/**
+ * For a process that writes but serves no responses (the job worker, src/worker.ts):
+ * the change feed dropping the shared Redis store's stored responses that its
+ * committed writes touched. Undefined unless RESPONSE_CACHE=redis: a memory
+ * store lives in each API process, which a separate worker cannot reach (its
+ * entries expire after RESPONSE_CACHE_TTL_SECONDS; run the worker in-process
+ * with a memory cache).
+ */
+export function createInvalidationFeed(config: ResponseCacheConfig, redis: RedisClient | undefined, log: { warn(bindings: object, message: string): void }): ChangeFeed | undefined {
+  if (config.mode !== 'redis' || !redis) return undefined;
+  const store = new RedisResponseStore(redis, { prefix: config.redisPrefix, ttlMs: config.ttlSeconds * 1000, maxEntryBytes: Math.floor(config.maxBytes / 8) });
+  return {
+    async publish(changes) {
+      const tags = tagsOfChanges(changes);
+      if (tags.length === 0) return;
+      try {
+        await store.invalidate(tags);
+      } catch (error) {
+        log.warn({ err: error, tags: tags.length }, 'response cache invalidation failed; the entries expire after RESPONSE_CACHE_TTL_SECONDS');
+      }
+    },
+  };
 }

@@ -165,5 +165,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       protocol: values.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
       serviceName: values.OTEL_SERVICE_NAME,
     },
+    worker: {
+      mode: values.WORKER,
+      databaseUrl: values.WORKER_DATABASE_URL,
+      concurrency: values.WORKER_CONCURRENCY,
+      pollIntervalMs: values.WORKER_POLL_INTERVAL_MS,
+      shutdownTimeoutMs: values.WORKER_SHUTDOWN_TIMEOUT_MS,
+    },
   };
 }

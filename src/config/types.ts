@@ -20,6 +20,9 @@ export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 /** Where the shared cache of anonymous query responses lives (src/cache/). */
 export const RESPONSE_CACHE_MODES = ['memory', 'redis', 'off'] as const;
 export type ResponseCacheMode = (typeof RESPONSE_CACHE_MODES)[number];
+/** Whether this process runs the job worker (src/jobs/) beside the API. */
+export const WORKER_MODES = ['on', 'off'] as const;
+export type WorkerMode = (typeof WORKER_MODES)[number];
 
 export interface Config {
   /** Outbound webhooks (src/modules/webhooks). */
@@ -119,6 +122,18 @@ export interface Config {
     protocol: OtlpProtocol;
     serviceName: string;
   };
+  /** The job worker (src/jobs/): in this process (`on`) or in its own (`npm run worker`). */
+  worker: WorkerConfig;
+}
+
+export interface WorkerConfig {
+  mode: WorkerMode;
+  /** A direct connection for the worker (LISTEN/NOTIFY); unset: the database's own URL. */
+  databaseUrl: string | undefined;
+  concurrency: number;
+  pollIntervalMs: number;
+  /** On SIGTERM, how long running jobs may take to finish before they are released for a later run. */
+  shutdownTimeoutMs: number;
 }
 
 export interface QueryLimitsConfig {

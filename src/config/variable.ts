@@ -23,6 +23,7 @@ export const SECTIONS = [
   'Response cache',
   'Metrics',
   'Tracing',
+  'Job worker',
   'Webhooks',
 ] as const;
 export type Section = (typeof SECTIONS)[number];

@@ -4,6 +4,7 @@
  * and .env.example are generated from this list (`npm run config:docs`); a
  * unit test fails when they differ.
  */
+import { JOB_VARIABLES } from './variables/jobs.js';
 import { OPERATIONS_VARIABLES } from './variables/operations.js';
 import { PAYMENTS_VARIABLES } from './variables/payments.js';
 import { SECURITY_VARIABLES } from './variables/security.js';
@@ -13,7 +14,7 @@ import type { ValueOf } from './variable.js';
 
 export { DEFAULT_CORS_ALLOWED_HEADERS } from './variables/server.js';
 
-export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...PAYMENTS_VARIABLES, ...OPERATIONS_VARIABLES, ...WEBHOOK_VARIABLES } as const;
+export const VARIABLES = { ...SERVER_VARIABLES, ...SECURITY_VARIABLES, ...PAYMENTS_VARIABLES, ...OPERATIONS_VARIABLES, ...JOB_VARIABLES, ...WEBHOOK_VARIABLES } as const;
 
 export type VariableName = keyof typeof VARIABLES;
 

@@ -11,6 +11,8 @@ export const EMBEDDED_DATABASE_NAME = 'marketplace';
 
 export interface DatabaseHandle {
   db: Kysely<Database>;
+  /** The URL connected to: DATABASE_URL, or the embedded PostgreSQL's. */
+  url: string;
   /** Set when the server started its own embedded PostgreSQL. */
   embedded: EmbeddedDatabase | undefined;
   close(): Promise<void>;
@@ -42,6 +44,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   });
   return {
     db,
+    url,
     embedded,
     // The pool first, the embedded server last: nothing may still be talking to it.
     close: async () => {

@@ -28,6 +28,10 @@ import type { AfterCommit, UnitState } from './unit-state.js';
  * - Inside a unit the scope's `db` is the transaction and its loaders are
  *   rebuilt on it, so reads see the unit's own writes. After a commit (and
  *   after a savepoint part) the caller's loaders are replaced too.
+ * - Domain events (src/scope/events.ts) recorded in the unit reach the
+ *   scope's event sinks inside the transaction, right before COMMIT (the
+ *   outermost unit's, or a detached unit's own); a sink that throws rolls the
+ *   unit back; events of a savepoint part that rolled back are dropped.
  * - `afterCommit` callbacks run once after the commit of their unit, never
  *   after a rollback (and never for a savepoint that rolled back). The
  *   unit's recorded changes (src/scope/changes.ts) are announced first, in
@@ -150,7 +154,8 @@ async function openUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolatio
   const builder = scope.pool.startTransaction();
   const begin = () => (options.isolation ? builder.setIsolationLevel(options.isolation) : builder).execute();
   const trx = await (scope.unit ? beyondPoolShare(begin) : begin());
-  const unit: UnitState = { trx, callbacks: [], changes: [], savepoints: 0 };
+  const unit: UnitState = { trx, callbacks: [], changes: [], events: [], savepoints: 0 };
+  const unitScope: Scope<L> = { ...scope, db: trx, loaders: scope.deps.createLoaders(trx), unit };
   let ended = false;
   const rollback = async () => {
     if (ended) return;
@@ -162,7 +167,7 @@ async function openUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolatio
     }
   };
   return {
-    scope: { ...scope, db: trx, loaders: scope.deps.createLoaders(trx), unit },
+    scope: unitScope,
     get ended() {
       return ended;
     },
@@ -170,6 +175,8 @@ async function openUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolatio
     async commit() {
       if (ended) throw new Error('commit: the unit of work has already ended');
       try {
+        // The sinks write in the transaction (an outbox row, a job): they commit with the work, or it all rolls back.
+        await handEventsToSinks(unitScope, unit);
         await trx.commit().execute();
       } catch (error) {
         await rollback();
@@ -191,6 +198,7 @@ async function inSavepoint<L, T>(scope: Scope<L>, unit: UnitState, work: (scope:
   const name = `unit_${unit.savepoints}`;
   const callbacksBefore = unit.callbacks.length;
   const changesBefore = unit.changes.length;
+  const eventsBefore = unit.events.length;
   const savepoint = await unit.trx.savepoint(name).execute();
   try {
     const result = await work({ ...scope, loaders: scope.deps.createLoaders(unit.trx) });
@@ -203,7 +211,27 @@ async function inSavepoint<L, T>(scope: Scope<L>, unit: UnitState, work: (scope:
     // What the rolled-back part asked for after commit, and the changes it recorded, no longer apply.
     unit.callbacks.length = callbacksBefore;
     unit.changes.length = changesBefore;
+    unit.events.length = eventsBefore;
     throw error;
+  }
+}
+
+/**
+ * The unit's domain events, to each of the scope's sinks in turn, before
+ * COMMIT and in the transaction. Nothing runs when nothing was recorded or
+ * no sink listens. A sink that throws fails the commit (the unit rolls back).
+ */
+async function handEventsToSinks(scope: Scope, unit: UnitState): Promise<void> {
+  const sinks = scope.deps.eventSinks;
+  if (!sinks || sinks.length === 0 || unit.events.length === 0) return;
+  const events = [...unit.events];
+  for (const sink of sinks) {
+    try {
+      await sink.beforeCommit(scope, events);
+    } catch (error) {
+      scope.log.error({ err: error, sink: sink.name, events: events.length }, 'event sink failed; the unit of work rolls back');
+      throw error;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ControlledTransaction } from 'kysely';
 
 import type { Change } from '../scope/change-feed.js';
+import type { DomainEvent } from '../scope/event-types.js';
 import type { Database } from './database.js';
 
 /** A callback to run once the unit of work it was registered in has committed. */
@@ -12,5 +13,7 @@ export interface UnitState {
   readonly callbacks: AfterCommit[];
   /** Changes recorded in the unit (src/scope/changes.ts), announced together after its commit. */
   readonly changes: Change[];
+  /** Domain events recorded in the unit (src/scope/events.ts), handed to the event sinks right before its COMMIT. */
+  readonly events: DomainEvent[];
   savepoints: number;
 }

@@ -34,7 +34,8 @@ import { registerIdempotency, type IdempotencyOptions } from '../idempotency/ide
 import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { TrustedDocuments } from '../limits/trusted-documents.js';
 import { registerDrain } from '../lifecycle/drain.js';
-import { createLoaders, type AppLoaders } from '../modules/registry.js';
+import { createLoaders, eventSinks, type AppLoaders } from '../modules/registry.js';
+import type { ScopeDeps } from '../scope/scope.js';
 import { registerHttpObservability } from '../observability/http-observability.js';
 import { RequestStats } from '../observability/request-stats.js';
 import { registerGraphQLRoute } from './graphql-route.js';
@@ -139,8 +140,12 @@ export const PIPELINE: readonly Stage[] = [
   {
     // The viewer of the request, and the change feed (the response cache) its units of work report to.
     name: 'authentication',
-    register: (app, { config, db, auth, responseCache }) =>
-      registerAuthentication(app, { db, auth, createLoaders, webhooks: config.webhooks, ...(responseCache ? { changes: responseCache } : {}) }),
+    // The same dependencies serve the in-process job worker's scopes (app.scopeDeps, src/main.ts).
+    register: (app, { config, db, auth, responseCache }) => {
+      const deps: ScopeDeps<AppLoaders> = { db, auth, createLoaders, eventSinks, webhooks: config.webhooks, ...(responseCache ? { changes: responseCache } : {}) };
+      app.decorate('scopeDeps', deps);
+      return registerAuthentication(app, deps);
+    },
   },
   {
     // After authentication: keys are scoped to the caller.

@@ -11,7 +11,7 @@ import type { ErrorCode } from '../errors/codes.js';
 import { errorCodes } from '../errors/codes.js';
 import { keyRequiredMutations, type AppLoaders } from '../modules/registry.js';
 import { requestFingerprint } from './fingerprint.js';
-import { claimKey, createClaimReleaser, credentialOf, newClaim, purgeExpiredKeys, storeResponse, type Claim } from './idempotency.service.js';
+import { claimKey, createClaimReleaser, credentialOf, newClaim, storeResponse, type Claim } from './idempotency.service.js';
 import type { ResponseSealer } from './sealed-response.js';
 
 /**
@@ -48,7 +48,6 @@ export const KEY_REQUIRED_MUTATIONS: ReadonlySet<string> = keyRequiredMutations;
 
 /** 1 to 255 printable ASCII characters (space included, other control characters not). */
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
-const PURGE_INTERVAL_MS = 3600 * 1000;
 /** Refusals of the permission layer: never stored, so the same key works once the caller may run the request. */
 const REFUSALS = new Set<string>(['UNAUTHENTICATED', 'FORBIDDEN']);
 /** A persisted document evicted between the key's claim and execution: nothing ran, the client must send the document. */
@@ -386,14 +385,8 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
   app.addHook('onResponse', settle);
   app.addHook('onRequestAbort', settle);
 
-  const timer = setInterval(() => {
-    purgeExpiredKeys(db)
-      .then((count) => count > 0 && app.log.info({ count }, 'purged expired idempotency keys'))
-      .catch((error: unknown) => app.log.warn({ err: error }, 'could not purge expired idempotency keys'));
-  }, PURGE_INTERVAL_MS);
-  timer.unref();
+  // Expired records are purged by the scheduled job `idempotency.purgeKeys` (./idempotency.tasks.ts), not by the API.
   app.addHook('onClose', async () => {
-    clearInterval(timer);
     // Claims of requests that failed during an outage: one last try before the pool closes.
     await releaser.close(2_000);
   });

@@ -112,8 +112,14 @@ export async function releaseClaim(db: Kysely<Database>, claim: KeyRef & { claim
     .execute();
 }
 
-/** Deletes records past their retention; returns how many. */
-export async function deleteExpiredKeys(db: Kysely<Database>): Promise<number> {
-  const result = await db.deleteFrom('idempotency_keys').where('expires_at', '<=', sql<Date>`now()`).executeTakeFirst();
-  return Number(result.numDeletedRows);
+/**
+ * Deletes at most `limit` records past their retention; returns how many.
+ * Rows a request holds locked (reclaiming an expired key) are skipped, not
+ * waited for: the next run takes them.
+ */
+export async function deleteExpiredKeys(db: Kysely<Database>, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM idempotency_keys
+     WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT ${limit} FOR UPDATE SKIP LOCKED))`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }

@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
+import { deleteInBatches, type PurgeResult } from '../jobs/purge.js';
+import type { Scope } from '../scope/scope.js';
 import {
   completeClaim,
   deleteExpiredKeys,
@@ -120,9 +122,12 @@ export function releaseKey(db: Kysely<Database>, claim: Claim): Promise<void> {
   return releaseClaim(db, claim);
 }
 
-/** Deletes records past their 24-hour retention. */
-export function purgeExpiredKeys(db: Kysely<Database>): Promise<number> {
-  return deleteExpiredKeys(db);
+/**
+ * Deletes records past their 24-hour retention, in statements of at most
+ * `batchSize` rows (the scheduled task `idempotency.purgeKeys`, ./idempotency.tasks.ts).
+ */
+export function purgeExpiredKeys(scope: Scope, batchSize?: number): Promise<PurgeResult> {
+  return deleteInBatches((limit) => deleteExpiredKeys(scope.db, limit), { batchSize });
 }
 
 /** Delays between attempts to release a claim while the database does not answer: 100 ms doubling to 1 s. */

@@ -1,9 +1,12 @@
 import type { Kysely, Migration } from 'kysely';
 
+import type { Config } from '../config/types.js';
 import type { Database } from '../db/database.js';
 import type { MutationResolvers, Resolvers } from '../graphql/generated/resolvers-types.js';
+import type { Schedule, TaskDefinition } from '../jobs/task.js';
 import type { MaybePromise } from '../loaders/record-loader.js';
 import type { Change, ChangeKinds } from '../scope/change-feed.js';
+import type { EventSinkOf } from '../scope/event-types.js';
 import type { Scope } from '../scope/scope.js';
 import type { NodeType } from './node-types.js';
 
@@ -34,6 +37,10 @@ export type ChangeTagMap = { [K in keyof ChangeKinds]?: (change: ChangeOf<K>) =>
  *   (src/cache/tags.ts).
  * - `keyRequiredMutations`: its mutations that refuse to run without an
  *   `Idempotency-Key` (src/idempotency/idempotency.http.ts).
+ * - `tasks`, `schedules`: the jobs it runs after the response and the
+ *   crontab lines that enqueue some of them (src/jobs/, the worker).
+ * - `eventSinks`: what it does with every unit's domain events, in the
+ *   unit's transaction before COMMIT (src/scope/events.ts).
  *
  * Three declarations are types, which TypeScript composes by interface
  * merging (a module augments the cross-cutting interface from one of its own
@@ -64,6 +71,12 @@ export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap, Tb e
   changeTags: T;
   /** Mutations that refuse to run without an `Idempotency-Key` header (money or stock moves). */
   keyRequiredMutations?: readonly (keyof MutationResolvers)[];
+  /** Its job tasks by name, each `<module name>.<verb>` (src/jobs/task.ts). */
+  tasks?: Record<string, TaskDefinition<L>>;
+  /** Crontab lines (graphile-worker syntax) naming its own tasks; a function when they depend on the configuration. */
+  schedules?: readonly Schedule[] | ((config: Config) => readonly Schedule[]);
+  /** Sinks of domain events (src/scope/events.ts), given each unit's events before its COMMIT. */
+  eventSinks?: readonly EventSinkOf<Scope<L>>[];
 }
 
 export function defineModule<L, T extends ChangeTagMap = ChangeTagMap, const Tb extends readonly (keyof Database)[] = readonly []>(

@@ -1,6 +1,11 @@
 import type { Kysely, Migration } from 'kysely';
 
+import { scheduledTask, TASK_NAME } from '../jobs/schedules.js';
+import type { Config } from '../config/types.js';
+import type { Schedule, TaskDefinition } from '../jobs/task.js';
 import type { Change, ChangeKinds } from '../scope/change-feed.js';
+import type { EventSinkOf } from '../scope/event-types.js';
+import type { Scope } from '../scope/scope.js';
 
 import { accountsModule } from './accounts/index.js';
 import { auditModule } from './audit/index.js';
@@ -80,6 +85,43 @@ export function changeTags<K extends keyof ChangeKinds>(change: ChangeOf<K>): st
   if (!tags) throw new Error(`No module declares cache tags for change kind ${change.entity}`);
   return tags(change);
 }
+
+/** What the job worker and the unit of work read from a descriptor, whatever its loaders (each module's tasks take its own). */
+interface JobDeclarations {
+  name: string;
+  tasks?: Record<string, object>;
+  schedules?: readonly Schedule[] | ((config: Config) => readonly Schedule[]);
+  eventSinks?: readonly object[];
+}
+
+/** Every module's job tasks, by name (`<module>.<verb>`), run by the worker (src/jobs/worker.ts). */
+export const jobTasks: ReadonlyMap<string, TaskDefinition<AppLoaders>> = new Map(
+  modules.flatMap((module: JobDeclarations) =>
+    Object.entries(module.tasks ?? {}).map(([name, task]): [string, TaskDefinition<AppLoaders>] => {
+      if (!name.startsWith(`${module.name}.`) || !TASK_NAME.test(name)) throw new Error(`Task ${name} of module ${module.name} must be named ${module.name}.<verb>`);
+      return [name, task as TaskDefinition<AppLoaders>];
+    }),
+  ),
+);
+
+/** Every module's crontab lines for this configuration; each names a task of its own module. */
+export function jobSchedules(config: Config): readonly Schedule[] {
+  return modules.flatMap((module: JobDeclarations) => {
+    const lines = typeof module.schedules === 'function' ? module.schedules(config) : (module.schedules ?? []);
+    for (const line of lines) {
+      const task = scheduledTask(line);
+      if (task === undefined || !jobTasks.has(task) || !task.startsWith(`${module.name}.`)) {
+        throw new Error(`Schedule "${line}" of module ${module.name} names no task of that module`);
+      }
+    }
+    return lines;
+  });
+}
+
+/** Every module's sinks of domain events, in module order. */
+export const eventSinks: readonly EventSinkOf<Scope<AppLoaders>>[] = modules.flatMap(
+  (module: JobDeclarations) => (module.eventSinks ?? []) as readonly EventSinkOf<Scope<AppLoaders>>[],
+);
 
 /** Mutations that refuse to run without an `Idempotency-Key` header, from every module's descriptor. */
 export const keyRequiredMutations: ReadonlySet<string> = new Set(modules.flatMap((module) => module.keyRequiredMutations ?? []));

@@ -136,24 +136,7 @@ function registerMetricsEndpoint(app: FastifyInstance, metrics: Config['metrics'
     return;
   }
 
-  // A listener of its own, typically reachable only from the monitoring network.
-  const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: metrics are at GET /metrics\n');
-      return;
-    }
-    if (!authorised(req.headers.authorization)) {
-      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="metrics"' }).end('Unauthorized\n');
-      return;
-    }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text),
-      (error: unknown) => {
-        app.log.error({ err: error }, 'collecting metrics failed');
-        res.writeHead(500, { 'content-type': 'text/plain' }).end('Collecting metrics failed\n');
-      },
-    );
-  });
+  const server = createMetricsListener(metrics, app.log);
   app.metricsServer = server;
   // Listening starts with the app (a busy port fails app.listen()) and stops with it.
   app.addHook('onReady', async () => {
@@ -171,5 +154,32 @@ function registerMetricsEndpoint(app: FastifyInstance, metrics: Config['metrics'
     if (!server.listening) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+}
+
+/**
+ * The separate /metrics listener (METRICS_PORT), typically reachable only
+ * from the monitoring network; not listening yet. The API's app starts it
+ * with itself; the worker process (src/worker.ts) on its own.
+ */
+export function createMetricsListener(metrics: Config['metrics'], log: { error(bindings: object, message: string): void }): Server {
+  const expected = metrics.token === undefined ? undefined : digest(metrics.token);
+  const authorised = (header: string | undefined) => expected === undefined || bearerMatches(header, expected);
+  return createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: metrics are at GET /metrics\n');
+      return;
+    }
+    if (!authorised(req.headers.authorization)) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="metrics"' }).end('Unauthorized\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text),
+      (error: unknown) => {
+        log.error({ err: error }, 'collecting metrics failed');
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('Collecting metrics failed\n');
+      },
+    );
   });
 }

@@ -8,6 +8,7 @@ import type { Database } from '../db/database.js';
 import type { UnitState } from '../db/unit-state.js';
 
 import type { ChangeFeed } from './change-feed.js';
+import type { EventSinkOf } from './event-types.js';
 
 /**
  * The request scope: everything a service may use to do one piece of work
@@ -42,6 +43,11 @@ export interface ScopeDeps<L = unknown> {
   createLoaders: (db: Kysely<Database>) => L;
   /** Hears what committed writes changed (src/scope/changes.ts); absent when nothing keeps derived copies. */
   changes?: ChangeFeed;
+  /**
+   * Hear each unit's domain events (src/scope/events.ts) inside its
+   * transaction, right before COMMIT; a sink that throws rolls the unit back.
+   */
+  eventSinks?: readonly EventSinkOf<Scope>[];
   /** Outbound webhook settings (src/modules/webhooks); absent: the production defaults (https, public targets only). */
   webhooks?: Config['webhooks'];
 }

@@ -50,7 +50,8 @@ export async function deliveryRow(server: TestServer, id: string): Promise<Webho
 }
 
 /**
- * Runs the delivery's attempts as the `webhooks.deliver` task would, each in
+ * Runs the delivery's attempts as the `webhooks.deliver` task does (the test
+ * servers run no worker; test/webhooks-checkout.test.ts runs the real one), each in
  * its own unit of work, each when it is due (the wait is the scheduled
  * `next_attempt_at`, read from the row), until it is no longer pending or
  * `maxRuns` attempts have run.

@@ -100,6 +100,16 @@ describe('docker-compose files', () => {
     expect(Object.values(secrets ?? {}).map((s) => s.file)).toEqual(expect.arrayContaining(['./.secrets/jwt-signing-keys.json', './.secrets/database-url']));
   });
 
+  it('runs the job worker as its own service, with the API replicas enqueuing only', () => {
+    const { services } = readCompose('docker-compose.yml');
+    const worker = services['worker'];
+    expect(worker?.command).toEqual(['node', 'dist/src/worker.js']);
+    expect(worker?.environment).toMatchObject({ DATABASE_URL_FILE: '/run/secrets/database_url', MIGRATE_ON_START: 'false' });
+    expect(worker?.depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' } });
+    expect(services['api']?.environment?.['WORKER']).toBe('off');
+    expect(worker?.environment?.['WORKER']).toBeUndefined();
+  });
+
   it('pins every pulled image by digest', () => {
     for (const [name, service] of Object.entries(readCompose('docker-compose.yml').services)) {
       if (service.build !== undefined) continue; // built here from the Dockerfile

@@ -4,6 +4,7 @@ import { createAccountLoaders } from './account.loaders.js';
 import { accountPermissions } from './account.permissions.js';
 import { accountResolvers } from './account.resolvers.js';
 import { getOwnApiKey } from './api-key.service.js';
+import { purgeSessionsTask } from './session-purge.service.js';
 import { getOwnSession } from './session.service.js';
 
 declare module '../audit/audit.service.js' {
@@ -35,4 +36,7 @@ export const accountsModule = defineModule({
   migrations: { '2026_11_24_0006_auth': m0006 },
   // Sessions and keys are never in a shared (cached) response; no change kind.
   changeTags: {},
+  tasks: { 'accounts.purgeSessions': purgeSessionsTask },
+  // Hourly, at minute 37; no backfill (a missed hour is caught up by the next run).
+  schedules: ['37 * * * * accounts.purgeSessions ?max=3'],
 });

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
 import type { NewSessionRow, SessionRevokedReason, SessionRow } from './session.table.js';
@@ -71,4 +71,27 @@ export async function findLiveSessionsByFamilyIds(db: Kysely<Database>, familyId
     .where('replaced_by', 'is', null)
     .where('expires_at', '>', new Date())
     .execute();
+}
+
+/**
+ * Deletes at most `limit` rows of session families that ended (every row
+ * revoked or expired) more than `retentionSeconds` ago; returns how many.
+ * Whole families go, never part of a live one: a rotated row of a live
+ * family is what detects the reuse of its token, and deleting a row would
+ * clear its predecessor's `replaced_by` (ON DELETE SET NULL).
+ */
+export async function deleteEndedSessions(db: Kysely<Database>, limit: number, retentionSeconds: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM sessions
+     WHERE id IN (
+       SELECT s.id FROM sessions AS s
+        WHERE (s.revoked_at IS NOT NULL OR s.expires_at <= now())
+          AND NOT EXISTS (
+            SELECT 1 FROM sessions AS f
+             WHERE f.family_id = s.family_id
+               AND ((f.revoked_at IS NULL AND f.expires_at > now() - make_interval(secs => ${retentionSeconds}))
+                 OR f.revoked_at > now() - make_interval(secs => ${retentionSeconds})))
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }

@@ -3,6 +3,7 @@ import { unitOfWork } from '../../db/unit-of-work.js';
 import { appError } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { recordChanges } from '../../scope/changes.js';
+import { recordEvent } from '../../scope/events.js';
 import type { Scope } from '../../scope/scope.js';
 import { InputCheck } from '../../validation/input.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
@@ -185,6 +186,7 @@ export async function checkout(scope: Scope<OrderLoaders & ProductLoaders>, inpu
       );
       for (const order of orders) unit.loaders.orderById.prime(order.id, order);
       await recordChanges(unit, ...orders.map((order) => ({ entity: 'order' as const, id: order.id })));
+      await recordEvent(unit, ...orders.map((order) => ({ type: 'order.created' as const, data: { orderId: order.id }, audience: [order.customer_id, order.seller_id] })));
       return { orders, userErrors: [] };
     },
     { rerunnable: true },

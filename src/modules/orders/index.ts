@@ -4,11 +4,25 @@ import { defineModule } from '../module.js';
 import { createOrderLoaders } from './order.loaders.js';
 import { orderPermissions } from './order.permissions.js';
 import { orderResolvers } from './order.resolvers.js';
+import { expirePaymentsJob, expirePaymentsSchedule } from './order-expiry.service.js';
 import { getOrder } from './order.service.js';
+import type { OrderCancelReason } from './order.table.js';
 
 declare module '../../scope/change-feed.js' {
   interface ChangeKinds {
     order: { id: string };
+  }
+}
+
+// Audience of every order event: the order's customer and its seller.
+declare module '../../scope/event-types.js' {
+  interface DomainEventTypes {
+    'order.created': { orderId: string };
+    'order.paid': { orderId: string };
+    'order.cancelled': { orderId: string; reason: OrderCancelReason };
+    'order.shipped': { orderId: string };
+    'order.delivered': { orderId: string };
+    'order.refunded': { orderId: string };
   }
 }
 
@@ -37,4 +51,7 @@ export const ordersModule = defineModule({
   },
   // Money and stock move: a retry must not run them twice.
   keyRequiredMutations: ['checkout', 'markOrderPaid', 'refundOrder'],
+  tasks: { 'orders.expirePayments': expirePaymentsJob },
+  // Every minute, with the TTL of the configuration (ORDER_PAYMENT_TTL_MINUTES) in the job's payload.
+  schedules: (config) => [expirePaymentsSchedule(config.payments.orderPaymentTtlMinutes)],
 });

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 
 import { unitOfWork } from '../../db/unit-of-work.js';
+import { defineTask } from '../../jobs/task.js';
 import type { Scope } from '../../scope/scope.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
 import type { OrderLoaders } from './order.loaders.js';
@@ -100,3 +101,13 @@ export async function expirePaymentsTask(scope: OrderScope, payload: ExpirePayme
 export function expirePaymentsSchedule(ttlMinutes: number): string {
   return `* * * * * orders.expirePayments ?max=1&jobKey=orders.expirePayments&jobKeyMode=replace ${JSON.stringify({ ttlMinutes })}`;
 }
+
+/** The job the crontab line enqueues (declared in the orders descriptor, run by the worker in a unit of its own). */
+export const expirePaymentsJob = defineTask({
+  payload: expirePaymentsPayload,
+  maxAttempts: 1,
+  async run(scope: OrderScope, payload) {
+    const { cancelled } = await expirePaymentsTask(scope, payload);
+    if (cancelled > 0) scope.log.info({ cancelled }, 'expired unpaid orders');
+  },
+});

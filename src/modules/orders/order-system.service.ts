@@ -91,6 +91,7 @@ export async function cancelOrderBySystem(
       const order = await applyTransition(unit, 'cancel', current, {
         actorId: null,
         metadata: { ...cancellation.details, actor: 'system', source: cancellation.source, reason: cancellation.reason },
+        cancelReason: cancellation.reason,
       });
       return { outcome: 'APPLIED' as const, order };
     },

@@ -4,6 +4,7 @@ import { appError, badUserInput } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { parsePageRequest, toConnection, type Connection, type ConnectionArgs } from '../../pagination/connection.js';
 import { recordChanges } from '../../scope/changes.js';
+import { recordEvent, type RecordedEvent } from '../../scope/events.js';
 import type { Scope } from '../../scope/scope.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit, type AuditAction } from '../audit/audit.service.js';
@@ -13,7 +14,7 @@ import { returnStock } from '../products/stock.service.js';
 import type { ProductRow } from '../products/product.table.js';
 import type { OrderLoaders } from './order.loaders.js';
 import { countOrders, findOrderPage, lockOrderById, updateOrderIf, type KeyedOrderRow, type OrderCriteria } from './order.repository.js';
-import type { OrderItemRow, OrderRow, OrderStatus } from './order.table.js';
+import type { OrderCancelReason, OrderItemRow, OrderRow, OrderStatus } from './order.table.js';
 
 /**
  * Orders are private to their customer, their seller and admins in person.
@@ -172,6 +173,8 @@ export interface TransitionAuthor {
   actorId: string | null;
   /** Added to the audit event's metadata (the system's `actor`, `source`, `reason`, payment id). */
   metadata?: Record<string, unknown>;
+  /** Why the system cancels (the `order.cancelled` event's reason); a person's reason is who they are to the order. */
+  cancelReason?: OrderCancelReason;
 }
 
 /**
@@ -211,8 +214,9 @@ export async function applyTransition(
       metadata: { ...author.metadata, from: current.status, to: transition.to, version: order.version },
     });
   }
-  // Domain events (issue 22, h-jobs): `order.paid` / `order.cancelled` (with the reason) are recorded here, in this unit.
   await recordChanges(unit, { entity: 'order', id: current.id });
+  // The business event, for the order's customer and seller, handed to the event sinks before COMMIT.
+  await recordEvent(unit, orderEvent(name, order, author.cancelReason ?? cancelReason(author.actorId, order)));
   return order;
 }
 
@@ -267,4 +271,25 @@ export async function transitionOrder(
     },
     { rerunnable: true },
   );
+}
+
+/** Who cancelled, as the `order.cancelled` event tells it (the system says why itself: `cancelReason`). */
+function cancelReason(actorId: string | null, order: OrderRow): OrderCancelReason {
+  if (order.customer_id === actorId) return 'CUSTOMER';
+  return order.seller_id === actorId ? 'SELLER' : 'ADMIN';
+}
+
+const EVENT_OF_TRANSITION = {
+  cancel: 'order.cancelled',
+  markPaid: 'order.paid',
+  ship: 'order.shipped',
+  deliver: 'order.delivered',
+  refund: 'order.refunded',
+} as const satisfies Record<OrderTransitionName, string>;
+
+/** The domain event of a transition, for the order's customer and seller (src/scope/events.ts). */
+export function orderEvent(name: OrderTransitionName, order: OrderRow, reason: OrderCancelReason): RecordedEvent {
+  const audience = [order.customer_id, order.seller_id];
+  const type = EVENT_OF_TRANSITION[name];
+  return type === 'order.cancelled' ? { type, data: { orderId: order.id, reason }, audience } : { type, data: { orderId: order.id }, audience };
 }

@@ -43,3 +43,6 @@ declare module '../tables.js' {
     order_items: OrderItemTable;
   }
 }
+
+/** Who or what ended an unpaid order (the `order.cancelled` event's reason). */
+export type OrderCancelReason = 'CUSTOMER' | 'SELLER' | 'ADMIN' | 'PAYMENT_EXPIRED' | 'PAYMENT_FAILED';

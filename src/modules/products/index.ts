@@ -13,6 +13,14 @@ declare module '../../scope/change-feed.js' {
   }
 }
 
+// Audience: the product's seller.
+declare module '../../scope/event-types.js' {
+  interface DomainEventTypes {
+    /** Its stock reached 0 (a checkout took the last units, or its seller set it to 0). */
+    'product.out_of_stock': { productId: string };
+  }
+}
+
 declare module '../audit/audit.service.js' {
   interface AuditActions {
     PRODUCT_DELETED: true;

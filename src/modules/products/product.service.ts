@@ -25,6 +25,8 @@ import type { UserLoaders } from '../users/user.loaders.js';
 import { primeUsers } from '../users/user.service.js';
 import { insertProduct, updateProductIf, type ProductChangeCondition } from './product.repository.js';
 import { recordChanges } from '../../scope/changes.js';
+import { recordEvent } from '../../scope/events.js';
+import { outOfStock } from './stock.service.js';
 import type { ProductUpdate } from './product.table.js';
 
 /** A product filter with raw ids (the GraphQL edge decodes the global ids). */
@@ -304,6 +306,7 @@ async function changeProduct(
       if (!product) return { product: null, userErrors: [await explainMiss(unit, viewer, id, condition, verb)] };
       unit.loaders.productById.clear(id).prime(id, product);
       await recordChanges(unit, { entity: 'product', id });
+      if (before.stock > 0 && product.stock === 0) await recordEvent(unit, outOfStock(product));
       await after?.(unit, product);
       return { product, userErrors: [] };
     },

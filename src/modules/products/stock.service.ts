@@ -5,6 +5,7 @@
  * how orders take and return stock.
  */
 import { recordChanges } from '../../scope/changes.js';
+import { recordEvent } from '../../scope/events.js';
 import type { Scope } from '../../scope/scope.js';
 import type { ProductLoaders } from './product.loaders.js';
 import type { ProductRow } from './product.table.js';
@@ -34,7 +35,13 @@ export async function takeStock(scope: Scope<ProductLoaders>, lines: readonly St
   if (rows.length !== lines.length) throw new Error(`takeStock: ${lines.length - rows.length} of ${lines.length} lines lacked stock after locking`);
   for (const row of rows) scope.loaders.productById.clear(row.id).prime(row.id, row);
   await recordChanges(scope, ...rows.map((row) => ({ entity: 'product' as const, id: row.id })));
+  await recordEvent(scope, ...rows.filter((row) => row.stock === 0).map(outOfStock));
   return rows;
+}
+
+/** The event of a product whose stock reached 0, for its seller. */
+export function outOfStock(product: ProductRow) {
+  return { type: 'product.out_of_stock' as const, data: { productId: product.id }, audience: [product.seller_id] };
 }
 
 /** Puts the quantities back on sale (a cancelled or refunded order), locking the rows in id order first. */

@@ -14,6 +14,13 @@ declare module '../../scope/change-feed.js' {
   }
 }
 
+// Audience: the reviewed product's seller.
+declare module '../../scope/event-types.js' {
+  interface DomainEventTypes {
+    'review.created': { reviewId: string; productId: string };
+  }
+}
+
 declare module '../audit/audit.service.js' {
   interface AuditActions {
     REVIEW_DELETED: true;

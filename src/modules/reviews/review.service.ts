@@ -5,6 +5,7 @@ import { appError } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { parsePageRequest, toConnection, type ConnectionArgs, type Connection } from '../../pagination/connection.js';
 import { recordChanges } from '../../scope/changes.js';
+import { recordEvent } from '../../scope/events.js';
 import type { Scope } from '../../scope/scope.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
@@ -196,7 +197,10 @@ export async function createReview(scope: Scope<ReviewWriteLoaders>, input: Crea
       const review = await insertReview(unit.db, { product_id: productId, author_id: viewer.userId, rating, title: title ?? '', body: body ?? '' });
       // A concurrent createReview by the same author committed first: the unique index let only one through.
       if (!review) return { review: null, userErrors: [alreadyReviewed] };
+      // Read before afterReviewWrite drops it from the loader (the eligibility check loaded it: no statement).
+      const product = await getProduct(unit, productId);
       await afterReviewWrite(unit, review);
+      await recordEvent(unit, { type: 'review.created', data: { reviewId: review.id, productId }, audience: product ? [product.seller_id] : [] });
       return { review, userErrors: [] };
     },
     { rerunnable: true },

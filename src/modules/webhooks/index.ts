@@ -5,6 +5,8 @@ import { ownEndpoint } from './endpoint.service.js';
 import { createWebhookLoaders } from './webhook.loaders.js';
 import { webhookPermissions } from './webhook.permissions.js';
 import { webhookResolvers } from './webhook.resolvers.js';
+import { webhookEventSink } from './sink.js';
+import { webhookTasks } from './webhook.tasks.js';
 
 declare module '../audit/audit.service.js' {
   interface AuditActions {
@@ -36,4 +38,6 @@ export const webhooksModule = defineModule({
   migrations: { '2026_12_07_0013_webhooks': m0013 },
   changeTags: {},
   tables: ['webhook_endpoints', 'webhook_events', 'webhook_deliveries', 'webhook_attempts'],
+  tasks: webhookTasks,
+  eventSinks: [webhookEventSink],
 });

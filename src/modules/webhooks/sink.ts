@@ -1,3 +1,4 @@
+import type { DomainEvent, EventSinkOf } from '../../scope/event-types.js';
 import type { Scope } from '../../scope/scope.js';
 import { isWebhookWireType, webhookData } from './payload.js';
 import { enqueueDelivery } from './queue.js';
@@ -13,15 +14,10 @@ import { findSubscribedEndpoints, insertDeliveries, insertEvent } from './webhoo
  * writes nothing.
  */
 
-/** A domain event as the unit of work hands it over (src/scope/event-types.ts `DomainEvent`). */
-export interface SinkEvent {
-  type: string;
-  data: object;
-  audience: readonly string[];
-  occurredAt: Date;
-}
+/** A domain event as the unit of work hands it over (or as a test builds one). */
+export type SinkEvent = Pick<DomainEvent, 'audience' | 'occurredAt'> & { type: string; data: object };
 
-export const webhookEventSink = {
+export const webhookEventSink: EventSinkOf<Scope> & { beforeCommit(scope: Scope, events: readonly SinkEvent[]): Promise<void> } = {
   name: 'webhooks',
   async beforeCommit(scope: Scope, events: readonly SinkEvent[]): Promise<void> {
     for (const event of events) {
