@@ -39,5 +39,7 @@ export const webhooksModule = defineModule({
   changeTags: {},
   tables: ['webhook_endpoints', 'webhook_events', 'webhook_deliveries', 'webhook_attempts'],
   tasks: webhookTasks,
+  // Hourly at minute 23: secrets sealed under a retired signing key move to the current key (reseal.service.ts).
+  schedules: ['23 * * * * webhooks.resealSecrets'],
   eventSinks: [webhookEventSink],
 });

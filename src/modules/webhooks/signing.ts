@@ -46,3 +46,8 @@ export function webhookHeaders(secrets: readonly string[], webhookId: string, ti
     'webhook-signature': secrets.map((secret) => signature(secret, webhookId, timestampSeconds, body)).join(' '),
   };
 }
+
+/** Whether `sealed` was sealed under the key that seals new secrets (so re-sealing it would change nothing). */
+export function sealedUnderCurrentKey(keys: SealingKeys, sealed: string): boolean {
+  return sealed.startsWith(`v1.${keys.sealingKid}.`);
+}

@@ -217,3 +217,20 @@ export async function markEndpointFailing(db: Kysely<Database>, id: string, sinc
 export async function markEndpointHealthy(db: Kysely<Database>, id: string): Promise<void> {
   await db.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', id).where('failing_since', 'is not', null).execute();
 }
+
+// --- Re-sealing secrets after a signing-key rotation
+
+/** Endpoints after `afterId` (in id order) with a secret sealed under another key than `currentPrefix`, locked, skipping locked ones. */
+export async function lockEndpointsSealedUnderOtherKeys(db: Kysely<Database>, currentPrefix: string, afterId: string | null, limit: number): Promise<WebhookEndpointRow[]> {
+  const pattern = `${currentPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  let query = db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where((eb) => eb.or([eb('secret_sealed', 'not like', pattern), eb.and([eb('previous_secret_sealed', 'is not', null), eb('previous_secret_sealed', 'not like', pattern)])]));
+  if (afterId !== null) query = query.where('id', '>', afterId);
+  return query.orderBy('id').limit(limit).forUpdate().skipLocked().execute();
+}
+
+export async function storeSealedSecrets(db: Kysely<Database>, id: string, sealed: { secret_sealed: string; previous_secret_sealed: string | null }): Promise<void> {
+  await db.updateTable('webhook_endpoints').set(sealed).where('id', '=', id).execute();
+}
