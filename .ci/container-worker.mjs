@@ -62,7 +62,7 @@ export async function checkWorker({ run, worker, postgres, login }) {
 /** Throws unless the container is running and was never restarted. */
 function expectRunning(run, container, when) {
   const [status, restarts] = run(['inspect', '--format', '{{.State.Status}} {{.RestartCount}}', container]).out.split(' ');
-  if (status !== 'running' || restarts !== '0') throw new Error(`${container} is ${status} with ${restarts} restarts ${when}`);
+  if (status !== 'running' || restarts !== '0') throw new Error(`${container}: status ${status}, ${restarts} restarts ${when} (expected running, 0)`);
 }
 
 function parseLine(text) {
