@@ -3,7 +3,9 @@
 // the file (network, named volume, file secrets, environment, command,
 // depends_on conditions, replicas, loopback ports), then expects every API
 // replica to answer /health/ready 200 and the catalog query with products,
-// to run as a non-root user, and to stop cleanly on SIGTERM.
+// to run as a non-root user, and to stop cleanly on SIGTERM; and the worker
+// service to be running, to run a job added to the queue, and to stop
+// cleanly too (.ci/container-worker.mjs).
 //
 //   node .ci/container-check.mjs                 # Docker: official images
 //   .ci/podman.sh node .ci/container-check.mjs   # podman: local images (CI)
@@ -27,6 +29,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 import { parse } from 'yaml';
+
+import { checkWorker } from './container-worker.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const READY_TIMEOUT_MS = 90_000;
@@ -113,6 +117,8 @@ function runArgs(name, container, { publish = true, command = services[name].com
       args.push('-p', `${match[1]}::${match[2]}`);
     }
   }
+  // The worker's: the image's HEALTHCHECK asks the API's /health/ready.
+  if (service.healthcheck?.disable === true) args.push('--no-healthcheck');
   if (service.stop_grace_period) args.push('--stop-timeout', String(parseInt(service.stop_grace_period, 10)));
   args.push(image(name), ...command.map((part) => literal(part, `${name}.command`)));
   return args;
@@ -230,6 +236,12 @@ try {
     if (uid === '0') throw new Error(`${container} runs as root`);
     results.push(`${address} ready, ${body.data.products.totalCount} products, uid ${uid}`);
   }
+  const worker = await checkWorker({
+    run,
+    worker: state.worker.containers[0],
+    postgres: state.postgres.containers[0],
+    login: { user: pg.POSTGRES_USER, database: pg.POSTGRES_DB },
+  });
   // SIGTERM reaches node as PID 1, which drains and exits 0.
   const last = state.api.containers.at(-1);
   run(['stop', last], { quiet: true });
@@ -238,7 +250,8 @@ try {
 
   console.log(
     `container check (${cli}): image built in ${built}s; migrate exited 0; ` +
-      `${state.api.containers.length} api replicas: ${results.join('; ')}; stop exits 0; ${seconds()}s in all`,
+      `${state.api.containers.length} api replicas: ${results.join('; ')}; stop exits 0; ` +
+      `worker: ${worker}; ${seconds()}s in all`,
   );
 } catch (error) {
   failure = error;
