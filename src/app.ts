@@ -31,6 +31,7 @@ import type { AppLoaders } from './modules/registry.js';
 import { observabilityPlugin } from './observability/graphql-observability.js';
 import type { Logger } from './observability/logger.js';
 import type { RequestStats } from './observability/request-stats.js';
+import { LiveUpdates } from './subscriptions/setup.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 
 declare module 'fastify' {
@@ -84,6 +85,16 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     log: logger,
   });
   if (responseCache) collectCacheTags(schema);
+  // Subscriptions (src/subscriptions/): committed changes reach every instance over LISTEN/NOTIFY.
+  const live = new LiveUpdates({
+    config,
+    db,
+    auth,
+    schema,
+    authorizeOperation: permitted?.authorizeOperation,
+    log: logger,
+    feeds: responseCache ? [responseCache] : [],
+  });
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
     // Execution: graphql-jit through Apollo's `gateway` option, its only executor seam (src/graphql/executor.ts), or graphql-js.
@@ -149,6 +160,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     apollo,
     trusted,
     responseCache,
+    live,
     idempotency: {
       ...(permitted ? { authorizeOperation: permitted.authorizeOperation } : {}),
       sealer: createResponseSealer(auth.keys),
@@ -165,6 +177,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     await responseCache?.close();
     if (!options.auth) await auth.close();
     if (redis) await closeRedisClient(redis);
+    // Last: the connection that hears other instances' changes.
+    await live.close();
   });
 
   return app;

@@ -87,6 +87,15 @@ export interface Config {
   trustedDocumentsFile: string | undefined;
   /** The shared cache of anonymous query responses. */
   responseCache: ResponseCacheConfig;
+  /** Live updates: GraphQL subscriptions over WebSocket and Server-Sent Events. */
+  subscriptions: {
+    maxPerConnection: number;
+    maxPerUser: number;
+    maxConnectionsPerIp: number;
+    maxMessageBytes: number;
+    keepAliveMs: number;
+    bufferEvents: number;
+  };
   /** `GET /metrics` (Prometheus): off when neither a token nor a port is set. */
   metrics: {
     /** Bearer token required to scrape; unset: no token asked. */

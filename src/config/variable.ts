@@ -20,6 +20,7 @@ export const SECTIONS = [
   'Query limits and cost budgets',
   'Persisted and trusted documents',
   'Response cache',
+  'Live updates',
   'Metrics',
   'Tracing',
 ] as const;

@@ -36,6 +36,7 @@ import { registerDrain } from '../lifecycle/drain.js';
 import { createLoaders, type AppLoaders } from '../modules/registry.js';
 import { registerHttpObservability } from '../observability/http-observability.js';
 import { RequestStats } from '../observability/request-stats.js';
+import type { LiveUpdates } from '../subscriptions/setup.js';
 import { registerGraphQLRoute } from './graphql-route.js';
 import { registerSecurityHeaders, sendHttpError } from './hardening.js';
 import { registerMediaTypeNegotiation } from './media-type.js';
@@ -51,6 +52,8 @@ export interface PipelineParts {
   idempotency: IdempotencyOptions;
   trusted: TrustedDocuments | undefined;
   responseCache: ResponseCache | undefined;
+  /** Subscriptions over WebSocket and SSE (src/subscriptions/), and the change feed that reaches every instance. */
+  live: LiveUpdates | undefined;
 }
 
 /** One step of the pipeline: its name (as docs/ARCHITECTURE.md lists it) and what it registers. */
@@ -133,10 +136,12 @@ export const PIPELINE: readonly Stage[] = [
     },
   },
   {
-    // The viewer of the request, and the change feed (the response cache) its units of work report to.
+    // The viewer of the request, and the change feed its units of work report to (the response cache, live updates).
     name: 'authentication',
-    register: (app, { db, auth, responseCache }) =>
-      registerAuthentication(app, { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) }),
+    register: (app, { db, auth, responseCache, live }) => {
+      const changes = live?.changes ?? responseCache;
+      return registerAuthentication(app, { db, auth, createLoaders, ...(changes ? { changes } : {}) });
+    },
   },
   {
     // After authentication: keys are scoped to the caller.
@@ -198,12 +203,21 @@ export const PIPELINE: readonly Stage[] = [
     },
   },
   {
+    // WebSocket upgrades (@fastify/websocket; GET /graphql takes its handler below), the cap of live
+    // connections per IP (onRequest), POST /graphql/stream (Server-Sent Events), the 1001 at shutdown.
+    name: 'live updates',
+    register: async (app, { schema, live }) => {
+      await live?.register(app, new Set(schema.getDirectives().map((directive) => directive.name)));
+    },
+  },
+  {
     // preValidation: the query limits (size, tokens, directives, trusted documents), then the
     // response cache, then Apollo (whose plugins apply the cost limit).
     name: 'GraphQL route',
-    register: (app, { config, schema, apollo, trusted, responseCache }) =>
+    register: (app, { config, schema, apollo, trusted, responseCache, live }) =>
       registerGraphQLRoute(app, {
         apollo,
+        ...(live?.wsHandler ? { wsHandler: live.wsHandler } : {}),
         limits: config.queryLimits,
         knownDirectives: new Set(schema.getDirectives().map((directive) => directive.name)),
         ...(trusted ? { trusted } : {}),

@@ -36,6 +36,18 @@ export async function getOrder(scope: Scope<OrderLoaders>, id: string): Promise<
   return order && mayReadOrder(scope.viewer, order) ? order : null;
 }
 
+/**
+ * An order the viewer reads as one party of it: as its customer (their own
+ * orders) or as its seller (their sales); `null` otherwise, and when they
+ * may not read it at all. Used by the live updates of those lists.
+ */
+export async function getOrderAsParty(scope: Scope<OrderLoaders>, id: string, party: 'customer' | 'seller'): Promise<OrderRow | null> {
+  const order = await getOrder(scope, id);
+  if (!order || !scope.viewer) return null;
+  const partyId = party === 'customer' ? order.customer_id : order.seller_id;
+  return partyId === scope.viewer.userId ? order : null;
+}
+
 /** An order's lines, batched with every other order of the request (one statement per batch). */
 export function getOrderItems(scope: Scope<OrderLoaders>, order: OrderRow): Promise<OrderItemRow[]> {
   return scope.loaders.orderItemsByOrderId.load(order.id);

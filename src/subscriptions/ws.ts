@@ -1,0 +1,102 @@
+/**
+ * GraphQL over WebSocket (`graphql-transport-ws`, graphql-ws) on GET /graphql:
+ * the upgrade request goes through Fastify's hooks like any request (request
+ * id, drain, the Authorization header's authentication, CORS), then this
+ * handler speaks the protocol.
+ *
+ * Credentials: `connectionParams.authorization` (`Bearer <access token or API
+ * key>`) at connection_init, else the upgrade request's Authorization header;
+ * cookies (the refresh cookie) are never read. A credential refused at
+ * connection_init closes the socket with 4401; an access token closes it with
+ * 4401 when it expires (the client reconnects with a fresh token).
+ */
+import type { WebSocket } from '@fastify/websocket';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
+
+import { AppError } from '../errors/errors.js';
+import type { RequestMeta } from '../scope/scope.js';
+import { CLOSE_CODES, credentialExpiry, type LiveConnections, type OpenConnection } from './connections.js';
+import type { LiveOperations } from './operations.js';
+
+export interface WebSocketOptions {
+  operations: LiveOperations;
+  connections: LiveConnections;
+  keepAliveMs: number;
+  connectionInitTimeoutMs: number;
+}
+
+type ConnectionParams = Record<string, unknown> | undefined;
+
+/** The credential sent at connection_init: `authorization` (any case), as `Bearer <token>`. */
+export function credentialOf(params: ConnectionParams): string | undefined {
+  if (!params) return undefined;
+  for (const [key, value] of Object.entries(params)) {
+    if (key.toLowerCase() === 'authorization' && typeof value === 'string' && value !== '') return value;
+  }
+  return undefined;
+}
+
+function metaOf(request: FastifyRequest): RequestMeta {
+  // No cookies: a live connection never authenticates with the refresh cookie.
+  return { id: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? null, origin: request.headers.origin ?? null, cookies: {} };
+}
+
+/** The `wsHandler` of GET /graphql. */
+export function webSocketHandler({ operations, connections, keepAliveMs, connectionInitTimeoutMs }: WebSocketOptions) {
+  const bySocket = new WeakMap<WebSocket, OpenConnection>();
+  const streams = new WeakMap<object, AsyncGenerator<ExecutionResult>>();
+  const timers = new WeakMap<OpenConnection, NodeJS.Timeout>();
+
+  const protocol = makeHandler<ConnectionParams>(
+    {
+      connectionInitWaitTimeout: connectionInitTimeoutMs,
+      onConnect: async (ctx) => {
+        const connection = bySocket.get(ctx.extra.socket);
+        if (!connection) return false;
+        connection.authorization = credentialOf(ctx.connectionParams) ?? ctx.extra.request.headers.authorization;
+        try {
+          await operations.viewerOf(connection);
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          ctx.extra.socket.close(CLOSE_CODES.unauthorized, error.message.slice(0, 120));
+          return false;
+        }
+        const expiresAt = credentialExpiry(connection.authorization);
+        if (expiresAt !== undefined) {
+          const timer = setTimeout(() => connection.close(CLOSE_CODES.unauthorized, 'The access token expired; reconnect with a fresh one.'), Math.max(0, expiresAt - Date.now()));
+          timer.unref();
+          timers.set(connection, timer);
+        }
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const connection = bySocket.get(ctx.extra.socket);
+        if (!connection) return [new GraphQLError('The connection is closing.', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+        const prepared = await operations.prepare(connection, payload);
+        if (!prepared.ok) return prepared.errors.map((error) => new GraphQLError(error.message, { extensions: error.extensions ?? {} }));
+        streams.set(prepared.args.contextValue as object, prepared.stream);
+        return prepared.args;
+      },
+      subscribe: (args: ExecutionArgs) => {
+        const stream = streams.get(args.contextValue as object);
+        if (!stream) throw new Error('subscription stream missing');
+        return stream;
+      },
+      // onSubscribe lets only subscriptions through.
+      execute: () => ({ errors: [new GraphQLError('Only subscriptions run here.', { extensions: { code: 'SUBSCRIPTION_NOT_SUPPORTED' } })] }),
+    },
+    keepAliveMs,
+  );
+
+  return function handler(this: FastifyInstance, socket: WebSocket, request: FastifyRequest): void {
+    const { connection, release } = connections.add('ws', metaOf(request), request.headers.authorization, (code, reason) => socket.close(code, reason));
+    bySocket.set(socket, connection);
+    socket.once('close', () => {
+      clearTimeout(timers.get(connection));
+      release();
+    });
+    protocol.call(this, socket, request);
+  };
+}
