@@ -1,0 +1,211 @@
+/**
+ * Who may subscribe, and who may keep receiving: refusals before any stream
+ * opens (alike for a missing order and someone else's, as the query), the
+ * subscriber checked again for every event (revoked session, role change,
+ * deactivation end the stream with a coded error), an expired access token
+ * closing the socket with 4401.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { decodeJwt, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
+
+import { generateSigningJwks } from '../src/auth/signing-keys.js';
+import type { CategoryRow } from '../src/modules/categories/category.table.js';
+import { createAccount, createApiKey, type Account } from './helpers/auth.js';
+import { sseSubscribe, until, wsClient, type Collected, type WsClient } from './helpers/live.js';
+import { gid, missingId, seeder } from './helpers/seed.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+let server: TestServer;
+let category: CategoryRow;
+let admin: Account;
+let signingKey: CryptoKey;
+let kid: string;
+const clients: WsClient[] = [];
+
+const ORDER_UPDATED = 'subscription ($id: ID!) { orderUpdated(id: $id) { id status } }';
+const CHECKOUT = 'mutation ($input: CheckoutInput!) { checkout(input: $input) { orders { id } userErrors { code } } }';
+
+function client(authorization?: string): WsClient {
+  const created = wsClient(server, authorization ? { authorization } : {});
+  clients.push(created);
+  return created;
+}
+
+const bearer = (account: Account) => `Bearer ${account.accessToken}`;
+
+/** A checkout by a fresh customer: an order change every `myOrderUpdates`/`mySales` subscriber hears. */
+async function someOrderChange(): Promise<string> {
+  const buyer = await createAccount(server);
+  const product = await seeder(server.db).product({ category });
+  const res = await server.graphql<{ checkout: { orders: Array<{ id: string }> | null } }>(
+    CHECKOUT,
+    { input: { items: [{ productId: gid('Product', product), quantity: 1 }] } },
+    { headers: { ...buyer.headers, 'idempotency-key': randomUUID() } },
+  );
+  const id = res.body.data?.checkout.orders?.[0]?.id;
+  if (!id) throw new Error(`checkout failed: ${JSON.stringify(res.body)}`);
+  return id;
+}
+
+async function ordered(collected: Collected, what: string): Promise<void> {
+  await until(() => collected.ended, what);
+}
+
+beforeAll(async () => {
+  const jwks = await generateSigningJwks();
+  const privateJwk = (JSON.parse(jwks) as { keys: Array<JWK & { kid: string }> }).keys[0] as JWK & { kid: string };
+  kid = privateJwk.kid;
+  signingKey = (await importJWK(privateJwk, 'EdDSA')) as CryptoKey;
+  server = await startTestServer({ env: { JWT_SIGNING_KEYS: jwks, SUBSCRIPTIONS_MAX_PER_CONNECTION: '2', LOGIN_LIMIT_PER_IP: '100000' } });
+  await until(() => server.app.live.channel.listening, 'the listener');
+  category = await seeder(server.db).category();
+  admin = await createAccount(server, { role: 'ADMIN' });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((created) => created.dispose()));
+  await server?.close();
+});
+
+describe('subscribing to one order', () => {
+  it("refuses a customer someone else's order exactly as a missing one, before any stream opens, over both transports", async () => {
+    const customer = await createAccount(server);
+    const stranger = await createAccount(server);
+    const product = await seeder(server.db).product({ category });
+    const order = await seeder(server.db).order({ customer: stranger.user, items: [{ product }] });
+
+    // The query answers both with null: nothing tells them apart.
+    const query = 'query ($id: ID!) { order(id: $id) { id } }';
+    expect((await server.graphql(query, { id: gid('Order', order) }, { headers: customer.headers })).body).toMatchObject({ data: { order: null } });
+
+    const ws = client(bearer(customer));
+    const theirs = ws.subscribe(ORDER_UPDATED, { id: gid('Order', order) });
+    const missing = ws.subscribe(ORDER_UPDATED, { id: missingId('Order') });
+    await ordered(theirs, 'the refusal');
+    await ordered(missing, 'the refusal');
+    expect(theirs.failure).toEqual([{ message: expect.any(String), extensions: { code: 'SUBSCRIPTION_NOT_FOUND' } }]);
+    expect(missing.failure).toEqual(theirs.failure);
+    expect(theirs.results).toEqual([]);
+
+    const sse = sseSubscribe(server, ORDER_UPDATED, { id: gid('Order', order) }, customer.headers);
+    expect(await sse.status).toBe(404);
+    expect((await sse.refusal)?.errors?.[0]?.extensions?.['code']).toBe('SUBSCRIPTION_NOT_FOUND');
+    expect(server.app.live.streams).toBe(0);
+  });
+
+  it('refuses an anonymous subscriber and an API key without orders:read with the codes the query gets', async () => {
+    const owner = await createAccount(server);
+    const key = await createApiKey(server, owner, ['CATALOG_READ']);
+    const anonymous = client().subscribe(ORDER_UPDATED, { id: missingId('Order') });
+    const keyed = client(key.headers['authorization']).subscribe(ORDER_UPDATED, { id: missingId('Order') });
+    await ordered(anonymous, 'the anonymous refusal');
+    await ordered(keyed, 'the key refusal');
+    expect(anonymous.errorCodes).toEqual(['UNAUTHENTICATED']);
+    expect(keyed.errorCodes).toEqual(['FORBIDDEN']);
+  });
+});
+
+describe('every event checks the subscriber as they are now', () => {
+  it('ends the stream with UNAUTHENTICATED after the session is revoked', async () => {
+    const customer = await createAccount(server);
+    const updates = client(bearer(customer)).subscribe('subscription { myOrderUpdates { id } }');
+    await until(() => server.app.live.streams === 1, 'the stream');
+    const out = await server.graphql('mutation { logOut(input: {}) { userErrors { code } } }', {}, { headers: customer.headers });
+    expect(out.body.errors).toBeUndefined();
+    await someOrderChange();
+    await ordered(updates, 'the end of the stream');
+    expect(updates.errorCodes).toEqual(['UNAUTHENTICATED']);
+    expect(updates.completed).toBe(true);
+    await until(() => server.app.live.streams === 0, 'the stream to close');
+  });
+
+  it("ends a seller's mySales with a coded error once an admin makes them a customer", async () => {
+    const seller = await createAccount(server, { role: 'SELLER' });
+    const key = await createApiKey(server, seller, ['ORDERS_READ']);
+    const sales = client(key.headers['authorization']).subscribe('subscription { mySales { id } }');
+    await until(() => server.app.live.streams === 1, 'the stream');
+    const demoted = await server.graphql('mutation ($input: SetUserRoleInput!) { setUserRole(input: $input) { userErrors { code } } }', { input: { userId: gid('User', seller.user), role: 'CUSTOMER' } }, { headers: admin.headers });
+    expect(demoted.body.errors).toBeUndefined();
+    await someOrderChange();
+    await ordered(sales, 'the end of the stream');
+    expect(sales.results.filter((result) => result.data)).toEqual([]);
+    expect(sales.errorCodes).toEqual(['FORBIDDEN']);
+    await until(() => server.app.live.streams === 0, 'the stream to close');
+  });
+
+  it('ends the stream of a deactivated account', async () => {
+    const customer = await createAccount(server);
+    const updates = client(bearer(customer)).subscribe('subscription { myOrderUpdates { id } }');
+    await until(() => server.app.live.streams === 1, 'the stream');
+    const gone = await server.graphql('mutation ($input: DeactivateUserInput!) { deactivateUser(input: $input) { userErrors { code } } }', { input: { userId: gid('User', customer.user) } }, { headers: admin.headers });
+    expect(gone.body.errors).toBeUndefined();
+    await someOrderChange();
+    await ordered(updates, 'the end of the stream');
+    expect(updates.errorCodes).toEqual(['UNAUTHENTICATED']);
+    await until(() => server.app.live.streams === 0, 'the stream to close');
+  });
+
+  it('closes the socket with 4401 when the access token expires', async () => {
+    const customer = await createAccount(server);
+    const claims = decodeJwt(customer.accessToken);
+    const now = Math.floor(Date.now() / 1000);
+    const shortLived = await new SignJWT({ ver: claims['ver'], sid: claims['sid'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt' })
+      .setIssuer(server.config.jwtIssuer)
+      .setAudience(server.config.jwtAudience)
+      .setSubject(customer.user.id)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + 2)
+      .setJti(randomUUID())
+      .sign(signingKey);
+    const ws = client(`Bearer ${shortLived}`);
+    const updates = ws.subscribe('subscription { myOrderUpdates { id } }');
+    await ws.connected;
+    await until(() => ws.closes.includes(4401), 'the 4401 close', 10_000);
+    expect(updates.ended).toBe(true);
+  });
+
+  it('closes a connection_init with a refused credential with 4401, and never reads the refresh cookie', async () => {
+    const customer = await createAccount(server);
+    const ws = wsClient(server, { authorization: 'Bearer not-a-token', headers: { cookie: `refresh_token=${customer.refreshToken}` } });
+    clients.push(ws);
+    await until(() => ws.closes.length > 0, 'the close');
+    expect(ws.closes).toEqual([4401]);
+  });
+});
+
+describe('limits', () => {
+  it('refuses a subscription over the per-connection cap with SUBSCRIPTION_LIMIT_REACHED and keeps the others', async () => {
+    const product = await seeder(server.db).product({ category });
+    const ws = client();
+    const query = 'subscription ($id: ID!) { productUpdated(id: $id) { id } }';
+    const first = ws.subscribe(query, { id: gid('Product', product) });
+    const second = ws.subscribe(query, { id: gid('Product', product) });
+    await until(() => server.app.live.streams === 2, 'two streams');
+    const third = ws.subscribe(query, { id: gid('Product', product) });
+    await ordered(third, 'the refusal');
+    expect(third.errorCodes).toEqual(['SUBSCRIPTION_LIMIT_REACHED']);
+    expect(first.ended || second.ended).toBe(false);
+    await ws.dispose();
+    await until(() => server.app.live.streams === 0, 'the streams to close');
+  });
+
+  it('applies the query limits to subscription documents', async () => {
+    // Deeper than QUERY_MAX_DEPTH (12): refused by the same rule as a query, before the field is asked anything.
+    const nested = 'category { products { nodes { '.repeat(5) + 'id' + ' } } }'.repeat(5);
+    const deep = `subscription ($id: ID!) { productUpdated(id: $id) { ${nested} } }`;
+    const refused = client().subscribe(deep, { id: missingId('Product') });
+    await ordered(refused, 'the refusal');
+    expect(refused.errorCodes).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('answers a subscription sent as a plain POST with SUBSCRIPTION_NOT_SUPPORTED naming both transports', async () => {
+    const res = await server.graphql('subscription { myOrderUpdates { id } }');
+    expect(res.status).toBe(400);
+    const [error] = res.body.errors ?? [];
+    expect(error?.extensions?.['code']).toBe('SUBSCRIPTION_NOT_SUPPORTED');
+    expect(error?.message).toMatch(/WebSocket to \/graphql .*\/graphql\/stream/);
+  });
+});
