@@ -22,7 +22,9 @@ import {
   execute,
   getOperationAST,
   GraphQLError,
+  Kind,
   NoSchemaIntrospectionCustomRule,
+  OperationTypeNode,
   parse,
   specifiedRules,
   validate,
@@ -166,7 +168,7 @@ export class LiveOperations {
     }
     const operation = getOperationAST(document, operationName);
     if (!operation) throw appError('BAD_REQUEST', 'Name the operation to run (`operationName`).');
-    if (operation.operation !== 'subscription') {
+    if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
       throw appError('SUBSCRIPTION_NOT_SUPPORTED', 'Only subscriptions run on this transport: send queries and mutations with POST /graphql.');
     }
     const cost = requestedCost({ schema, document, operation, variables: variables as Record<string, unknown> });
@@ -223,7 +225,7 @@ export class LiveOperations {
         return context;
       },
     };
-    return live as LiveOperation & { current: GraphQLContext<AppLoaders> | undefined };
+    return live;
   }
 
   /** Each source payload executed in the event's fresh scope; a refusal is sent as errors and ends the stream. */
@@ -282,6 +284,6 @@ function toGraphQLError(error: GraphQLFormattedError): GraphQLError {
 }
 
 function rootFieldName(operation: OperationDefinitionNode): string {
-  const first = operation.selectionSet.selections.find((selection): selection is FieldNode => selection.kind === 'Field');
+  const first = operation.selectionSet.selections.find((selection): selection is FieldNode => selection.kind === Kind.FIELD);
   return first?.name.value ?? 'unknown';
 }

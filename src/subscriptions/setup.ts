@@ -8,7 +8,6 @@ import websocketPlugin from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Kysely } from 'kysely';
-import type pg from 'pg';
 
 import type { OperationAuthorizer } from '../authz/operation-authorization.js';
 import type { AuthRuntime } from '../auth/runtime.js';
@@ -73,7 +72,7 @@ export class LiveUpdates {
     if (!pool) throw new Error('live updates need the pg pool behind the Kysely instance');
     this.channel = new ChangeChannel({
       db,
-      connection: pool.options as pg.ClientConfig,
+      connection: pool.options,
       log,
       onChanges: (changes) => this.hub.deliver(changes),
       onListening: (up) => liveMetrics.listening.set(up ? 1 : 0),

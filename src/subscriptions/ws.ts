@@ -97,6 +97,6 @@ export function webSocketHandler({ operations, connections, keepAliveMs, connect
       clearTimeout(timers.get(connection));
       release();
     });
-    protocol.call(this, socket, request);
+    void protocol.call(this, socket, request);
   };
 }

@@ -4,7 +4,6 @@ import { appError } from '../../errors/errors.js';
 import { liveField } from '../../scope/live.js';
 import type { Scope } from '../../scope/scope.js';
 import type { OrderLoaders } from './order.loaders.js';
-import type { OrderRow } from './order.table.js';
 import { getOrder, getOrderAsParty } from './order.service.js';
 
 type OrderScope = Scope<OrderLoaders>;

@@ -22,7 +22,6 @@ import {
   updateProduct,
   type ProductFilterInput,
 } from './product.service.js';
-import type { ProductRow } from './product.table.js';
 
 /** The filter with its global ids decoded (a wrong or malformed id is a BAD_USER_INPUT error naming it). */
 export function decodeProductFilter<F extends ProductFilterInput>(filter: F | null | undefined): F | null | undefined {

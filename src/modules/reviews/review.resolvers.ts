@@ -8,7 +8,6 @@ import type { UserLoaders } from '../users/user.loaders.js';
 import { getProduct } from '../products/product.service.js';
 import { getUser } from '../users/user.service.js';
 import type { ReviewLoaders } from './review.loaders.js';
-import type { ReviewRow } from './review.table.js';
 import { canReview, createReview, getReviewAddedSince, deleteReview, listDeletedProductReviews, listProductReviews, restoreReview, updateReview } from './review.service.js';
 
 const reviewId = (id: string) => idOfTypeOrNull(id, 'Review', 'input.reviewId');
