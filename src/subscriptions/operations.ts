@@ -91,8 +91,11 @@ export interface SubscriptionRequest {
   operationName?: unknown;
 }
 
+/** A subscription's results; `return` ends it at once (the client completed, the connection closed). */
+export type LiveStream = AsyncIterableIterator<ExecutionResult> & { return(value?: unknown): Promise<IteratorResult<ExecutionResult>> };
+
 export type Prepared =
-  | { ok: true; args: ExecutionArgs; stream: AsyncGenerator<ExecutionResult> }
+  | { ok: true; args: ExecutionArgs; stream: LiveStream }
   | { ok: false; errors: GraphQLFormattedError[]; status: number };
 
 const effects = { apply: () => undefined };
@@ -261,18 +264,14 @@ export class LiveOperations {
  * `return` (the client completed, the socket closed) aborts the operation's
  * changes instead, which lets the generator finish and release its caps.
  */
-function endable(events: AsyncGenerator<ExecutionResult>, ended: AbortController): AsyncGenerator<ExecutionResult> {
-  const stream: AsyncGenerator<ExecutionResult> = {
+function endable(events: AsyncGenerator<ExecutionResult>, ended: AbortController): LiveStream {
+  const stream: LiveStream = {
     [Symbol.asyncIterator]: () => stream,
     next: () => events.next(),
-    throw: (error: unknown) => events.throw(error),
-    return: async (value: unknown) => {
+    return: async () => {
       ended.abort();
       void events.return(undefined).catch(() => undefined);
-      return { done: true, value: value as undefined };
-    },
-    [Symbol.asyncDispose]: async () => {
-      await stream.return(undefined);
+      return { done: true, value: undefined };
     },
   };
   return stream;

@@ -7,13 +7,13 @@
  * its status (401, 404, 429, ...); no stream opens.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { OperationArgs, Response as SseResponse } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
 
 import { requestError } from '../errors/errors.js';
 import type { LiveConnections, OpenConnection } from './connections.js';
-import type { LiveOperations } from './operations.js';
+import type { LiveOperations, LiveStream } from './operations.js';
 
 export const SSE_PATH = '/graphql/stream';
 
@@ -24,7 +24,7 @@ export interface SseOptions {
 
 export function registerSseRoute(app: FastifyInstance, { operations, connections }: SseOptions): void {
   const byRequest = new WeakMap<FastifyRequest, OpenConnection>();
-  const streams = new WeakMap<object, AsyncGenerator<ExecutionResult>>();
+  const streams = new WeakMap<object, LiveStream>();
   type Context = Record<PropertyKey, unknown>;
   const handler = createHandler<Context>({
     onSubscribe: async (req, params): Promise<SseResponse | OperationArgs<Context>> => {

@@ -12,13 +12,13 @@
  */
 import type { WebSocket } from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 
 import { AppError } from '../errors/errors.js';
 import type { RequestMeta } from '../scope/scope.js';
 import { CLOSE_CODES, credentialExpiry, type LiveConnections, type OpenConnection } from './connections.js';
-import type { LiveOperations } from './operations.js';
+import type { LiveOperations, LiveStream } from './operations.js';
 
 export interface WebSocketOptions {
   operations: LiveOperations;
@@ -46,7 +46,7 @@ function metaOf(request: FastifyRequest): RequestMeta {
 /** The `wsHandler` of GET /graphql. */
 export function webSocketHandler({ operations, connections, keepAliveMs, connectionInitTimeoutMs }: WebSocketOptions) {
   const bySocket = new WeakMap<WebSocket, OpenConnection>();
-  const streams = new WeakMap<object, AsyncGenerator<ExecutionResult>>();
+  const streams = new WeakMap<object, LiveStream>();
   const timers = new WeakMap<OpenConnection, NodeJS.Timeout>();
 
   const protocol = makeHandler<ConnectionParams>(
