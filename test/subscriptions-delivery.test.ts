@@ -20,6 +20,7 @@ let customer: Account;
 let seller: Account;
 let otherSeller: Account;
 const clients: WsClient[] = [];
+const METRICS_TOKEN = 'live-metrics-token';
 
 const CHECKOUT = 'mutation ($input: CheckoutInput!) { checkout(input: $input) { orders { id } userErrors { code } } }';
 const ORDER_FIELDS = 'id status seller { id } customer { id } total { amount }';
@@ -47,7 +48,7 @@ async function streams(server: TestServer, count: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  a = await startTestServer();
+  a = await startTestServer({ env: { METRICS_TOKEN } });
   b = await startTestServer({ shareDatabaseOf: a });
   await until(() => a.app.live.channel.listening && b.app.live.channel.listening, 'both instances to listen');
   const seed = seeder(a.db);
@@ -146,3 +147,24 @@ describe('productUpdated for an anonymous subscriber', () => {
     expect(updates.results.map((result) => (result.data?.['productUpdated'] as { price: { amount: number } }).price.amount)).toEqual([1500, 1800]);
   });
 });
+
+describe('metrics', () => {
+  it('count open connections, active subscriptions by field, events sent and the time from hearing a change to sending it', async () => {
+    const product = await seeder(a.db).product({ seller: seller.user, category });
+    const watcher = client(a);
+    const updates = watcher.subscribe('subscription ($id: ID!) { productUpdated(id: $id) { id } }', { id: gid('Product', product) });
+    await streams(a, 1);
+    const scrape = async () => (await a.request('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    const during = await scrape();
+    expect(during).toMatch(/^live_connections\{transport="ws"\} [1-9]/m);
+    expect(during).toMatch(/^live_subscriptions\{field="productUpdated"\} [1-9]\d*$/m);
+    expect(during).toMatch(/^live_listener_up 1$/m);
+    await a.db.updateTable('products').set({ stock: 3 }).where('id', '=', product.id).execute();
+    await a.app.live.changes.publish([{ entity: 'product', id: product.id }]);
+    await until(() => updates.results.length === 1, 'the event');
+    const after = await scrape();
+    expect(after).toMatch(/^live_events_total\{field="productUpdated",outcome="sent"\} [1-9]/m);
+    expect(after).toMatch(/^live_event_seconds_count [1-9]/m);
+  });
+});
+

@@ -35,7 +35,7 @@ export const liveMetrics = {
   }),
   lag: new Histogram({
     name: 'live_event_seconds',
-    help: 'Time to turn one heard change into one subscriber event (re-authentication, permission check, reading and executing).',
+    help: 'From hearing a committed change (NOTIFY) to its event being handed to the transport: re-authentication, permission check, reading and executing.',
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   }),

@@ -210,13 +210,30 @@ export class LiveOperations {
     return { ok: true, args: { ...args, contextValue: context }, stream: endable(this.events(source, live, args, field, release), ended) };
   }
 
-  private liveOperation(connection: LiveConnection, signal: AbortSignal, operation: { document: DocumentNode; operation: OperationDefinitionNode; variables: unknown }): LiveOperation & { current: GraphQLContext<AppLoaders> | undefined } {
+  private liveOperation(
+    connection: LiveConnection,
+    signal: AbortSignal,
+    operation: { document: DocumentNode; operation: OperationDefinitionNode; variables: unknown },
+  ): LiveOperation & { current: GraphQLContext<AppLoaders> | undefined; heardAt: number } {
     const { hub, authorizeOperation } = this.options;
     const live = {
       startedAt: new Date(),
       current: undefined as GraphQLContext<AppLoaders> | undefined,
-      changes: <C extends Change>(entity: string, match: (change: C) => boolean) =>
-        hub.stream((change): change is C => change.entity === entity && match(change as C), signal),
+      /** When the change behind the event being prepared was heard (performance.now()). */
+      heardAt: 0,
+      changes: <C extends Change>(entity: string, match: (change: C) => boolean) => {
+        const changes = hub.stream((change): change is C => change.entity === entity && match(change as C), signal);
+        const timed: AsyncIterableIterator<C> = {
+          [Symbol.asyncIterator]: () => timed,
+          next: async () => {
+            const next = await changes.next();
+            live.heardAt = performance.now();
+            return next;
+          },
+          return: () => changes.return?.() ?? Promise.resolve({ done: true, value: undefined }),
+        };
+        return timed;
+      },
       eventScope: async () => {
         const viewer = await this.viewerOf(connection);
         const context = this.context(connection, viewer);
@@ -234,17 +251,16 @@ export class LiveOperations {
   /** Each source payload executed in the event's fresh scope; a refusal is sent as errors and ends the stream. */
   private async *events(
     source: AsyncIterable<unknown>,
-    live: { current: GraphQLContext<AppLoaders> | undefined },
+    live: { current: GraphQLContext<AppLoaders> | undefined; heardAt: number },
     args: Omit<ExecutionArgs, 'contextValue'>,
     field: string,
     release: () => void,
   ): AsyncGenerator<ExecutionResult> {
     try {
       for await (const payload of source) {
-        const started = performance.now();
         const result = await execute({ ...args, rootValue: payload, contextValue: live.current });
         liveMetrics.events.inc({ field, outcome: 'sent' });
-        liveMetrics.lag.observe((performance.now() - started) / 1000);
+        liveMetrics.lag.observe((performance.now() - live.heardAt) / 1000);
         yield result.errors ? { ...result, errors: result.errors.map((error) => toGraphQLError(formatted(error))) } : result;
       }
     } catch (error) {

@@ -41,7 +41,7 @@ describe('the local hub', () => {
 
   it('forgets a stream that is returned', async () => {
     const hub = new LiveHub(10, { dropped: () => undefined });
-    const stream = hub.stream((change): change is Change => true, new AbortController().signal);
+    const stream = hub.stream((_change): _change is Change => true, new AbortController().signal);
     expect(hub.size).toBe(1);
     await stream.return?.();
     expect(hub.size).toBe(0);
