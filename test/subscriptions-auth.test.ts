@@ -57,7 +57,7 @@ beforeAll(async () => {
   const privateJwk = (JSON.parse(jwks) as { keys: Array<JWK & { kid: string }> }).keys[0] as JWK & { kid: string };
   kid = privateJwk.kid;
   signingKey = (await importJWK(privateJwk, 'EdDSA')) as CryptoKey;
-  server = await startTestServer({ env: { JWT_SIGNING_KEYS: jwks, SUBSCRIPTIONS_MAX_PER_CONNECTION: '2', LOGIN_LIMIT_PER_IP: '100000' } });
+  server = await startTestServer({ env: { JWT_SIGNING_KEYS: jwks, SUBSCRIPTIONS_MAX_PER_CONNECTION: '2', SUBSCRIPTIONS_MAX_PER_USER: '3', LOGIN_LIMIT_PER_IP: '100000' } });
   await until(() => server.app.live.channel.listening, 'the listener');
   category = await seeder(server.db).category();
   admin = await createAccount(server, { role: 'ADMIN' });
@@ -189,6 +189,20 @@ describe('limits', () => {
     expect(third.errorCodes).toEqual(['SUBSCRIPTION_LIMIT_REACHED']);
     expect(first.ended || second.ended).toBe(false);
     await ws.dispose();
+    await until(() => server.app.live.streams === 0, 'the streams to close');
+  });
+
+  it('refuses a subscription over the per-user cap, counted over all of the user\'s connections', async () => {
+    const customer = await createAccount(server);
+    const [first, second] = [client(bearer(customer)), client(bearer(customer))];
+    const query = 'subscription { myOrderUpdates { id } }';
+    const open = [first.subscribe(query), first.subscribe(query), second.subscribe(query)];
+    await until(() => server.app.live.streams === 3, 'three streams');
+    const fourth = second.subscribe(query);
+    await ordered(fourth, 'the refusal');
+    expect(fourth.errorCodes).toEqual(['SUBSCRIPTION_LIMIT_REACHED']);
+    expect(open.some((stream) => stream.ended)).toBe(false);
+    await Promise.all([first.dispose(), second.dispose()]);
     await until(() => server.app.live.streams === 0, 'the streams to close');
   });
 

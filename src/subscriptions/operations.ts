@@ -143,15 +143,41 @@ export class LiveOperations {
 
   /** Checks a subscription and opens its stream, or answers why not (nothing opened then). */
   async prepare(connection: LiveConnection, request: SubscriptionRequest): Promise<Prepared> {
-    try {
-      return await this.open(connection, request);
-    } catch (error) {
-      if (error instanceof AppError || error instanceof GraphQLError) return refusal([formatted(error)]);
-      throw error;
+    // Slots are taken before anything is awaited, so a burst of subscribe messages cannot overshoot the caps.
+    const { perConnection } = this.options.limits;
+    if (connection.active >= perConnection) {
+      return refusal([formatted(appError('SUBSCRIPTION_LIMIT_REACHED', `At most ${perConnection} subscriptions may be open on one connection.`, { limit: perConnection }))]);
     }
+    connection.active += 1;
+    let userKey: string | undefined;
+    const releaseSlots = () => {
+      connection.active -= 1;
+      if (userKey === undefined) return;
+      const left = (this.perUser.get(userKey) ?? 1) - 1;
+      if (left > 0) this.perUser.set(userKey, left);
+      else this.perUser.delete(userKey);
+    };
+    const takeUserSlot = (key: string) => {
+      const { perUser } = this.options.limits;
+      if ((this.perUser.get(key) ?? 0) >= perUser) throw appError('SUBSCRIPTION_LIMIT_REACHED', `At most ${perUser} subscriptions may be open for one user.`, { limit: perUser });
+      this.perUser.set(key, (this.perUser.get(key) ?? 0) + 1);
+      userKey = key;
+    };
+    let prepared: Prepared;
+    try {
+      prepared = await this.open(connection, request, takeUserSlot, releaseSlots);
+    } catch (error) {
+      if (!(error instanceof AppError || error instanceof GraphQLError)) {
+        releaseSlots();
+        throw error;
+      }
+      prepared = refusal([formatted(error)]);
+    }
+    if (!prepared.ok) releaseSlots();
+    return prepared;
   }
 
-  private async open(connection: LiveConnection, request: SubscriptionRequest): Promise<Prepared> {
+  private async open(connection: LiveConnection, request: SubscriptionRequest, takeUserSlot: (userId: string) => void, releaseSlots: () => void): Promise<Prepared> {
     const { schema, queryLimits } = this.options;
     if (typeof request.query !== 'string') throw appError('BAD_REQUEST', 'Send the subscription document as `query`.');
     const variables = request.variables ?? {};
@@ -178,12 +204,7 @@ export class LiveOperations {
     if (cost > queryLimits.maxCost) throw queryTooComplex('cost', queryLimits.maxCost, cost);
 
     const viewer = await this.viewerOf(connection);
-    const { perConnection, perUser } = this.options.limits;
-    if (connection.active >= perConnection) throw appError('SUBSCRIPTION_LIMIT_REACHED', `At most ${perConnection} subscriptions may be open on one connection.`, { limit: perConnection });
-    const userKey = viewer?.userId;
-    if (userKey !== undefined && (this.perUser.get(userKey) ?? 0) >= perUser) {
-      throw appError('SUBSCRIPTION_LIMIT_REACHED', `At most ${perUser} subscriptions may be open for one user.`, { limit: perUser });
-    }
+    if (viewer) takeUserSlot(viewer.userId);
 
     const args = { schema, document, variableValues: variables as Record<string, unknown>, operationName };
     const context = this.context(connection, viewer);
@@ -195,16 +216,9 @@ export class LiveOperations {
     if (!(Symbol.asyncIterator in source)) return refusal((source.errors ?? []).map(formatted));
 
     const field = rootFieldName(operation);
-    connection.active += 1;
-    if (userKey !== undefined) this.perUser.set(userKey, (this.perUser.get(userKey) ?? 0) + 1);
     liveMetrics.subscriptions.inc({ field });
     const release = () => {
-      connection.active -= 1;
-      if (userKey !== undefined) {
-        const left = (this.perUser.get(userKey) ?? 1) - 1;
-        if (left > 0) this.perUser.set(userKey, left);
-        else this.perUser.delete(userKey);
-      }
+      releaseSlots();
       liveMetrics.subscriptions.dec({ field });
     };
     return { ok: true, args: { ...args, contextValue: context }, stream: endable(this.events(source, live, args, field, release), ended) };

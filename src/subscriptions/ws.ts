@@ -98,5 +98,12 @@ export function webSocketHandler({ operations, connections, keepAliveMs, connect
       release();
     });
     void protocol.call(this, socket, request);
+    // graphql-ws reports every socket error on the console as its own failure, and @fastify/websocket
+    // as an error: most are the client's (an oversized message, which ws answers with 1009; a reset).
+    for (const listener of socket.listeners('error')) socket.removeListener('error', listener as (error: Error) => void);
+    socket.on('error', (error: Error & { code?: string }) => {
+      request.log.info({ code: error.code, reason: error.message }, 'live connection error');
+      if (!error.code?.startsWith('WS_ERR_')) socket.terminate();
+    });
   };
 }
