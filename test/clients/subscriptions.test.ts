@@ -84,14 +84,14 @@ describe('urql with subscriptionExchange', () => {
     removals.push(imported.remove);
     const urql = new Client({ url: contract.uri, preferGetMethod: false, exchanges: [fetchExchange, imported.module.live] });
     const events: Array<{ myOrderUpdates: { id: string } }> = [];
-    const { unsubscribe } = urql.subscription<{ myOrderUpdates: { id: string } }>(urqlGql(MY_ORDER_UPDATES), {}).subscribe((result) => {
+    const subscription = urql.subscription<{ myOrderUpdates: { id: string } }>(urqlGql(MY_ORDER_UPDATES), {}).subscribe((result) => {
       if (result.data) events.push(result.data);
     });
     await until(() => contract.server.app.live.streams === 1, 'the subscription');
     const orderId = await checkout();
     await until(() => events.length === 1, 'the order event');
     expect(events[0]?.myOrderUpdates.id).toBe(orderId);
-    unsubscribe();
+    subscription.unsubscribe();
     await until(() => contract.server.app.live.streams === 0, 'the subscription to end');
   });
 });
