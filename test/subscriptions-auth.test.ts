@@ -57,7 +57,7 @@ beforeAll(async () => {
   const privateJwk = (JSON.parse(jwks) as { keys: Array<JWK & { kid: string }> }).keys[0] as JWK & { kid: string };
   kid = privateJwk.kid;
   signingKey = (await importJWK(privateJwk, 'EdDSA')) as CryptoKey;
-  server = await startTestServer({ env: { JWT_SIGNING_KEYS: jwks, SUBSCRIPTIONS_MAX_PER_CONNECTION: '2', SUBSCRIPTIONS_MAX_PER_USER: '3', LOGIN_LIMIT_PER_IP: '100000' } });
+  server = await startTestServer({ env: { JWT_SIGNING_KEYS: jwks, SUBSCRIPTIONS_MAX_PER_CONNECTION: '2', SUBSCRIPTIONS_MAX_PER_USER: '3', SUBSCRIPTIONS_BUFFER_EVENTS: '1', LOGIN_LIMIT_PER_IP: '100000' } });
   await until(() => server.app.live.channel.listening, 'the listener');
   category = await seeder(server.db).category();
   admin = await createAccount(server, { role: 'ADMIN' });
@@ -204,6 +204,24 @@ describe('limits', () => {
     expect(open.some((stream) => stream.ended)).toBe(false);
     await Promise.all([first.dispose(), second.dispose()]);
     await until(() => server.app.live.streams === 0, 'the streams to close');
+  });
+
+  it('drops a subscription that falls more than SUBSCRIPTIONS_BUFFER_EVENTS changes behind with SUBSCRIPTION_TOO_SLOW', async () => {
+    // One checkout from two sellers commits two orders: both changes arrive at once, one more than the buffer of 1 holds.
+    const customer = await createAccount(server);
+    const [first, second] = [await seeder(server.db).product({ category }), await seeder(server.db).product({ category })];
+    const updates = client(bearer(customer)).subscribe('subscription { myOrderUpdates { id } }');
+    await until(() => server.app.live.streams === 1, 'the stream');
+    const res = await server.graphql<{ checkout: { orders: Array<{ id: string }> } }>(
+      CHECKOUT,
+      { input: { items: [{ productId: gid('Product', first), quantity: 1 }, { productId: gid('Product', second), quantity: 1 }] } },
+      { headers: { ...customer.headers, 'idempotency-key': randomUUID() } },
+    );
+    expect(res.body.data?.checkout.orders).toHaveLength(2);
+    await ordered(updates, 'the end of the stream');
+    expect(updates.results.filter((result) => result.data)).toHaveLength(1);
+    expect(updates.errorCodes).toEqual(['SUBSCRIPTION_TOO_SLOW']);
+    await until(() => server.app.live.streams === 0, 'the stream to close');
   });
 
   it('applies the query limits to subscription documents', async () => {

@@ -77,6 +77,11 @@ export const errorCodes = {
     level: 'warn',
     message: 'Too many live subscriptions or connections: end some before opening more.',
   },
+  SUBSCRIPTION_TOO_SLOW: {
+    status: 429,
+    level: 'warn',
+    message: 'The subscription fell too far behind the changes it follows and was dropped; subscribe again.',
+  },
   UNAUTHENTICATED: { status: 401, level: 'info', message: 'Authentication is required, or the credentials are invalid.' },
   FORBIDDEN: { status: 200, level: 'warn', message: 'You are not allowed to perform this operation.' },
   IDEMPOTENCY_KEY_REQUIRED: {

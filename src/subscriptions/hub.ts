@@ -2,9 +2,12 @@
  * The local fan-out of live changes: every change that committed anywhere
  * (heard on the change channel, src/subscriptions/channel.ts) is offered to
  * each open subscription stream of this instance, which keeps the ones its
- * field asked for. A stream buffers at most `bound` changes; a subscriber
- * that falls further behind loses the newest ones (counted as dropped).
+ * field asked for. A stream buffers at most `bound` changes: a subscriber
+ * that falls further behind is dropped (counted), its stream ending with
+ * SUBSCRIPTION_TOO_SLOW after the changes it holds, rather than silently
+ * missing some.
  */
+import { appError } from '../errors/errors.js';
 import type { Change } from '../scope/change-feed.js';
 
 interface Listener {
@@ -45,6 +48,7 @@ export class LiveHub {
     const queue: C[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
+    let overflowed = false;
     const end = () => {
       ended = true;
       this.listeners.delete(listener);
@@ -55,6 +59,8 @@ export class LiveHub {
       push: (change) => {
         if (queue.length >= this.bound) {
           this.counters.dropped(change.entity);
+          overflowed = true;
+          end();
           return;
         }
         queue.push(change as C);
@@ -70,7 +76,9 @@ export class LiveHub {
         while (queue.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         const change = queue.shift();
-        return change === undefined ? { done: true, value: undefined } : { done: false, value: change };
+        if (change !== undefined) return { done: false, value: change };
+        if (overflowed) throw appError('SUBSCRIPTION_TOO_SLOW', `More than ${this.bound} changes waited for this subscription: it was dropped. Subscribe again (and read the current state).`, { limit: this.bound });
+        return { done: true, value: undefined };
       },
       return: async () => {
         queue.length = 0;

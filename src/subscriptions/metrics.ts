@@ -29,7 +29,7 @@ export const liveMetrics = {
   }),
   dropped: new Counter({
     name: 'live_changes_dropped_total',
-    help: 'Changes not queued for a subscriber that was too far behind, by change kind.',
+    help: 'Subscriptions dropped because they fell more than SUBSCRIPTIONS_BUFFER_EVENTS changes behind, by change kind.',
     labelNames: ['entity'] as const,
     registers: [registry],
   }),

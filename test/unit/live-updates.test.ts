@@ -24,19 +24,30 @@ describe('NOTIFY payloads', () => {
 });
 
 describe('the local hub', () => {
-  it('gives each stream the changes it accepts, in order, and drops what a stream too far behind cannot hold', async () => {
-    const dropped: string[] = [];
-    const hub = new LiveHub(2, { dropped: (entity) => dropped.push(entity) });
+  it('gives each stream the changes it accepts, in order, and ends on abort after those it holds', async () => {
+    const hub = new LiveHub(2, { dropped: () => undefined });
     const controller = new AbortController();
     const stream = hub.stream((change): change is Change => change.entity === 'product', controller.signal);
-    const [a, b, c] = [product(), product(), product()];
-    hub.deliver([a, { entity: 'category', id: randomUUID() }, b, c]);
-    expect(dropped).toEqual(['product']);
+    const [a, b] = [product(), product()];
+    hub.deliver([a, { entity: 'category', id: randomUUID() }, b]);
+    controller.abort();
     expect((await stream.next()).value).toEqual(a);
     expect((await stream.next()).value).toEqual(b);
-    controller.abort();
     expect(await stream.next()).toEqual({ done: true, value: undefined });
     expect(hub.size).toBe(0);
+  });
+
+  it('drops a stream that falls more than its bound behind: the changes it holds, then SUBSCRIPTION_TOO_SLOW', async () => {
+    const dropped: string[] = [];
+    const hub = new LiveHub(2, { dropped: (entity) => dropped.push(entity) });
+    const stream = hub.stream((change): change is Change => change.entity === 'product', new AbortController().signal);
+    const [a, b, c] = [product(), product(), product()];
+    hub.deliver([a, b, c]);
+    expect(dropped).toEqual(['product']);
+    expect(hub.size).toBe(0);
+    expect((await stream.next()).value).toEqual(a);
+    expect((await stream.next()).value).toEqual(b);
+    await expect(stream.next()).rejects.toMatchObject({ code: 'SUBSCRIPTION_TOO_SLOW' });
   });
 
   it('forgets a stream that is returned', async () => {

@@ -82,7 +82,7 @@ export const OPERATIONS_VARIABLES = {
     section: 'Live updates',
     schema: integer(1, 100_000),
     default: 100,
-    about: 'Changes queued per subscription while the subscriber is still busy with earlier ones; beyond that they are dropped (`live_changes_dropped_total`).',
+    about: 'Changes queued per subscription while its earlier events are still being sent; a subscription that falls further behind is dropped with `SUBSCRIPTION_TOO_SLOW` (`live_changes_dropped_total`).',
   }),
   // --- Metrics
   METRICS_TOKEN: optional({
