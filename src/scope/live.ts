@@ -52,14 +52,24 @@ export function liveOf(scope: object): LiveOperation {
  * The field's resolver is the default one, so its permission rule guards the
  * `subscribe` call itself: a refused subscription never opens a stream.
  */
-export async function* liveField<F extends string, K extends keyof ChangeKinds, L, T>(
+export function liveField<F extends string, K extends keyof ChangeKinds, L, T>(
   scope: Scope<L>,
   field: F,
   entity: K,
   match: (change: ChangeOfKind<K>) => boolean,
   read: (eventScope: Scope<L>, change: ChangeOfKind<K>) => Promise<T | null>,
 ): AsyncGenerator<Record<F, T>> {
-  const live = liveOf(scope);
+  // The subscribe-time scope is not kept for the life of the stream: each event has its own.
+  return payloads(liveOf(scope), field, entity, match, read);
+}
+
+async function* payloads<F extends string, K extends keyof ChangeKinds, L, T>(
+  live: LiveOperation,
+  field: F,
+  entity: K,
+  match: (change: ChangeOfKind<K>) => boolean,
+  read: (eventScope: Scope<L>, change: ChangeOfKind<K>) => Promise<T | null>,
+): AsyncGenerator<Record<F, T>> {
   for await (const change of live.changes(entity, match)) {
     const eventScope = (await live.eventScope()) as Scope<L>;
     const value = await read(eventScope, change);

@@ -273,6 +273,8 @@ export class LiveOperations {
     try {
       for await (const payload of source) {
         const result = await execute({ ...args, rootValue: payload, contextValue: live.current });
+        // The event's scope (its loaders and what they read) is not kept until the next event.
+        live.current = undefined;
         liveMetrics.events.inc({ field, outcome: 'sent' });
         liveMetrics.lag.observe((performance.now() - live.heardAt) / 1000);
         yield result.errors ? { ...result, errors: result.errors.map((error) => toGraphQLError(formatted(error))) } : result;
