@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
+import WebSocket from 'ws';
 
 import { generateSigningJwks } from '../src/auth/signing-keys.js';
 import type { CategoryRow } from '../src/modules/categories/category.table.js';
@@ -46,6 +47,33 @@ async function someOrderChange(): Promise<string> {
   const id = res.body.data?.checkout.orders?.[0]?.id;
   if (!id) throw new Error(`checkout failed: ${JSON.stringify(res.body)}`);
   return id;
+}
+
+/** The account's access token re-signed to expire in `seconds` (same session, same token version). */
+async function shortLivedToken(account: Account, seconds: number): Promise<string> {
+  const claims = decodeJwt(account.accessToken);
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ ver: claims['ver'], sid: claims['sid'] })
+    .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt' })
+    .setIssuer(server.config.jwtIssuer)
+    .setAudience(server.config.jwtAudience)
+    .setSubject(account.user.id)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + seconds)
+    .setJti(randomUUID())
+    .sign(signingKey);
+}
+
+/** A raw graphql-transport-ws socket: messages received, and a way to send. */
+async function rawProtocol(): Promise<{ socket: WebSocket; messages: Array<Record<string, unknown>>; closes: number[]; send: (message: object) => void }> {
+  const socket = new WebSocket(`${server.baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  const messages: Array<Record<string, unknown>> = [];
+  const closes: number[] = [];
+  socket.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
+  socket.on('close', (code: number) => closes.push(code));
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  return { socket, messages, closes, send: (message) => socket.send(JSON.stringify(message)) };
 }
 
 async function ordered(collected: Collected, what: string): Promise<void> {
@@ -148,23 +176,36 @@ describe('every event checks the subscriber as they are now', () => {
 
   it('closes the socket with 4401 when the access token expires', async () => {
     const customer = await createAccount(server);
-    const claims = decodeJwt(customer.accessToken);
-    const now = Math.floor(Date.now() / 1000);
-    const shortLived = await new SignJWT({ ver: claims['ver'], sid: claims['sid'] })
-      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt' })
-      .setIssuer(server.config.jwtIssuer)
-      .setAudience(server.config.jwtAudience)
-      .setSubject(customer.user.id)
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(now + 2)
-      .setJti(randomUUID())
-      .sign(signingKey);
+    const shortLived = await shortLivedToken(customer, 2);
     const ws = client(`Bearer ${shortLived}`);
     const updates = ws.subscribe('subscription { myOrderUpdates { id } }');
     await ws.connected;
     await until(() => ws.closes.includes(4401), 'the 4401 close', 10_000);
     expect(updates.ended).toBe(true);
+  });
+
+  it("keeps the socket open past the old token's expiry once a ping renews the credential, and refuses another user's", async () => {
+    const customer = await createAccount(server);
+    const expiresAt = Date.now() + 2_000;
+    const raw = await rawProtocol();
+    raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${await shortLivedToken(customer, 2)}` } });
+    await until(() => raw.messages.some((message) => message['type'] === 'connection_ack'), 'the ack');
+    raw.send({ id: '1', type: 'subscribe', payload: { query: 'subscription { myOrderUpdates { id } }' } });
+    await until(() => server.app.live.streams === 1, 'the stream');
+    raw.send({ type: 'ping', payload: { authorization: bearer(customer) } });
+    await until(() => raw.messages.some((message) => message['type'] === 'pong'), 'the pong');
+    // Past the old token's expiry (plus the timer's slack), the socket is still open and events still arrive.
+    await until(() => Date.now() > expiresAt + 500, "the old token's expiry", 5_000);
+    const product = await seeder(server.db).product({ category });
+    const res = await server.graphql(CHECKOUT, { input: { items: [{ productId: gid('Product', product), quantity: 1 }] } }, { headers: { ...customer.headers, 'idempotency-key': randomUUID() } });
+    expect(res.body.errors).toBeUndefined();
+    await until(() => raw.messages.some((message) => message['type'] === 'next' && message['id'] === '1'), 'the event after the old expiry');
+    expect(raw.closes).toEqual([]);
+
+    const other = await createAccount(server);
+    raw.send({ type: 'ping', payload: { authorization: bearer(other) } });
+    await until(() => raw.closes.length > 0, 'the close');
+    expect(raw.closes).toEqual([4403]);
   });
 
   it('closes a connection_init with a refused credential with 4401, and never reads the refresh cookie', async () => {

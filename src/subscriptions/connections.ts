@@ -14,6 +14,8 @@ export type Transport = 'ws' | 'sse';
 
 export interface OpenConnection extends LiveConnection {
   transport: Transport;
+  /** The user the connection authenticated as (null: anonymous); a new credential must be the same user's. */
+  userId: string | null;
   controller: AbortController;
   /** Closes the transport itself (the WebSocket with this code; an SSE stream simply ends). */
   close(code: number, reason: string): void;
@@ -25,6 +27,8 @@ export const CLOSE_CODES = {
   goingAway: 1001,
   /** The credential of the connection expired (or no longer authenticates at connection_init). */
   unauthorized: 4401,
+  /** A credential sent to renew the connection's belongs to another user. */
+  forbidden: 4403,
 } as const;
 
 export class LiveConnections {
@@ -52,7 +56,7 @@ export class LiveConnections {
   /** Registers a connection; the returned function forgets it (call it once the transport closed). */
   add(transport: Transport, meta: RequestMeta, authorization: string | undefined, close: OpenConnection['close']): { connection: OpenConnection; release: () => void } {
     const controller = new AbortController();
-    const connection: OpenConnection = { transport, meta, authorization, signal: controller.signal, active: 0, controller, close };
+    const connection: OpenConnection = { transport, meta, authorization, userId: null, signal: controller.signal, active: 0, controller, close };
     this.open.add(connection);
     this.perIp.set(meta.ip, (this.perIp.get(meta.ip) ?? 0) + 1);
     liveMetrics.connections.inc({ transport });

@@ -49,6 +49,16 @@ export function webSocketHandler({ operations, connections, keepAliveMs, connect
   const streams = new WeakMap<object, LiveStream>();
   const timers = new WeakMap<OpenConnection, NodeJS.Timeout>();
 
+  /** Closes the connection with 4401 when its access token expires (API keys do not). */
+  const expireWith = (connection: OpenConnection) => {
+    clearTimeout(timers.get(connection));
+    const expiresAt = credentialExpiry(connection.authorization);
+    if (expiresAt === undefined) return;
+    const timer = setTimeout(() => connection.close(CLOSE_CODES.unauthorized, 'The access token expired; reconnect with a fresh one.'), Math.max(0, expiresAt - Date.now()));
+    timer.unref();
+    timers.set(connection, timer);
+  };
+
   const protocol = makeHandler<ConnectionParams>(
     {
       connectionInitWaitTimeout: connectionInitTimeoutMs,
@@ -56,20 +66,38 @@ export function webSocketHandler({ operations, connections, keepAliveMs, connect
         const connection = bySocket.get(ctx.extra.socket);
         if (!connection) return false;
         connection.authorization = credentialOf(ctx.connectionParams) ?? ctx.extra.request.headers.authorization;
+        let viewer;
         try {
-          await operations.viewerOf(connection);
+          viewer = await operations.viewerOf(connection);
         } catch (error) {
           if (!(error instanceof AppError)) throw error;
           ctx.extra.socket.close(CLOSE_CODES.unauthorized, error.message.slice(0, 120));
           return false;
         }
-        const expiresAt = credentialExpiry(connection.authorization);
-        if (expiresAt !== undefined) {
-          const timer = setTimeout(() => connection.close(CLOSE_CODES.unauthorized, 'The access token expired; reconnect with a fresh one.'), Math.max(0, expiresAt - Date.now()));
-          timer.unref();
-          timers.set(connection, timer);
-        }
+        connection.userId = viewer?.userId ?? null;
+        expireWith(connection);
         return true;
+      },
+      // Renewal: a `ping` whose payload carries `authorization` replaces the connection's credential
+      // (same user only) and its expiry, so a client can refresh its token without reconnecting.
+      onPing: async (ctx, payload) => {
+        const connection = bySocket.get(ctx.extra.socket);
+        const authorization = credentialOf(payload);
+        if (!connection || authorization === undefined) return;
+        let viewer;
+        try {
+          viewer = await operations.viewerOf({ ...connection, authorization });
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          connection.close(CLOSE_CODES.unauthorized, error.message.slice(0, 120));
+          return;
+        }
+        if ((viewer?.userId ?? null) !== connection.userId) {
+          connection.close(CLOSE_CODES.forbidden, 'The new credential belongs to another user.');
+          return;
+        }
+        connection.authorization = authorization;
+        expireWith(connection);
       },
       onSubscribe: async (ctx, _id, payload) => {
         const connection = bySocket.get(ctx.extra.socket);
