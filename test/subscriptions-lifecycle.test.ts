@@ -31,11 +31,18 @@ async function listenerPid(target: TestServer): Promise<number | undefined> {
 }
 
 /** A raw WebSocket on /graphql speaking graphql-transport-ws: resolves with the HTTP status of a refused upgrade, or the socket. */
-function rawSocket(target: TestServer): Promise<{ socket?: WebSocket; status?: number }> {
+function rawSocket(target: TestServer, headers: Record<string, string> = {}): Promise<{ socket?: WebSocket; status?: number; body?: Promise<string> }> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${target.baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const socket = new WebSocket(`${target.baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
     socket.once('open', () => resolve({ socket }));
-    socket.once('unexpected-response', (_request, response) => resolve({ status: response.statusCode ?? 0 }));
+    socket.once('unexpected-response', (_request, response) => {
+      const body = new Promise<string>((done) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => done(text));
+      });
+      resolve({ status: response.statusCode ?? 0, body });
+    });
     socket.once('error', reject);
   });
 }
@@ -77,6 +84,15 @@ describe('the LISTEN connection', () => {
     expect(updates.results[0]?.data?.['productUpdated']).toEqual({ id: gid('Product', product), stock: 7 });
     await ws.dispose();
     await until(() => server.app.live.streams === 0, 'the stream to close');
+  });
+});
+
+describe('the upgrade request', () => {
+  it("meets the request hooks: a bad Authorization header is answered 401 UNAUTHENTICATED, never upgraded", async () => {
+    const refused = await rawSocket(server, { authorization: 'Bearer not-a-token' });
+    expect(refused.status).toBe(401);
+    expect(JSON.parse((await refused.body) ?? '{}')).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
+    await until(() => server.app.live.connections.size === 0, 'no live connection');
   });
 });
 
