@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 
 import { generateSigningJwks } from '../src/auth/signing-keys.js';
 import type { CategoryRow } from '../src/modules/categories/category.table.js';
+import type { UserRow } from '../src/modules/users/user.table.js';
 import { createAccount, createApiKey, type Account } from './helpers/auth.js';
 import { sseSubscribe, until, wsClient, type Collected, type WsClient } from './helpers/live.js';
 import { gid, missingId, seeder } from './helpers/seed.js';
@@ -35,10 +36,10 @@ function client(authorization?: string): WsClient {
 
 const bearer = (account: Account) => `Bearer ${account.accessToken}`;
 
-/** A checkout by a fresh customer: an order change every `myOrderUpdates`/`mySales` subscriber hears. */
-async function someOrderChange(): Promise<string> {
+/** A checkout by a fresh customer of a product of `seller`: a sale their mySales hears. */
+async function saleOf(seller: UserRow): Promise<string> {
   const buyer = await createAccount(server);
-  const product = await seeder(server.db).product({ category });
+  const product = await seeder(server.db).product({ category, seller });
   const res = await server.graphql<{ checkout: { orders: Array<{ id: string }> | null } }>(
     CHECKOUT,
     { input: { items: [{ productId: gid('Product', product), quantity: 1 }] } },
@@ -47,6 +48,17 @@ async function someOrderChange(): Promise<string> {
   const id = res.body.data?.checkout.orders?.[0]?.id;
   if (!id) throw new Error(`checkout failed: ${JSON.stringify(res.body)}`);
   return id;
+}
+
+/** A change of one of `customer`'s orders, made by an admin (the customer may no longer sign in): their myOrderUpdates hears it. */
+async function changeOrderOf(customer: Account): Promise<void> {
+  const order = await seeder(server.db).order({ customer: customer.user, items: [{ product: await seeder(server.db).product({ category }) }] });
+  const paid = await server.graphql<{ markOrderPaid: { userErrors: unknown[] } }>(
+    'mutation ($input: MarkOrderPaidInput!) { markOrderPaid(input: $input) { userErrors { code } } }',
+    { input: { orderId: gid('Order', order), expectedVersion: order.version } },
+    { headers: { ...admin.headers, 'idempotency-key': randomUUID() } },
+  );
+  expect(paid.body.data?.markOrderPaid.userErrors).toEqual([]);
 }
 
 /** The account's access token re-signed to expire in `seconds` (same session, same token version). */
@@ -141,7 +153,7 @@ describe('every event checks the subscriber as they are now', () => {
     await until(() => server.app.live.streams === 1, 'the stream');
     const out = await server.graphql('mutation { logOut(input: {}) { userErrors { code } } }', {}, { headers: customer.headers });
     expect(out.body.errors).toBeUndefined();
-    await someOrderChange();
+    await changeOrderOf(customer);
     await ordered(updates, 'the end of the stream');
     expect(updates.errorCodes).toEqual(['UNAUTHENTICATED']);
     expect(updates.completed).toBe(true);
@@ -155,7 +167,7 @@ describe('every event checks the subscriber as they are now', () => {
     await until(() => server.app.live.streams === 1, 'the stream');
     const demoted = await server.graphql('mutation ($input: SetUserRoleInput!) { setUserRole(input: $input) { userErrors { code } } }', { input: { userId: gid('User', seller.user), role: 'CUSTOMER' } }, { headers: admin.headers });
     expect(demoted.body.errors).toBeUndefined();
-    await someOrderChange();
+    await saleOf(seller.user);
     await ordered(sales, 'the end of the stream');
     expect(sales.results.filter((result) => result.data)).toEqual([]);
     expect(sales.errorCodes).toEqual(['FORBIDDEN']);
@@ -168,7 +180,7 @@ describe('every event checks the subscriber as they are now', () => {
     await until(() => server.app.live.streams === 1, 'the stream');
     const gone = await server.graphql('mutation ($input: DeactivateUserInput!) { deactivateUser(input: $input) { userErrors { code } } }', { input: { userId: gid('User', customer.user) } }, { headers: admin.headers });
     expect(gone.body.errors).toBeUndefined();
-    await someOrderChange();
+    await changeOrderOf(customer);
     await ordered(updates, 'the end of the stream');
     expect(updates.errorCodes).toEqual(['UNAUTHENTICATED']);
     await until(() => server.app.live.streams === 0, 'the stream to close');

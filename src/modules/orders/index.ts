@@ -8,7 +8,12 @@ import { getOrder } from './order.service.js';
 
 declare module '../../scope/change-feed.js' {
   interface ChangeKinds {
-    order: { id: string };
+    /**
+     * The parties' ids let live updates keep only the subscribers an order
+     * change concerns before reading it for each (absent: every subscriber
+     * of a list reads it again).
+     */
+    order: { id: string; customerId?: string; sellerId?: string };
   }
 }
 

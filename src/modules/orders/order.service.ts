@@ -246,7 +246,7 @@ export async function transitionOrder(
           metadata: { from: current.status, to: transition.to, version: order.version },
         });
       }
-      await recordChanges(unit, { entity: 'order', id: orderId });
+      await recordChanges(unit, { entity: 'order', id: orderId, customerId: order.customer_id, sellerId: order.seller_id });
       return { order, userErrors: [] };
     },
     { rerunnable: true },

@@ -22,12 +22,17 @@ export const orderSubscriptions: SubscriptionResolvers<OrderScope> = {
       return liveField(ctx, 'orderUpdated', 'order', (change) => change.id === orderId, (scope) => getOrder(scope, orderId));
     },
   },
+  // A change that names its parties reaches only theirs; each event still reads the order as the subscriber may see it.
   myOrderUpdates: {
-    subscribe: (_root, _args, ctx) =>
-      liveField(ctx, 'myOrderUpdates', 'order', () => true, (scope, change) => getOrderAsParty(scope, change.id, 'customer')),
+    subscribe: (_root, _args, ctx) => {
+      const userId = ctx.viewer?.userId;
+      return liveField(ctx, 'myOrderUpdates', 'order', (change) => change.customerId === undefined || change.customerId === userId, (scope, change) => getOrderAsParty(scope, change.id, 'customer'));
+    },
   },
   mySales: {
-    subscribe: (_root, _args, ctx) =>
-      liveField(ctx, 'mySales', 'order', () => true, (scope, change) => getOrderAsParty(scope, change.id, 'seller')),
+    subscribe: (_root, _args, ctx) => {
+      const userId = ctx.viewer?.userId;
+      return liveField(ctx, 'mySales', 'order', (change) => change.sellerId === undefined || change.sellerId === userId, (scope, change) => getOrderAsParty(scope, change.id, 'seller'));
+    },
   },
 };
