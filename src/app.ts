@@ -94,6 +94,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     authorizeOperation: permitted?.authorizeOperation,
     log: logger,
     feeds: responseCache ? [responseCache] : [],
+    ...(trusted ? { trusted } : {}),
   });
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({

@@ -4,10 +4,14 @@
  * connections and message size, and shutdown (what main.ts runs on
  * SIGTERM) closing every socket with 1001 while the listener closes last.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 import WebSocket from 'ws';
 
+import { documentHash } from '../src/limits/trusted-documents.js';
 import type { CategoryRow } from '../src/modules/categories/category.table.js';
 import { createAccount } from './helpers/auth.js';
 import { sseSubscribe, until, wsClient, type WsClient } from './helpers/live.js';
@@ -93,6 +97,27 @@ describe('the upgrade request', () => {
     expect(refused.status).toBe(401);
     expect(JSON.parse((await refused.body) ?? '{}')).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
     await until(() => server.app.live.connections.size === 0, 'no live connection');
+  });
+});
+
+describe('trusted documents (TRUSTED_DOCUMENTS_FILE)', () => {
+  it('lets only listed subscription documents open a stream, like queries over HTTP', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'live-trusted-'));
+    const file = path.join(dir, 'trusted.json');
+    writeFileSync(file, JSON.stringify({ [documentHash(PRODUCT_UPDATED)]: PRODUCT_UPDATED }));
+    const trusted = await startTestServer({ shareDatabaseOf: server, env: { TRUSTED_DOCUMENTS_FILE: file } });
+    try {
+      const id = gid('Product', await seeder(server.db).product({ category }));
+      const listed = sseSubscribe(trusted, PRODUCT_UPDATED, { id });
+      expect(await listed.status).toBe(200);
+      listed.close();
+      const other = sseSubscribe(trusted, 'subscription ($id: ID!) { productUpdated(id: $id) { id title } }', { id });
+      expect(await other.status).toBe(400);
+      expect((await other.refusal)?.errors?.[0]?.extensions?.['code']).toBe('DOCUMENT_NOT_TRUSTED');
+    } finally {
+      await trusted.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -48,6 +48,7 @@ import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { inputHygieneRule } from '../graphql/input-hygiene.js';
 import { requestedCost } from '../limits/cost.js';
 import { checkDocumentText, checkRequestJson, documentLimitRules, queryTooComplex } from '../limits/query-limits.js';
+import { documentHash, type TrustedDocuments } from '../limits/trusted-documents.js';
 import type { AppLoaders } from '../modules/registry.js';
 import { RequestStats } from '../observability/request-stats.js';
 import type { Change } from '../scope/change-feed.js';
@@ -83,6 +84,8 @@ export interface LiveOperationsOptions {
   limits: SubscriptionLimits;
   knownDirectives: ReadonlySet<string>;
   introspection: boolean;
+  /** Trusted-documents mode (TRUSTED_DOCUMENTS_FILE): only listed documents subscribe, as over HTTP. */
+  trusted?: TrustedDocuments;
 }
 
 export interface SubscriptionRequest {
@@ -183,6 +186,7 @@ export class LiveOperations {
     const variables = request.variables ?? {};
     if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) throw appError('BAD_REQUEST', '`variables` must be an object.');
     const operationName = typeof request.operationName === 'string' ? request.operationName : undefined;
+    if (this.options.trusted && !this.options.trusted.has(documentHash(request.query))) throw appError('DOCUMENT_NOT_TRUSTED');
     const tooBig = checkDocumentText(request.query, { ...queryLimits, knownDirectives: this.options.knownDirectives }) ?? checkRequestJson('variables', variables);
     if (tooBig) throw tooBig;
     let document: DocumentNode;

@@ -14,6 +14,7 @@ import type { AuthRuntime } from '../auth/runtime.js';
 import type { Config } from '../config/config.js';
 import { poolOf } from '../db/connection.js';
 import type { Database } from '../db/database.js';
+import type { TrustedDocuments } from '../limits/trusted-documents.js';
 import { requestError } from '../errors/errors.js';
 import { createLoaders, type AppLoaders } from '../modules/registry.js';
 import type { Change, ChangeFeed } from '../scope/change-feed.js';
@@ -42,6 +43,8 @@ export interface LiveUpdatesOptions {
   log: ScopeLogger;
   /** Other feeds that hear every committed change on this instance (the response cache). */
   feeds: readonly ChangeFeed[];
+  /** Trusted-documents mode: only listed documents subscribe. */
+  trusted?: TrustedDocuments;
 }
 
 /** Every feed, in order: each hears the committed changes once. */
@@ -99,6 +102,7 @@ export class LiveUpdates {
       limits: { perConnection: config.subscriptions.maxPerConnection, perUser: config.subscriptions.maxPerUser },
       knownDirectives,
       introspection: config.graphqlIntrospection,
+      ...(this.options.trusted ? { trusted: this.options.trusted } : {}),
     });
     return this.operations;
   }
