@@ -95,6 +95,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     log: logger,
     feeds: responseCache ? [responseCache] : [],
     ...(trusted ? { trusted } : {}),
+    limiter: costLimiter,
   });
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({

@@ -121,6 +121,28 @@ describe('trusted documents (TRUSTED_DOCUMENTS_FILE)', () => {
   });
 });
 
+describe('query-cost budgets', () => {
+  it('charge each subscribe its requested cost, and refuse one over the budget with RATE_LIMITED', async () => {
+    const budgeted = await startTestServer({ shareDatabaseOf: server, env: { RATE_LIMIT_BUDGET: '5', QUERY_MAX_COST: '5' } });
+    try {
+      const id = gid('Product', await seeder(server.db).product({ category }));
+      const statuses: number[] = [];
+      let refusal;
+      while (statuses.length < 10 && !statuses.includes(429)) {
+        const stream = sseSubscribe(budgeted, PRODUCT_UPDATED, { id });
+        statuses.push(await stream.status);
+        if (statuses.at(-1) === 429) refusal = await stream.refusal;
+        stream.close();
+      }
+      expect(statuses[0]).toBe(200);
+      expect(statuses.at(-1)).toBe(429);
+      expect(refusal?.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
+    } finally {
+      await budgeted.close();
+    }
+  });
+});
+
 describe('abuse', () => {
   it('refuses 1,000 subscribe messages on one socket beyond the per-connection cap, each with its code, and keeps serving', async () => {
     const product = await seeder(server.db).product({ category });

@@ -47,6 +47,9 @@ import { formatError, originalError } from '../errors/format.js';
 import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { inputHygieneRule } from '../graphql/input-hygiene.js';
 import { requestedCost } from '../limits/cost.js';
+import type { CostLimiter } from '../limits/cost-limiter.js';
+import { principalOf } from '../limits/cost.plugin.js';
+import { countRateLimitRefusal } from '../observability/metrics.js';
 import { checkDocumentText, checkRequestJson, documentLimitRules, queryTooComplex } from '../limits/query-limits.js';
 import { documentHash, type TrustedDocuments } from '../limits/trusted-documents.js';
 import type { AppLoaders } from '../modules/registry.js';
@@ -86,6 +89,8 @@ export interface LiveOperationsOptions {
   introspection: boolean;
   /** Trusted-documents mode (TRUSTED_DOCUMENTS_FILE): only listed documents subscribe, as over HTTP. */
   trusted?: TrustedDocuments;
+  /** The query-cost budgets: a subscribe is charged its requested cost, like an operation over HTTP. */
+  limiter?: CostLimiter;
 }
 
 export interface SubscriptionRequest {
@@ -212,6 +217,7 @@ export class LiveOperations {
 
     const args = { schema, document, variableValues: variables as Record<string, unknown>, operationName };
     const context = this.context(connection, viewer);
+    await this.charge(context, cost);
     // Ended by the client (complete), the connection closing, or the server shutting down.
     const ended = new AbortController();
     const live = this.liveOperation(connection, AbortSignal.any([connection.signal, ended.signal]), { document, operation, variables });
@@ -226,6 +232,24 @@ export class LiveOperations {
       liveMetrics.subscriptions.dec({ field });
     };
     return { ok: true, args: { ...args, contextValue: context }, stream: endable(this.events(source, live, args, field, release), ended) };
+  }
+
+  /** Takes a subscribe's requested cost from the caller's budget (events are not charged); RATE_LIMITED when it does not fit. */
+  private async charge(context: GraphQLContext<AppLoaders>, cost: number): Promise<void> {
+    const { limiter } = this.options;
+    if (!limiter) return;
+    let result;
+    try {
+      result = await limiter.charge(principalOf(context), cost);
+    } catch (error) {
+      context.log.error({ err: error }, 'query-cost limiter failed; subscription runs uncharged');
+      return;
+    }
+    if (result.allowed) return;
+    countRateLimitRefusal('operation_cost');
+    throw new AppError('RATE_LIMITED', `This subscription costs ${cost} points and ${result.remaining} are left in this window; retry after ${result.retryAfterSeconds} s.`, {
+      retryAfterSeconds: result.retryAfterSeconds,
+    });
   }
 
   private liveOperation(

@@ -14,6 +14,7 @@ import type { AuthRuntime } from '../auth/runtime.js';
 import type { Config } from '../config/config.js';
 import { poolOf } from '../db/connection.js';
 import type { Database } from '../db/database.js';
+import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { TrustedDocuments } from '../limits/trusted-documents.js';
 import { requestError } from '../errors/errors.js';
 import { createLoaders, type AppLoaders } from '../modules/registry.js';
@@ -45,6 +46,8 @@ export interface LiveUpdatesOptions {
   feeds: readonly ChangeFeed[];
   /** Trusted-documents mode: only listed documents subscribe. */
   trusted?: TrustedDocuments;
+  /** The query-cost budgets, charged once per subscribe. */
+  limiter?: CostLimiter;
 }
 
 /** Every feed, in order: each hears the committed changes once. */
@@ -103,6 +106,7 @@ export class LiveUpdates {
       knownDirectives,
       introspection: config.graphqlIntrospection,
       ...(this.options.trusted ? { trusted: this.options.trusted } : {}),
+      ...(this.options.limiter ? { limiter: this.options.limiter } : {}),
     });
     return this.operations;
   }
