@@ -29,6 +29,8 @@ export interface LiveOperation {
    * selection in the same fresh scope.
    */
   eventScope(): Promise<Scope>;
+  /** Told when a change produced no event (the subscriber may not see the object now). */
+  skipped(): void;
 }
 
 const operations = new WeakMap<object, LiveOperation>();
@@ -74,5 +76,6 @@ async function* payloads<F extends string, K extends keyof ChangeKinds, L, T>(
     const eventScope = (await live.eventScope()) as Scope<L>;
     const value = await read(eventScope, change);
     if (value !== null) yield { [field]: value } as Record<F, T>;
+    else live.skipped();
   }
 }

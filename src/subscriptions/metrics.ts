@@ -23,7 +23,7 @@ export const liveMetrics = {
   }),
   events: new Counter({
     name: 'live_events_total',
-    help: 'Subscription events, by field and outcome: sent, or ended (a refusal ended the stream).',
+    help: 'Subscription events, by field and outcome: sent, skipped (the subscriber may not see the object now), or ended (a refusal ended the stream).',
     labelNames: ['field', 'outcome'] as const,
     registers: [registry],
   }),

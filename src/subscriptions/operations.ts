@@ -220,12 +220,12 @@ export class LiveOperations {
     await this.charge(context, cost);
     // Ended by the client (complete), the connection closing, or the server shutting down.
     const ended = new AbortController();
-    const live = this.liveOperation(connection, AbortSignal.any([connection.signal, ended.signal]), { document, operation, variables });
+    const field = rootFieldName(operation);
+    const live = this.liveOperation(connection, AbortSignal.any([connection.signal, ended.signal]), field, { document, operation, variables });
     attachLive(context, live);
     const source = await createSourceEventStream({ ...args, contextValue: context });
     if (!(Symbol.asyncIterator in source)) return refusal((source.errors ?? []).map(formatted));
 
-    const field = rootFieldName(operation);
     liveMetrics.subscriptions.inc({ field });
     const release = () => {
       releaseSlots();
@@ -255,6 +255,7 @@ export class LiveOperations {
   private liveOperation(
     connection: LiveConnection,
     signal: AbortSignal,
+    field: string,
     operation: { document: DocumentNode; operation: OperationDefinitionNode; variables: unknown },
   ): LiveOperation & { current: GraphQLContext<AppLoaders> | undefined; heardAt: number } {
     const { hub, authorizeOperation } = this.options;
@@ -285,6 +286,10 @@ export class LiveOperations {
         }
         live.current = context;
         return context;
+      },
+      skipped: () => {
+        live.current = undefined;
+        liveMetrics.events.inc({ field, outcome: 'skipped' });
       },
     };
     return live;
