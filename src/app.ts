@@ -33,6 +33,7 @@ import type { AppLoaders } from './modules/registry.js';
 import { observabilityPlugin } from './observability/graphql-observability.js';
 import type { Logger } from './observability/logger.js';
 import type { RequestStats } from './observability/request-stats.js';
+import { LiveUpdates } from './subscriptions/setup.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 import type { ScopeDeps } from './scope/scope.js';
 
@@ -89,6 +90,18 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     log: logger,
   });
   if (responseCache) collectCacheTags(schema);
+  // Subscriptions (src/subscriptions/): committed changes reach every instance over LISTEN/NOTIFY.
+  const live = new LiveUpdates({
+    config,
+    db,
+    auth,
+    schema,
+    authorizeOperation: permitted?.authorizeOperation,
+    log: logger,
+    feeds: responseCache ? [responseCache] : [],
+    ...(trusted ? { trusted } : {}),
+    limiter: costLimiter,
+  });
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
     // Execution: graphql-jit through Apollo's `gateway` option, its only executor seam (src/graphql/executor.ts), or graphql-js.
@@ -160,6 +173,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       keyPrefix: 'payment-webhook',
       ...(redis ? { redis } : {}),
     }),
+    live,
     idempotency: {
       ...(permitted ? { authorizeOperation: permitted.authorizeOperation } : {}),
       sealer: createResponseSealer(auth.keys),
@@ -179,6 +193,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     await responseCache?.close();
     if (!options.auth) await auth.close();
     if (redis) await closeRedisClient(redis);
+    // Last: the connection that hears other instances' changes.
+    await live.close();
   });
 
   return app;

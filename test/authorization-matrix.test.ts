@@ -17,7 +17,7 @@
  *     (for mutations) nothing changed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { isNonNullType, isObjectType, type GraphQLSchema } from 'graphql';
+import { isNonNullType, isObjectType, OperationTypeNode, type GraphQLSchema } from 'graphql';
 
 import { errorCodes } from '../src/errors/codes.js';
 import { permissions } from '../src/authz/permissions.js';
@@ -39,6 +39,7 @@ import {
   type CallerName,
   type Data,
   type MatrixRow,
+  type Outcome,
 } from './authorization/kit.js';
 import { ordersRows } from './authorization/orders.rows.js';
 import { paymentsRows } from './authorization/payments.rows.js';
@@ -47,6 +48,7 @@ import { reviewsRows } from './authorization/reviews.rows.js';
 import { usersRows } from './authorization/users.rows.js';
 import { webhooksRows } from './authorization/webhooks.rows.js';
 import { wishlistsRows } from './authorization/wishlists.rows.js';
+import { sseSubscribe } from './helpers/live.js';
 import { startTestServer } from './helpers/server.js';
 import { seeder } from './helpers/seed.js';
 
@@ -56,18 +58,36 @@ let schema: GraphQLSchema;
 const ROW_FILES: Array<Record<string, MatrixRow>> = [baseRows, accountsRows, auditRows, categoriesRows, ordersRows, paymentsRows, productsRows, reviewsRows, usersRows, wishlistsRows, webhooksRows];
 const MATRIX: Record<string, MatrixRow> = ROW_FILES.reduce<Record<string, MatrixRow>>((all, rows) => ({ ...all, ...rows }), {});
 
-function rootField(operation: string): { root: 'Query' | 'Mutation'; field: string } {
+type Root = 'Query' | 'Mutation' | 'Subscription';
+
+function rootField(operation: string): { root: Root; field: string } {
   const [root, field] = operation.split('.');
-  if ((root !== 'Query' && root !== 'Mutation') || !field) throw new Error(`bad matrix row name ${operation}`);
+  if ((root !== 'Query' && root !== 'Mutation' && root !== 'Subscription') || !field) throw new Error(`bad matrix row name ${operation}`);
   return { root, field };
 }
 
 function isNonNullRoot(operation: string): boolean {
   const { root, field } = rootField(operation);
-  const type = root === 'Query' ? schema.getQueryType() : schema.getMutationType();
+  const type = schema.getRootType(root === 'Query' ? OperationTypeNode.QUERY : root === 'Mutation' ? OperationTypeNode.MUTATION : OperationTypeNode.SUBSCRIPTION);
   const definition = type?.getFields()[field];
   if (!definition) throw new Error(`${operation} is not in the schema`);
   return isNonNullType(definition.type);
+}
+
+/**
+ * A subscription cell, over Server-Sent Events: 'ok' opens the stream
+ * (then closed), a refusal answers the code and its status and opens none.
+ */
+async function expectSubscription(document: string, variables: Record<string, unknown>, headers: Record<string, string>, expected: Outcome): Promise<void> {
+  const stream = sseSubscribe(server, document, variables, headers);
+  const status = await stream.status;
+  if (expected === 'ok' || expected === 'null') {
+    stream.close();
+    expect({ expected, status }).toEqual({ expected: 'ok', status: 200 });
+    return;
+  }
+  expect((await stream.refusal)?.errors?.map((error) => error.extensions?.['code'])).toEqual([expected]);
+  expect(status).toBe(expected === 'FORBIDDEN' ? 403 : errorCodes[expected].status);
 }
 
 /** Shared callers for the rows that do not change the caller's own account. */
@@ -118,11 +138,12 @@ describe('the permission map', () => {
 });
 
 describe('the operation matrix', () => {
-  it('has exactly one row per Query and Mutation field of the schema', () => {
+  it('has exactly one row per Query, Mutation and Subscription field of the schema', () => {
     expect(ROW_FILES.flatMap((rows) => Object.keys(rows)).length).toBe(Object.keys(MATRIX).length);
     const rootFields = [
       ...Object.keys(schema.getQueryType()?.getFields() ?? {}).map((field) => `Query.${field}`),
       ...Object.keys(schema.getMutationType()?.getFields() ?? {}).map((field) => `Mutation.${field}`),
+      ...Object.keys(schema.getSubscriptionType()?.getFields() ?? {}).map((field) => `Subscription.${field}`),
     ].sort();
     expect(Object.keys(MATRIX).sort()).toEqual(rootFields);
   });
@@ -142,6 +163,10 @@ describe('the operation matrix', () => {
           const caller = row.freshCaller ? await makeCaller(callerName) : shared.get(callerName);
           if (!caller) throw new Error(`no shared caller ${callerName}`);
           const arranged = (await row.arrange?.(caller)) ?? {};
+          if (rootField(operation).root === 'Subscription') {
+            await expectSubscription(row.document, arranged.variables ?? {}, { ...caller.headers, ...arranged.headers }, expected);
+            return;
+          }
           const res = await server.graphql<Data>(row.document, arranged.variables ?? {}, { headers: { ...caller.headers, ...arranged.headers } });
 
           if (expected === 'ok' || expected === 'null') {

@@ -40,15 +40,15 @@ async function get(query: string, headers: Record<string, string>): Promise<RawR
 }
 
 describe('subscriptions', () => {
-  const SUBSCRIPTION = JSON.stringify({ query: 'subscription OnProduct { productAdded { id } }' });
+  const SUBSCRIPTION = JSON.stringify({ query: 'subscription OnOrders { myOrderUpdates { id } }' });
 
-  it('refuses a subscription operation with 400 SUBSCRIPTION_NOT_SUPPORTED, never a 500', async () => {
+  it('refuses a subscription sent as a plain POST with 400 SUBSCRIPTION_NOT_SUPPORTED naming both transports, never a 500', async () => {
     const res = await post(SUBSCRIPTION, { accept: MODERN_ACCEPT });
     expect(res.status).toBe(400);
     expect(res.contentType).toBe(GRAPHQL_RESPONSE_JSON);
     expect(res.body.errors).toEqual([
       {
-        message: expect.stringMatching(/^Subscriptions are not offered over HTTP/),
+        message: expect.stringMatching(/^Subscriptions are not served over plain HTTP: open a WebSocket to \/graphql .* POST to \/graphql\/stream/),
         extensions: { code: 'SUBSCRIPTION_NOT_SUPPORTED', requestId: res.headers.get('x-request-id') },
       },
     ]);

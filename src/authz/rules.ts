@@ -90,6 +90,14 @@ export const canReadOrders = rule({ cache: 'contextual' })((_parent, _args, ctx:
   return true;
 });
 
+/** A seller's sales (and any for admins): signed in as a SELLER or ADMIN; an API key needs `orders:read`. */
+export const canReadSales = rule({ cache: 'contextual' })((_parent, _args, ctx: GraphQLContext) => {
+  if (!ctx.viewer) return unauthenticated();
+  if (ctx.viewer.role !== 'SELLER' && ctx.viewer.role !== 'ADMIN') return forbidden('Only sellers follow their sales.');
+  if (ctx.viewer.scopes !== null && !ctx.viewer.scopes.has('orders:read')) return forbidden('This API key lacks the orders:read scope.');
+  return true;
+});
+
 /**
  * Buying and fulfilling: signed in; an API key needs `orders:write`. Any role
  * may buy; which orders a caller may cancel, ship or deliver is the service's

@@ -159,6 +159,14 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       maxBytes: values.RESPONSE_CACHE_MAX_BYTES,
       redisPrefix: values.RESPONSE_CACHE_REDIS_PREFIX,
     },
+    subscriptions: {
+      maxPerConnection: values.SUBSCRIPTIONS_MAX_PER_CONNECTION,
+      maxPerUser: values.SUBSCRIPTIONS_MAX_PER_USER,
+      maxConnectionsPerIp: values.SUBSCRIPTIONS_MAX_CONNECTIONS_PER_IP,
+      maxMessageBytes: values.SUBSCRIPTIONS_MAX_MESSAGE_BYTES,
+      keepAliveMs: values.SUBSCRIPTIONS_KEEPALIVE_MS,
+      bufferEvents: values.SUBSCRIPTIONS_BUFFER_EVENTS,
+    },
     metrics: { token: values.METRICS_TOKEN, port: values.METRICS_PORT, host: values.METRICS_HOST },
     tracing: {
       exporter: values.OTEL_SDK_DISABLED ? 'none' : values.OTEL_TRACES_EXPORTER,

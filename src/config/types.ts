@@ -108,6 +108,15 @@ export interface Config {
     /** How long an order waits for its payment before the system cancels it. */
     orderPaymentTtlMinutes: number;
   };
+  /** Live updates: GraphQL subscriptions over WebSocket and Server-Sent Events. */
+  subscriptions: {
+    maxPerConnection: number;
+    maxPerUser: number;
+    maxConnectionsPerIp: number;
+    maxMessageBytes: number;
+    keepAliveMs: number;
+    bufferEvents: number;
+  };
   /** `GET /metrics` (Prometheus): off when neither a token nor a port is set. */
   metrics: {
     /** Bearer token required to scrape; unset: no token asked. */

@@ -21,6 +21,7 @@ export const SECTIONS = [
   'Persisted and trusted documents',
   'Payments',
   'Response cache',
+  'Live updates',
   'Metrics',
   'Tracing',
   'Job worker',

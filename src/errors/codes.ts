@@ -64,7 +64,23 @@ export const errorCodes = {
   SUBSCRIPTION_NOT_SUPPORTED: {
     status: 400,
     level: 'info',
-    message: 'Subscriptions are not offered over HTTP (this API has no subscription operations yet); send a query or a mutation.',
+    message:
+      'Subscriptions are not served over plain HTTP: open a WebSocket to /graphql (graphql-transport-ws) or POST to /graphql/stream with Accept: text/event-stream (Server-Sent Events).',
+  },
+  SUBSCRIPTION_NOT_FOUND: {
+    status: 404,
+    level: 'info',
+    message: 'Nothing with this id is visible to you: a missing object and one you may not see are refused alike.',
+  },
+  SUBSCRIPTION_LIMIT_REACHED: {
+    status: 429,
+    level: 'warn',
+    message: 'Too many live subscriptions or connections: end some before opening more.',
+  },
+  SUBSCRIPTION_TOO_SLOW: {
+    status: 429,
+    level: 'warn',
+    message: 'The subscription fell too far behind the changes it follows and was dropped; subscribe again.',
   },
   UNAUTHENTICATED: { status: 401, level: 'info', message: 'Authentication is required, or the credentials are invalid.' },
   FORBIDDEN: { status: 200, level: 'warn', message: 'You are not allowed to perform this operation.' },

@@ -31,9 +31,8 @@ export function responsePlugin(): ApolloServerPlugin<GraphQLContext> {
       return {
         async didResolveOperation({ contextValue, operationName, operation }) {
           contextValue.stats.operationName = operationName ?? undefined;
-          // graphql-js validates a subscription against a schema without a
-          // Subscription type and only fails at execution, as a 500: it is the
-          // client's mistake, so it is refused here with a code.
+          // Subscriptions run over WebSocket and Server-Sent Events (src/subscriptions/); over plain HTTP
+          // they are the client's mistake, refused with a code that names both transports.
           if (operation?.operation === OperationTypeNode.SUBSCRIPTION) throw appError('SUBSCRIPTION_NOT_SUPPORTED');
         },
         async didEncounterErrors({ contextValue, errors }) {

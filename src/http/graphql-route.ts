@@ -23,6 +23,7 @@
  */
 import type { ApolloServer } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
+import type { WebSocket } from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import type { ResponseCache } from '../cache/response-cache.js';
@@ -43,6 +44,8 @@ export interface GraphQLRouteOptions {
   trusted?: TrustedDocuments;
   /** The shared cache of anonymous query responses (src/cache/), unless it is off. */
   cache?: ResponseCache;
+  /** Speaks graphql-transport-ws on a GET /graphql that asks to upgrade (src/subscriptions/ws.ts). */
+  wsHandler?: (this: FastifyInstance, socket: WebSocket, request: FastifyRequest) => void;
 }
 
 /** The methods /graphql serves; anything else is 405 with this list in `Allow`. */
@@ -308,16 +311,16 @@ export function registerGraphQLRoute(app: FastifyInstance, options: GraphQLRoute
     },
   });
 
-  app.route({
-    method: [...GRAPHQL_METHODS],
+  const route = {
     url: '/graphql',
-    preValidation: async (request, reply) => {
+    preValidation: async (request: FastifyRequest, reply: FastifyReply) => {
       const refusal = checkRequest(request, options);
       if (refusal) return sendRefusal(request, reply, refusal);
       // A stored anonymous response: answered before authentication, Apollo and the database.
       if (options.cache && (await options.cache.serve(request, reply))) return reply;
+      return undefined;
     },
-    handler: async function (request, reply) {
+    handler: async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
       // The integration types its handler for a route whose reply is a string; this route also answers refusals.
       type HandlerArgs = Parameters<typeof handler>;
       options.cache?.prepare(request);
@@ -326,7 +329,10 @@ export function registerGraphQLRoute(app: FastifyInstance, options: GraphQLRoute
       const normalised = normaliseResponse(request, reply, body);
       return options.cache ? options.cache.complete(request, reply, normalised) : normalised;
     },
-  });
+  };
+  // GET separately: with live updates on, a GET that asks to upgrade becomes a WebSocket (src/subscriptions/ws.ts).
+  app.route({ method: 'GET', ...route, ...(options.wsHandler ? { wsHandler: options.wsHandler } : {}) });
+  app.route({ method: 'POST', ...route });
 
   app.route({
     method: ['PUT', 'PATCH', 'DELETE'],

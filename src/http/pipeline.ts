@@ -38,6 +38,7 @@ import { createLoaders, eventSinks, type AppLoaders } from '../modules/registry.
 import type { ScopeDeps } from '../scope/scope.js';
 import { registerHttpObservability } from '../observability/http-observability.js';
 import { RequestStats } from '../observability/request-stats.js';
+import type { LiveUpdates } from '../subscriptions/setup.js';
 import { registerGraphQLRoute } from './graphql-route.js';
 import { registerSecurityHeaders, sendHttpError } from './hardening.js';
 import { registerMediaTypeNegotiation } from './media-type.js';
@@ -56,6 +57,8 @@ export interface PipelineParts {
   responseCache: ResponseCache | undefined;
   /** The per-IP budget of POST /webhooks/payments (PAYMENT_WEBHOOK_LIMIT_PER_IP a minute). */
   paymentWebhookLimiter: CostLimiter;
+  /** Subscriptions over WebSocket and SSE (src/subscriptions/), and the change feed that reaches every instance. */
+  live: LiveUpdates | undefined;
 }
 
 /** One step of the pipeline: its name (as docs/ARCHITECTURE.md lists it) and what it registers. */
@@ -138,11 +141,12 @@ export const PIPELINE: readonly Stage[] = [
     },
   },
   {
-    // The viewer of the request, and the change feed (the response cache) its units of work report to.
+    // The viewer of the request, and the change feed its units of work report to (the response cache, live updates).
     name: 'authentication',
     // The same dependencies serve the in-process job worker's scopes (app.scopeDeps, src/main.ts).
-    register: (app, { config, db, auth, responseCache }) => {
-      const deps: ScopeDeps<AppLoaders> = { db, auth, createLoaders, eventSinks, webhooks: config.webhooks, ...(responseCache ? { changes: responseCache } : {}) };
+    register: (app, { config, db, auth, responseCache, live }) => {
+      const changes = live?.changes ?? responseCache;
+      const deps: ScopeDeps<AppLoaders> = { db, auth, createLoaders, eventSinks, webhooks: config.webhooks, ...(changes ? { changes } : {}) };
       app.decorate('scopeDeps', deps);
       return registerAuthentication(app, deps);
     },
@@ -210,20 +214,27 @@ export const PIPELINE: readonly Stage[] = [
     // The payment provider's signed webhook: its own raw-body parser and body limit, a per-IP
     // budget (onRequest), the Standard Webhooks signature; no authentication, CSRF or Idempotency-Key.
     name: 'payment webhook',
-    register: (app, { config, db, auth, responseCache, paymentWebhookLimiter }) =>
-      registerPaymentWebhookRoute(app, {
-        secret: config.payments.webhookSecret,
-        limiter: paymentWebhookLimiter,
-        deps: { db, auth, createLoaders, ...(responseCache ? { changes: responseCache } : {}) },
-      }),
+    // Its scopes take the request's dependencies (the authentication stage's), so a payment's
+    // order moves reach the webhooks' event sink and live updates like any other.
+    register: (app, { config, paymentWebhookLimiter }) =>
+      registerPaymentWebhookRoute(app, { secret: config.payments.webhookSecret, limiter: paymentWebhookLimiter, deps: app.scopeDeps }),
+  },
+  {
+    // WebSocket upgrades (@fastify/websocket; GET /graphql takes its handler below), the cap of live
+    // connections per IP (onRequest), POST /graphql/stream (Server-Sent Events), the 1001 at shutdown.
+    name: 'live updates',
+    register: async (app, { schema, live }) => {
+      await live?.register(app, new Set(schema.getDirectives().map((directive) => directive.name)));
+    },
   },
   {
     // preValidation: the query limits (size, tokens, directives, trusted documents), then the
     // response cache, then Apollo (whose plugins apply the cost limit).
     name: 'GraphQL route',
-    register: (app, { config, schema, apollo, trusted, responseCache }) =>
+    register: (app, { config, schema, apollo, trusted, responseCache, live }) =>
       registerGraphQLRoute(app, {
         apollo,
+        ...(live?.wsHandler ? { wsHandler: live.wsHandler } : {}),
         limits: config.queryLimits,
         knownDirectives: new Set(schema.getDirectives().map((directive) => directive.name)),
         ...(trusted ? { trusted } : {}),

@@ -82,6 +82,12 @@ export interface Drain {
   readonly connections: number;
   /** Runs steps 1 to 3; resolves when no connection is left (or after the deadline). */
   shutdown(options: ShutdownOptions): Promise<ShutdownReport>;
+  /**
+   * Adds a step run once the listener has closed, before running requests
+   * are waited for: long-lived connections (WebSockets, event streams) end
+   * themselves there, by `deadline` (ms since the epoch).
+   */
+  onListenerClosed(step: (deadline: number) => Promise<void>): void;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -97,6 +103,7 @@ export function registerDrain(app: FastifyInstance): Drain {
   const sockets = new Set<Socket>();
   /** When a connection was last accepted or ended. */
   let lastActivityAt = 0;
+  const listenerClosedSteps: ((deadline: number) => Promise<void>)[] = [];
 
   app.server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -155,6 +162,9 @@ export function registerDrain(app: FastifyInstance): Drain {
     get connections() {
       return sockets.size;
     },
+    onListenerClosed(step) {
+      listenerClosedSteps.push(step);
+    },
     async shutdown({ delayMs, timeoutMs }) {
       const signalAt = Date.now();
       const deadline = signalAt + timeoutMs;
@@ -168,6 +178,7 @@ export function registerDrain(app: FastifyInstance): Drain {
       NetServer.prototype.close.call(app.server);
       const listenerClosedAfterMs = Date.now() - signalAt;
       app.log.info({ listenerClosedAfterMs, inFlight, connections: sockets.size }, 'shutting down: listener closed');
+      for (const step of listenerClosedSteps) await step(deadline).catch((error: unknown) => app.log.error({ err: error }, 'shutting down: a step failed'));
 
       // Requests running finish. Connections still open once none runs (and none was accepted or
       // ended for a moment) belong to clients quiet since the delay began: closed now, by Node's

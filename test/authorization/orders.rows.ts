@@ -86,4 +86,26 @@ export const ordersRows: Record<string, MatrixRow> = {
   'Mutation.refundOrder': orderTransitionRow('refundOrder', 'RefundOrderInput', 'PAID', 'REFUNDED', 'admin',
     expect6('UNAUTHENTICATED',  'FORBIDDEN',  'FORBIDDEN',  'ok',  'FORBIDDEN',  'FORBIDDEN')),
 
+  // Subscriptions run over Server-Sent Events here: 'ok' is a stream opened, a refusal opens none.
+  'Subscription.orderUpdated': {
+    document: 'subscription ($id: ID!) { orderUpdated(id: $id) { id } }',
+    arrange: async (caller) => {
+      const seed = seeder(server.db);
+      const own = caller.account?.user ?? (await seed.user());
+      const asSeller = caller.name === 'seller';
+      const product = await seed.product({ seller: asSeller ? own : await seed.user({ role: 'SELLER' }), category });
+      const order = await seed.order({ customer: asSeller ? await seed.user() : own, items: [{ product }] });
+      return { variables: { id: gid('Order', order) } };
+    },
+    expected: expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'ok'),
+  },
+  'Subscription.myOrderUpdates': {
+    document: 'subscription { myOrderUpdates { id } }',
+    expected: expect6('UNAUTHENTICATED',  'ok',         'ok',         'ok',  'FORBIDDEN',  'ok'),
+  },
+  // Sales are followed by sellers (and admins); the keys of the matrix belong to customers.
+  'Subscription.mySales': {
+    document: 'subscription { mySales { id } }',
+    expected: expect6('UNAUTHENTICATED',  'FORBIDDEN',  'ok',         'ok',  'FORBIDDEN',  'FORBIDDEN'),
+  },
 };

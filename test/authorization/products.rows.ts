@@ -94,4 +94,9 @@ export const productsRows: Record<string, MatrixRow> = {
     'ACTIVE', true, (id) => ({ productId: id }), { deleted: false },
   ),
 
+  'Subscription.productUpdated': {
+    document: 'subscription ($id: ID!) { productUpdated(id: $id) { id } }',
+    arrange: () => ({ variables: { id: gid('Product', activeProduct) } }),
+    expected: expect6('ok',               'ok',         'ok',         'ok',  'ok',         'FORBIDDEN'),
+  },
 };

@@ -2,7 +2,7 @@
 import { expect } from '@jest/globals';
 
 import { gid, seeder } from '../helpers/seed.js';
-import { type CallerName, category, expect6, type MatrixRow, noUserErrors, type Outcome, server } from './kit.js';
+import { activeProduct, type CallerName, category, expect6, type MatrixRow, noUserErrors, type Outcome, server } from './kit.js';
 
 /**
  * A review write on a fresh review written by the caller (or the key's owner;
@@ -76,4 +76,9 @@ export const reviewsRows: Record<string, MatrixRow> = {
     true, (id) => ({ reviewId: id }), { deleted: false },
     expect6('UNAUTHENTICATED',  'FORBIDDEN',  'FORBIDDEN',  'ok',  'FORBIDDEN',  'FORBIDDEN'),
   ),
+  'Subscription.reviewAdded': {
+    document: 'subscription ($id: ID!) { reviewAdded(productId: $id) { id } }',
+    arrange: () => ({ variables: { id: gid('Product', activeProduct) } }),
+    expected: expect6('ok',               'ok',         'ok',         'ok',  'ok',         'FORBIDDEN'),
+  },
 };

@@ -167,9 +167,9 @@ describe('Apollo Client 4', () => {
     expect(result.data?.products.edges).toHaveLength(1);
   });
 
-  it('answers a subscription with a coded refusal', async () => {
+  it('answers a subscription sent over its HTTP link with a coded refusal', async () => {
     const apollo = client();
-    const subscription = apollo.subscribe({ query: gql('subscription OnProduct { productAdded { id } }') });
+    const subscription = apollo.subscribe({ query: gql('subscription OnOrders { myOrderUpdates { id } }') });
     const error = await new Promise<ErrorLike | undefined>((resolve) => {
       subscription.subscribe({ next: (result) => resolve(result.error), error: resolve, complete: () => resolve(undefined) });
     });

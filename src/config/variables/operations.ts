@@ -47,6 +47,43 @@ export const OPERATIONS_VARIABLES = {
     about: 'Redis store: prefix of its keys, so deployments (or test runs) sharing one Redis stay apart.',
   }),
 
+  // --- Live updates (subscriptions)
+  SUBSCRIPTIONS_MAX_PER_CONNECTION: setting({
+    section: 'Live updates',
+    schema: integer(1, 10_000),
+    default: 25,
+    about: 'Most subscriptions open at once on one WebSocket; one more is refused with `SUBSCRIPTION_LIMIT_REACHED`.',
+  }),
+  SUBSCRIPTIONS_MAX_PER_USER: setting({
+    section: 'Live updates',
+    schema: integer(1, 100_000),
+    default: 100,
+    about: 'Most subscriptions open at once for one user on one instance, over every connection and transport.',
+  }),
+  SUBSCRIPTIONS_MAX_CONNECTIONS_PER_IP: setting({
+    section: 'Live updates',
+    schema: integer(1, 1_000_000),
+    default: 200,
+    about: 'Most live connections (WebSockets and event streams) from one IP address on one instance; one more is answered 429.',
+  }),
+  SUBSCRIPTIONS_MAX_MESSAGE_BYTES: setting({
+    section: 'Live updates',
+    schema: integer(1_024, 16_777_216),
+    default: 131_072,
+    about: 'Largest WebSocket message accepted from a client; a larger one closes the socket with 1009.',
+  }),
+  SUBSCRIPTIONS_KEEPALIVE_MS: setting({
+    section: 'Live updates',
+    schema: integer(0, 600_000),
+    default: 12_000,
+    about: 'WebSocket ping interval; a client that does not answer a ping within the same time is disconnected. 0 turns pings off.',
+  }),
+  SUBSCRIPTIONS_BUFFER_EVENTS: setting({
+    section: 'Live updates',
+    schema: integer(1, 100_000),
+    default: 100,
+    about: 'Changes queued per subscription while its earlier events are still being sent; a subscription that falls further behind is dropped with `SUBSCRIPTION_TOO_SLOW` (`live_changes_dropped_total`).',
+  }),
   // --- Metrics
   METRICS_TOKEN: optional({
     section: 'Metrics',

@@ -1713,6 +1713,66 @@ export type SignUpInput = {
   refreshTokenDelivery?: InputMaybe<RefreshTokenDelivery>;
 };
 
+/**
+ * The root of live updates, served over WebSocket (`graphql-transport-ws` at `/graphql`) and Server-Sent Events
+ * (`POST /graphql/stream`), never over plain HTTP. Each event is the object as the subscriber may see it when the
+ * event is sent: an event they may no longer see is skipped, and a subscriber who may no longer subscribe gets a
+ * coded error that ends the stream.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Each of the viewer's own orders (as customer) when it is placed or changes. */
+  myOrderUpdates: Order;
+  /** Each order of the viewer's sales (as seller) when it is placed or changes: never another seller's. */
+  mySales: Order;
+  /**
+   * The order each time it changes (payment, shipping, delivery, cancellation, refund). For its customer, its
+   * seller and admins; any other caller is refused exactly like for an order that does not exist
+   * (`SUBSCRIPTION_NOT_FOUND`). API keys need `orders:read`.
+   */
+  orderUpdated: Order;
+  /**
+   * The product each time it changes (price, stock, status). Open to anonymous callers for visible products; a
+   * product that becomes hidden to the subscriber (draft, archived or deleted) sends nothing more.
+   */
+  productUpdated: Product;
+  /** Each review written for the product after the subscription started (edits and deletions are not sent). */
+  reviewAdded: Review;
+};
+
+
+/**
+ * The root of live updates, served over WebSocket (`graphql-transport-ws` at `/graphql`) and Server-Sent Events
+ * (`POST /graphql/stream`), never over plain HTTP. Each event is the object as the subscriber may see it when the
+ * event is sent: an event they may no longer see is skipped, and a subscriber who may no longer subscribe gets a
+ * coded error that ends the stream.
+ */
+export type SubscriptionOrderUpdatedArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * The root of live updates, served over WebSocket (`graphql-transport-ws` at `/graphql`) and Server-Sent Events
+ * (`POST /graphql/stream`), never over plain HTTP. Each event is the object as the subscriber may see it when the
+ * event is sent: an event they may no longer see is skipped, and a subscriber who may no longer subscribe gets a
+ * coded error that ends the stream.
+ */
+export type SubscriptionProductUpdatedArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * The root of live updates, served over WebSocket (`graphql-transport-ws` at `/graphql`) and Server-Sent Events
+ * (`POST /graphql/stream`), never over plain HTTP. Each event is the object as the subscriber may see it when the
+ * event is sent: an event they may no longer see is skipped, and a subscriber who may no longer subscribe gets a
+ * coded error that ends the stream.
+ */
+export type SubscriptionReviewAddedArgs = {
+  productId: Scalars['ID']['input'];
+};
+
 /** Input of `updateCategory`. Omitted (or null) fields keep their value. */
 export type UpdateCategoryInput = {
   /** The category. */
@@ -2335,6 +2395,7 @@ export type ResolversTypes = {
   ShipOrderPayload: ResolverTypeWrapper<Omit<ShipOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   SignUpInput: SignUpInput;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UpdateCategoryInput: UpdateCategoryInput;
   UpdateCategoryPayload: ResolverTypeWrapper<Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversTypes['Category']> }>;
   UpdateProductInput: UpdateProductInput;
@@ -2471,6 +2532,7 @@ export type ResolversParentTypes = {
   ShipOrderPayload: Omit<ShipOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   SignUpInput: SignUpInput;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   UpdateCategoryInput: UpdateCategoryInput;
   UpdateCategoryPayload: Omit<UpdateCategoryPayload, 'category'> & { category?: Maybe<ResolversParentTypes['Category']> };
   UpdateProductInput: UpdateProductInput;
@@ -2933,6 +2995,14 @@ export type ShipOrderPayloadResolvers<ContextType = GraphQLContext, ParentType e
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  myOrderUpdates?: SubscriptionResolver<ResolversTypes['Order'], "myOrderUpdates", ParentType, ContextType>;
+  mySales?: SubscriptionResolver<ResolversTypes['Order'], "mySales", ParentType, ContextType>;
+  orderUpdated?: SubscriptionResolver<ResolversTypes['Order'], "orderUpdated", ParentType, ContextType, RequireFields<SubscriptionOrderUpdatedArgs, 'id'>>;
+  productUpdated?: SubscriptionResolver<ResolversTypes['Product'], "productUpdated", ParentType, ContextType, RequireFields<SubscriptionProductUpdatedArgs, 'id'>>;
+  reviewAdded?: SubscriptionResolver<ResolversTypes['Review'], "reviewAdded", ParentType, ContextType, RequireFields<SubscriptionReviewAddedArgs, 'productId'>>;
+};
+
 export type UpdateCategoryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UpdateCategoryPayload'] = ResolversParentTypes['UpdateCategoryPayload']> = {
   category?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -3107,6 +3177,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Session?: SessionResolvers<ContextType>;
   SetUserRolePayload?: SetUserRolePayloadResolvers<ContextType>;
   ShipOrderPayload?: ShipOrderPayloadResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   UpdateCategoryPayload?: UpdateCategoryPayloadResolvers<ContextType>;
   UpdateProductPayload?: UpdateProductPayloadResolvers<ContextType>;
   UpdateProfilePayload?: UpdateProfilePayloadResolvers<ContextType>;

@@ -185,7 +185,7 @@ export async function checkout(scope: Scope<OrderLoaders & ProductLoaders>, inpu
         })),
       );
       for (const order of orders) unit.loaders.orderById.prime(order.id, order);
-      await recordChanges(unit, ...orders.map((order) => ({ entity: 'order' as const, id: order.id })));
+      await recordChanges(unit, ...orders.map((order) => ({ entity: 'order' as const, id: order.id, customerId: order.customer_id, sellerId: order.seller_id })));
       await recordEvent(unit, ...orders.map((order) => ({ type: 'order.created' as const, data: { orderId: order.id }, audience: [order.customer_id, order.seller_id] })));
       return { orders, userErrors: [] };
     },

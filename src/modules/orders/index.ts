@@ -10,7 +10,12 @@ import type { OrderCancelReason } from './order.table.js';
 
 declare module '../../scope/change-feed.js' {
   interface ChangeKinds {
-    order: { id: string };
+    /**
+     * The parties' ids let live updates keep only the subscribers an order
+     * change concerns before reading it for each (absent: every subscriber
+     * of a list reads it again).
+     */
+    order: { id: string; customerId?: string; sellerId?: string };
   }
 }
 

@@ -1,6 +1,6 @@
 import { allow, and } from '../../authz/shield-lib.js';
 
-import { canReadOrders, canWriteOrders, isAdmin, isSelf } from '../../authz/rules.js';
+import { canReadOrders, canReadSales, canWriteOrders, isAdmin, isSelf } from '../../authz/rules.js';
 
 const payload = { order: allow, userErrors: allow };
 
@@ -16,6 +16,12 @@ export const orderPermissions = {
   User: {
     orders: and(isSelf, canReadOrders),
     sales: and(isSelf, canReadOrders),
+  },
+  // Which orders reach a subscriber is the service's call, event by event (as for Query.order).
+  Subscription: {
+    orderUpdated: canReadOrders,
+    myOrderUpdates: canReadOrders,
+    mySales: canReadSales,
   },
   Mutation: {
     checkout: canWriteOrders,

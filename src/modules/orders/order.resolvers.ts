@@ -6,6 +6,7 @@ import type { UserLoaders } from '../users/user.loaders.js';
 import { getUser } from '../users/user.service.js';
 import { checkout } from './checkout.service.js';
 import type { OrderLoaders } from './order.loaders.js';
+import { orderSubscriptions } from './order.subscriptions.js';
 import { getOrder, getOrderItemProduct, getOrderItems, listOrdersOf, transitionOrder, type OrderTransitionName } from './order.service.js';
 
 type OrderScope = Scope<OrderLoaders & ProductLoaders & UserLoaders>;
@@ -23,6 +24,7 @@ export const orderResolvers: Resolvers<OrderScope> = {
     orders: (user, args, ctx) => listOrdersOf(ctx, user.id, 'customer', args),
     sales: (user, args, ctx) => listOrdersOf(ctx, user.id, 'seller', args),
   },
+  Subscription: orderSubscriptions,
   Mutation: {
     checkout: (_root, { input }, ctx) =>
       checkout(ctx, {

@@ -37,6 +37,18 @@ export async function getOrder(scope: Scope<OrderLoaders>, id: string): Promise<
   return order && mayReadOrder(scope.viewer, order) ? order : null;
 }
 
+/**
+ * An order the viewer reads as one party of it: as its customer (their own
+ * orders) or as its seller (their sales); `null` otherwise, and when they
+ * may not read it at all. Used by the live updates of those lists.
+ */
+export async function getOrderAsParty(scope: Scope<OrderLoaders>, id: string, party: 'customer' | 'seller'): Promise<OrderRow | null> {
+  const order = await getOrder(scope, id);
+  if (!order || !scope.viewer) return null;
+  const partyId = party === 'customer' ? order.customer_id : order.seller_id;
+  return partyId === scope.viewer.userId ? order : null;
+}
+
 /** An order's lines, batched with every other order of the request (one statement per batch). */
 export function getOrderItems(scope: Scope<OrderLoaders>, order: OrderRow): Promise<OrderItemRow[]> {
   return scope.loaders.orderItemsByOrderId.load(order.id);
@@ -214,7 +226,7 @@ export async function applyTransition(
       metadata: { ...author.metadata, from: current.status, to: transition.to, version: order.version },
     });
   }
-  await recordChanges(unit, { entity: 'order', id: current.id });
+  await recordChanges(unit, { entity: 'order', id: current.id, customerId: current.customer_id, sellerId: current.seller_id });
   // The business event, for the order's customer and seller, handed to the event sinks before COMMIT.
   await recordEvent(unit, orderEvent(name, order, author.cancelReason ?? cancelReason(author.actorId, order)));
   return order;

@@ -10,6 +10,10 @@ export const productPermissions = {
     products: and(canReadCatalog, includeDeletedOnlyForAdmins),
     product: canReadCatalog,
   },
+  // Each event is read again through getProduct: a product hidden from the subscriber sends nothing.
+  Subscription: {
+    productUpdated: canReadCatalog,
+  },
   Mutation: {
     createProduct: canWriteCatalog,
     updateProduct: canWriteCatalog,

@@ -1,6 +1,8 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
 import { selectsField, selectsPath } from '../../graphql/selection.js';
+import { appError } from '../../errors/errors.js';
+import { liveField } from '../../scope/live.js';
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
 import type { CategoryRow } from '../categories/category.table.js';
@@ -32,6 +34,16 @@ export function decodeProductFilter<F extends ProductFilterInput>(filter: F | nu
 }
 
 export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders & UserLoaders>> = {
+  Subscription: {
+    productUpdated: {
+      // Each event reads the product again as the subscriber may see it then: once hidden (draft, archived, deleted) nothing is sent.
+      subscribe: async (_root, { id }, ctx) => {
+        const productId = idOfType(id, 'Product');
+        if (!(await getProduct(ctx, productId))) throw appError('SUBSCRIPTION_NOT_FOUND');
+        return liveField(ctx, 'productUpdated', 'product', (change) => change.id === productId, (scope) => getProduct(scope, productId));
+      },
+    },
+  },
   Query: {
     products: (_root, args, ctx, info) =>
       listProducts(

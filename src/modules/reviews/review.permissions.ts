@@ -1,11 +1,15 @@
 import { allow } from '../../authz/shield-lib.js';
 
-import { canWriteReviews, isAdmin, isReviewAuthorOrAdmin } from '../../authz/rules.js';
+import { canReadCatalog, canWriteReviews, isAdmin, isReviewAuthorOrAdmin } from '../../authz/rules.js';
 
 const payload = { review: allow, userErrors: allow };
 
 /** Which review a write may touch (the author's own; any for an admin deleting or restoring) is decided in the service. */
 export const reviewPermissions = {
+  // Each event is read again through the reviews and products services (a hidden product or deleted review sends nothing).
+  Subscription: {
+    reviewAdded: canReadCatalog,
+  },
   Mutation: {
     createReview: canWriteReviews,
     updateReview: canWriteReviews,

@@ -1,16 +1,35 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
-import { idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
+import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
+import { appError } from '../../errors/errors.js';
+import { liveField, liveOf } from '../../scope/live.js';
 import type { Scope } from '../../scope/scope.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import { getProduct } from '../products/product.service.js';
 import { getUser } from '../users/user.service.js';
 import type { ReviewLoaders } from './review.loaders.js';
-import { canReview, createReview, deleteReview, listDeletedProductReviews, listProductReviews, restoreReview, updateReview } from './review.service.js';
+import { canReview, createReview, getReviewAddedSince, deleteReview, listDeletedProductReviews, listProductReviews, restoreReview, updateReview } from './review.service.js';
 
 const reviewId = (id: string) => idOfTypeOrNull(id, 'Review', 'input.reviewId');
 
 export const reviewResolvers: Resolvers<Scope<ProductLoaders & UserLoaders & ReviewLoaders>> = {
+  Subscription: {
+    reviewAdded: {
+      subscribe: async (_root, { productId }, ctx) => {
+        const id = idOfType(productId, 'Product');
+        if (!(await getProduct(ctx, id))) throw appError('SUBSCRIPTION_NOT_FOUND');
+        const since = liveOf(ctx).startedAt;
+        // A review is sent once: when it is first seen live after the subscription started.
+        const sent = new Set<string>();
+        return liveField(ctx, 'reviewAdded', 'review', (change) => change.productId === id, async (scope, change) => {
+          if (sent.has(change.id)) return null;
+          const review = await getReviewAddedSince(scope, change.id, id, since);
+          if (review) sent.add(review.id);
+          return review;
+        });
+      },
+    },
+  },
   Mutation: {
     createReview: (_root, { input }, ctx) => createReview(ctx, { ...input, productId: idOfTypeOrNull(input.productId, 'Product', 'input.productId') }),
     updateReview: (_root, { input }, ctx) => updateReview(ctx, { ...input, reviewId: reviewId(input.reviewId) }),

@@ -40,6 +40,16 @@ export async function getReview(ctx: Scope<ReviewLoaders>, id: string): Promise<
   return review && isReviewVisible(review) ? review : null;
 }
 
+/**
+ * A review of `productId` written at or after `since`, as the viewer may see
+ * it (the review live and its product visible to them); `null` otherwise.
+ */
+export async function getReviewAddedSince(ctx: Scope<ReviewLoaders & ProductLoaders>, id: string, productId: string, since: Date): Promise<ReviewRow | null> {
+  const review = await getReview(ctx, id);
+  if (!review || review.product_id !== productId || new Date(review.created_at).getTime() < since.getTime()) return null;
+  return (await getProduct(ctx, productId)) ? review : null;
+}
+
 function reviewPageRequest(args: ReviewListArgs) {
   const order = args.orderBy ?? { field: 'CREATED_AT', direction: 'DESC' };
   return parsePageRequest(args, { name: order.field, kind: REVIEW_SORTS[order.field].kind, direction: order.direction });

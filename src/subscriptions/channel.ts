@@ -1,0 +1,152 @@
+/**
+ * Changes between instances over PostgreSQL LISTEN/NOTIFY. After a unit of
+ * work commits, the change feed hands its changes here (`publish`): they go
+ * out as NOTIFY payloads of identifiers only (`{entity, id}`, never row
+ * data; each payload under NOTIFY_MAX_BYTES). Every instance, this one
+ * included, hears them on one dedicated connection that does nothing but
+ * LISTEN, and fans them out to its own subscribers (src/subscriptions/hub.ts).
+ *
+ * The listening connection is a plain client of the pool's target (not a
+ * pool connection: it must stay open, and a transaction-mode pooler would
+ * not deliver notifications). When it drops (database restart, network) it
+ * reconnects by itself with exponential backoff; changes committed while it
+ * was away are lost, not replayed (subscribers re-read the current row on
+ * the next change).
+ */
+import type { Kysely } from 'kysely';
+import pg from 'pg';
+
+import type { Database } from '../db/database.js';
+import type { ScopeLogger } from '../scope/scope.js';
+import type { Change, ChangeFeed } from '../scope/change-feed.js';
+import { notify } from './channel.repository.js';
+
+/** PostgreSQL refuses payloads of 8000 bytes or more; changes are batched below this. */
+export const NOTIFY_MAX_BYTES = 7_900;
+export const CHANNEL = 'marketplace_changes';
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+
+/** Batches of changes, each serialised under NOTIFY_MAX_BYTES. */
+export function notifyPayloads(changes: readonly Change[]): string[] {
+  const payloads: string[] = [];
+  let batch: string[] = [];
+  let size = 2;
+  for (const change of changes) {
+    const text = JSON.stringify(change);
+    if (batch.length > 0 && size + text.length + 1 > NOTIFY_MAX_BYTES) {
+      payloads.push(`[${batch.join(',')}]`);
+      batch = [];
+      size = 2;
+    }
+    batch.push(text);
+    size += text.length + 1;
+  }
+  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`);
+  return payloads;
+}
+
+function isChangeList(value: unknown): value is Change[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'object' && item !== null && typeof (item as { entity?: unknown }).entity === 'string' && typeof (item as { id?: unknown }).id === 'string');
+}
+
+export interface ChannelOptions {
+  /** The pool: publishes go through it (after commit). */
+  db: Kysely<Database>;
+  /** Connection settings of the listening client (the pool's own). */
+  connection: pg.ClientConfig;
+  log: ScopeLogger;
+  /** Receives the changes heard, in commit order. */
+  onChanges: (changes: Change[]) => void;
+  /** Called with `true` when the listener is (back) up, `false` when it is down. */
+  onListening?: (up: boolean) => void;
+}
+
+export class ChangeChannel implements ChangeFeed {
+  private client: pg.Client | undefined;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs = BACKOFF_MIN_MS;
+  private listeningNow = false;
+
+  constructor(private readonly options: ChannelOptions) {}
+
+  get listening(): boolean {
+    return this.listeningNow;
+  }
+
+  /** Announces committed changes to every instance. A failure is logged: the write has committed already. */
+  async publish(changes: readonly Change[]): Promise<void> {
+    try {
+      for (const payload of notifyPayloads(changes)) await notify(this.options.db, CHANNEL, payload);
+    } catch (error) {
+      this.options.log.warn({ err: error, changes: changes.length }, 'live updates: could not announce committed changes');
+    }
+  }
+
+  /** Opens the listening connection; resolves once LISTEN runs or the first attempt failed (it keeps retrying). */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  /** Closes the listening connection for good (last, at shutdown). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    this.setListening(false);
+    await client?.end().catch(() => undefined);
+  }
+
+  private setListening(up: boolean): void {
+    if (this.listeningNow === up) return;
+    this.listeningNow = up;
+    this.options.onListening?.(up);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ ...this.options.connection, application_name: 'marketplace-api live updates' });
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      if (this.client === client) this.client = undefined;
+      this.setListening(false);
+      client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.options.log.warn({ err: error, retryInMs: this.backoffMs }, 'live updates: listening connection lost; reconnecting');
+      this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    };
+    client.on('error', fail);
+    client.on('end', () => fail(new Error('connection ended')));
+    client.on('notification', (message) => {
+      if (message.channel !== CHANNEL || !message.payload) return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(message.payload);
+      } catch {
+        return;
+      }
+      if (isChangeList(parsed)) this.options.onChanges(parsed);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (this.closed || failed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.setListening(true);
+    this.options.log.info('live updates: listening for committed changes');
+  }
+}
