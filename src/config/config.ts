@@ -179,6 +179,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       concurrency: values.WORKER_CONCURRENCY,
       pollIntervalMs: values.WORKER_POLL_INTERVAL_MS,
       shutdownTimeoutMs: values.WORKER_SHUTDOWN_TIMEOUT_MS,
+      recoveryIntervalMs: values.WORKER_RECOVERY_INTERVAL_MS,
     },
   };
 }

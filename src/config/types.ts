@@ -143,6 +143,8 @@ export interface WorkerConfig {
   pollIntervalMs: number;
   /** On SIGTERM, how long running jobs may take to finish before they are released for a later run. */
   shutdownTimeoutMs: number;
+  /** How often a worker looks for jobs locked by a worker that died (src/jobs/recovery.ts). */
+  recoveryIntervalMs: number;
 }
 
 export interface QueryLimitsConfig {

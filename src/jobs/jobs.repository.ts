@@ -54,7 +54,7 @@ export interface QueueDepth {
   ready: number;
   /** Waiting for their time: scheduled for later, or a retry backing off. */
   scheduled: number;
-  /** Taken by a worker (running, or held by a worker that died until its lock expires). */
+  /** Taken by a worker (running, or held by a worker that died until another releases it: src/jobs/recovery.ts). */
   locked: number;
   /** Out of attempts: kept with their last error, never run again. */
   failed: number;
@@ -74,4 +74,37 @@ export async function countJobsByState(db: Kysely<Database>): Promise<QueueDepth
     locked: Number(row?.locked ?? 0),
     failed: Number(row?.failed ?? 0),
   };
+}
+
+/** The advisory-lock key of a worker pool's lease (`locked_by` of its jobs is the pool's id). */
+const leaseKey = (poolId: string) => `graphile-worker-pool:${poolId}`;
+
+/**
+ * Takes the lease of a worker pool: a session advisory lock on `db`'s one
+ * connection, held while that connection lives. PostgreSQL drops it when the
+ * session ends, with the process that held it (src/jobs/recovery.ts).
+ */
+export async function takeWorkerLease(db: Kysely<Database>, poolId: string): Promise<void> {
+  await sql`SELECT pg_advisory_lock(hashtextextended(${leaseKey(poolId)}, 0))`.execute(db);
+}
+
+/**
+ * Releases the jobs (and named queues) locked by worker pools whose lease is
+ * gone, in one transaction `trx`: a pool is dead when its lease can be taken
+ * (`pg_try_advisory_xact_lock`, given back at commit). Only pools with a job
+ * locked more than `graceSeconds` ago are looked at, so a pool that has just
+ * started and not yet taken its lease is left alone. The released jobs are
+ * due at once (graphile-worker's `force_unlock_workers`). Returns the dead
+ * pools' ids.
+ */
+export async function releaseDeadWorkers(trx: Kysely<Database>, graceSeconds: number): Promise<string[]> {
+  const found = await sql<{ locked_by: string }>`
+    SELECT locked_by FROM (
+      SELECT DISTINCT locked_by FROM graphile_worker._private_jobs
+       WHERE locked_by IS NOT NULL AND locked_at < now() - make_interval(secs => ${graceSeconds})
+    ) AS holders
+     WHERE pg_try_advisory_xact_lock(hashtextextended('graphile-worker-pool:' || locked_by, 0))`.execute(trx);
+  const dead = found.rows.map((row) => row.locked_by);
+  if (dead.length > 0) await sql`SELECT graphile_worker.force_unlock_workers(${dead}::text[])`.execute(trx);
+  return dead;
 }

@@ -22,6 +22,7 @@ import { tracer } from '../observability/tracing.js';
 import { buildScope, type ScopeDeps } from '../scope/scope.js';
 import { JOB_META_KEY, type JobMeta } from './enqueue.js';
 import { makeLastAttempt } from './jobs.repository.js';
+import { watchDeadWorkers, workerLease } from './recovery.js';
 import { parseSchedules } from './schedules.js';
 import { systemSchedules, systemTasks } from './system-tasks.js';
 import type { JobInfo, Schedule, TaskDefinition } from './task.js';
@@ -32,7 +33,7 @@ export interface JobWorkerOptions {
   log: Logger;
   /** A direct connection (not through a transaction pooler): the worker LISTENs for new jobs. */
   connectionString: string;
-  config: Pick<WorkerConfig, 'concurrency' | 'pollIntervalMs' | 'shutdownTimeoutMs'>;
+  config: Pick<WorkerConfig, 'concurrency' | 'pollIntervalMs' | 'shutdownTimeoutMs'> & Partial<Pick<WorkerConfig, 'recoveryIntervalMs'>>;
   /** Default: every module's (the registry's) and the cross-cutting ones (./system-tasks.ts). */
   tasks?: ReadonlyMap<string, TaskDefinition<AppLoaders>>;
   /** The crontab: `schedulesFor(config)` in the API and worker processes; tests pass their own (or none). */
@@ -49,6 +50,9 @@ export interface JobWorker {
   /** Resolves when the worker has stopped (after `stop`, or on its own after a fatal error). */
   readonly stopped: Promise<void>;
 }
+
+/** WORKER_RECOVERY_INTERVAL_MS's default, for callers that do not pass the configuration. */
+const DEFAULT_RECOVERY_INTERVAL_MS = 15_000;
 
 /** The host's first external IPv4 address (a job's `request.ip`), else loopback. */
 function hostAddress(): string {
@@ -153,9 +157,12 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
   pgPool.on('error', (error) => options.log.debug({ err: error }, 'job worker: an idle connection ended'));
   // A checked-out connection's error reaches its query (graphile-worker handles it); this keeps it from being unhandled.
   pgPool.on('connect', (client) => client.on('error', (error) => options.log.debug({ err: error }, 'job worker: a connection ended')));
+  // The pool's lease, so that other workers can tell when this process has died (./recovery.ts).
+  const lease = workerLease(options.connectionString, options.log);
   let runner: Runner;
   try {
     runner = await run({
+      events: lease.events,
       pgPool,
       concurrency,
       pollInterval: pollIntervalMs,
@@ -172,9 +179,11 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
       preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
     });
   } catch (error) {
+    await lease.release();
     await pgPool.end();
     throw error;
   }
+  const unwatchDead = watchDeadWorkers(options.deps.db, options.log, options.config.recoveryIntervalMs ?? DEFAULT_RECOVERY_INTERVAL_MS);
   options.log.info({ tasks: [...tasks.keys()], schedules: schedules.length, concurrency }, 'job worker running');
   const stopped = runner.promise.catch((error: unknown) => options.log.error({ err: error }, 'job worker stopped on an error'));
   let stopping: Promise<void> | undefined;
@@ -194,6 +203,8 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
           await runner.kill('shutdown timeout');
         }
         await stopped;
+        await unwatchDead();
+        await lease.release();
         await pgPool.end();
         options.log.info('job worker stopped');
       })();

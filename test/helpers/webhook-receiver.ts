@@ -22,6 +22,8 @@ export type Answer = { status: number; headers?: Record<string, string> } | 'han
 export interface Receiver {
   url: string;
   received: Received[];
+  /** Answers every request held so far (`'hang'`) with `status`; those whose sender has gone are dropped. */
+  release(status: number): void;
   /** Resolves once `count` requests have arrived, or rejects after `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -61,6 +63,12 @@ export async function startReceiver(answer: (n: number) => Answer = () => ({ sta
         });
       }
       return received.slice(0, count);
+    },
+    release(status) {
+      for (const res of hanging) {
+        hanging.delete(res);
+        if (!res.destroyed) res.writeHead(status).end('ok');
+      }
     },
     async close() {
       for (const res of hanging) res.destroy();

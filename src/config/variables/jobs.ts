@@ -38,4 +38,11 @@ export const JOB_VARIABLES = {
     about:
       'On SIGINT/SIGTERM the worker takes no new job and waits this long, in ms, for running jobs to finish; the ones still running are then released (failed with a retry) and run again later, by this worker or another.',
   }),
+  WORKER_RECOVERY_INTERVAL_MS: setting({
+    section: 'Job worker',
+    schema: integer(1_000, 600_000),
+    default: 15_000,
+    about:
+      'How often each worker looks for jobs still locked by a worker process that died (SIGKILL, a crash) and releases them to run again; a worker also looks once when it starts. A worker is dead when its lease (a session advisory lock) is gone; jobs locked in the last 10 s are left alone.',
+  }),
 } as const;
