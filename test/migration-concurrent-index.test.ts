@@ -114,7 +114,7 @@ describe('a migration with transaction = false', () => {
           throw new Error('a later statement failed');
         }
       },
-      down: migration.down!,
+      down: (db) => migration.down!(db),
     };
 
     await expect(migrateToLatest(testDb.db, { ...OPTIONS, migrations: withProbe(flaky) })).rejects.toThrow(`migration failed at ${NAME}`);
