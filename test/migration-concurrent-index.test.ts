@@ -9,6 +9,7 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import pg from 'pg';
 
 import { migrations } from '../migrations/index.js';
+import type { Database } from '../src/db/database.js';
 import { createIndexConcurrently, dropIndexConcurrentlyInMigration, indexValidity } from '../src/db/concurrent-index.js';
 import { migrateToLatest, pendingMigrations, rollbackOne, type MigrationRunOptions, type ProjectMigration } from '../src/db/migrator.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -126,7 +127,7 @@ describe('a migration with transaction = false', () => {
 
   test('createIndexConcurrently refuses to run inside a transaction', async () => {
     await expect(
-      testDb.db.transaction().execute((trx) => createIndexConcurrently(trx, { name: 'cic_probe_email_idx', on: 'ON cic_probe (email)' })),
+      testDb.db.transaction().execute((trx) => createIndexConcurrently<Database>(trx, { name: 'cic_probe_email_idx', on: 'ON cic_probe (email)' })),
     ).rejects.toThrow('CREATE INDEX CONCURRENTLY cic_probe_email_idx cannot run in a transaction: export `const transaction = false` from the migration');
   });
 });

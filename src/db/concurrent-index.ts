@@ -21,7 +21,7 @@ export interface ConcurrentIndex {
 }
 
 /** `valid`, `invalid` (a failed concurrent build's leftover) or `absent`. */
-export async function indexValidity(db: Kysely<unknown>, name: string): Promise<'valid' | 'invalid' | 'absent'> {
+export async function indexValidity<DB>(db: Kysely<DB>, name: string): Promise<'valid' | 'invalid' | 'absent'> {
   const { rows } = await sql<{ valid: boolean }>`
     SELECT i.indisvalid AS valid
       FROM pg_index i
@@ -30,16 +30,16 @@ export async function indexValidity(db: Kysely<unknown>, name: string): Promise<
   return row === undefined ? 'absent' : row.valid ? 'valid' : 'invalid';
 }
 
-export async function dropIndexConcurrently(db: Kysely<unknown>, name: string): Promise<void> {
+export async function dropIndexConcurrently<DB>(db: Kysely<DB>, name: string): Promise<void> {
   await sql`DROP INDEX CONCURRENTLY IF EXISTS ${sql.id(name)}`.execute(db);
 }
 
-function assertOutsideTransaction(db: Kysely<unknown>, what: string): void {
+function assertOutsideTransaction<DB>(db: Kysely<DB>, what: string): void {
   if (db.isTransaction) throw new Error(`${what} cannot run in a transaction: export \`const transaction = false\` from the migration`);
 }
 
 /** Builds the index concurrently; what it did: `built`, `rebuilt` (an invalid leftover was dropped first) or `existed`. */
-export async function createIndexConcurrently(db: Kysely<unknown>, index: ConcurrentIndex): Promise<'built' | 'rebuilt' | 'existed'> {
+export async function createIndexConcurrently<DB>(db: Kysely<DB>, index: ConcurrentIndex): Promise<'built' | 'rebuilt' | 'existed'> {
   assertOutsideTransaction(db, `CREATE INDEX CONCURRENTLY ${index.name}`);
   const before = await indexValidity(db, index.name);
   if (before === 'valid') return 'existed';
@@ -57,7 +57,7 @@ export async function createIndexConcurrently(db: Kysely<unknown>, index: Concur
 }
 
 /** For a `down` that undoes a concurrent build (also outside a transaction). */
-export async function dropIndexConcurrentlyInMigration(db: Kysely<unknown>, name: string): Promise<void> {
+export async function dropIndexConcurrentlyInMigration<DB>(db: Kysely<DB>, name: string): Promise<void> {
   assertOutsideTransaction(db, `DROP INDEX CONCURRENTLY ${name}`);
   await dropIndexConcurrently(db, name);
 }

@@ -1,9 +1,11 @@
 /**
  * `npm run lint:migrations`: captures every migration's SQL on a scratch
  * database and lints it with squawk (src/db/migration-lint.ts). The server is
- * TEST_DATABASE_URL's when set, else a throwaway embedded PostgreSQL (as the
- * test harness starts one; no container: it must take seconds). The captured
- * files stay in .data/migration-sql/ to read.
+ * a throwaway embedded PostgreSQL (as the test harness starts one when no
+ * container runtime answers; no container is tried: the lint must take
+ * seconds), or the one `-- --server-url postgres://...` names (any database
+ * on it; a scratch database is created and dropped). The captured files stay
+ * in .data/migration-sql/ to read.
  */
 import path from 'node:path';
 
@@ -14,8 +16,9 @@ import { describeFinding, captureMigrationSql, lintCapturedMigrations } from './
 const OUT_DIR = path.join('.data', 'migration-sql');
 
 async function withServer<T>(work: (serverUrl: string) => Promise<T>): Promise<{ result: T; server: string }> {
-  const external = process.env['TEST_DATABASE_URL']?.trim();
-  if (external) return { result: await work(external), server: `TEST_DATABASE_URL (${new URL(external).host})` };
+  const flag = process.argv.indexOf('--server-url');
+  const external = flag >= 0 ? process.argv[flag + 1] : undefined;
+  if (external) return { result: await work(external), server: `server ${new URL(external).host}` };
   const { startThrowawayPostgres } = await import('./embedded.js');
   const server = await startThrowawayPostgres({ database: 'postgres', prefix: 'marketplace-miglint-pg-', log: createLogger({ logLevel: 'warn', logFormat: 'json' }) });
   try {

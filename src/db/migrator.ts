@@ -141,12 +141,14 @@ async function runStep(conn: Kysely<unknown>, watcher: BlockerWatcher, name: str
 async function runMigrations<DB>(db: Kysely<DB>, direction: Direction, maxSteps: number, options: MigrationRunOptions): Promise<MigrationResultSet> {
   return db.connection().execute(async (connection) => {
     const conn = connection as unknown as Kysely<unknown>;
-    // Waiting for another run is bounded by the statement timeout only.
-    await sql`SET statement_timeout = ${sql.lit(options.statementTimeoutMs)}`.execute(conn);
-    await sql`SET lock_timeout = 0`.execute(conn);
-    await sql`SELECT pg_advisory_lock(${sql.lit(RUN_LOCK_KEY)})`.execute(conn);
+    let locked = false;
     let watcher: BlockerWatcher | undefined;
     try {
+      // Waiting for another run is bounded by the statement timeout only.
+      await sql`SET statement_timeout = ${sql.lit(options.statementTimeoutMs)}`.execute(conn);
+      await sql`SET lock_timeout = 0`.execute(conn);
+      await sql`SELECT pg_advisory_lock(${sql.lit(RUN_LOCK_KEY)})`.execute(conn);
+      locked = true;
       await sql`SET lock_timeout = ${sql.lit(options.lockTimeoutMs)}`.execute(conn);
       const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(conn);
       const pollMs = options.blockerPollMs ?? Math.max(10, Math.min(250, Math.floor(options.lockTimeoutMs / 4)));
@@ -162,7 +164,8 @@ async function runMigrations<DB>(db: Kysely<DB>, direction: Direction, maxSteps:
       return { results };
     } finally {
       await watcher?.close();
-      await sql`SELECT pg_advisory_unlock(${sql.lit(RUN_LOCK_KEY)})`.execute(conn);
+      if (locked) await sql`SELECT pg_advisory_unlock(${sql.lit(RUN_LOCK_KEY)})`.execute(conn);
+      // The connection goes back to the pool with the pool's settings.
       await sql`RESET lock_timeout`.execute(conn);
       await sql`RESET statement_timeout`.execute(conn);
     }
