@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from './config/config.js';
 import { buildApp } from './app.js';
 import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
-import { migrateToLatest } from './db/migrator.js';
+import { migrateToLatest, migrationRunOptions } from './db/migrator.js';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, seedDemoData } from './db/seed.js';
 import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     await lifecycle.started({ database });
     const { db } = database;
     if (config.migrateOnStart) {
-      const { results } = await migrateToLatest(db);
+      const { results } = await migrateToLatest(db, migrationRunOptions(config));
       logger.info({ applied: results?.map((r) => r.migrationName) ?? [] }, 'database schema is current');
     }
     if (config.seedDemoData) {

@@ -17,7 +17,7 @@ import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { createInvalidationFeed } from './cache/setup.js';
 import { loadConfig } from './config/config.js';
 import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
-import { migrateToLatest } from './db/migrator.js';
+import { migrateToLatest, migrationRunOptions } from './db/migrator.js';
 import { watchQueueDepth } from './jobs/depth.js';
 import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
 import { createLoaders, eventSinks } from './modules/registry.js';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   opened.push(() => tracing.shutdown());
   const database: DatabaseHandle = await openDatabase(config, logger);
   opened.push(() => database.close());
-  if (config.migrateOnStart) await migrateToLatest(database.db);
+  if (config.migrateOnStart) await migrateToLatest(database.db, migrationRunOptions(config));
   const redis: RedisClient | undefined = config.redisUrl ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
   if (redis) opened.push(() => closeRedisClient(redis));
   const auth: AuthRuntime = await createAuthRuntime(config, redis ? { redis } : {});

@@ -86,9 +86,9 @@ describe('migrations on an empty database', () => {
 });
 
 describe('migration registry', () => {
-  test('every file in migrations/ (but index.ts) is registered in migrations/index.ts under its own name, and nothing else is', async () => {
+  test('every file in migrations/ (but index.ts and squawk-exceptions.ts) is registered in migrations/index.ts under its own name, and nothing else is', async () => {
     const files = (await readdir(MIGRATIONS_DIR))
-      .filter((file) => file.endsWith('.ts') && file !== 'index.ts')
+      .filter((file) => file.endsWith('.ts') && file !== 'index.ts' && file !== 'squawk-exceptions.ts')
       .map((file) => file.slice(0, -'.ts'.length))
       .sort();
     expect(files.length).toBeGreaterThan(0);

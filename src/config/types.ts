@@ -48,6 +48,10 @@ export interface Config {
   embeddedPgDir: string;
   embeddedPgPort: number;
   migrateOnStart: boolean;
+  /** Migration runs (src/db/migrator.ts): lock_timeout, its retries, statement_timeout. */
+  migrationLockTimeoutMs: number;
+  migrationLockRetries: number;
+  migrationStatementTimeoutMs: number;
   seedDemoData: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;

@@ -5,7 +5,7 @@
 import { loadConfig } from '../config/config.js';
 import { createLogger } from '../observability/logger.js';
 import { openDatabase } from './bootstrap.js';
-import { migrateToLatest, migrationStatus, rollbackOne } from './migrator.js';
+import { migrateToLatest, migrationRunOptions, migrationStatus, rollbackOne } from './migrator.js';
 import { describeStartupError } from '../startup/startup-errors.js';
 import { seedDemoData } from './seed.js';
 
@@ -23,13 +23,13 @@ async function run(command: Command): Promise<void> {
   try {
     switch (command) {
       case 'migrate': {
-        const { results } = await migrateToLatest(database.db);
+        const { results } = await migrateToLatest(database.db, migrationRunOptions(config));
         const applied = results?.map((r) => r.migrationName) ?? [];
         console.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : 'Already at the latest migration.');
         break;
       }
       case 'rollback': {
-        const { results } = await rollbackOne(database.db);
+        const { results } = await rollbackOne(database.db, migrationRunOptions(config));
         const undone = results?.map((r) => r.migrationName) ?? [];
         console.log(undone.length > 0 ? `Rolled back: ${undone.join(', ')}` : 'Nothing to roll back.');
         break;
@@ -41,7 +41,7 @@ async function run(command: Command): Promise<void> {
         break;
       }
       case 'seed': {
-        await migrateToLatest(database.db);
+        await migrateToLatest(database.db, migrationRunOptions(config));
         const result = await seedDemoData(database.db, log);
         console.log(result.seeded ? `Seeded: ${JSON.stringify(result)}` : 'Database already has users; nothing seeded.');
         break;

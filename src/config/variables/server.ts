@@ -91,6 +91,27 @@ export const SERVER_VARIABLES = {
     default: true,
     about: 'Apply pending migrations at start-up. `/health/ready` answers 503 while any are pending.',
   }),
+  MIGRATION_LOCK_TIMEOUT_MS: setting({
+    section: 'Database',
+    schema: integer(100, 600_000),
+    default: 5_000,
+    about:
+      '`lock_timeout` of every migration statement, in ms: a migration that waits this long for a lock (a busy table) gives up instead of queueing every query behind it, and is started over (`MIGRATION_LOCK_RETRIES`).',
+  }),
+  MIGRATION_LOCK_RETRIES: setting({
+    section: 'Database',
+    schema: integer(0, 20),
+    default: 4,
+    about:
+      'How often a migration that could not take its lock is started over (after 1 s, 2 s, 4 s, ...) before the run fails with a line naming the blocking session.',
+  }),
+  MIGRATION_STATEMENT_TIMEOUT_MS: setting({
+    section: 'Database',
+    schema: integer(1_000, 86_400_000),
+    default: 900_000,
+    about:
+      '`statement_timeout` of every migration statement (a concurrent index build included), and the longest wait for another replica\'s migration run, in ms.',
+  }),
   SEED_DEMO_DATA: setting({
     section: 'Database',
     example: 'true',
