@@ -16,6 +16,8 @@
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 
+import { isDatabaseUnavailable } from '../db/faults.js';
+
 import type { Database } from '../db/database.js';
 import type { ScopeLogger } from '../scope/scope.js';
 import type { Change, ChangeFeed } from '../scope/change-feed.js';
@@ -81,7 +83,9 @@ export class ChangeChannel implements ChangeFeed {
     try {
       for (const payload of notifyPayloads(changes)) await notify(this.options.db, CHANNEL, payload);
     } catch (error) {
-      this.options.log.warn({ err: error, changes: changes.length }, 'live updates: could not announce committed changes');
+      // During a database outage the outage itself is the one warning (src/db/availability.ts).
+      const level = isDatabaseUnavailable(error) ? 'info' : 'warn';
+      this.options.log[level]({ err: error, changes: changes.length }, 'live updates: could not announce committed changes');
     }
   }
 
@@ -117,7 +121,10 @@ export class ChangeChannel implements ChangeFeed {
       this.setListening(false);
       client.end().catch(() => undefined);
       if (this.closed) return;
-      this.options.log.warn({ err: error, retryInMs: this.backoffMs }, 'live updates: listening connection lost; reconnecting');
+      // Once per loss, at info: a database outage is reported once, as a warning, by src/db/availability.ts,
+      // and `live_listener_up` tells a lasting loss; the retries that follow are debug lines.
+      const lost = this.backoffMs === BACKOFF_MIN_MS;
+      this.options.log[lost ? 'info' : 'debug']({ err: error, retryInMs: this.backoffMs }, 'live updates: listening connection lost; reconnecting');
       this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
     };
