@@ -18,7 +18,6 @@ import {
   type DeliveryPatch,
 } from './webhook.repository.js';
 import { webhookSettings } from './webhook.settings.js';
-import type { WebhookEndpointRow, WebhookEventRow } from './webhook.table.js';
 
 /**
  * One attempt of one delivery, in three steps that hold no database
@@ -64,12 +63,12 @@ export async function claimAttempt(scope: Scope, deliveryId: string, claimant: s
 }
 
 /** The body of a stored event; a test message says what it is. */
-function bodyOf(event: WebhookEventRow): string {
+function bodyOf(event: ClaimedDelivery['event']): string {
   return webhookBody(event.type, event.occurred_at, event.type === TEST_EVENT_TYPE ? { message: 'A test message from sendTestWebhook.' } : event.payload);
 }
 
 /** The secrets that sign now: the current one, and the previous one during a rotation's overlap. */
-function signingSecrets(scope: Scope, endpoint: WebhookEndpointRow, now: Date): string[] {
+function signingSecrets(scope: Scope, endpoint: ClaimedDelivery['endpoint'], now: Date): string[] {
   const keys = scope.deps.auth.keys;
   const current = openSecret(keys, endpoint.id, endpoint.secret_sealed);
   const previous =
@@ -125,7 +124,8 @@ export async function recordAttempt(scope: Scope, claim: Claim, result: SendResu
   if (outcome.kind === 'delivered') {
     if (!(await settle({ ...common, status: 'DELIVERED', last_error: null, next_attempt_at: null, delivered_at: new Date() }))) return lost();
     await record(null, null);
-    await markEndpointHealthy(scope.db, endpoint.id);
+    // Ends the endpoint's run of failures; a healthy one at the claim (the usual case) costs no statement.
+    if (endpoint.failing_since !== null) await markEndpointHealthy(scope.db, endpoint.id);
     log.info({ outcome: outcome.kind, statusCode: outcome.statusCode, durationMs: outcome.durationMs }, 'webhook delivered');
     return 'delivered';
   }

@@ -174,32 +174,52 @@ export async function findDeliveriesByIds(db: Kysely<Database>, ids: readonly st
     .execute();
 }
 
+/** What an attempt needs of a claimed delivery, its event and its endpoint. */
 export interface ClaimedDelivery {
-  delivery: WebhookDeliveryRow;
-  event: WebhookEventRow;
-  endpoint: WebhookEndpointRow;
+  delivery: Pick<WebhookDeliveryRow, 'id' | 'attempt_count' | 'schedule_start'>;
+  event: Pick<WebhookEventRow, 'id' | 'type' | 'payload' | 'occurred_at'>;
+  endpoint: Pick<
+    WebhookEndpointRow,
+    'id' | 'url' | 'enabled' | 'disabled_reason' | 'secret_sealed' | 'previous_secret_sealed' | 'previous_secret_expires_at' | 'failing_since'
+  >;
 }
 
 /**
  * Takes the lease of a pending delivery for `claimant` until `leaseMs` from
- * now, in one statement (atomic without a transaction): only when nobody holds
- * it, the holder's lease has ended, or `claimant` holds it already (a re-run of
- * the same job). Returns it with its event and endpoint; `undefined` when it
- * is not pending, is gone, or another holder's lease runs.
+ * now, in one statement (atomic without a transaction; it locks nothing once
+ * done): only when nobody holds it, the holder's lease has ended, or
+ * `claimant` holds it already (a re-run of the same job). Returns it with its
+ * event and endpoint as they are now; `undefined` when it is not pending, is
+ * gone, or another holder's lease runs.
  */
 export async function claimDelivery(db: Kysely<Database>, id: string, claimant: string, leaseMs: number): Promise<ClaimedDelivery | undefined> {
-  const delivery = await db
-    .updateTable('webhook_deliveries')
+  const row = await db
+    .updateTable('webhook_deliveries as d')
+    .from(['webhook_events as ev', 'webhook_endpoints as e'])
     .set({ claimed_by: claimant, claimed_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
-    .where('id', '=', id)
-    .where('status', '=', 'PENDING')
-    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', sql<Date>`now()`), eb('claimed_by', '=', claimant)]))
-    .returningAll()
+    .whereRef('ev.id', '=', 'd.event_id')
+    .whereRef('e.id', '=', 'd.endpoint_id')
+    .where('d.id', '=', id)
+    .where('d.status', '=', 'PENDING')
+    .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', sql<Date>`now()`), eb('d.claimed_by', '=', claimant)]))
+    .returning(['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'])
+    .returning(['e.id as endpoint_id', 'e.url', 'e.enabled', 'e.disabled_reason', 'e.secret_sealed', 'e.previous_secret_sealed', 'e.previous_secret_expires_at', 'e.failing_since'])
     .executeTakeFirst();
-  if (!delivery) return undefined;
-  const event = await db.selectFrom('webhook_events').selectAll().where('id', '=', delivery.event_id).executeTakeFirstOrThrow();
-  const endpoint = await db.selectFrom('webhook_endpoints').selectAll().where('id', '=', delivery.endpoint_id).executeTakeFirstOrThrow();
-  return { delivery, event, endpoint };
+  if (!row) return undefined;
+  return {
+    delivery: { id: row.id, attempt_count: row.attempt_count, schedule_start: row.schedule_start },
+    event: { id: row.event_id, type: row.type, payload: row.payload, occurred_at: row.occurred_at },
+    endpoint: {
+      id: row.endpoint_id,
+      url: row.url,
+      enabled: row.enabled,
+      disabled_reason: row.disabled_reason,
+      secret_sealed: row.secret_sealed,
+      previous_secret_sealed: row.previous_secret_sealed,
+      previous_secret_expires_at: row.previous_secret_expires_at,
+      failing_since: row.failing_since,
+    },
+  };
 }
 
 export type DeliveryPatch = Partial<
