@@ -1,8 +1,8 @@
 /**
  * The job queue (src/jobs/): a job is enqueued in its caller's unit of work
  * (a rollback leaves none, a commit exactly one) and runs once in the
- * in-process worker, in a unit of work of its own, with a scope built like
- * a request's; an invalid payload fails the job for good; a job's span
+ * in-process worker, in a unit of work of its own (or, for a task declared
+ * `unit: false`, in the units it opens), with a scope built like a request's; an invalid payload fails the job for good; a job's span
  * continues the trace of the code that enqueued it.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -42,6 +42,7 @@ interface Run {
   orderVisible: boolean;
 }
 const runs: Run[] = [];
+const ownUnitRuns: Array<{ key: string; inUnit: boolean }> = [];
 
 const tasks = new Map<string, TaskDefinition<AppLoaders>>([
   [
@@ -52,6 +53,19 @@ const tasks = new Map<string, TaskDefinition<AppLoaders>>([
       async run(scope, payload, job) {
         const order = await scope.db.selectFrom('orders').select('id').where('id', '=', payload.orderId).executeTakeFirst();
         runs.push({ payload, job, requestId: scope.request.id, inUnit: scope.unit !== null, orderVisible: order !== undefined });
+      },
+    }),
+  ],
+  [
+    'tests.ownUnits',
+    defineTask({
+      payload: z.object({ key: z.string() }).strict(),
+      maxAttempts: 1,
+      unit: false,
+      async run(scope, { key }) {
+        ownUnitRuns.push({ key, inUnit: scope.unit !== null });
+        await unitOfWork(scope, (unit) => sql`INSERT INTO own_units_probe (key) VALUES (${key})`.execute(unit.db));
+        throw new Error('fails after its own unit committed');
       },
     }),
   ],
@@ -173,5 +187,21 @@ describe('the in-process worker', () => {
     const jobSpan = await until('the job span', async () => exporter.getFinishedSpans().find((span) => span.name === 'job tests.noteOrder' && span.spanContext().traceId === traceId));
     expect(jobSpan.attributes['job.task']).toBe('tests.noteOrder');
     expect(trace.getActiveSpan()).toBeUndefined();
+  });
+
+  it('runs a task declared with unit: false outside any unit, so what its own unit committed stays when it then fails', async () => {
+    await sql`CREATE TABLE IF NOT EXISTS own_units_probe (key text NOT NULL)`.execute(database.db);
+    const key = `own-${Date.now()}`;
+    await unitOfWork(jobScope(deps), (unit) => enqueueJob(unit, { task: 'tests.ownUnits', payload: { key } }));
+    await until('the job to fail', async () => {
+      const result = await sql<{ last_error: string | null; locked_at: Date | null }>`
+        SELECT j.last_error, j.locked_at FROM graphile_worker._private_jobs AS j JOIN graphile_worker._private_tasks AS t ON t.id = j.task_id
+         WHERE t.identifier = 'tests.ownUnits' AND j.payload->>'key' = ${key}`.execute(database.db);
+      const job = result.rows[0];
+      return job?.last_error && job.locked_at === null ? job : undefined;
+    });
+    expect(ownUnitRuns.filter((run) => run.key === key)).toEqual([{ key, inUnit: false }]);
+    const probe = await sql<{ key: string }>`SELECT key FROM own_units_probe WHERE key = ${key}`.execute(database.db);
+    expect(probe.rows).toEqual([{ key }]);
   });
 });

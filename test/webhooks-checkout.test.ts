@@ -4,13 +4,14 @@
  * `order.created` is written with its deliveries and `webhooks.deliver` jobs
  * in the checkout's transaction (an injected failure after the stock update
  * leaves no delivery and no job), each seller's endpoint receives its own
- * order once, and a failing receiver is retried by the queue on the
- * schedule until it answers.
+ * order once, a failing receiver is retried by the queue on the schedule
+ * until it answers, and the outbox costs a checkout the same one statement
+ * whether endpoints are subscribed or not.
  */
 import { randomUUID } from 'node:crypto';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { sql } from 'kysely';
+import { sql, type KyselyPlugin } from 'kysely';
 import { pino } from 'pino';
 
 import type { AuthRuntime } from '../src/auth/runtime.js';
@@ -153,5 +154,34 @@ describe('a checkout', () => {
       expect(log[index + 1]?.started_at.getTime()).toBeGreaterThanOrEqual((attempt.next_attempt_at?.getTime() ?? 0) - 5);
     });
     expect(new Set(target.received.map((message) => message.headers['webhook-id'])).size).toBe(1);
+  });
+
+  it("runs as many statements with both sellers' endpoints subscribed as with none: one outbox statement for all its events", async () => {
+    const seed = seeder(database.db);
+    const [targetA, targetB] = [await receiver(), await receiver()];
+    const subscribed = [await sellerWithEndpoint(targetA), await sellerWithEndpoint(targetB)].map((owner) => owner.seller);
+    const unsubscribed = [await seed.user({ role: 'SELLER' }), await seed.user({ role: 'SELLER' })];
+    /** Statements a two-seller checkout runs (every query through the scope's handle, its transaction's included). */
+    const statementsOf = async (sellers: UserRow[]) => {
+      let statements = 0;
+      const counting: KyselyPlugin = {
+        transformQuery: (args) => {
+          statements += 1;
+          return args.node;
+        },
+        transformResult: (args) => Promise.resolve(args.result),
+      };
+      const products = [await seed.product({ seller: sellers[0], stock: 5 }), await seed.product({ seller: sellers[1], stock: 5 })];
+      const scope = jobScope({ ...deps, db: database.db.withPlugin(counting) }, viewerOf(await seed.user()));
+      const result = await checkout(scope, { items: products.map((product) => ({ productId: product.id, quantity: 1 })) });
+      expect(result.orders).toHaveLength(2);
+      return statements;
+    };
+    const none = await statementsOf(unsubscribed);
+    expect(await statementsOf(subscribed)).toBe(none);
+    for (const owner of subscribed) {
+      await until('the delivery', async () => ((await database.db.selectFrom('webhook_deliveries as d').innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id').select('d.status').where('e.owner_id', '=', owner.id).execute()).some((row) => row.status === 'DELIVERED') ? true : undefined));
+    }
+    expect([targetA.received.length, targetB.received.length]).toEqual([1, 1]);
   });
 });

@@ -5,19 +5,17 @@
  * the retry schedule in the delivery log, timeouts, 410 and failing-for-days
  * disabling, redirects never followed, Retry-After, rotation overlap, and the
  * secret stored sealed and never logged. Attempts run as the worker's task
- * runs them (one unit of work each, when due; the real worker:
- * test/webhooks-checkout.test.ts); the retry base is 20 ms.
+ * runs them (claim, HTTP call, one short unit of work to record it, when
+ * due; the real worker: test/webhooks-checkout.test.ts; the lease:
+ * test/webhooks-lease.test.ts); the retry base is 20 ms.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { AuthRuntime } from '../src/auth/runtime.js';
-import { inPlainTransaction, unitOfWork } from '../src/db/unit-of-work.js';
 import { toGlobalId } from '../src/graphql/global-id.js';
-import { createLoaders } from '../src/modules/registry.js';
-import { runDelivery } from '../src/modules/webhooks/delivery.service.js';
 import { registry } from '../src/observability/metrics.js';
 import { createAccount, type Account } from './helpers/auth.js';
-import { createTestAuthRuntime, jobScope } from './helpers/scope.js';
+import { createTestAuthRuntime } from './helpers/scope.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { startReceiver, verified, type Answer, type Receiver } from './helpers/webhook-receiver.js';
 import { ROTATE, deliveryRow, drive, register, sendTest, type Data } from './helpers/webhooks.js';
@@ -227,26 +225,4 @@ it('redelivers a failed delivery from a new schedule with the same webhook-id, n
   expect(messages[0]?.headers['webhook-id']).toBe(messages[1]?.headers['webhook-id']);
   const log = await server.db.selectFrom('webhook_attempts').select(['number', 'status_code']).where('delivery_id', '=', deliveryId).orderBy('number').execute();
   expect(log).toEqual([{ number: 1, status_code: 500 }, { number: 2, status_code: 200 }]);
-});
-
-it('makes no attempt while another worker holds the delivery (two workers never attempt it at once)', async () => {
-  const target = await receiver();
-  const endpoint = await register(server, seller, target.url);
-  const deliveryId = await sendTest(server, seller, endpoint.id);
-  const scope = jobScope({ db: server.db, auth, createLoaders, webhooks: server.config.webhooks });
-  let release: () => void = () => undefined;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let locked: () => void = () => undefined;
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const other = inPlainTransaction(server.db, async (trx) => {
-    await trx.selectFrom('webhook_deliveries').select('id').where('id', '=', deliveryId).forUpdate().execute();
-    locked();
-    await held;
-  });
-  await isLocked;
-  expect(await unitOfWork(scope, (unit) => runDelivery(unit, deliveryId))).toBe('nothing-to-do');
-  release();
-  await other;
-  expect(target.received).toEqual([]);
-  expect(await deliveryRow(server, deliveryId)).toMatchObject({ status: 'PENDING', attempt_count: 0 });
 });

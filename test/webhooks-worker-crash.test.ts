@@ -6,7 +6,8 @@
  * a new worker process delivers the event: same webhook-id, signature
  * verified with `standardwebhooks`, one delivery, DELIVERED in its log. The
  * dead worker's job lock is released by the new worker at once
- * (src/jobs/recovery.ts), not after graphile-worker's 4 hours.
+ * (src/jobs/recovery.ts), not after graphile-worker's 4 hours, and the job's
+ * re-run takes back the delivery's lease that the dead run left.
  *
  * And two worker processes never attempt one delivery at once: with a
  * duplicate job for a delivery being attempted, the second worker makes no
@@ -127,7 +128,7 @@ describe('a worker process killed in the middle of a delivery', () => {
     expect(running?.locked_by).not.toBeNull();
     first.child.kill('SIGKILL');
     await first.exited;
-    // The dead worker's attempt committed nothing, and its job is still locked by it.
+    // The dead worker's attempt committed nothing but its lease (which names its job), and its job is still locked by it.
     expect((await deliveryLog(seller)).nodes).toMatchObject([{ status: 'PENDING', attemptCount: 0, attempts: [] }]);
     expect(await deliverJobs()).toEqual([running]);
 

@@ -23,6 +23,17 @@ function currentTraceContext(): JobMeta | undefined {
 }
 
 /**
+ * What `enqueueJob` adds to a job's payload (`{ _meta: ... }` while a span is
+ * active, else nothing), for a repository that enqueues its jobs inside one of
+ * its own statements (`addJobCall` in ./jobs.repository.ts) instead of one
+ * `enqueueJob` per job.
+ */
+export function jobPayloadMeta(): Record<string, unknown> {
+  const meta = currentTraceContext();
+  return meta ? { [JOB_META_KEY]: meta } : {};
+}
+
+/**
  * Adds a job to the queue inside the caller's unit of work, on its
  * transaction: the job exists once the unit commits, exactly once, and never
  * if it rolls back (a savepoint part that rolls back takes its jobs with
@@ -36,7 +47,6 @@ function currentTraceContext(): JobMeta | undefined {
 export async function enqueueJob(scope: Scope, job: JobSpec): Promise<void> {
   if (!scope.unit) throw new Error(`enqueueJob(${job.task}) must run inside a unit of work`);
   if (Object.keys(job.payload).some((key) => key.startsWith('_'))) throw new Error(`enqueueJob(${job.task}): payload keys starting with _ are reserved`);
-  const meta = currentTraceContext();
-  const id = await addJob(scope.db, { ...job, payload: meta ? { ...job.payload, [JOB_META_KEY]: meta } : job.payload });
+  const id = await addJob(scope.db, { ...job, payload: { ...job.payload, ...jobPayloadMeta() } });
   scope.log.debug({ jobId: id, task: job.task }, 'job enqueued');
 }

@@ -3,7 +3,7 @@
  * `graphile_worker` schema (installed by the project's migrations:
  * migrations/2026_12_07_0011_job_queue.ts).
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 
 import type { Database } from '../db/database.js';
 
@@ -37,6 +37,18 @@ export async function addJob(db: Kysely<Database>, job: StoredJob): Promise<stri
   const id = result.rows[0]?.id;
   if (id === undefined) throw new Error(`graphile_worker.add_job returned no job for ${job.task}`);
   return id;
+}
+
+/**
+ * A `graphile_worker.add_job(...)` call as an SQL expression, for a repository
+ * that adds one job per row inside one of its own statements (the webhook
+ * outbox: rows and jobs in one round trip). Same semantics as `addJob`: on a
+ * transaction the jobs exist once it commits, never if it rolls back. Its
+ * value is the job row; `payload` is a JSON expression of the statement
+ * (reserved keys included: see `jobPayloadMeta` in ./enqueue.ts).
+ */
+export function addJobCall(job: { task: string; payload: RawBuilder<unknown>; jobKey?: RawBuilder<unknown>; maxAttempts?: number }): RawBuilder<unknown> {
+  return sql`graphile_worker.add_job(${job.task}::text, (${job.payload})::json, job_key => (${job.jobKey ?? null})::text, max_attempts => ${job.maxAttempts ?? null}::integer)`;
 }
 
 /**

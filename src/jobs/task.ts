@@ -46,7 +46,7 @@ export interface JobInfo {
  * A module's task. `run` gets a scope built like a request's (no viewer:
  * the system; request id `job:<id>`), already inside a unit of work of its
  * own that commits when `run` returns and rolls back when it throws; the
- * services it calls join that unit. A thrown error fails the attempt, which
+ * services it calls join that unit (unless the task says `unit: false`). A thrown error fails the attempt, which
  * is retried with exponential backoff up to `maxAttempts`. A payload that
  * does not match `payload` fails the job for good, without retries.
  *
@@ -58,6 +58,14 @@ export interface TaskDefinition<L = unknown, P extends z.ZodType = z.ZodType> {
   run(scope: Scope<L>, payload: z.output<P>, job: JobInfo): Promise<void>;
   /** Attempts in total for this task's jobs when the enqueuer does not say (default 25). */
   maxAttempts?: number;
+  /**
+   * `false`: `run` gets its scope outside any unit of work and opens its own
+   * short units around the service calls that write (`unitOfWork(scope, ...)`),
+   * for a task that waits on something slow between them (an outside HTTP
+   * call) and must not hold a transaction, its locks and a pooled connection
+   * meanwhile. Default `true`: one unit around the whole `run`.
+   */
+  unit?: boolean;
 }
 
 /** Declares a task, inferring the payload's type from its schema. */

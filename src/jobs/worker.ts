@@ -2,7 +2,8 @@
  * The job worker: graphile-worker running the tasks the modules declare
  * (`ModuleDescriptor.tasks`, read from the registry) and their crontab lines
  * (`schedules`). Each job runs in a scope built like a request's (no viewer:
- * the system; request id `job:<id>`), in a unit of work of its own, under a
+ * the system; request id `job:<id>`), in a unit of work of its own (or, for a
+ * task declared with `unit: false`, in the units it opens itself), under a
  * span continuing the trace of the request that enqueued it. Placement,
  * configuration and shutdown: docs/operations/worker.md.
  */
@@ -119,7 +120,8 @@ async function runJob(name: string, task: TaskDefinition<AppLoaders>, raw: unkno
       });
       const info: JobInfo = { id: job.id, attempts: job.attempts, maxAttempts: job.max_attempts, runAt: job.run_at, signal: helpers.abortSignal };
       try {
-        await unitOfWork(scope, (unit) => task.run(unit, parsed.data, info));
+        // `unit: false`: the task opens its own short units (./task.ts).
+        await (task.unit === false ? task.run(scope, parsed.data, info) : unitOfWork(scope, (unit) => task.run(unit, parsed.data, info)));
       } catch (error) {
         const last = job.attempts >= job.max_attempts;
         log[last ? 'error' : 'warn']({ err: error, durationMs: Math.round(seconds() * 1000) }, last ? 'job failed for good' : 'job failed; it will be retried');

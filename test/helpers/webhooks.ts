@@ -2,10 +2,9 @@
 import { expect } from '@jest/globals';
 
 import type { AuthRuntime } from '../../src/auth/runtime.js';
-import { unitOfWork } from '../../src/db/unit-of-work.js';
 import { fromGlobalId } from '../../src/graphql/global-id.js';
 import { createLoaders } from '../../src/modules/registry.js';
-import { runDelivery } from '../../src/modules/webhooks/delivery.service.js';
+import { runDelivery } from '../../src/modules/webhooks/webhook.tasks.js';
 import type { WebhookDeliveryRow } from '../../src/modules/webhooks/webhook.table.js';
 import type { ScopeLogger } from '../../src/scope/scope.js';
 import type { Account } from './auth.js';
@@ -51,8 +50,8 @@ export async function deliveryRow(server: TestServer, id: string): Promise<Webho
 
 /**
  * Runs the delivery's attempts as the `webhooks.deliver` task does (the test
- * servers run no worker; test/webhooks-checkout.test.ts runs the real one), each in
- * its own unit of work, each when it is due (the wait is the scheduled
+ * servers run no worker; test/webhooks-checkout.test.ts runs the real one): claim,
+ * HTTP call, then one short unit of work to record it, each when it is due (the wait is the scheduled
  * `next_attempt_at`, read from the row), until it is no longer pending or
  * `maxRuns` attempts have run.
  */
@@ -64,7 +63,7 @@ export async function drive(server: TestServer, auth: AuthRuntime, deliveryId: s
     if (row.status !== 'PENDING') return row;
     const due = row.next_attempt_at ? row.next_attempt_at.getTime() - Date.now() : 0;
     if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
-    await unitOfWork(scope, (unit) => runDelivery(unit, deliveryId));
+    await runDelivery(scope, deliveryId);
   }
   return deliveryRow(server, deliveryId);
 }

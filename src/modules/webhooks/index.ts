@@ -1,4 +1,5 @@
 import * as m0013 from '../../../migrations/2026_12_07_0013_webhooks.js';
+import * as m0014 from '../../../migrations/2026_12_07_0014_webhook_delivery_lease.js';
 import { defineModule } from '../module.js';
 import { ownDelivery } from './delivery.service.js';
 import { ownEndpoint } from './endpoint.service.js';
@@ -35,7 +36,7 @@ export const webhooksModule = defineModule({
   permissions: webhookPermissions,
   createLoaders: createWebhookLoaders,
   nodeTypes: { WebhookEndpoint: ownEndpoint, WebhookDelivery: ownDelivery },
-  migrations: { '2026_12_07_0013_webhooks': m0013 },
+  migrations: { '2026_12_07_0013_webhooks': m0013, '2026_12_07_0014_webhook_delivery_lease': m0014 },
   changeTags: {},
   tables: ['webhook_endpoints', 'webhook_events', 'webhook_deliveries', 'webhook_attempts'],
   tasks: webhookTasks,

@@ -1,17 +1,19 @@
+import { jobPayloadMeta } from '../../jobs/enqueue.js';
 import type { DomainEvent, EventSinkOf } from '../../scope/event-types.js';
 import type { Scope } from '../../scope/scope.js';
 import { isWebhookWireType, webhookData } from './payload.js';
-import { enqueueDelivery } from './queue.js';
-import { findSubscribedEndpoints, insertDeliveries, insertEvent } from './webhook.repository.js';
+import { DELIVER_JOB_ATTEMPTS, DELIVER_TASK } from './queue.js';
+import { writeOutbox } from './webhook.repository.js';
 
 /**
  * The outbox: for each domain event of a unit of work (src/scope/events.ts),
  * right before its COMMIT and in its transaction, one `webhook_events` row
  * and one delivery per enabled endpoint that subscribed to the type and may
  * hear it (a seller in the event's audience, or an admin), and one
- * `webhooks.deliver` job per delivery. A rolled back unit leaves none of
- * them; a committed one leaves all of them. An event no endpoint hears
- * writes nothing.
+ * `webhooks.deliver` job per delivery, all in one statement for all of the
+ * unit's events (`writeOutbox`). A rolled back unit leaves none of them; a
+ * committed one leaves all of them. An event no endpoint hears writes
+ * nothing; a unit with no event webhooks carry runs no statement.
  */
 
 /** A domain event as the unit of work hands it over (or as a test builds one). */
@@ -20,19 +22,15 @@ export type SinkEvent = Pick<DomainEvent, 'audience' | 'occurredAt'> & { type: s
 export const webhookEventSink: EventSinkOf<Scope> & { beforeCommit(scope: Scope, events: readonly SinkEvent[]): Promise<void> } = {
   name: 'webhooks',
   async beforeCommit(scope: Scope, events: readonly SinkEvent[]): Promise<void> {
-    for (const event of events) {
-      if (!isWebhookWireType(event.type)) continue;
-      const endpoints = await findSubscribedEndpoints(scope.db, event.type, event.audience);
-      if (endpoints.length === 0) continue;
-      const row = await insertEvent(scope.db, { type: event.type, payload: webhookData(event.type, event.data as Record<string, unknown>), occurred_at: event.occurredAt });
-      const deliveries = await insertDeliveries(
-        scope.db,
-        row.id,
-        endpoints.map((endpoint) => endpoint.id),
-        new Date(),
-      );
-      for (const delivery of deliveries) await enqueueDelivery(scope, delivery.id);
-      scope.log.debug({ eventId: row.id, type: event.type, deliveries: deliveries.length }, 'webhook deliveries enqueued');
-    }
+    const carried = events.filter((event) => isWebhookWireType(event.type));
+    if (carried.length === 0) return;
+    // Its jobs are added by its own statement, not enqueueJob: the same rule (a job commits with the unit or not at all).
+    if (!scope.unit) throw new Error('the webhook sink must run inside a unit of work');
+    const written = await writeOutbox(
+      scope.db,
+      carried.map((event) => ({ type: event.type, payload: webhookData(event.type, event.data as Record<string, unknown>), occurredAt: event.occurredAt, audience: event.audience })),
+      { task: DELIVER_TASK, maxAttempts: DELIVER_JOB_ATTEMPTS, payloadExtra: jobPayloadMeta() },
+    );
+    if (written.length > 0) scope.log.debug({ events: new Set(written.map((row) => row.event_id)).size, deliveries: written.length }, 'webhook deliveries enqueued');
   },
 };

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { addJobCall } from '../../jobs/jobs.repository.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
 import type {
@@ -75,28 +76,71 @@ export async function lockEndpointOwner(db: Kysely<Database>, ownerId: string): 
   await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`webhook-owner:${ownerId}`}, 0))`.execute(db);
 }
 
+/** A domain event as the outbox writes it: its wire type, its body `data`, and who may hear it. */
+export interface OutboxEvent {
+  type: string;
+  payload: Record<string, unknown>;
+  occurredAt: Date;
+  /** Users entitled to hear it (the event's audience). */
+  audience: readonly string[];
+}
+
 /**
- * Enabled endpoints subscribed to an event type that may hear it: those of
- * the event's audience, and those of admins (who may subscribe to all). Joins
- * `users` for the owner's role and liveness now (a demoted admin, or a
- * deleted owner, hears no more): a known cross-module join at the SQL level,
- * like the API-key lookup's (docs/architecture/modules.md).
+ * The outbox of a unit of work's events, in one statement (one round trip,
+ * however many events and endpoints): for each event, the enabled endpoints
+ * subscribed to its type that may hear it (those of sellers in its audience,
+ * and of admins), then, for the events some endpoint hears, one
+ * `webhook_events` row, one `webhook_deliveries` row per such endpoint, and one
+ * job per delivery (`job`, keyed by the delivery's id, through `addJobCall`:
+ * the job queue's SQL stays in src/jobs). An event nobody hears writes
+ * nothing. Joins `users` for the owner's role and liveness now (a demoted
+ * admin, or a deleted owner, hears no more): a known cross-module join at the
+ * SQL level, like the API-key lookup's (docs/architecture/modules.md).
+ * Returns the deliveries written.
  */
-export async function findSubscribedEndpoints(db: Kysely<Database>, type: string, audience: readonly string[]): Promise<WebhookEndpointRow[]> {
-  return db
-    .selectFrom('webhook_endpoints as e')
-    .innerJoin('users as u', 'u.id', 'e.owner_id')
-    .selectAll('e')
-    .where('e.enabled', '=', true)
-    .where(sql<boolean>`e.events @> ARRAY[${type}]::text[]`)
-    .where('u.deleted_at', 'is', null)
-    .where((eb) =>
-      eb.or([
-        eb('u.role', '=', 'ADMIN'),
-        eb.and([eb('u.role', '=', 'SELLER'), eb('e.owner_id', '=', eb.fn.any(eb.val([...audience])))]),
-      ]),
+export async function writeOutbox(
+  db: Kysely<Database>,
+  events: readonly OutboxEvent[],
+  job: { task: string; maxAttempts: number; payloadExtra: Record<string, unknown> },
+): Promise<Array<{ delivery_id: string; event_id: string }>> {
+  if (events.length === 0) return [];
+  const input = events.map((event, ord) => ({ ord, type: event.type, payload: event.payload, occurred_at: event.occurredAt.toISOString(), audience: [...event.audience] }));
+  const enqueue = addJobCall({
+    task: job.task,
+    payload: sql`jsonb_build_object('deliveryId', d.id) || ${JSON.stringify(job.payloadExtra)}::jsonb`,
+    jobKey: sql`d.id`,
+    maxAttempts: job.maxAttempts,
+  });
+  const result = await sql<{ delivery_id: string; event_id: string }>`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS i(ord integer, type text, payload jsonb, occurred_at timestamptz, audience text[])
+    ), matched AS MATERIALIZED (
+      SELECT i.ord, e.id AS endpoint_id
+        FROM input i
+        JOIN webhook_endpoints e ON e.enabled AND e.events @> ARRAY[i.type]
+        JOIN users u ON u.id = e.owner_id
+       WHERE u.deleted_at IS NULL
+         AND (u.role = 'ADMIN' OR (u.role = 'SELLER' AND e.owner_id = ANY (i.audience::uuid[])))
+    ), heard AS MATERIALIZED (
+      SELECT i.ord, gen_random_uuid() AS id, i.type, i.payload, i.occurred_at
+        FROM input i
+       WHERE i.ord IN (SELECT ord FROM matched)
+    ), inserted_events AS (
+      INSERT INTO webhook_events (id, type, payload, occurred_at)
+      SELECT id, type, payload, occurred_at FROM heard
+      RETURNING id
+    ), planned AS MATERIALIZED (
+      SELECT gen_random_uuid() AS id, h.id AS event_id, m.endpoint_id
+        FROM matched m JOIN heard h USING (ord)
+    ), inserted AS (
+      INSERT INTO webhook_deliveries (id, endpoint_id, event_id, next_attempt_at)
+      SELECT p.id, p.endpoint_id, p.event_id, now()
+        FROM planned p JOIN inserted_events ev ON ev.id = p.event_id
+      RETURNING id, event_id
     )
-    .execute();
+    SELECT d.id AS delivery_id, d.event_id, (${enqueue}).id AS job_id
+      FROM inserted d`.execute(db);
+  return result.rows.map(({ delivery_id, event_id }) => ({ delivery_id, event_id }));
 }
 
 // --- Events and deliveries
@@ -130,23 +174,74 @@ export async function findDeliveriesByIds(db: Kysely<Database>, ids: readonly st
     .execute();
 }
 
-/** The delivery, its event and its endpoint, the delivery row locked; `undefined` when another worker holds it or it is gone. */
-export async function claimDelivery(
-  db: Kysely<Database>,
-  id: string,
-): Promise<{ delivery: WebhookDeliveryRow; event: WebhookEventRow; endpoint: WebhookEndpointRow } | undefined> {
-  const delivery = await db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst();
-  if (!delivery) return undefined;
-  const event = await db.selectFrom('webhook_events').selectAll().where('id', '=', delivery.event_id).executeTakeFirstOrThrow();
-  const endpoint = await db.selectFrom('webhook_endpoints').selectAll().where('id', '=', delivery.endpoint_id).executeTakeFirstOrThrow();
-  return { delivery, event, endpoint };
+/** What an attempt needs of a claimed delivery, its event and its endpoint. */
+export interface ClaimedDelivery {
+  delivery: Pick<WebhookDeliveryRow, 'id' | 'attempt_count' | 'schedule_start'>;
+  event: Pick<WebhookEventRow, 'id' | 'type' | 'payload' | 'occurred_at'>;
+  endpoint: Pick<
+    WebhookEndpointRow,
+    'id' | 'url' | 'enabled' | 'disabled_reason' | 'secret_sealed' | 'previous_secret_sealed' | 'previous_secret_expires_at' | 'failing_since'
+  >;
 }
 
-export async function updateDelivery(
-  db: Kysely<Database>,
-  id: string,
-  patch: Partial<Pick<WebhookDeliveryRow, 'status' | 'attempt_count' | 'schedule_start' | 'last_status_code' | 'last_duration_ms' | 'last_error' | 'next_attempt_at' | 'delivered_at'>>,
-): Promise<WebhookDeliveryRow | undefined> {
+/**
+ * Takes the lease of a pending delivery for `claimant` until `leaseMs` from
+ * now, in one statement (atomic without a transaction; it locks nothing once
+ * done): only when nobody holds it, the holder's lease has ended, or
+ * `claimant` holds it already (a re-run of the same job). Returns it with its
+ * event and endpoint as they are now; `undefined` when it is not pending, is
+ * gone, or another holder's lease runs.
+ */
+export async function claimDelivery(db: Kysely<Database>, id: string, claimant: string, leaseMs: number): Promise<ClaimedDelivery | undefined> {
+  const row = await db
+    .updateTable('webhook_deliveries as d')
+    .from(['webhook_events as ev', 'webhook_endpoints as e'])
+    .set({ claimed_by: claimant, claimed_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
+    .whereRef('ev.id', '=', 'd.event_id')
+    .whereRef('e.id', '=', 'd.endpoint_id')
+    .where('d.id', '=', id)
+    .where('d.status', '=', 'PENDING')
+    .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', sql<Date>`now()`), eb('d.claimed_by', '=', claimant)]))
+    .returning(['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'])
+    .returning(['e.id as endpoint_id', 'e.url', 'e.enabled', 'e.disabled_reason', 'e.secret_sealed', 'e.previous_secret_sealed', 'e.previous_secret_expires_at', 'e.failing_since'])
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    delivery: { id: row.id, attempt_count: row.attempt_count, schedule_start: row.schedule_start },
+    event: { id: row.event_id, type: row.type, payload: row.payload, occurred_at: row.occurred_at },
+    endpoint: {
+      id: row.endpoint_id,
+      url: row.url,
+      enabled: row.enabled,
+      disabled_reason: row.disabled_reason,
+      secret_sealed: row.secret_sealed,
+      previous_secret_sealed: row.previous_secret_sealed,
+      previous_secret_expires_at: row.previous_secret_expires_at,
+      failing_since: row.failing_since,
+    },
+  };
+}
+
+export type DeliveryPatch = Partial<
+  Pick<WebhookDeliveryRow, 'status' | 'attempt_count' | 'schedule_start' | 'last_status_code' | 'last_duration_ms' | 'last_error' | 'next_attempt_at' | 'delivered_at'>
+>;
+
+/**
+ * Records an attempt's result on the delivery and ends the lease, only if
+ * `claimant` still holds it (nobody took it over after it ended); `undefined`
+ * when the lease was lost, and then nothing is written.
+ */
+export async function settleClaimedDelivery(db: Kysely<Database>, id: string, claimant: string, patch: DeliveryPatch): Promise<WebhookDeliveryRow | undefined> {
+  return db
+    .updateTable('webhook_deliveries')
+    .set({ ...patch, claimed_by: null, claimed_until: null, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('claimed_by', '=', claimant)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function updateDelivery(db: Kysely<Database>, id: string, patch: DeliveryPatch): Promise<WebhookDeliveryRow | undefined> {
   return db
     .updateTable('webhook_deliveries')
     .set({ ...patch, updated_at: sql<Date>`now()` })

@@ -48,6 +48,10 @@ export interface WebhookDeliveryTable {
   last_error: string | null;
   next_attempt_at: Date | null;
   delivered_at: Date | null;
+  /** Who holds the attempt's lease (`job:<id>`, or a one-off token); `null` when no attempt is running (migrations/2026_12_07_0014_webhook_delivery_lease.ts). */
+  claimed_by: string | null;
+  /** When the lease ends: another run may claim the delivery after it. */
+  claimed_until: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
