@@ -7,12 +7,15 @@
  * Apollo's CDN fails or hangs, the page shows GraphiQL with a note and runs
  * the query; when the CDN answers, Sandbox is embedded and GraphiQL is not loaded.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-import { seeder } from './helpers/seed.js';
+import { createAccount } from './helpers/auth.js';
+import { until } from './helpers/live.js';
+import { gid, seeder } from './helpers/seed.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { SANDBOX_SCRIPT } from '../src/graphql/ide.js';
 
@@ -190,6 +193,7 @@ describeWithBrowser('IDE pages offline in headless Chromium', () => {
     expect(options).toEqual({
       target: '#sandbox',
       initialEndpoint: `${sandboxServer.baseUrl}/graphql`,
+      initialSubscriptionEndpoint: `${sandboxServer.baseUrl.replace(/^http/, 'ws')}/graphql`,
       initialState: { includeCookies: true, document: CATALOG },
       endpointIsEditable: false,
       hideCookieToggle: false,
@@ -200,5 +204,37 @@ describeWithBrowser('IDE pages offline in headless Chromium', () => {
     expect(served.filter((url) => /graphiql\.min|react/.test(url))).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  // Last: its product and order would change the catalogue the tests above count.
+  it('runs a subscription over a WebSocket to this origin, with the Headers tab as its credential, within the page policy', async () => {
+    const customer = await createAccount(server);
+    const product = await seeder(server.db).product({ category: await seeder(server.db).category(), title: 'Live Oak Stool', stock: 3 });
+    const page = await browser.newPage();
+    const pageErrors = collectErrors(page);
+    // The browser's own favicon request (answered 404 by the API) is not the page's error.
+    await page.route('**/favicon.ico', (route) => route.fulfill({ status: 204 }));
+    const response = await page.goto(`${server.baseUrl}/graphql?query=${encodeURIComponent('subscription Mine {\n  myOrderUpdates { id status }\n}')}`);
+    expect(response?.headers()['content-security-policy']).toMatch(/connect-src 'self';/);
+    // myOrderUpdates needs a signed-in customer: the Headers tab's Authorization goes in connection_init.
+    await page.getByText('Headers', { exact: true }).click({ timeout: 20_000 });
+    await page.locator('.graphiql-editor-tool .graphiql-editor').last().click();
+    await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${customer.accessToken}` }));
+    await page.locator('.graphiql-execute-button').click();
+    await until(() => server.app.live.streams === 1, 'the subscription from GraphiQL', 20_000);
+
+    const checkout = await server.graphql<{ checkout: { orders: Array<{ id: string }> | null } }>(
+      'mutation ($input: CheckoutInput!) { checkout(input: $input) { orders { id } userErrors { code } } }',
+      { input: { items: [{ productId: gid('Product', product), quantity: 1 }] } },
+      { headers: { ...customer.headers, 'idempotency-key': randomUUID() } },
+    );
+    const orderId = checkout.body.data?.checkout.orders?.[0]?.id;
+    expect(orderId).toBeDefined();
+    const result = page.locator('.result-window');
+    await result.getByText('PENDING_PAYMENT').waitFor({ timeout: 20_000 });
+    expect(await result.innerText()).toContain(String(orderId));
+    expect(pageErrors).toEqual([]);
+    await page.close();
+    await until(() => server.app.live.streams === 0, 'the subscription to end with the page');
   }, 60_000);
 });

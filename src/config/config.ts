@@ -169,6 +169,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       maxMessageBytes: values.SUBSCRIPTIONS_MAX_MESSAGE_BYTES,
       keepAliveMs: values.SUBSCRIPTIONS_KEEPALIVE_MS,
       bufferEvents: values.SUBSCRIPTIONS_BUFFER_EVENTS,
+      maxBufferedBytes: values.SUBSCRIPTIONS_MAX_BUFFERED_BYTES,
     },
     metrics: { token: values.METRICS_TOKEN, port: values.METRICS_PORT, host: values.METRICS_HOST },
     tracing: {

@@ -120,6 +120,8 @@ export interface Config {
     maxMessageBytes: number;
     keepAliveMs: number;
     bufferEvents: number;
+    /** SUBSCRIPTIONS_MAX_BUFFERED_BYTES: unsent bytes after which a WebSocket is closed with 4413. */
+    maxBufferedBytes: number;
   };
   /** `GET /metrics` (Prometheus): off when neither a token nor a port is set. */
   metrics: {

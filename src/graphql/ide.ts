@@ -36,7 +36,9 @@ function packageFile(pkg: string, file: string): string {
  * Content-Security-Policy of the GraphiQL page: everything from this origin
  * (scripts, styles, the GraphQL requests), fonts and icons inlined as data:
  * URIs by GraphiQL's stylesheet; inline style attributes (React sets them);
- * no inline script, no other host, no framing.
+ * no inline script, no other host, no framing. connect-src 'self' also
+ * allows WebSockets to this host (ws: for http:, wss: for https:, CSP level 3),
+ * which subscriptions use.
  */
 export const GRAPHIQL_CSP = [
   "default-src 'none'",
@@ -150,9 +152,12 @@ body { display: flex; flex-direction: column; }
     var query = new URLSearchParams(window.location.search).get('query');
     var initialState = { includeCookies: true };
     if (query) initialState.document = query;
+    var endpoint = new URL('/graphql', window.location.href);
     new window.EmbeddedSandbox({
       target: '#sandbox',
-      initialEndpoint: new URL('/graphql', window.location.href).href,
+      initialEndpoint: endpoint.href,
+      // Subscriptions: graphql-transport-ws on the same URL (ws:// or wss://).
+      initialSubscriptionEndpoint: endpoint.href.replace(/^http/, 'ws'),
       initialState: initialState,
       endpointIsEditable: false,
       hideCookieToggle: false,
@@ -174,8 +179,12 @@ body { display: flex; flex-direction: column; }
     text: `'use strict';
 (function () {
   var params = new URLSearchParams(window.location.search);
+  var url = new URL('/graphql', window.location.href).href;
   var fetcher = GraphiQL.createFetcher({
-    url: new URL('/graphql', window.location.href).href,
+    url: url,
+    // Subscriptions: graphql-transport-ws on the same URL; the Headers tab's JSON (an Authorization
+    // header) goes in connection_init's payload, where the server reads the credential.
+    subscriptionUrl: url.replace(/^http/, 'ws'),
     // Same-origin cookies (the refresh-token cookie) travel, as with Sandbox's includeCookies.
     fetch: function (input, init) { return window.fetch(input, Object.assign({}, init, { credentials: 'same-origin' })); },
   });

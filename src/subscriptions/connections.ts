@@ -29,6 +29,8 @@ export const CLOSE_CODES = {
   unauthorized: 4401,
   /** A credential sent to renew the connection's belongs to another user. */
   forbidden: 4403,
+  /** The client stopped reading: its unsent events passed SUBSCRIPTIONS_MAX_BUFFERED_BYTES. */
+  slowConsumer: 4413,
 } as const;
 
 export class LiveConnections {

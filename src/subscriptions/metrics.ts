@@ -33,6 +33,11 @@ export const liveMetrics = {
     labelNames: ['entity'] as const,
     registers: [registry],
   }),
+  slowSockets: new Counter({
+    name: 'live_slow_sockets_closed_total',
+    help: 'WebSockets closed with 4413 because their unsent events passed SUBSCRIPTIONS_MAX_BUFFERED_BYTES (a client that stopped reading).',
+    registers: [registry],
+  }),
   lag: new Histogram({
     name: 'live_event_seconds',
     help: 'From hearing a committed change (NOTIFY) to its event being handed to the transport: re-authentication, permission check, reading and executing.',

@@ -131,7 +131,7 @@ export class LiveUpdates {
     // SIGTERM: once the listener has closed, streams end after their event in flight, then sockets close with 1001.
     app.drain.onListenerClosed((deadline) => this.connections.shutdown(deadline));
     await this.channel.start();
-    this.wsHandler = webSocketHandler({ operations, connections: this.connections, keepAliveMs: config.subscriptions.keepAliveMs, connectionInitTimeoutMs: 10_000 });
+    this.wsHandler = webSocketHandler({ operations, connections: this.connections, keepAliveMs: config.subscriptions.keepAliveMs, connectionInitTimeoutMs: 10_000, maxBufferedBytes: config.subscriptions.maxBufferedBytes });
   }
 
   /** Last, after every connection ended: the LISTEN connection. */

@@ -18,6 +18,7 @@ import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 import { AppError } from '../errors/errors.js';
 import type { RequestMeta } from '../scope/scope.js';
 import { CLOSE_CODES, credentialExpiry, type LiveConnections, type OpenConnection } from './connections.js';
+import { liveMetrics } from './metrics.js';
 import type { LiveOperations, LiveStream } from './operations.js';
 
 export interface WebSocketOptions {
@@ -25,6 +26,8 @@ export interface WebSocketOptions {
   connections: LiveConnections;
   keepAliveMs: number;
   connectionInitTimeoutMs: number;
+  /** Unsent bytes (ws `bufferedAmount`) after which the socket is closed with 4413. */
+  maxBufferedBytes: number;
 }
 
 type ConnectionParams = Record<string, unknown> | undefined;
@@ -43,8 +46,26 @@ function metaOf(request: FastifyRequest): RequestMeta {
   return { id: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? null, origin: request.headers.origin ?? null, cookies: {} };
 }
 
+/**
+ * Bounds what a client that stopped reading costs: every message graphql-ws
+ * sends goes through `socket.send`; once the bytes not yet taken by the
+ * operating system (`bufferedAmount`) pass `maxBytes`, `onExceeded` runs once.
+ * Later sends are dropped by graphql-ws itself (the socket is no longer open).
+ */
+function boundUnsentBytes(socket: WebSocket, maxBytes: number, onExceeded: () => void): void {
+  const send = socket.send.bind(socket) as (data: string, callback?: (error?: Error) => void) => void;
+  let exceeded = false;
+  const bounded = (data: string, callback?: (error?: Error) => void): void => {
+    send(data, callback);
+    if (exceeded || socket.bufferedAmount <= maxBytes) return;
+    exceeded = true;
+    onExceeded();
+  };
+  Object.assign(socket, { send: bounded });
+}
+
 /** The `wsHandler` of GET /graphql. */
-export function webSocketHandler({ operations, connections, keepAliveMs, connectionInitTimeoutMs }: WebSocketOptions) {
+export function webSocketHandler({ operations, connections, keepAliveMs, connectionInitTimeoutMs, maxBufferedBytes }: WebSocketOptions) {
   const bySocket = new WeakMap<WebSocket, OpenConnection>();
   const streams = new WeakMap<object, LiveStream>();
   const timers = new WeakMap<OpenConnection, NodeJS.Timeout>();
@@ -123,6 +144,13 @@ export function webSocketHandler({ operations, connections, keepAliveMs, connect
     bySocket.set(socket, connection);
     socket.once('close', () => {
       clearTimeout(timers.get(connection));
+      release();
+    });
+    boundUnsentBytes(socket, maxBufferedBytes, () => {
+      liveMetrics.slowSockets.inc();
+      request.log.info({ bufferedBytes: socket.bufferedAmount }, 'live connection closed: the client stopped reading');
+      socket.close(CLOSE_CODES.slowConsumer, 'Too many unsent events: the client stopped reading.');
+      // Its streams end now; the close frame waits behind the unsent data (ws cuts the socket after 30 s).
       release();
     });
     void protocol.call(this, socket, request);

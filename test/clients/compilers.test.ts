@@ -51,13 +51,14 @@ describe('Relay compiler', () => {
       'CatalogListPaginationQuery.graphql.ts',
       'CatalogList_query.graphql.ts',
       'CatalogPageQuery.graphql.ts',
+      'OrderStatusSubscription.graphql.ts',
       'ProductCardRefetchQuery.graphql.ts',
       'ProductCard_product.graphql.ts',
       'ProfileFormMutation.graphql.ts',
     ]);
     // Every operation carries the document it sends: none is taken for client-only fields.
-    for (const name of artifacts.filter((file) => /(Query|Mutation)\.graphql\.ts$/.test(file))) {
-      expect(readFileSync(path.join(relay.generated, name), 'utf8')).toMatch(/"text": "(query|mutation) /);
+    for (const name of artifacts.filter((file) => /(Query|Mutation|Subscription)\.graphql\.ts$/.test(file))) {
+      expect(readFileSync(path.join(relay.generated, name), 'utf8')).toMatch(/"text": "(query|mutation|subscription) /);
     }
     // customScalarTypes applied: DateTime is a string, not `any`.
     expect(readFileSync(path.join(relay.generated, 'ProductCard_product.graphql.ts'), 'utf8')).toMatch(/readonly createdAt: string;/);

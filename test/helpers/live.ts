@@ -53,7 +53,7 @@ export interface WsClient {
 }
 
 /** A graphql-ws client on `server`'s /graphql, credentials in `connectionParams` (or none). */
-export function wsClient(server: TestServer, options: { authorization?: string; headers?: Record<string, string> } = {}): WsClient {
+export function wsClient(server: Pick<TestServer, 'baseUrl'>, options: { authorization?: string; headers?: Record<string, string> } = {}): WsClient {
   const closes: number[] = [];
   let acknowledged: () => void = () => undefined;
   const connected = new Promise<void>((resolve) => (acknowledged = resolve));

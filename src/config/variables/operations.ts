@@ -84,6 +84,12 @@ export const OPERATIONS_VARIABLES = {
     default: 100,
     about: 'Changes queued per subscription while its earlier events are still being sent; a subscription that falls further behind is dropped with `SUBSCRIPTION_TOO_SLOW` (`live_changes_dropped_total`).',
   }),
+  SUBSCRIPTIONS_MAX_BUFFERED_BYTES: setting({
+    section: 'Live updates',
+    schema: integer(16_384, 268_435_456),
+    default: 1_048_576,
+    about: 'Most bytes of events queued for one WebSocket that the client has not yet read (beyond what the operating system holds); a socket past it is closed with 4413 (`live_slow_sockets_closed_total`).',
+  }),
   // --- Metrics
   METRICS_TOKEN: optional({
     section: 'Metrics',
