@@ -16,12 +16,12 @@
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 
-import { isDatabaseUnavailable } from '../db/faults.js';
-
 import type { Database } from '../db/database.js';
+import { isDatabaseUnavailable } from '../db/faults.js';
 import type { ScopeLogger } from '../scope/scope.js';
 import type { Change, ChangeFeed } from '../scope/change-feed.js';
 import { notify } from './channel.repository.js';
+import { liveMetrics } from './metrics.js';
 
 /** PostgreSQL refuses payloads of 8000 bytes or more; changes are batched below this. */
 export const NOTIFY_MAX_BYTES = 7_900;
@@ -30,27 +30,48 @@ export const CHANNEL = 'marketplace_changes';
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 
-/** Batches of changes, each serialised under NOTIFY_MAX_BYTES. */
-export function notifyPayloads(changes: readonly Change[]): string[] {
+/** One NOTIFY payload: when the publishing instance heard the commit (epoch ms), and ids only. */
+export interface NotifyPayload {
+  at: number;
+  changes: Change[];
+}
+
+/** Batches of changes, each serialised under NOTIFY_MAX_BYTES, stamped with the time of the commit. */
+export function notifyPayloads(changes: readonly Change[], at: number = Date.now()): string[] {
+  const head = `{"at":${Math.trunc(at)},"changes":[`;
+  const tail = ']}';
   const payloads: string[] = [];
   let batch: string[] = [];
-  let size = 2;
+  let size = head.length + tail.length;
   for (const change of changes) {
     const text = JSON.stringify(change);
     if (batch.length > 0 && size + text.length + 1 > NOTIFY_MAX_BYTES) {
-      payloads.push(`[${batch.join(',')}]`);
+      payloads.push(`${head}${batch.join(',')}${tail}`);
       batch = [];
-      size = 2;
+      size = head.length + tail.length;
     }
     batch.push(text);
     size += text.length + 1;
   }
-  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`);
+  if (batch.length > 0) payloads.push(`${head}${batch.join(',')}${tail}`);
   return payloads;
 }
 
 function isChangeList(value: unknown): value is Change[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'object' && item !== null && typeof (item as { entity?: unknown }).entity === 'string' && typeof (item as { id?: unknown }).id === 'string');
+}
+
+/** A payload of this format; `undefined` for anything else heard on the channel. */
+export function parseNotifyPayload(text: string): NotifyPayload | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { at, changes } = parsed as { at?: unknown; changes?: unknown };
+  return typeof at === 'number' && isChangeList(changes) ? { at, changes } : undefined;
 }
 
 export interface ChannelOptions {
@@ -132,13 +153,12 @@ export class ChangeChannel implements ChangeFeed {
     client.on('end', () => fail(new Error('connection ended')));
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(message.payload);
-      } catch {
-        return;
-      }
-      if (isChangeList(parsed)) this.options.onChanges(parsed);
+      const payload = parseNotifyPayload(message.payload);
+      if (!payload) return;
+      // Commit to hearing it here, across instances (their clocks are assumed synchronised; a negative span is dropped).
+      const spanMs = Date.now() - payload.at;
+      if (spanMs >= 0) liveMetrics.fanout.observe(spanMs / 1000);
+      this.options.onChanges(payload.changes);
     });
     try {
       await client.connect();

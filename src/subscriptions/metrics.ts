@@ -44,6 +44,12 @@ export const liveMetrics = {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   }),
+  fanout: new Histogram({
+    name: 'live_fanout_seconds',
+    help: 'From the commit of a change (stamped by the instance that committed it) to this instance hearing it on LISTEN; with live_event_seconds, the commit-to-send lag.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
   listening: new Gauge({
     name: 'live_listener_up',
     help: '1 while the LISTEN connection that hears committed changes from every instance is up.',

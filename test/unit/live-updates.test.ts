@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 
 import type { Change } from '../../src/scope/change-feed.js';
-import { NOTIFY_MAX_BYTES, notifyPayloads } from '../../src/subscriptions/channel.js';
+import { NOTIFY_MAX_BYTES, notifyPayloads, parseNotifyPayload } from '../../src/subscriptions/channel.js';
 import { credentialExpiry } from '../../src/subscriptions/connections.js';
 import { LiveHub } from '../../src/subscriptions/hub.js';
 import { credentialOf } from '../../src/subscriptions/ws.js';
@@ -15,7 +15,15 @@ describe('NOTIFY payloads', () => {
     const payloads = notifyPayloads(changes);
     expect(payloads.length).toBeGreaterThan(1);
     for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(NOTIFY_MAX_BYTES);
-    expect(payloads.flatMap((payload) => JSON.parse(payload) as Change[])).toEqual(changes);
+    expect(payloads.flatMap((payload) => parseNotifyPayload(payload)?.changes ?? [])).toEqual(changes);
+  });
+
+  it('are stamped with the time of the commit, and anything else heard on the channel is ignored', () => {
+    const [payload] = notifyPayloads([product()], 1_796_000_000_123);
+    expect(parseNotifyPayload(payload ?? '')?.at).toBe(1_796_000_000_123);
+    for (const other of ['not json', '[]', '{"at":"soon","changes":[]}', '{"at":1,"changes":[{"id":"x"}]}', 'null']) {
+      expect(parseNotifyPayload(other)).toBeUndefined();
+    }
   });
 
   it('send nothing for no changes', () => {
