@@ -249,5 +249,5 @@ describe('keyed checkouts and reads through database restarts and a crash', () =
     // Every failed key was retried; none was ever answered 409 (a claim left behind).
     expect(unresolved.length).toBeLessThanOrEqual(Object.values(retried).reduce((a, b) => a + b, 0));
     expect(retried['409']).toBeUndefined();
-  }, 180_000);
+  }, 600_000);
 });
