@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { shapedStatement } from '../../db/shaped.js';
 import type { NewSessionRow, SessionRevokedReason, SessionRow } from './session.table.js';
 
 export async function insertSession(db: Kysely<Database>, session: NewSessionRow): Promise<SessionRow> {
@@ -60,17 +61,24 @@ export async function findLiveSessionsByUserIds(db: Kysely<Database>, userIds: r
     .execute();
 }
 
+/**
+ * Every request signed in with an access token reads its session: compiled
+ * once (src/db/shaped.ts), the families one array parameter.
+ */
+const liveSessionsByFamilyIds = shapedStatement('sessions.liveByFamilyIds', (db, _shape: null, v: { familyIds: string[]; now: Date }) =>
+  db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('family_id', '=', (eb) => eb.fn.any(eb.val(v.familyIds)))
+    .where('revoked_at', 'is', null)
+    .where('replaced_by', 'is', null)
+    .where('expires_at', '>', v.now),
+);
+
 /** The live head of a family, if the family is still signed in. */
 export async function findLiveSessionsByFamilyIds(db: Kysely<Database>, familyIds: readonly string[]): Promise<SessionRow[]> {
   if (familyIds.length === 0) return [];
-  return db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('family_id', 'in', familyIds)
-    .where('revoked_at', 'is', null)
-    .where('replaced_by', 'is', null)
-    .where('expires_at', '>', new Date())
-    .execute();
+  return liveSessionsByFamilyIds(db, null, { familyIds: [...familyIds], now: new Date() });
 }
 
 /**
