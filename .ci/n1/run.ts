@@ -40,7 +40,7 @@ import { startThrowawayPostgres } from '../../src/db/embedded.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { BaselineError, findBaseline, gitIn, type Baseline } from './baseline.js';
-import { N1_TEST_FILES } from './subset.js';
+import { N1_TEST_FILES, N1_TEST_TIMEOUT_MS } from './subset.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -245,7 +245,17 @@ async function main(): Promise<number> {
   delete env.TEST_DATABASE_URL;
   const status = await runInherited(
     'npm',
-    ['test', '--', '--ci', '--json', `--outputFile=${RESULTS}`, `--globalSetup=${GLOBAL_SETUP}`, '--runTestsByPath', ...present],
+    [
+      'test',
+      '--',
+      '--ci',
+      '--json',
+      `--outputFile=${RESULTS}`,
+      `--globalSetup=${GLOBAL_SETUP}`,
+      `--testTimeout=${N1_TEST_TIMEOUT_MS}`,
+      '--runTestsByPath',
+      ...present,
+    ],
     dir,
     env,
   );
