@@ -53,12 +53,16 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-/** What the job made, undone in reverse order whatever happens. */
+/** What the job made, undone in reverse order whatever happens (once: the end of main and a signal share it). */
 const cleanups: (() => Promise<void>)[] = [];
-async function cleanUp(): Promise<void> {
-  for (const step of cleanups.splice(0).reverse()) {
-    await step().catch((error: unknown) => process.stderr.write(`n1: clean-up step failed: ${String(error)}\n`));
-  }
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const step of cleanups.splice(0).reverse()) {
+      await step().catch((error: unknown) => process.stderr.write(`n1: clean-up step failed: ${String(error)}\n`));
+    }
+  })();
+  return cleaning;
 }
 
 function seconds(since: number): string {
@@ -129,53 +133,69 @@ async function install(dir: string, baseline: Baseline): Promise<string> {
   return how;
 }
 
-let child: ReturnType<typeof spawn> | undefined;
+/** The command running now (npm ci, the old tests), in a process group of its own, and its end. */
+let running: { pid: number; exited: Promise<number> } | undefined;
 
 /** Runs a command with this process's output; resolves with its exit code (rejects only when it cannot start). */
 function runInherited(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
-    child = spawn(file, args, { cwd, env, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      child = undefined;
-      resolve(code ?? (signal ? 128 : 1));
-    });
+  // Its own process group, so a signal reaches npm, jest and jest's workers
+  // alike, and the clean-up waits for all of them to end.
+  const started = spawn(file, args, { cwd, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  const exited = new Promise<number>((resolve, reject) => {
+    started.once('error', reject);
+    started.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+  if (started.pid !== undefined) running = { pid: started.pid, exited };
+  return exited.finally(() => {
+    running = undefined;
   });
 }
 
-async function databaseNames(url: string): Promise<Set<string>> {
-  const db = createDb({ url: withDatabaseName(url, 'postgres'), poolMax: 1, statementTimeoutMs: 30_000 });
+/** Signals the running command's process group; after `graceMs` without an end, kills it. */
+async function stopRunning(signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  const current = running;
+  if (!current) return;
+  const signalGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-current.pid, sig);
+    } catch {
+      // The group is gone already.
+    }
+  };
+  signalGroup(signal);
+  const ended = await Promise.race([current.exited.then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs))]);
+  if (!ended) signalGroup('SIGKILL');
+}
+
+/**
+ * Drops the template and the per-file clones the old harness made of it,
+ * found by the name prefix it derives from the template (test/helpers/
+ * database.ts: `mp_t_<template without mp_tpl_>_`). Only those: the server
+ * may be shared.
+ */
+async function dropOwnDatabases(url: string, template: string): Promise<void> {
+  const prefix = `mp_t_${template.replace(/^mp_tpl_/, '')}_`.replace(/_/g, '\\_');
+  const db = createDb({ url: withDatabaseName(url, 'postgres'), poolMax: 1, statementTimeoutMs: 60_000 });
   try {
-    const { rows } = await sql<{ datname: string }>`SELECT datname FROM pg_database`.execute(db);
-    return new Set(rows.map((row) => row.datname));
+    const { rows } = await sql<{ datname: string }>`
+      SELECT datname FROM pg_database WHERE datname = ${template} OR datname LIKE ${`${prefix}%`}`.execute(db);
+    for (const { datname } of rows) await sql`DROP DATABASE IF EXISTS ${sql.id(datname)} WITH (FORCE)`.execute(db);
   } finally {
     await db.destroy();
   }
 }
 
-/** The server: TEST_DATABASE_URL's (its databases made here are dropped afterwards), or an embedded one. */
-async function startServer(): Promise<{ url: string; detail: string }> {
+/** The server: TEST_DATABASE_URL's (left running), or an embedded one (removed afterwards). */
+async function startServer(): Promise<{ url: string; detail: string; shared: boolean }> {
   const external = process.env.TEST_DATABASE_URL?.trim();
-  if (external) {
-    const before = await databaseNames(external);
-    cleanups.push(async () => {
-      const made = [...(await databaseNames(external))].filter((name) => !before.has(name));
-      const db = createDb({ url: withDatabaseName(external, 'postgres'), poolMax: 1, statementTimeoutMs: 60_000 });
-      try {
-        for (const name of made) await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(db);
-      } finally {
-        await db.destroy();
-      }
-    });
-    return { url: external, detail: `TEST_DATABASE_URL (server ${new URL(external).host})` };
-  }
+  if (external) return { url: external, detail: `TEST_DATABASE_URL (server ${new URL(external).host})`, shared: true };
   const server = await startThrowawayPostgres({
     database: 'postgres',
     prefix: 'marketplace-n1-pg-',
     log: createLogger({ logLevel: 'warn', logFormat: 'json' }),
   });
   cleanups.push(() => server.stop());
-  return { url: server.url, detail: `embedded PostgreSQL (port ${server.port})` };
+  return { url: server.url, detail: `embedded PostgreSQL (port ${server.port})`, shared: false };
 }
 
 interface Counts {
@@ -223,6 +243,7 @@ async function main(): Promise<number> {
 
   const server = await startServer();
   const template = `mp_tpl_n1_${randomBytes(4).toString('hex')}`;
+  if (server.shared) cleanups.push(() => dropOwnDatabases(server.url, template));
   await ensureDatabase(server.url, template);
   const db = createDb({ url: withDatabaseName(server.url, template), poolMax: 1, statementTimeoutMs: 120_000 });
   try {
@@ -270,8 +291,10 @@ async function main(): Promise<number> {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
-  child?.kill(signal);
-  void cleanUp().finally(() => process.exit(130));
+  say(`n1: ${signal}: stopping the running command, then removing what the job made`);
+  void stopRunning(signal, 15_000)
+    .then(cleanUp)
+    .finally(() => process.exit(130));
 }
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
