@@ -87,6 +87,51 @@ export function postgresUrl(): VariableSchema<string> {
   );
 }
 
+/** Comma-separated PostgreSQL connection URLs (at least one, no repeats); never echoed, as they may hold passwords. */
+export function postgresUrls(): VariableSchema<string[]> {
+  const isPostgresUrl = (value: string): boolean => URL.canParse(value) && ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+  return accepts(
+    z.string().transform((value, context) => {
+      const urls = value.split(',').map((item) => item.trim());
+      if (urls.some((item) => !isPostgresUrl(item))) {
+        context.issues.push({ code: 'custom', input: value, message: 'must be postgres:// or postgresql:// URLs separated by commas' });
+        return z.NEVER;
+      }
+      if (new Set(urls).size !== urls.length) {
+        context.issues.push({ code: 'custom', input: value, message: 'must not name the same URL twice' });
+        return z.NEVER;
+      }
+      return urls;
+    }),
+    'comma-separated `postgres://` URLs',
+  );
+}
+
+const DURATION = /^(\d+)\s*(ms|s)?$/;
+
+/**
+ * A duration in milliseconds from `500`, `500ms` or `2s`, within [minMs, maxMs];
+ * a bare number is milliseconds.
+ */
+export function duration(minMs: number, maxMs: number): VariableSchema<number> {
+  const read = (value: string): number | undefined => {
+    const match = DURATION.exec(value);
+    if (!match) return undefined;
+    const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1);
+    return ms >= minMs && ms <= maxMs ? ms : undefined;
+  };
+  const range = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+  return accepts(
+    z
+      .string()
+      .refine((value) => read(value) !== undefined, {
+        error: (issue) => `must be a duration from ${range(minMs)} to ${range(maxMs)}, such as 500, 500ms or 2s ${got(issue.input)}`,
+      })
+      .transform((value) => read(value) ?? minMs),
+    `${range(minMs)}–${range(maxMs)} (\`500ms\`, \`2s\`; a bare number is ms)`,
+  );
+}
+
 function isJson(value: string): boolean {
   try {
     JSON.parse(value);

@@ -65,6 +65,25 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
         : undefined,
   },
   {
+    summary:
+      '`DATABASE_POOLER=transaction` needs `DATABASE_URL` (the pooler) and `DATABASE_DIRECT_URL` (the database itself, for LISTEN, migrations and the job worker).',
+    check: (values, invalid) => {
+      if (values.DATABASE_POOLER !== 'transaction') return undefined;
+      const missing = [
+        values.DATABASE_URL === undefined && !invalid('DATABASE_URL') ? 'DATABASE_URL (the pooler)' : undefined,
+        values.DATABASE_DIRECT_URL === undefined && !invalid('DATABASE_DIRECT_URL') ? 'DATABASE_DIRECT_URL (a direct connection for LISTEN, migrations and the job worker)' : undefined,
+      ].filter((name) => name !== undefined);
+      return missing.length > 0 ? `DATABASE_POOLER=transaction needs ${missing.join(' and ')}` : undefined;
+    },
+  },
+  {
+    summary: '`READ_DATABASE_URL` needs `DATABASE_URL`: the embedded PostgreSQL has no replicas.',
+    check: (values, invalid) =>
+      values.READ_DATABASE_URL !== undefined && values.DATABASE_URL === undefined && !invalid('DATABASE_URL')
+        ? 'READ_DATABASE_URL needs DATABASE_URL (the primary the replicas follow); the embedded PostgreSQL has no replicas'
+        : undefined,
+  },
+  {
     summary: 'In production, `SEED_DEMO_DATA=true` is refused: the demo accounts share a published password.',
     check: (values) =>
       values.NODE_ENV === 'production' && values.SEED_DEMO_DATA

@@ -20,6 +20,9 @@ export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 /** Where the shared cache of anonymous query responses lives (src/cache/). */
 export const RESPONSE_CACHE_MODES = ['memory', 'redis', 'off'] as const;
 export type ResponseCacheMode = (typeof RESPONSE_CACHE_MODES)[number];
+/** What sits between the server and PostgreSQL: nothing (or a session pooler), or a transaction pooler such as PgBouncer. */
+export const DATABASE_POOLERS = ['none', 'transaction'] as const;
+export type DatabasePooler = (typeof DATABASE_POOLERS)[number];
 /** Whether this process runs the job worker (src/jobs/) beside the API. */
 export const WORKER_MODES = ['on', 'off'] as const;
 export type WorkerMode = (typeof WORKER_MODES)[number];
@@ -45,6 +48,12 @@ export interface Config {
   /** How long a query waits for a pool connection before the request is answered 503. */
   databaseConnectTimeoutMs: number;
   databaseStatementTimeoutMs: number;
+  /** `transaction`: DATABASE_URL is a transaction pooler, so sessions keep no state (src/db/connection.ts). */
+  databasePooler: DatabasePooler;
+  /** A direct connection (no transaction pooler) for LISTEN, migrations and the job worker; set whenever `databasePooler` is `transaction`. */
+  databaseDirectUrl: string | undefined;
+  /** Read replicas (src/db/replicas.ts): empty for none. */
+  readReplicas: ReadReplicaConfig;
   embeddedPgDir: string;
   embeddedPgPort: number;
   migrateOnStart: boolean;
@@ -139,6 +148,13 @@ export interface Config {
   };
   /** The job worker (src/jobs/): in this process (`on`) or in its own (`npm run worker`). */
   worker: WorkerConfig;
+}
+
+export interface ReadReplicaConfig {
+  /** READ_DATABASE_URL, in order (replica-1, replica-2, ...). */
+  urls: string[];
+  /** A replica further behind the primary than this is skipped; also the read-your-writes window. */
+  maxLagMs: number;
 }
 
 export interface WorkerConfig {

@@ -17,7 +17,7 @@ export const JOB_VARIABLES = {
     fromFile: true,
     example: 'postgres://marketplace:marketplace@db:5432/marketplace',
     about:
-      'A direct connection to the same database for the worker, when `DATABASE_URL` goes through a transaction pooler (PgBouncer): the worker listens for new jobs (LISTEN), which a transaction pooler does not pass. Unset: `DATABASE_URL` (or the embedded PostgreSQL).',
+      'A direct connection to the same database for the worker, when `DATABASE_URL` goes through a transaction pooler (PgBouncer): the worker listens for new jobs (LISTEN) and holds its lease (a session advisory lock), which a transaction pooler does not keep. Unset: `DATABASE_DIRECT_URL`, else `DATABASE_URL` (or the embedded PostgreSQL).',
   }),
   WORKER_CONCURRENCY: setting({
     section: 'Job worker',

@@ -1,6 +1,6 @@
 /** The server itself: where it listens, its database, logs, GraphQL executor and IDE, HTTP limits and shutdown. */
-import { boolean, headerNames, host, integer, oneOf, origins, postgresUrl, text } from '../coerce.js';
-import { GRAPHQL_EXECUTORS, GRAPHQL_IDES, LOG_FORMATS, LOG_LEVELS, NODE_ENVS } from '../types.js';
+import { boolean, duration, headerNames, host, integer, oneOf, origins, postgresUrl, postgresUrls, text } from '../coerce.js';
+import { DATABASE_POOLERS, GRAPHQL_EXECUTORS, GRAPHQL_IDES, LOG_FORMATS, LOG_LEVELS, NODE_ENVS } from '../types.js';
 import { optional, setting } from '../variable.js';
 
 /**
@@ -49,6 +49,21 @@ export const SERVER_VARIABLES = {
     about:
       'The PostgreSQL database. Unset: start the embedded PostgreSQL under `EMBEDDED_PG_DIR`, a development dependency that production installs do not have. Required when `NODE_ENV=production`.',
   }),
+  DATABASE_POOLER: setting({
+    section: 'Database',
+    schema: oneOf(DATABASE_POOLERS),
+    default: 'none',
+    about:
+      '`transaction`: `DATABASE_URL` (and `READ_DATABASE_URL`) lead to a pooler in transaction mode (PgBouncer `pool_mode = transaction`), which may hand each transaction to another server session. The server then keeps no state in a session: no startup `options` (PgBouncer refuses them), no named prepared statements, the statement timeout set with `SET LOCAL` in every transaction; LISTEN, migrations and the job worker use `DATABASE_DIRECT_URL`. Statements outside a transaction get the role\'s own `statement_timeout`: set it with `ALTER ROLE ... SET statement_timeout` (the server warns at start when it is off). `none`: a direct connection, or a pooler in session mode.',
+  }),
+  DATABASE_DIRECT_URL: optional({
+    section: 'Database',
+    schema: postgresUrl(),
+    fromFile: true,
+    example: 'postgres://marketplace:marketplace@db:5432/marketplace',
+    about:
+      'The same database as `DATABASE_URL`, reached without a transaction pooler: for LISTEN (live updates), migrations (a session advisory lock and session timeouts) and the job worker. Required with `DATABASE_POOLER=transaction`; otherwise unused (`DATABASE_URL` is direct).',
+  }),
   DATABASE_POOL_MAX: setting({ section: 'Database', schema: integer(1, 200), default: 10, about: 'Maximum pool connections.' }),
   DATABASE_POOL_MAX_PER_REQUEST: setting({
     section: 'Database',
@@ -72,6 +87,21 @@ export const SERVER_VARIABLES = {
     schema: integer(100, 600_000),
     default: 10_000,
     about: '`statement_timeout` of every session, in ms.',
+  }),
+  READ_DATABASE_URL: optional({
+    section: 'Database',
+    schema: postgresUrls(),
+    fromFile: true,
+    example: 'postgres://marketplace:marketplace@db-replica:5432/marketplace',
+    about:
+      'Streaming replicas of `DATABASE_URL`\'s database, comma-separated (named `replica-1`, `replica-2`, ... in metrics and readiness). Queries (not mutations) read from one replica per request, round robin; units of work, mutations and a caller\'s reads for `READ_REPLICA_MAX_LAG` after their own mutation read the primary; a replica that is down or further behind than `READ_REPLICA_MAX_LAG` is skipped (reads fall back to the primary). Each gets its own pool of `DATABASE_POOL_MAX`. Unset: every read goes to the primary.',
+  }),
+  READ_REPLICA_MAX_LAG: setting({
+    section: 'Database',
+    schema: duration(100, 600_000),
+    default: 2_000,
+    about:
+      'How far (in time) a replica may be behind the primary and still serve reads; measured by comparing its replay position with the primary\'s WAL position every quarter of this (at most every second). Also how long a caller\'s reads go to the primary after their own mutation (read-your-writes), shared between instances through Redis when `REDIS_URL` is set. Only with `READ_DATABASE_URL`.',
   }),
   EMBEDDED_PG_DIR: setting({
     section: 'Database',
