@@ -22,6 +22,14 @@ export interface OutageLog {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
+/** The two lines of an outage. */
+export interface OutageMessages {
+  down: string;
+  up: string;
+}
+
+const PRIMARY_MESSAGES: OutageMessages = { down: 'database unavailable: answering 503 until it is back', up: 'database available again' };
+
 export class DatabaseAvailability {
   private outages = 0;
   private outage: { startedAt: number; failures: number } | undefined;
@@ -29,6 +37,7 @@ export class DatabaseAvailability {
   constructor(
     private readonly log: OutageLog | undefined,
     private readonly now: () => number = Date.now,
+    private readonly messages: OutageMessages = PRIMARY_MESSAGES,
   ) {}
 
   get available(): boolean {
@@ -58,7 +67,7 @@ export class DatabaseAvailability {
     this.outages += 1;
     this.outage = { startedAt: this.now(), failures: 1 };
     countDatabaseOutage();
-    this.log?.warn({ db: describeDatabaseError(error) }, 'database unavailable: answering 503 until it is back');
+    this.log?.warn({ db: describeDatabaseError(error) }, this.messages.down);
   }
 
   /** A statement that started with `ticket` succeeded. */
@@ -66,6 +75,6 @@ export class DatabaseAvailability {
     if (!this.outage || ticket !== this.outages) return;
     const { startedAt, failures } = this.outage;
     this.outage = undefined;
-    this.log?.info({ downMs: this.now() - startedAt, failures }, 'database available again');
+    this.log?.info({ downMs: this.now() - startedAt, failures }, this.messages.up);
   }
 }

@@ -10,12 +10,13 @@ import {
 } from 'kysely';
 import pg from 'pg';
 
+import type { DatabasePooler } from '../config/types.js';
 import { countDatabaseError, countReadRetry, observeDatabaseAvailability } from '../observability/metrics.js';
 import { TracingDialect } from '../observability/sql-tracing.js';
-import { DatabaseAvailability, type OutageLog } from './availability.js';
+import { DatabaseAvailability, type OutageLog, type OutageMessages } from './availability.js';
 import type { Database } from './database.js';
 import { asDatabaseError, databaseBusyReason, describeDatabaseError, isDatabaseUnavailable, PoolShareTimeoutError } from './faults.js';
-import { isRetryableFirstStatement } from './read-retry.js';
+import { isBegin, isRetryableFirstStatement } from './read-retry.js';
 import { typeParsers } from './timestamps.js';
 
 /** How long a query waits for a pool connection (a new one, or a free one when all are busy) by default. */
@@ -36,6 +37,17 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
   /** Where an outage is told: a warning when it starts, an info line when it ends. Without it, only /metrics counts. */
   log?: OutageLog;
+  /**
+   * `transaction`: `url` is a transaction pooler (PgBouncer in transaction
+   * mode), which may run each transaction, and each statement outside one,
+   * on another server session. Nothing is left in a session then: no startup
+   * `options` (PgBouncer refuses the connection), no named prepared
+   * statements (a name prepared on one server session is unknown on the
+   * next, or already exists there), and the statement timeout is set with
+   * `SET LOCAL` in each transaction, sent with its BEGIN in one round trip.
+   * @default 'none'
+   */
+  pooler?: DatabasePooler;
 }
 
 /**
@@ -212,10 +224,12 @@ class TrackedPool {
 class Checkout implements PostgresPoolClient {
   private statements = 0;
 
+  /** `beginSuffix`: what a transaction pooler's BEGIN carries along (`; SET LOCAL ...`); see ConnectionOptions.pooler. */
   constructor(
     private client: pg.PoolClient | undefined,
     private readonly tracked: TrackedPool,
     private readonly free: (() => void) | undefined,
+    private readonly beginSuffix: string | undefined,
   ) {}
 
   query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
@@ -225,6 +239,7 @@ class Checkout implements PostgresPoolClient {
     if (typeof statement !== 'string') throw new Error('streaming queries are not configured for this pool');
     this.statements += 1;
     const values = [...parameters];
+    if (this.statements === 1 && this.beginSuffix !== undefined && values.length === 0 && isBegin(statement)) return this.begin<R>(statement);
     if (this.statements === 1 && isRetryableFirstStatement(statement)) return this.runWithRetry<R>(statement, values);
     return this.run<R>(statement, values);
   }
@@ -234,6 +249,18 @@ class Checkout implements PostgresPoolClient {
     this.client = undefined;
     if (client) this.tracked.release(client);
     this.free?.();
+  }
+
+  /**
+   * BEGIN and the transaction's settings as one simple-protocol query (no
+   * parameters), so a transaction pooler costs no extra round trip; the
+   * answer is BEGIN's. Retried like a plain BEGIN.
+   */
+  private async begin<R>(statement: string): Promise<PostgresQueryResult<R>> {
+    const results = (await this.runWithRetry<R>(`${statement}${this.beginSuffix ?? ''}`, [])) as PostgresQueryResult<R> | PostgresQueryResult<R>[];
+    const first = Array.isArray(results) ? results[0] : results;
+    if (first === undefined) throw new Error('BEGIN returned no result');
+    return first;
   }
 
   private async run<R>(statement: string, values: unknown[]): Promise<PostgresQueryResult<R>> {
@@ -267,21 +294,26 @@ class Checkout implements PostgresPoolClient {
  * The pg pool as Kysely sees it: a checkout first takes a slot of the
  * current request's share, if there is one, and gives it back on release.
  */
-function sharedPool(tracked: TrackedPool, stopObserving: () => void): PostgresPool {
+function sharedPool(tracked: TrackedPool, beginSuffix: string | undefined, stopObserving: () => void): PostgresPool {
+  let ended: Promise<void> | undefined;
   return {
     async connect(): Promise<PostgresPoolClient> {
       const share = currentShare.getStore();
       const free = share ? (beyondShare.getStore() === true ? share.acquireBeyondLimit() : await share.acquire()) : undefined;
       try {
-        return new Checkout(await tracked.connect(), tracked, free);
+        return new Checkout(await tracked.connect(), tracked, free, beginSuffix);
       } catch (error) {
         free?.();
         throw error;
       }
     },
+    // Once: a pool that serves reads too (src/db/replicas.ts) is ended by two dialects.
     end: () => {
-      stopObserving();
-      return tracked.pool.end();
+      ended ??= (async () => {
+        stopObserving();
+        await tracked.pool.end();
+      })();
+      return ended;
     },
   };
 }
@@ -312,9 +344,30 @@ function preparedStatement(args: unknown[]): unknown[] {
   return [{ name, text, values }];
 }
 
+/** A pg pool ready for Kysely, and what the server keeps about it. */
+export interface OpenedPool {
+  readonly pool: pg.Pool;
+  /** The pool as Kysely's PostgresDialect takes it: checkouts take the request's pool share; `end` runs once. */
+  readonly postgres: PostgresPool;
+  /** Whether its database answers (src/db/availability.ts). */
+  readonly availability: DatabaseAvailability;
+}
+
+export interface PoolRole {
+  /**
+   * Feeds `db_available` in /metrics (the primary's pool): a read replica's
+   * outage is not the database's, its reads go to the primary meanwhile.
+   * @default true
+   */
+  observed?: boolean;
+  /** The outage's two log lines. @default the primary's ("answering 503 until it is back") */
+  messages?: OutageMessages;
+}
+
 /**
- * A pg Pool behind Kysely. Sessions run in UTC with a statement timeout, so a
- * runaway query cannot hold a connection forever.
+ * A pg Pool for Kysely. Sessions run in UTC with a statement timeout, so a
+ * runaway query cannot hold a connection forever (behind a transaction
+ * pooler: see ConnectionOptions.pooler).
  *
  * Connection errors never crash the process: pg emits a lost connection as an
  * 'error' event on the client (and, while it is idle, on the pool), which
@@ -328,19 +381,22 @@ function preparedStatement(args: unknown[]): unknown[] {
  * once when it starts and once when it ends (src/db/availability.ts); a read
  * whose connection died under it runs again on a new one (`Checkout`).
  */
-export function createDb(options: ConnectionOptions, onConnectionError?: (error: Error) => void): Kysely<Database> {
+export function openPool(options: ConnectionOptions, role: PoolRole = {}, onConnectionError?: (error: Error) => void): OpenedPool {
+  const pooled = options.pooler === 'transaction';
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
-    options: `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs}`,
+    // A transaction pooler refuses startup options; its sessions get the timeout per transaction (beginSuffix).
+    ...(pooled ? {} : { options: `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs}` }),
     application_name: 'marketplace-api',
     // timestamptz read by position rather than by pg's regular expressions (src/db/timestamps.ts).
     types: typeParsers,
   });
-  const availability = new DatabaseAvailability(options.log);
+  const availability = new DatabaseAvailability(options.log, Date.now, role.messages);
   const tracked = new TrackedPool(pool, availability);
+  const name = pooled ? (args: unknown[]) => args : preparedStatement;
   pool.on('connect', (client) => {
     tracked.adopt(client);
     client.on('error', (error) => {
@@ -351,7 +407,7 @@ export function createDb(options: ConnectionOptions, onConnectionError?: (error:
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     client.query = ((...args: unknown[]) => {
       const ticket = availability.ticket();
-      const result = query(...preparedStatement(args));
+      const result = query(...name(args));
       if (!(result instanceof Promise)) return result;
       return result.then(
         (value: unknown) => {
@@ -372,9 +428,21 @@ export function createDb(options: ConnectionOptions, onConnectionError?: (error:
   });
   // The client's own listener above has reported it already.
   pool.on('error', () => undefined);
-  const stopObserving = observeDatabaseAvailability(availability);
+  const stopObserving = role.observed === false ? () => undefined : observeDatabaseAvailability(availability);
+  const beginSuffix = pooled ? `; SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}` : undefined;
+  return { pool, postgres: sharedPool(tracked, beginSuffix, stopObserving), availability };
+}
+
+/** Remembers `pool` as the pg pool behind `db` (for `poolOf`). */
+export function registerPool(db: object, pool: pg.Pool): void {
+  pools.set(db, pool);
+}
+
+/** A Kysely instance over one pool (see `openPool`). */
+export function createDb(options: ConnectionOptions, onConnectionError?: (error: Error) => void): Kysely<Database> {
+  const { pool, postgres } = openPool(options, {}, onConnectionError);
   // Each statement is a span when tracing is on (src/observability/sql-tracing.ts).
-  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool: sharedPool(tracked, stopObserving) })) });
+  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool: postgres })) });
   pools.set(db, pool);
   return db;
 }

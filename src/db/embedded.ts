@@ -131,7 +131,8 @@ async function initialise(binaries: Binaries, dir: string, user: RunAs | undefin
 function waitUntilReady(server: Spawned, options: { dir: string; port: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      if (server.output().includes('ready to accept connections')) done();
+      // A standby (a streaming replica made from this cluster's files) says "ready to accept read-only connections".
+      if (/ready to accept (?:read-only )?connections/.test(server.output())) done();
     };
     const timer = setTimeout(() => {
       done(new StartupError(`The embedded PostgreSQL did not accept connections within ${START_TIMEOUT_MS / 1000} s: ${lastLines(server.output())}`));

@@ -22,6 +22,11 @@ const READ = /^\s*(?:\(\s*)*(?:select|with)\b/i;
 const SIDE_EFFECTS =
   /;|\b(?:insert|update|delete|merge|into|for\s+(?:key\s+)?share|nextval|setval|set_config|pg_(?:try_)?advisory_\w+|pg_notify|pg_cancel_backend|pg_terminate_backend|lo_\w+|dblink\w*)\b/i;
 
+/** True when `text` opens a transaction (BEGIN or START TRANSACTION, one statement). */
+export function isBegin(text: string): boolean {
+  return BEGIN.test(text);
+}
+
 /** True when `text`, the first statement of a checkout, may run again on a new connection after a lost one. */
 export function isRetryableFirstStatement(text: string): boolean {
   if (BEGIN.test(text)) return true;
