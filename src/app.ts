@@ -11,10 +11,13 @@ import { createResponseCache } from './cache/setup.js';
 import { collectCacheTags } from './cache/tag-collection.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
+import { createWriterMarks } from './db/read-your-writes.js';
+import { replicasOf } from './db/replicas.js';
 import { createFormatError } from './errors/format.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { jitExecutor } from './graphql/executor.js';
 import { idePlugin } from './graphql/ide.js';
+import { readRoutingPlugin } from './graphql/read-routing.js';
 import { inputHygienePlugin, inputHygieneRule } from './graphql/input-hygiene.js';
 import { responsePlugin } from './graphql/response-plugin.js';
 import { buildSchema } from './graphql/schema.js';
@@ -81,6 +84,11 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   const permitted = options.authorization === false ? undefined : applyPermissions(buildSchema(), permissions);
   const schema = permitted?.schema ?? buildSchema();
   // The shared cache of anonymous query responses hears every committed change (src/cache/).
+  // With read replicas (src/db/replicas.ts): queries read a replica, except a recent writer's.
+  const replicas = replicasOf(db);
+  const writerMarks = replicas
+    ? createWriterMarks({ windowMs: replicas.maxLagMs, ...(redis ? { redis } : {}), onRedisError: (error) => logger.debug({ err: error }, 'read-your-writes marks: Redis did not answer') })
+    : undefined;
   const responseCache = createResponseCache({
     config: config.responseCache,
     redis,
@@ -88,12 +96,15 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     schema,
     hashOnlyDocuments: trusted !== undefined || config.persistedQueries,
     log: logger,
+    ...(replicas ? { freshness: replicas } : {}),
   });
   if (responseCache) collectCacheTags(schema);
   // Subscriptions (src/subscriptions/): committed changes reach every instance over LISTEN/NOTIFY.
   const live = new LiveUpdates({
     config,
     db,
+    // LISTEN needs a session of its own: behind a transaction pooler, a direct connection.
+    ...(config.databasePooler === 'transaction' && config.databaseDirectUrl ? { listenUrl: config.databaseDirectUrl } : {}),
     auth,
     schema,
     authorizeOperation: permitted?.authorizeOperation,
@@ -134,6 +145,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       ApolloServerPluginCacheControlDisabled(),
       inputHygienePlugin(),
       responsePlugin(),
+      ...(replicas && writerMarks ? [readRoutingPlugin(replicas, writerMarks)] : []),
       costPlugin({ maxCost: config.queryLimits.maxCost, limiter: costLimiter }),
       observabilityPlugin(),
       idePlugin(config.graphqlIde),

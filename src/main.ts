@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 import { loadConfig, type Config } from './config/config.js';
 import { buildApp } from './app.js';
-import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
+import { checkPooledSessions, openDatabase, withSessionDatabase, workerDatabaseUrl, type DatabaseHandle } from './db/bootstrap.js';
 import { migrateToLatest, migrationRunOptions } from './db/migrator.js';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, seedDemoData } from './db/seed.js';
 import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
@@ -127,9 +127,11 @@ async function main(): Promise<void> {
     await lifecycle.started({ database });
     const { db } = database;
     if (config.migrateOnStart) {
-      const { results } = await migrateToLatest(db, migrationRunOptions(config));
+      // On a direct connection behind a transaction pooler: the run holds a session advisory lock.
+      const { results } = await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
       logger.info({ applied: results?.map((r) => r.migrationName) ?? [] }, 'database schema is current');
     }
+    await checkPooledSessions(config, db, logger);
     if (config.seedDemoData) {
       await seedDemoData(db, logger);
       logger.info(
@@ -141,16 +143,16 @@ async function main(): Promise<void> {
 
     const app = await buildApp({ config, db, logger });
     if (config.worker.mode === 'on') {
-      // In this process, on the app's scope dependencies; LISTEN on a direct connection (WORKER_DATABASE_URL, else the database's).
+      // In this process, on the app's scope dependencies; LISTEN on a direct connection (WORKER_DATABASE_URL, else DATABASE_DIRECT_URL or the database's).
       const worker = await startWorker({
         deps: app.scopeDeps,
         log: logger,
-        connectionString: config.worker.databaseUrl ?? database.url,
+        connectionString: workerDatabaseUrl(config, database.url),
         config: config.worker,
         schedules: schedulesFor(config),
       });
       await lifecycle.started({ worker });
-      } else {
+    } else {
       logger.info('WORKER=off: jobs are enqueued here and run by `npm run worker` / `npm run start:worker`');
     }
     await app.listen({ host: config.host, port: config.port });

@@ -4,7 +4,8 @@
  * WORKER=off. It serves no HTTP (only /metrics on METRICS_PORT when set),
  * builds its jobs' scopes like the API's (same pool settings, auth runtime,
  * loaders, event sinks; the change feed reaches a Redis response cache) and
- * LISTENs on a direct connection (WORKER_DATABASE_URL, else DATABASE_URL).
+ * LISTENs on a direct connection (WORKER_DATABASE_URL, else
+ * DATABASE_DIRECT_URL, else DATABASE_URL).
  *
  * SIGTERM/SIGINT: it takes no new job, gives the running ones
  * WORKER_SHUTDOWN_TIMEOUT_MS to finish, releases those still running for a
@@ -16,7 +17,7 @@ import type { Server } from 'node:http';
 import { createAuthRuntime, type AuthRuntime } from './auth/runtime.js';
 import { createInvalidationFeed } from './cache/setup.js';
 import { loadConfig } from './config/config.js';
-import { openDatabase, type DatabaseHandle } from './db/bootstrap.js';
+import { openDatabase, withSessionDatabase, workerDatabaseUrl, type DatabaseHandle } from './db/bootstrap.js';
 import { migrateToLatest, migrationRunOptions } from './db/migrator.js';
 import { watchQueueDepth } from './jobs/depth.js';
 import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   opened.push(() => tracing.shutdown());
   const database: DatabaseHandle = await openDatabase(config, logger);
   opened.push(() => database.close());
-  if (config.migrateOnStart) await migrateToLatest(database.db, migrationRunOptions(config));
+  if (config.migrateOnStart) await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
   const redis: RedisClient | undefined = config.redisUrl ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
   if (redis) opened.push(() => closeRedisClient(redis));
   const auth: AuthRuntime = await createAuthRuntime(config, redis ? { redis } : {});
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   worker = await startWorker({
     deps: { db: database.db, auth, createLoaders, eventSinks, webhooks: config.webhooks, ...(changes ? { changes } : {}) },
     log: logger,
-    connectionString: config.worker.databaseUrl ?? database.url,
+    connectionString: workerDatabaseUrl(config, database.url),
     config: config.worker,
     schedules: schedulesFor(config),
   });

@@ -63,6 +63,23 @@ export interface ResponseCacheOptions {
   log: FastifyBaseLogger;
   /** The breaker of the store's Redis client: while open the store is not asked; when it closes, deferred invalidations are replayed. */
   breaker?: RedisBreaker;
+  /** With read replicas: the token a response read on a replica is stored with. */
+  freshness?: ReadFreshness;
+}
+
+/**
+ * With read replicas (src/db/replicas.ts): a response read on a replica may
+ * hold rows older than an invalidation made before its lookup, which the
+ * store's token (taken at the lookup) does not see. It is stored with the
+ * token of the invalidation sequence the replica is known to have caught up
+ * with instead: then the store refuses it when one of its tags was
+ * invalidated since.
+ */
+export interface ReadFreshness {
+  /** Where to read the store's invalidation sequence, which the replica monitor notes with each measurement. */
+  watchSequence(read: () => Promise<number>): void;
+  /** For the running request: `token` after reading the primary; after a replica, the sequence it had caught up with (if older); undefined when unknown (not stored). */
+  tokenFor(token: number): number | undefined;
 }
 
 /**
@@ -109,6 +126,7 @@ export class ResponseCache implements ChangeFeed {
     options.breaker?.onChange(({ state }) => {
       if (state === 'closed') this.replay();
     });
+    options.freshness?.watchSequence(() => options.store.sequence());
   }
 
   /** The cache key of a request that may share a response, or undefined when it may not. */
@@ -291,11 +309,13 @@ export class ResponseCache implements ChangeFeed {
       void reply.header('cache-control', 'no-store');
       return body;
     }
+    // Read on a replica: stored only if none of its tags was invalidated after what the replica had replayed.
+    const token = this.options.freshness ? this.options.freshness.tokenFor(miss.token) : miss.token;
     // An invalidation still owed may concern this response's rows: it is not stored until that is settled.
-    if (Date.now() - miss.startedAt < INVALIDATION_HORIZON_MS && this.settled() && !this.storeAway()) {
+    if (token !== undefined && Date.now() - miss.startedAt < INVALIDATION_HORIZON_MS && this.settled() && !this.storeAway()) {
       try {
         const tags = [...miss.capture.tags];
-        if (await this.options.store.set(miss.key, stored, tags, miss.token)) countResponseCache('store');
+        if (await this.options.store.set(miss.key, stored, tags, token)) countResponseCache('store');
       } catch (error) {
         request.log.debug({ err: error }, 'response cache unreachable; response not stored');
       }

@@ -7,7 +7,7 @@ import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { RedisClient } from '../redis/client.js';
 import type { ChangeFeed } from '../scope/change-feed.js';
 import { sha256 } from './cache-http.js';
-import { ResponseCache } from './response-cache.js';
+import { ResponseCache, type ReadFreshness } from './response-cache.js';
 import { MemoryResponseStore, RedisResponseStore, type ResponseStore } from './store.js';
 import { tagsOfChanges } from './tags.js';
 
@@ -20,10 +20,12 @@ export interface ResponseCacheSetup {
   schema: GraphQLSchema;
   hashOnlyDocuments: boolean;
   log: FastifyBaseLogger;
+  /** With read replicas: a response read on one is stored once it had caught up (src/db/replicas.ts). */
+  freshness?: ReadFreshness;
 }
 
 /** The response cache the configuration asks for, or undefined when it is off. */
-export function createResponseCache({ config, redis, limiter, schema, hashOnlyDocuments, log }: ResponseCacheSetup): ResponseCache | undefined {
+export function createResponseCache({ config, redis, limiter, schema, hashOnlyDocuments, log, freshness }: ResponseCacheSetup): ResponseCache | undefined {
   if (config.mode === 'off') return undefined;
   const ttlMs = config.ttlSeconds * 1000;
   let store: ResponseStore;
@@ -47,6 +49,7 @@ export function createResponseCache({ config, redis, limiter, schema, hashOnlyDo
     hashOnlyDocuments,
     log,
     ...(config.mode === 'redis' && redis ? { breaker: redis.breaker } : {}),
+    ...(freshness ? { freshness } : {}),
   });
 }
 

@@ -33,6 +33,8 @@ export interface Lookup {
 
 export interface ResponseStore {
   get(key: string): Promise<Lookup>;
+  /** The invalidation sequence now (what `get` returns as `token`). */
+  sequence(): Promise<number>;
   /** Stores unless one of `tags` was invalidated after `token`; true when stored. */
   set(key: string, entry: CachedResponse, tags: readonly string[], token: number): Promise<boolean>;
   /** Drops every entry carrying one of `tags`; entries being computed with them will not be stored. */
@@ -63,7 +65,7 @@ export interface MemoryStoreOptions {
 
 /** Per process: correct for one instance only (another instance never hears this one's invalidations). */
 export class MemoryResponseStore implements ResponseStore {
-  private sequence = 0;
+  private current = 0;
   /** The sequence of the last `clear`: a reader whose token is older may not store. */
   private clearedAt = 0;
   private readonly entries: LRUCache<string, { entry: CachedResponse; tags: readonly string[] }>;
@@ -93,7 +95,11 @@ export class MemoryResponseStore implements ResponseStore {
   }
 
   async get(key: string): Promise<Lookup> {
-    return { entry: this.entries.get(key)?.entry, token: this.sequence };
+    return { entry: this.entries.get(key)?.entry, token: this.current };
+  }
+
+  async sequence(): Promise<number> {
+    return this.current;
   }
 
   async set(key: string, entry: CachedResponse, tags: readonly string[], token: number): Promise<boolean> {
@@ -114,11 +120,11 @@ export class MemoryResponseStore implements ResponseStore {
 
   async invalidate(tags: readonly string[]): Promise<void> {
     const now = Date.now();
-    this.sequence += 1;
+    this.current += 1;
     for (const tag of tags) {
       // Re-inserted so that the map stays in time order for pruning.
       this.invalidated.delete(tag);
-      this.invalidated.set(tag, { sequence: this.sequence, at: now });
+      this.invalidated.set(tag, { sequence: this.current, at: now });
       const keys = this.index.get(tag);
       if (!keys) continue;
       for (const key of [...keys]) this.entries.delete(key);
@@ -130,8 +136,8 @@ export class MemoryResponseStore implements ResponseStore {
   }
 
   async clear(): Promise<void> {
-    this.sequence += 1;
-    this.clearedAt = this.sequence;
+    this.current += 1;
+    this.clearedAt = this.current;
     this.entries.clear();
   }
 
@@ -235,6 +241,10 @@ export class RedisResponseStore implements ResponseStore {
     const split = stored.indexOf('\n');
     const meta = JSON.parse(stored.slice(0, split)) as Omit<CachedResponse, 'data'>;
     return { entry: { ...meta, data: stored.slice(split + 1) }, token };
+  }
+
+  async sequence(): Promise<number> {
+    return Number((await this.redis.get(this.sequenceKey)) ?? 0);
   }
 
   async set(key: string, entry: CachedResponse, tags: readonly string[], token: number): Promise<boolean> {

@@ -1,10 +1,11 @@
 /**
  * Database commands: `npm run db:migrate | db:rollback | db:status | db:seed`.
- * They use DATABASE_URL, or the embedded PostgreSQL when it is not set.
+ * They use DATABASE_URL, or the embedded PostgreSQL when it is not set;
+ * migrations run on DATABASE_DIRECT_URL behind a transaction pooler.
  */
 import { loadConfig } from '../config/config.js';
 import { createLogger } from '../observability/logger.js';
-import { openDatabase } from './bootstrap.js';
+import { openDatabase, withSessionDatabase } from './bootstrap.js';
 import { migrateToLatest, migrationRunOptions, migrationStatus, rollbackOne } from './migrator.js';
 import { describeStartupError } from '../startup/startup-errors.js';
 import { seedDemoData } from './seed.js';
@@ -23,13 +24,13 @@ async function run(command: Command): Promise<void> {
   try {
     switch (command) {
       case 'migrate': {
-        const { results } = await migrateToLatest(database.db, migrationRunOptions(config));
+        const { results } = await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
         const applied = results?.map((r) => r.migrationName) ?? [];
         console.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : 'Already at the latest migration.');
         break;
       }
       case 'rollback': {
-        const { results } = await rollbackOne(database.db, migrationRunOptions(config));
+        const { results } = await withSessionDatabase(config, database, (session) => rollbackOne(session, migrationRunOptions(config)));
         const undone = results?.map((r) => r.migrationName) ?? [];
         console.log(undone.length > 0 ? `Rolled back: ${undone.join(', ')}` : 'Nothing to roll back.');
         break;
@@ -41,7 +42,7 @@ async function run(command: Command): Promise<void> {
         break;
       }
       case 'seed': {
-        await migrateToLatest(database.db, migrationRunOptions(config));
+        await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
         const result = await seedDemoData(database.db, log);
         console.log(result.seeded ? `Seeded: ${JSON.stringify(result)}` : 'Database already has users; nothing seeded.');
         break;

@@ -26,6 +26,7 @@ import type { Config } from '../config/config.js';
 import { PoolShare, poolOf, runWithPoolShare } from '../db/connection.js';
 import type { Database } from '../db/database.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
+import { ReadRoute, replicasOf, runWithReadRoute } from '../db/replicas.js';
 import { requestError } from '../errors/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { ideCsp, registerIdeAssets } from '../graphql/ide.js';
@@ -104,11 +105,19 @@ export const PIPELINE: readonly Stage[] = [
     },
   },
   {
-    // onRequest: everything the request does from here on holds at most this many pool connections at once.
+    // onRequest: everything the request does from here on holds at most this many pool connections at once;
+    // with read replicas, its reads go where its operation decides (src/db/replicas.ts), the primary until then.
     name: 'pool share',
-    register: (app, { config }) => {
+    register: (app, { config, db }) => {
+      const share = () => new PoolShare(config.databasePoolMaxPerRequest, config.databaseConnectTimeoutMs);
+      if (replicasOf(db) === undefined) {
+        app.addHook('onRequest', (_request, _reply, done) => {
+          runWithPoolShare(share(), done);
+        });
+        return;
+      }
       app.addHook('onRequest', (_request, _reply, done) => {
-        runWithPoolShare(new PoolShare(config.databasePoolMaxPerRequest, config.databaseConnectTimeoutMs), done);
+        runWithPoolShare(share(), () => runWithReadRoute(new ReadRoute(), done));
       });
     },
   },
@@ -203,7 +212,8 @@ export const PIPELINE: readonly Stage[] = [
     // (for resource servers that verify tokens themselves).
     name: 'other routes',
     register: (app, { config, db, auth }) => {
-      registerHealthRoutes(app, db, { isShuttingDown: () => app.drain.draining });
+      const replicas = replicasOf(db);
+      registerHealthRoutes(app, db, { isShuttingDown: () => app.drain.draining, ...(replicas ? { replicas: () => replicas.states() } : {}) });
       registerIdeAssets(app, config.graphqlIde);
       app.get('/.well-known/jwks.json', async (_request, reply) =>
         reply.header('cache-control', 'public, max-age=300').send(auth.keys.publicJwks),

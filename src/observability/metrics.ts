@@ -208,6 +208,54 @@ new Gauge({
   },
 });
 
+const reads = new Counter({
+  name: 'db_reads_total',
+  help:
+    'With read replicas (READ_DATABASE_URL): reads outside a transaction, by where they went (target: primary, replica-1, replica-2, ...) ' +
+    'and why (reason: query for a replica; for the primary: pending (before the operation is known: authentication), mutation, recent_write ' +
+    '(read-your-writes), no_replica (every replica down or lagging), replica_failed (a replica failed during the request), background ' +
+    '(outside an HTTP request: jobs, live updates, probes)). Reads inside a unit of work and writes always go to the primary and are not counted.',
+  labelNames: ['target', 'reason'] as const,
+  registers: [registry],
+});
+
+/** One read replica as the replica gauges see it. */
+export interface ReplicaObservation {
+  /** `replica-1`, `replica-2`, ... */
+  readonly name: string;
+  /** How far behind the primary it was last measured, in seconds; undefined when unknown (down, or not measured yet). */
+  readonly lagSeconds: number | undefined;
+  /** Whether it serves reads now (reachable, replaying, within READ_REPLICA_MAX_LAG). */
+  readonly usable: boolean;
+}
+
+const replicaSources = new Set<() => readonly ReplicaObservation[]>();
+function eachReplica(visit: (replica: ReplicaObservation) => void): void {
+  for (const source of replicaSources) for (const replica of source()) visit(replica);
+}
+new Gauge({
+  name: 'db_replica_lag_seconds',
+  help: 'How far each read replica is behind the primary (an upper bound, measured every poll of the replica monitor); absent while unknown.',
+  labelNames: ['replica'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    eachReplica((replica) => {
+      if (replica.lagSeconds !== undefined) this.set({ replica: replica.name }, replica.lagSeconds);
+    });
+  },
+});
+new Gauge({
+  name: 'db_replica_up',
+  help: '1 while a read replica serves reads, 0 while it is skipped (down, not replaying, or further behind than READ_REPLICA_MAX_LAG).',
+  labelNames: ['replica'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    eachReplica((replica) => this.set({ replica: replica.name }, replica.usable ? 1 : 0));
+  },
+});
+
 const loginReasons = new BoundedLabel(8);
 const databaseErrorReasons = new BoundedLabel(16);
 const rateLimits = new BoundedLabel(16);
@@ -280,6 +328,19 @@ export function countDatabaseOutage(): void {
 /** Counts a read run again on a new connection, and how it ended. */
 export function countReadRetry(outcome: 'ok' | 'failed'): void {
   readRetries.inc({ outcome });
+}
+
+/** Counts one read routed by the read replicas (src/db/replicas.ts): where it went and why. */
+export function countRead(target: string, reason: string): void {
+  reads.inc({ target, reason });
+}
+
+/** Adds read replicas to the replica gauges until the returned function is called. */
+export function observeReplicas(source: () => readonly ReplicaObservation[]): () => void {
+  replicaSources.add(source);
+  return () => {
+    replicaSources.delete(source);
+  };
 }
 
 /** Adds a pool's availability to the db_available gauge until the returned function is called. */

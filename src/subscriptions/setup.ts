@@ -38,6 +38,8 @@ declare module 'fastify' {
 export interface LiveUpdatesOptions {
   config: Config;
   db: Kysely<Database>;
+  /** Where the listening connection goes when not to the pool's own server (DATABASE_DIRECT_URL behind a transaction pooler). */
+  listenUrl?: string;
   auth: AuthRuntime;
   schema: GraphQLSchema;
   authorizeOperation: OperationAuthorizer | undefined;
@@ -78,7 +80,7 @@ export class LiveUpdates {
     if (!pool) throw new Error('live updates need the pg pool behind the Kysely instance');
     this.channel = new ChangeChannel({
       db,
-      connection: pool.options,
+      connection: options.listenUrl === undefined ? pool.options : { connectionString: options.listenUrl },
       log,
       onChanges: (changes) => this.hub.deliver(changes),
       onListening: (up) => liveMetrics.listening.set(up ? 1 : 0),

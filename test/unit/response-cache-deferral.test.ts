@@ -24,6 +24,10 @@ class RecordingStore implements ResponseStore {
     this.check();
     return { entry: undefined, token: 0 };
   }
+  async sequence(): Promise<number> {
+    this.check();
+    return 0;
+  }
   async set(_key: string, _entry: CachedResponse): Promise<boolean> {
     this.check();
     return true;
