@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { createAppDatabase } from '../../src/db/bootstrap.js';
 import { createDb } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/database.js';
 import { Writable } from 'node:stream';
@@ -72,6 +73,18 @@ export interface TestServerOptions {
    * TcpProxy, to take the database away under it). `db` always connects directly.
    */
   appDatabaseUrl?: (url: string) => string;
+  /**
+   * Runs the application behind a transaction pooler: its DATABASE_URL is
+   * what this returns for the test database's URL (PgBouncer in front of
+   * it), with DATABASE_POOLER=transaction and DATABASE_DIRECT_URL the test
+   * database itself.
+   */
+  pooledThrough?: (url: string) => string;
+  /**
+   * Serves this database (made by the test, on a server of its own) instead
+   * of a clone of the template; it is neither created nor dropped here.
+   */
+  databaseUrl?: string;
 }
 
 export interface TestServer {
@@ -105,16 +118,17 @@ export interface TestServer {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const shared = options.shareDatabaseOf;
-  const name = shared ? shared.databaseName : newTestDatabaseName();
+  const given = options.databaseUrl;
+  const name = given !== undefined ? decodeURIComponent(new URL(given).pathname.slice(1)) : shared ? shared.databaseName : newTestDatabaseName();
+  const directUrl = given ?? testDatabaseUrl(name);
+  const pooled = options.pooledThrough?.(directUrl);
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     ...options.env,
-    DATABASE_URL: testDatabaseUrl(name),
+    ...(pooled === undefined ? { DATABASE_URL: directUrl } : { DATABASE_URL: pooled, DATABASE_POOLER: 'transaction', DATABASE_DIRECT_URL: directUrl }),
   });
-  const database = shared
-    ? { url: testDatabaseUrl(name), db: shared.db, drop: async () => undefined }
-    : await createTestDatabase({ name });
+  const database = given !== undefined ? ownPool(given) : shared ? { url: testDatabaseUrl(name), db: shared.db, drop: async () => undefined } : await createTestDatabase({ name });
   const logs: LogLine[] = [];
   const logger = options.captureLogs
     ? pino(
@@ -127,15 +141,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         }),
       )
     : createLogger({ logLevel: config.logLevel, logFormat: 'json' });
-  const appDb = createDb(
-    {
-      url: options.appDatabaseUrl ? options.appDatabaseUrl(database.url) : database.url,
-      poolMax: config.databasePoolMax,
-      statementTimeoutMs: config.databaseStatementTimeoutMs,
-      connectTimeoutMs: config.databaseConnectTimeoutMs,
-      log: logger,
-    },
-  );
+  // As src/db/bootstrap.ts builds it: the pooler's settings, and the read replicas when READ_DATABASE_URL is set.
+  const appDatabase = createAppDatabase(config, pooled ?? (options.appDatabaseUrl ? options.appDatabaseUrl(database.url) : database.url), logger);
+  const appDb = appDatabase.db;
 
   let app: FastifyInstance | undefined;
   let baseUrl: string;
@@ -147,7 +155,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     baseUrl = `http://127.0.0.1:${address.port}`;
   } catch (error) {
     await stopApp(app).catch(() => undefined);
-    await appDb.destroy();
+    await appDatabase.destroy();
     await database.drop();
     throw error;
   }
@@ -177,7 +185,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       try {
         await stopApp(started);
       } finally {
-        await appDb.destroy();
+        await appDatabase.destroy();
         await database.drop();
       }
     })();
@@ -196,6 +204,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     dropDatabase: () => dropTestDatabase(database.url, name, { force: true }),
     close,
   };
+}
+
+/** A pool on a database the test made itself: closed with the server, the database left as it is. */
+function ownPool(url: string): { url: string; db: Kysely<Database>; drop: () => Promise<void> } {
+  const db = createDb({ url, poolMax: 5, statementTimeoutMs: 15_000 });
+  return { url, db, drop: () => db.destroy() };
 }
 
 /**
