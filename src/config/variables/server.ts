@@ -86,7 +86,7 @@ export const SERVER_VARIABLES = {
     section: 'Database',
     schema: integer(100, 600_000),
     default: 10_000,
-    about: '`statement_timeout` of every session, in ms.',
+    about: '`statement_timeout` of every session, in ms (with `DATABASE_POOLER=transaction`, of every transaction: see `DATABASE_POOLER`).',
   }),
   READ_DATABASE_URL: optional({
     section: 'Database',
