@@ -19,18 +19,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 
 import { createDb } from '../src/db/connection.js';
-import { unitOfWork } from '../src/db/unit-of-work.js';
-import { recordAudit } from '../src/modules/audit/audit.service.js';
-import { updateUserEndingTokens } from '../src/modules/users/user.service.js';
 import { projectRoot } from '../src/util/project-root.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { createTestDatabase, newTestDatabaseName, testDatabaseUrl } from './helpers/database.js';
 import { adminClient, atLeast, CATALOG, expectSuccessOr503, METRICS_TOKEN, outcome, SLOW_MACHINE, sleep, VIEWER, type Outcome } from './helpers/database-faults.js';
 import { until, wsClient } from './helpers/live.js';
 import { pgbouncerBinary, startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
-import { jobScope } from './helpers/scope.js';
 import { gid, seeder } from './helpers/seed.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { deadlockTwoUnits } from './helpers/unit-of-work.js';
 
 const installed = pgbouncerBinary() !== undefined;
 if (!installed) {
@@ -150,29 +147,7 @@ describeWithPgBouncer('through PgBouncer in transaction mode', () => {
   it('runs the loser of a real deadlock again, each unit\'s work done once', async () => {
     const seed = seeder(server.db);
     const [first, second] = await Promise.all([seed.user(), seed.user()]);
-    const deps = server.app.scopeDeps;
-    let arrived = 0;
-    let release: () => void = () => undefined;
-    const bothLocked = new Promise<void>((resolve) => (release = resolve));
-    const attempts = { ab: 0, ba: 0 };
-    // Two units lock the same two rows in opposite orders; PostgreSQL aborts one with 40P01.
-    const run = (name: 'ab' | 'ba', order: [string, string]) =>
-      unitOfWork(
-        jobScope(deps),
-        async (unit) => {
-          attempts[name] += 1;
-          await updateUserEndingTokens(unit, order[0], {});
-          if (attempts[name] === 1) {
-            arrived += 1;
-            if (arrived === 2) release();
-            await bothLocked;
-          }
-          await updateUserEndingTokens(unit, order[1], {});
-          await recordAudit(unit, { action: 'ROLE_CHANGED', actorId: first.id, metadata: { unit: name } });
-        },
-        { rerunnable: true },
-      );
-    await Promise.all([run('ab', [first.id, second.id]), run('ba', [second.id, first.id])]);
+    const attempts = await deadlockTwoUnits(server.app.scopeDeps, first, second);
     expect(attempts.ab + attempts.ba).toBe(3);
     const rows = await server.db.selectFrom('users').select(['id', 'token_version']).where('id', 'in', [first.id, second.id]).orderBy('id').execute();
     const expected = [first, second].sort((a, b) => (a.id < b.id ? -1 : 1)).map((user) => ({ id: user.id, token_version: user.token_version + 2 }));

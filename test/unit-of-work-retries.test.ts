@@ -7,11 +7,9 @@ import { describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 
 import { afterCommit, isTransientFailure, retryDelayMs, unitOfWork } from '../src/db/unit-of-work.js';
-import { recordAudit } from '../src/modules/audit/audit.service.js';
-import { updateUserEndingTokens } from '../src/modules/users/user.service.js';
 import { jobScope } from './helpers/scope.js';
 import { seeder } from './helpers/seed.js';
-import { database, deps, startUnitOfWorkDatabase } from './helpers/unit-of-work.js';
+import { database, deadlockTwoUnits, deps, startUnitOfWorkDatabase } from './helpers/unit-of-work.js';
 
 startUnitOfWorkDatabase();
 
@@ -95,22 +93,7 @@ describe('transient failures', () => {
   it('retries the loser of a real deadlock, and each unit\'s work is done exactly once', async () => {
     const seed = seeder(database.db);
     const [first, second] = await Promise.all([seed.user(), seed.user()]);
-    const bothLocked = barrier(2);
-    const attempts = { ab: 0, ba: 0 };
-    // Two units lock the same two rows in opposite orders; PostgreSQL aborts one with 40P01.
-    const run = (name: 'ab' | 'ba', order: [string, string]) =>
-      unitOfWork(
-        jobScope(deps),
-        async (unit) => {
-          attempts[name] += 1;
-          await updateUserEndingTokens(unit, order[0], {});
-          if (attempts[name] === 1) await bothLocked();
-          await updateUserEndingTokens(unit, order[1], {});
-          await recordAudit(unit, { action: 'ROLE_CHANGED', actorId: first.id, metadata: { unit: name } });
-        },
-        { rerunnable: true },
-      );
-    await Promise.all([run('ab', [first.id, second.id]), run('ba', [second.id, first.id])]);
+    const attempts = await deadlockTwoUnits(deps, first, second);
     expect(attempts.ab + attempts.ba).toBe(3);
     const rows = await database.db.selectFrom('users').select(['id', 'token_version']).where('id', 'in', [first.id, second.id]).execute();
     // Each unit bumped each row once: twice in all, not three times.
@@ -119,16 +102,3 @@ describe('transient failures', () => {
     expect(events.map((event) => event.unit).sort()).toEqual(['ab', 'ba']);
   }, 20_000);
 });
-
-function barrier(parties: number): () => Promise<void> {
-  let waiting = 0;
-  let release: () => void = () => undefined;
-  const all = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  return () => {
-    waiting += 1;
-    if (waiting === parties) release();
-    return all;
-  };
-}

@@ -39,9 +39,11 @@
  * The shared response cache stores an answer read on a replica with the
  * cache's invalidation sequence as of the newest sample that replica had
  * replayed (`tokenFor`), so an invalidation the replica may not reflect yet
- * keeps the answer out of the cache. kysely-replication 0.3.0's
- * driver has no savepoints; the unit of work needs them, so they are added
- * here (`withSavepoints`), run on the transaction's (primary) connection.
+ * keeps the answer out of the cache.
+ *
+ * kysely-replication 0.3.0's driver has no savepoints; the unit of work
+ * needs them, so they are added here (`ReplicationDriver`), run on the
+ * transaction's (primary) connection.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
@@ -53,18 +55,15 @@ import {
   PostgresDialect,
   RawNode,
   type DatabaseConnection,
-  type DatabaseIntrospector,
   type Dialect,
-  type DialectAdapter,
   type Driver,
   type PostgresCursor,
   type PostgresPool,
   type PostgresPoolClient,
   type PostgresQueryResult,
   type QueryCompiler,
-  type TransactionSettings,
 } from 'kysely';
-import { KyselyReplicationDialect, type ReplicaStrategy } from 'kysely-replication';
+import { KyselyReplicationDialect, KyselyReplicationDriver, type KyselyReplicationDialectConfig, type ReplicaStrategy } from 'kysely-replication';
 
 import { countRead, observeReplicas, type ReplicaObservation } from '../observability/metrics.js';
 import { TracingDialect } from '../observability/sql-tracing.js';
@@ -201,30 +200,12 @@ class FallbackClient implements PostgresPoolClient {
   }
 }
 
-/** A driver with savepoints, run as statements on the transaction's own connection (PostgresDriver does the same). */
-class SavepointDriver implements Driver {
-  constructor(private readonly inner: Driver) {}
-
-  init(): Promise<void> {
-    return this.inner.init();
-  }
-
-  acquireConnection(): Promise<DatabaseConnection> {
-    return this.inner.acquireConnection();
-  }
-
-  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    return this.inner.beginTransaction(connection, settings);
-  }
-
-  commitTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.commitTransaction(connection);
-  }
-
-  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.rollbackTransaction(connection);
-  }
-
+/**
+ * kysely-replication's driver with savepoints (its own has none; the unit of
+ * work needs them), run as statements on the transaction's connection, which
+ * is the primary's, as PostgresDriver runs them.
+ */
+class ReplicationDriver extends KyselyReplicationDriver {
   async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
     await connection.executeQuery(compile(savepointCommand('savepoint', name), createQueryId()));
   }
@@ -236,14 +217,6 @@ class SavepointDriver implements Driver {
   async releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
     await connection.executeQuery(compile(savepointCommand('release', name), createQueryId()));
   }
-
-  releaseConnection(connection: DatabaseConnection): Promise<void> {
-    return this.inner.releaseConnection(connection);
-  }
-
-  destroy(): Promise<void> {
-    return this.inner.destroy();
-  }
 }
 
 /** `savepoint "name"`: the name as an identifier node, so it is quoted by the compiler. */
@@ -251,13 +224,15 @@ function savepointCommand(command: string, name: string): RawNode {
   return RawNode.createWithChildren([RawNode.createWithSql(`${command} `), IdentifierNode.create(name)]);
 }
 
-function withSavepoints(dialect: Dialect): Dialect {
-  return {
-    createAdapter: (): DialectAdapter => dialect.createAdapter(),
-    createDriver: (): Driver => new SavepointDriver(dialect.createDriver()),
-    createIntrospector: (db: Kysely<unknown>): DatabaseIntrospector => dialect.createIntrospector(db),
-    createQueryCompiler: (): QueryCompiler => dialect.createQueryCompiler(),
-  };
+class ReplicationDialect extends KyselyReplicationDialect {
+  constructor(private readonly parts: KyselyReplicationDialectConfig) {
+    super(parts);
+  }
+
+  override createDriver(): Driver {
+    const { primaryDialect, replicaDialects, replicaStrategy } = this.parts;
+    return new ReplicationDriver(primaryDialect.createDriver(), replicaDialects.map((dialect) => dialect.createDriver()), replicaStrategy);
+  }
 }
 
 /**
@@ -349,7 +324,7 @@ export class ReadReplicas {
     });
     // Each statement is a span when tracing is on (src/observability/sql-tracing.ts), traced on the pool that runs it.
     const traced = (pool: PostgresPool): Dialect => new TracingDialect(new PostgresDialect({ pool }));
-    const dialect = new KyselyReplicationDialect({
+    const dialect = new ReplicationDialect({
       primaryDialect: traced(primary.postgres),
       // Slot 0 is the primary's own pool: a request whose reads stay on the primary.
       replicaDialects: [
@@ -358,7 +333,7 @@ export class ReadReplicas {
       ],
       replicaStrategy: new RouteStrategy(),
     });
-    this.db = new Kysely<Database>({ dialect: withSavepoints(dialect) });
+    this.db = new Kysely<Database>({ dialect });
     registerPool(this.db, primary.pool);
     this.stopObserving = observeReplicas(() => this.observations());
     // Each on its own loop: a replica that takes its connect timeout to fail delays nobody's measurement.

@@ -82,15 +82,15 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
 }
 
 /**
- * One admin connection to the server's `postgres` database. A plain pg.Client,
+ * One connection to `url` for `work`, closed afterwards. A plain pg.Client,
  * not a pool: Client.end() resolves once the connection is closed, whereas a
  * pool's end() resolves while its clients are still saying goodbye, and a
  * server shutting down in that window makes the pool emit an unhandled
  * 'error' (57P01) that kills the process.
  */
-async function withAdminClient<T>(serverUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({
-    connectionString: withDatabaseName(serverUrl, 'postgres'),
+    connectionString: url,
     connectionTimeoutMillis: 10_000,
     application_name: 'marketplace-tests',
   });
@@ -103,6 +103,11 @@ async function withAdminClient<T>(serverUrl: string, work: (client: pg.Client) =
   } finally {
     await client.end();
   }
+}
+
+/** One admin connection to the server's `postgres` database (see `withClient`). */
+function withAdminClient<T>(serverUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(withDatabaseName(serverUrl, 'postgres'), work);
 }
 
 function isObjectInUse(error: unknown): boolean {

@@ -22,7 +22,6 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { sql } from 'kysely';
-import pg from 'pg';
 
 import { createDb, withDatabaseName } from '../../src/db/connection.js';
 import { postgresUser } from '../../src/db/embedded-host.js';
@@ -30,6 +29,7 @@ import { findFreePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../.
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { waitFor } from './database-faults.js';
+import { withClient } from './database.js';
 
 const SLOT = 'marketplace_test_replica';
 /** What a base backup leaves out of the copy (the server makes them anew, or they must not be copied). */
@@ -64,17 +64,6 @@ async function startOn(dir: string, database: string): Promise<{ server: Embedde
       // Another process took the probed port first: try another one.
       if (attempt >= 3 || !(error instanceof Error && error.message.includes(`port ${port}`))) throw error;
     }
-  }
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
   }
 }
 

@@ -5,10 +5,14 @@
 import { afterAll, beforeAll } from '@jest/globals';
 
 import type { AuthRuntime } from '../../src/auth/runtime.js';
+import { unitOfWork } from '../../src/db/unit-of-work.js';
+import { recordAudit } from '../../src/modules/audit/audit.service.js';
 import type { AppLoaders } from '../../src/modules/registry.js';
+import type { UserRow } from '../../src/modules/users/user.table.js';
+import { updateUserEndingTokens } from '../../src/modules/users/user.service.js';
 import type { ScopeDeps } from '../../src/scope/scope.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { createTestAuthRuntime, testDeps } from './scope.js';
+import { createTestAuthRuntime, jobScope, testDeps } from './scope.js';
 
 /** The database, auth runtime and scope dependencies of the unit-of-work test files, set up by `startUnitOfWorkDatabase`. */
 export let database: TestDatabase;
@@ -39,4 +43,44 @@ export async function countRows(table: 'api_keys' | 'audit_events', userId: stri
     .where(column, '=', userId)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** Resolves for every caller once `parties` callers wait. */
+export function barrier(parties: number): () => Promise<void> {
+  let waiting = 0;
+  let release: () => void = () => undefined;
+  const all = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return () => {
+    waiting += 1;
+    if (waiting === parties) release();
+    return all;
+  };
+}
+
+/**
+ * A real deadlock: two rerunnable units lock the same two users in opposite
+ * orders (each bumps both token versions and records an audit event naming
+ * itself), waiting for each other after their first lock on the first
+ * attempt. PostgreSQL aborts one with 40P01, which the unit of work runs
+ * again. Returns how often each unit ran.
+ */
+export async function deadlockTwoUnits(deps: ScopeDeps<AppLoaders>, first: UserRow, second: UserRow): Promise<{ ab: number; ba: number }> {
+  const bothLocked = barrier(2);
+  const attempts = { ab: 0, ba: 0 };
+  const run = (name: 'ab' | 'ba', order: [string, string]) =>
+    unitOfWork(
+      jobScope(deps),
+      async (unit) => {
+        attempts[name] += 1;
+        await updateUserEndingTokens(unit, order[0], {});
+        if (attempts[name] === 1) await bothLocked();
+        await updateUserEndingTokens(unit, order[1], {});
+        await recordAudit(unit, { action: 'ROLE_CHANGED', actorId: first.id, metadata: { unit: name } });
+      },
+      { rerunnable: true },
+    );
+  await Promise.all([run('ab', [first.id, second.id]), run('ba', [second.id, first.id])]);
+  return attempts;
 }
