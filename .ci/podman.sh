@@ -35,8 +35,10 @@
 #   TESTCONTAINERS_RYUK_DISABLED=true
 #                        the reaper image cannot be pulled; the harness stops
 #                        its container, and this script removes what is left.
-#   CI_NODE_IMAGE, CI_POSTGRES_IMAGE, CI_REDIS_IMAGE
-#                        the local images, for .ci/container-check.mjs.
+#   CI_NODE_IMAGE, CI_POSTGRES_IMAGE, CI_REDIS_IMAGE, CI_BASE_IMAGE
+#                        the local images, for .ci/container-check.mjs (the
+#                        last is the Debian base on which it builds the load
+#                        balancer and PgBouncer of deploy/compose/).
 # podman without systemd runs no HEALTHCHECK; the harness waits for
 # PostgreSQL's log line instead (test/global-setup.ts).
 #
@@ -190,6 +192,6 @@ podman ps -aq --no-trunc >"$work/containers-before"
 export DOCKER_HOST="unix://$socket"
 export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED=true
-export CONTAINER_CLI=podman CI_LABEL CI_NODE_IMAGE=$NODE_IMAGE CI_POSTGRES_IMAGE=$POSTGRES_IMAGE CI_REDIS_IMAGE=$REDIS_IMAGE
+export CONTAINER_CLI=podman CI_LABEL CI_NODE_IMAGE=$NODE_IMAGE CI_POSTGRES_IMAGE=$POSTGRES_IMAGE CI_REDIS_IMAGE=$REDIS_IMAGE CI_BASE_IMAGE=$BASE_IMAGE
 log "serving the Docker API on $DOCKER_HOST"
 "$@"

