@@ -6,14 +6,21 @@
  * bench database, under closed-loop load, and the run reads:
  *   - CPU time per request of the API process and of PostgreSQL (the
  *     embedded cluster's processes: postmaster, backends, background
- *     workers), from /proc: the cost of one request on each side, whatever
- *     else the machine is doing, which is what "requests per core" comes from;
+ *     workers), from /proc, less what each uses idle (measured for 3 s just
+ *     before): the cost of one request on each side, much less sensitive to
+ *     what else the machine is doing than throughput, and what "requests per
+ *     core" comes from;
  *   - statements and SQL time per request from the server's own log line
  *     (`sqlCount`, `sqlMs`: the time the request spent in its statements,
- *     pool wait included), once unloaded (sequential) and once under load:
- *     how long a request holds a pool connection, which sizes pools;
+ *     pool wait included; statements compiled once per shape, such as the
+ *     catalog page's, are counted but not timed there), once unloaded
+ *     (sequential) and once under load;
  *   - throughput and latency of the loaded round (they depend on the machine
  *     and its neighbours; the CPU figures much less).
+ * With BENCH_CAPACITY_REDIS_URL (a Redis of its own: the run reads the
+ * server-wide counters), the cached catalog runs once more with the cache
+ * and the budgets in that Redis, and the run reports Redis commands and
+ * Redis CPU time per request.
  * Writes bench/results/capacity.json. Knobs: BENCH_CAPACITY_SECONDS (10 per
  * round), BENCH_CAPACITY_CONNECTIONS (8), BENCH_CAPACITY_SEQUENTIAL (100),
  * `--scale N` (bench catalogue size, default 0.1: 10,000 products).
@@ -26,6 +33,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { Redis } from 'ioredis';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 
@@ -43,6 +51,7 @@ const SECONDS = Number(process.env['BENCH_CAPACITY_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CAPACITY_CONNECTIONS'] ?? 8);
 const SEQUENTIAL = Number(process.env['BENCH_CAPACITY_SEQUENTIAL'] ?? 100);
 const TICK = 100; // clock ticks per second of /proc's CPU times (USER_HZ on Linux)
+const IDLE_MS = 3000;
 
 const CATALOG = `query Catalog {
   products(first: 20, orderBy: { field: PRICE, direction: ASC }) {
@@ -165,6 +174,15 @@ interface Figures {
   sqlCount: number;
   sqlMsUnloaded: number;
   sqlMsLoaded: number;
+  redisCommands?: number;
+  redisCpuMs?: number;
+}
+
+/** Commands Redis has processed and CPU seconds it has used, server-wide. */
+async function redisCounters(redis: Redis): Promise<[number, number]> {
+  const info = await redis.info();
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return [field('total_commands_processed'), field('used_cpu_user') + field('used_cpu_sys')];
 }
 
 function median(values: number[]): number {
@@ -172,7 +190,7 @@ function median(values: number[]): number {
 }
 
 /** Sequential requests (SQL time without queueing), then the loaded round (CPU, throughput). */
-async function measure(server: Server, postmaster: number, request: Request): Promise<Figures> {
+async function measure(server: Server, postmaster: number, request: Request, redis?: Redis): Promise<Figures> {
   const sqlOf = async (ids: string[]) => {
     await new Promise((resolve) => setTimeout(resolve, 300)); // the log line follows the response
     return ids.map((id) => server.lines.get(id)).filter((line) => line !== undefined);
@@ -182,8 +200,15 @@ async function measure(server: Server, postmaster: number, request: Request): Pr
   for (let i = 0; i < SEQUENTIAL; i += 1) sequential.push((await send(server, request)).id);
   const unloaded = await sqlOf(sequential);
 
+  // What the server and PostgreSQL use with no request at all (timers, logging, background workers),
+  // per second: taken off the loaded round's CPU, so a slow round does not inflate the per-request figure.
+  const idleBefore = [cpuSeconds(server.pid), clusterCpuSeconds(postmaster)];
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  const idleRate = [cpuSeconds(server.pid) - (idleBefore[0] as number), clusterCpuSeconds(postmaster) - (idleBefore[1] as number)].map((cpu) => cpu / (IDLE_MS / 1000));
+
   const latencies: number[] = [];
   const ids: string[] = [];
+  const redisBefore = redis ? await redisCounters(redis) : undefined;
   const cpuBefore = [cpuSeconds(server.pid), clusterCpuSeconds(postmaster)];
   const started = performance.now();
   const end = started + SECONDS * 1000;
@@ -198,18 +223,25 @@ async function measure(server: Server, postmaster: number, request: Request): Pr
   );
   const elapsed = (performance.now() - started) / 1000;
   const cpuAfter = [cpuSeconds(server.pid), clusterCpuSeconds(postmaster)];
+  const redisAfter = redis ? await redisCounters(redis) : undefined;
   const loaded = await sqlOf(ids);
+  const redisFigures =
+    redisBefore && redisAfter
+      ? // The INFO of the first reading counts; the second's does not yet.
+        { redisCommands: (redisAfter[0] - redisBefore[0] - 1) / latencies.length, redisCpuMs: ((redisAfter[1] - redisBefore[1]) * 1000) / latencies.length }
+      : {};
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     requests: latencies.length,
     perSecond: latencies.length / elapsed,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
-    apiCpuMs: (((cpuAfter[0] as number) - (cpuBefore[0] as number)) * 1000) / latencies.length,
-    pgCpuMs: (((cpuAfter[1] as number) - (cpuBefore[1] as number)) * 1000) / latencies.length,
+    apiCpuMs: (((cpuAfter[0] as number) - (cpuBefore[0] as number) - (idleRate[0] as number) * elapsed) * 1000) / latencies.length,
+    pgCpuMs: (((cpuAfter[1] as number) - (cpuBefore[1] as number) - (idleRate[1] as number) * elapsed) * 1000) / latencies.length,
     sqlCount: median(unloaded.map((line) => line.sqlCount)),
     sqlMsUnloaded: median(unloaded.map((line) => line.sqlMs)),
     sqlMsLoaded: median(loaded.map((line) => line.sqlMs)),
+    ...redisFigures,
   };
 }
 
@@ -228,7 +260,7 @@ async function main(): Promise<void> {
     await db.updateTable('products').set({ stock: 10_000_000 }).where('id', 'in', products).execute();
     await sql`VACUUM (ANALYZE)`.execute(db);
     const ids = products.map((id) => toGlobalId('Product', id));
-    const keys = JSON.stringify(await generateSigningJwks());
+    const keys = await generateSigningJwks();
     let n = 0;
     const next = () => (n += 1);
 
@@ -237,21 +269,33 @@ async function main(): Promise<void> {
     const detailHot: Request = () => ({ body: JSON.stringify({ query: DETAIL, variables: { id: ids[next() % 100] } }), headers: {} });
 
     const results: Record<string, Figures> = {};
-    const run = async (name: string, env: Record<string, string>, request: (server: Server) => Promise<Request> | Request) => {
+    const run = async (name: string, env: Record<string, string>, request: (server: Server) => Promise<Request> | Request, redis?: Redis) => {
       const server = await startServer(database.url, { JWT_SIGNING_KEYS: keys, ...env });
       servers.push(server);
-      results[name] = await measure(server, postmaster, await request(server));
+      results[name] = await measure(server, postmaster, await request(server), redis);
       await server.stop();
       const f = results[name];
       console.log(
         `${name.padEnd(26)} ${f.perSecond.toFixed(0).padStart(6)} req/s  p50 ${f.p50Ms.toFixed(1)} ms  p99 ${f.p99Ms.toFixed(1)} ms  ` +
           `API CPU ${f.apiCpuMs.toFixed(2)} ms/req  PostgreSQL CPU ${f.pgCpuMs.toFixed(2)} ms/req  ` +
-          `statements ${f.sqlCount}  SQL time ${f.sqlMsUnloaded.toFixed(2)} ms unloaded, ${f.sqlMsLoaded.toFixed(2)} ms loaded`,
+          `statements ${f.sqlCount}  SQL time ${f.sqlMsUnloaded.toFixed(2)} ms unloaded, ${f.sqlMsLoaded.toFixed(2)} ms loaded` +
+          (f.redisCommands === undefined ? '' : `  Redis ${f.redisCommands.toFixed(2)} commands/req, ${f.redisCpuMs?.toFixed(3)} ms CPU/req`),
       );
     };
     console.log(`bench:capacity: ${seeded.products} products (scale ${scale}), ${database.detail}; ${CONNECTIONS} connections x ${SECONDS} s per kind; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${cpus().length} CPUs, Node ${process.version}`);
     await run('catalog, uncached', { RESPONSE_CACHE: 'off' }, () => catalog);
     await run('catalog, cached', { RESPONSE_CACHE: 'memory' }, () => catalog);
+    const redisUrl = process.env['BENCH_CAPACITY_REDIS_URL'];
+    if (redisUrl) {
+      const redis = new Redis(redisUrl, { lazyConnect: true });
+      await redis.connect();
+      try {
+        await redis.flushdb();
+        await run('catalog, cached in Redis', { RESPONSE_CACHE: 'redis', REDIS_URL: redisUrl }, () => catalog, redis);
+      } finally {
+        redis.disconnect();
+      }
+    }
     await run('product detail, uncached', { RESPONSE_CACHE: 'off' }, () => detailAny);
     await run('product detail, cached', { RESPONSE_CACHE: 'memory' }, () => detailHot);
     await run('checkout (keyed)', { RESPONSE_CACHE: 'off' }, async (server) => {
