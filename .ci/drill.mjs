@@ -39,6 +39,7 @@
 //      the kill and again with the restarted replica as the reader;
 //   7. the restarted replica serves again through the load balancer.
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 
 import { sleep } from './compose-stack.mjs';
 
@@ -86,19 +87,44 @@ export async function runDrill({ stack, state, lb, seconds }) {
   /** @type {{ kind: string, start: number, end: number, status: number | null, upstream: string, error?: string }[]} */
   const attempts = [];
 
-  /** One HTTP attempt through the load balancer, recorded. */
-  async function send(kind, init) {
+  /**
+   * One HTTP attempt through the load balancer, recorded. Each on a new
+   * connection (`Connection: close`): a kept-alive connection that the load
+   * balancer closes as it is reused fails a request that never reached it,
+   * and the drill could not tell it from one lost with the replica.
+   */
+  function send(kind, init) {
     const start = now();
-    try {
-      const response = await fetch(`${lb}/graphql`, { method: 'POST', ...init, signal: AbortSignal.timeout(30_000) });
-      const text = await response.text();
-      const end = now();
-      attempts.push({ kind, start, end, status: response.status, upstream: response.headers.get('x-upstream') ?? '' });
-      return { status: response.status, headers: response.headers, text };
-    } catch (error) {
-      attempts.push({ kind, start, end: now(), status: null, upstream: '', error: String(error?.cause?.code ?? error) });
-      return { status: null, headers: new Headers(), text: '' };
-    }
+    const payload = Buffer.from(init.body);
+    return new Promise((resolve) => {
+      const request = http.request(
+        `${lb}/graphql`,
+        { method: 'POST', agent: false, timeout: 30_000, headers: { ...init.headers, connection: 'close', 'content-length': payload.length } },
+        (response) => {
+          const chunks = [];
+          response.on('data', (chunk) => chunks.push(chunk));
+          response.on('error', (error) => failed(error));
+          response.on('end', () => {
+            if (done) return;
+            done = true;
+            const responseHeaders = new Headers();
+            for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') responseHeaders.set(name, value);
+            attempts.push({ kind, start, end: now(), status: response.statusCode, upstream: responseHeaders.get('x-upstream') ?? '' });
+            resolve({ status: response.statusCode, headers: responseHeaders, text: Buffer.concat(chunks).toString('utf8') });
+          });
+        },
+      );
+      let done = false;
+      const failed = (error) => {
+        if (done) return;
+        done = true;
+        attempts.push({ kind, start, end: now(), status: null, upstream: '', error: String(error?.code ?? error) });
+        resolve({ status: null, headers: new Headers(), text: '' });
+      };
+      request.on('timeout', () => request.destroy(new Error('timeout')));
+      request.on('error', failed);
+      request.end(payload);
+    });
   }
 
   // --- Set-up: restocked products, the drill's start in database time, tokens.
@@ -328,7 +354,13 @@ export async function runDrill({ stack, state, lb, seconds }) {
   const failedByKind = kinds.map((kind) => `${kind} ${failed.filter((a) => a.kind === kind).length}`).join(', ');
   const stuck = records.filter((r) => r.inProgressWaits > 0);
   // The load balancer's own account: it logs only errors and retries (option dontlog-normal).
-  const lbLog = stack.run(['logs', state.lb.containers[0]], { quiet: true }).out.split('\n').filter((line) => line.includes('api/'));
+  // A request line: `<client> [<date>] http api/<server> <timers> <status> <bytes> - - <termination state> ...`.
+  const lbLog = stack
+    .run(['logs', state.lb.containers[0]], { quiet: true })
+    .out.split('\n')
+    .map((line) => /\] http (api\/\S+) \S+ (-?\d+) \d+ \S+ \S+ (\S{4}) /.exec(line))
+    .filter((match) => match !== null && (match[3] !== '----' || Number(match[2]) >= 500))
+    .map((match) => `${match[1]} ${match[2]} ${match[3]}`);
   const at = (ms) => `${((ms - loadStart) / 1000).toFixed(1)} s`;
   const lines = [
     `scale drill: ${seconds} s of load through the load balancer; ${victim} SIGKILLed at ${at(killStart)} (the kill command returned at ${at(killEnd)}), started again at ${at(restartedAt)} (address ${victimAddress} -> ${restartedAddress}), serving through the load balancer again at ${backAfter === undefined ? 'never' : at(backAfter)}; load stopped at ${at(loadStopped)}, the last retried key settled at ${at(settled)}`,
@@ -340,7 +372,7 @@ export async function runDrill({ stack, state, lb, seconds }) {
     `  budgets: remaining ${remaining.join(' -> ')} on ${victim.replace(/.*-(api-\d+)$/, '$1')}, ${survivor.replace(/.*-(api-\d+)$/, '$1')}, again: shared: ${remaining.every((r, i) => i === 0 || r < remaining[i - 1]) ? 'yes' : 'NO'}`,
     `  cache invalidation seen on the other replica: before the kill ${invalidatedBefore}, on the restarted replica ${invalidatedAfter}`,
     `  restarted replica answered ${servedDuringLoad} requests of the load after its restart`,
-    `  load balancer log: ${lbLog.length} error lines naming a replica${lbLog.length > 0 ? `, e.g. ${lbLog.slice(0, 3).map((line) => line.slice(0, 220)).join(' | ')}` : ''}`,
+    `  load balancer's log of failed requests (server, status, termination state): ${lbLog.length === 0 ? 'none' : JSON.stringify(countBy(lbLog))}`,
   ];
   console.log(lines.join('\n'));
   if (problems.length > 0) throw new Error(`scale drill failed:\n  ${problems.join('\n  ')}`);
