@@ -2,6 +2,7 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { requestError } from '../errors/errors.js';
+import { operationRouteOf } from '../http/operation-route.js';
 import { createContext, type EffectTarget, type GraphQLContext } from '../graphql/context.js';
 import { SqlStatsPlugin } from '../observability/request-stats.js';
 import type { TransportEffect } from '../scope/effects.js';
@@ -46,7 +47,8 @@ function effectTarget(reply: FastifyReply): EffectTarget {
 }
 
 /**
- * Authenticates /graphql requests before GraphQL runs: builds the request's
+ * Authenticates the requests that run a GraphQL operation (/graphql and the
+ * REST routes, src/http/operation-route.ts) before GraphQL runs: builds the request's
  * scope, resolves its viewer and wraps both in the GraphQL context. Bad
  * credentials are answered here with 401 and `WWW-Authenticate`; they are
  * never treated as anonymous.
@@ -57,7 +59,7 @@ export async function registerAuthentication(app: FastifyInstance, deps: ScopeDe
   // Fastify's logger is pino; the scope adds the request id (and later the user id) itself.
   const rootLog = app.log as ScopeLogger;
   app.addHook('preHandler', async (request, reply) => {
-    if (request.routeOptions.url !== '/graphql') return;
+    if (operationRouteOf(request) === undefined) return;
     // The SQL plugin counts this request's statements for its log line.
     const anonymous = buildScope({ deps, request: requestMeta(request), log: rootLog, db: deps.db.withPlugin(new SqlStatsPlugin(request.stats)) });
     let viewer;

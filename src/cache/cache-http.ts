@@ -12,6 +12,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Negotiator from 'negotiator';
 
 import { MEDIA_TYPES } from '../http/media-type.js';
+import { operationRouteOf } from '../http/operation-route.js';
 import { REFRESH_COOKIE } from '../modules/accounts/credentials.js';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -34,9 +35,12 @@ function persistedHash(extensions: unknown): string | undefined {
   return isRecord(persisted) && typeof persisted['sha256Hash'] === 'string' ? persisted['sha256Hash'] : undefined;
 }
 
-/** The parts of the GraphQL request that decide its answer (already checked by the route's preValidation). */
+/**
+ * The parts of the GraphQL request that decide its answer (already checked by the route's preValidation).
+ * A REST route's request is in its body whatever the method (src/rest/).
+ */
 export function operationOf(request: FastifyRequest): { query: string | undefined; hash: string | undefined; operationName: string | null; variables: string } | undefined {
-  if (request.method === 'GET') {
+  if (request.method === 'GET' && operationRouteOf(request) !== 'rest') {
     const params = isRecord(request.query) ? request.query : {};
     let extensions: unknown;
     if (typeof params['extensions'] === 'string' && params['extensions'] !== '') {
@@ -63,8 +67,12 @@ export function operationOf(request: FastifyRequest): { query: string | undefine
   };
 }
 
-/** Apollo's CSRF prevention, as it judges a request: a simple request needs a non-empty preflight header. */
+/**
+ * Apollo's CSRF prevention, as it judges a request: a simple request needs a non-empty preflight header.
+ * A REST route hands Apollo a JSON request of its own making, which always passes.
+ */
 export function passesCsrfPrevention(request: FastifyRequest): boolean {
+  if (operationRouteOf(request) === 'rest') return true;
   const contentType = request.headers['content-type'];
   if (contentType !== undefined) {
     const essence = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
@@ -74,6 +82,14 @@ export function passesCsrfPrevention(request: FastifyRequest): boolean {
     const value = request.headers[name];
     return typeof value === 'string' && value.length > 0;
   });
+}
+
+/**
+ * The `Accept` the GraphQL answer is negotiated with: the client's at /graphql; for a REST route, the
+ * media type it asks Apollo for (its client gets the REST answer, whatever it accepts).
+ */
+export function acceptOf(request: FastifyRequest): string | undefined {
+  return operationRouteOf(request) === 'rest' ? MEDIA_TYPES.graphqlResponseJson : request.headers.accept;
 }
 
 /** Whether the request carries any credential or anything else that makes its answer its own. */

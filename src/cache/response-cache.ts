@@ -48,7 +48,7 @@ import type { RedisBreaker } from '../redis/client.js';
 import { INVALIDATION_HORIZON_MS, type CachedResponse, type ResponseStore } from './store.js';
 import type { ResponseCapture } from './tag-collection.js';
 import { tagsOfChanges } from './tags.js';
-import { addVary, isRecord, isShareable, mediaTypeChooser, matchesEtag, operationOf, passesCsrfPrevention, sha256, SHA256_HEX, VARY, weakEtag } from './cache-http.js';
+import { acceptOf, addVary, isRecord, isShareable, mediaTypeChooser, matchesEtag, operationOf, passesCsrfPrevention, sha256, SHA256_HEX, VARY, weakEtag } from './cache-http.js';
 
 export interface ResponseCacheOptions {
   store: ResponseStore;
@@ -132,7 +132,7 @@ export class ResponseCache implements ChangeFeed {
   /** The cache key of a request that may share a response, or undefined when it may not. */
   private keyOf(request: FastifyRequest): string | undefined {
     if (!isShareable(request) || !passesCsrfPrevention(request)) return undefined;
-    const mediaType = this.mediaTypeOf(request.headers.accept);
+    const mediaType = this.mediaTypeOf(acceptOf(request));
     if (mediaType === null) return undefined;
     const operation = operationOf(request);
     if (!operation) return undefined;
@@ -249,7 +249,7 @@ export class ResponseCache implements ChangeFeed {
     const extensions = JSON.stringify({ requestId: request.id, ...(cost ? { cost } : {}) });
     await reply
       .code(200)
-      .header('content-type', this.mediaTypeOf(request.headers.accept) ?? MEDIA_TYPES.json)
+      .header('content-type', this.mediaTypeOf(acceptOf(request)) ?? MEDIA_TYPES.json)
       .send(`{"data":${entry.data},"extensions":${extensions}}`);
     return true;
   }

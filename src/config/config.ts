@@ -119,6 +119,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     graphqlIde: values.GRAPHQL_IDE,
     graphqlIntrospection: values.GRAPHQL_INTROSPECTION,
     graphqlExecutor: values.GRAPHQL_EXECUTOR,
+    rest: { enabled: values.REST_API, reference: values.REST_API && values.REST_REFERENCE },
     bodyLimitBytes: values.BODY_LIMIT_BYTES,
     trustProxy: values.TRUST_PROXY,
     shutdownDrainDelayMs: values.SHUTDOWN_DRAIN_DELAY_MS,

@@ -68,6 +68,8 @@ export interface Config {
   graphqlIntrospection: boolean;
   /** `jit` (default): operations compiled by graphql-jit; `graphql-js`: the reference executor. */
   graphqlExecutor: GraphqlExecutor;
+  /** The REST surface (src/rest/): its routes and OpenAPI document, and its reference page. */
+  rest: { enabled: boolean; reference: boolean };
   bodyLimitBytes: number;
   trustProxy: boolean;
   /** On SIGINT/SIGTERM, how long requests keep being served (readiness failing) before the listener closes. */

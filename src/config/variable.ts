@@ -12,6 +12,7 @@ export const SECTIONS = [
   'Database',
   'Logging',
   'GraphQL',
+  'REST',
   'HTTP',
   'Shutdown',
   'Authentication',

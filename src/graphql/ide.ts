@@ -21,14 +21,15 @@ const require = createRequire(import.meta.url);
 
 /**
  * A browser file of an npm package: from node_modules in development and
- * tests; in a production install, where graphiql and React (development
- * dependencies) are absent, from the copy `npm run build` made in dist/graphiql/.
+ * tests; in a production install, where graphiql, React and Swagger UI
+ * (development dependencies) are absent, from the copy `npm run build` made
+ * in dist/<distDir>/ (scripts/copy-ide-assets.mjs).
  */
-function packageFile(pkg: string, file: string): string {
+export function packageFile(pkg: string, file: string, distDir = 'graphiql'): string {
   try {
     return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
   } catch {
-    return path.join(projectRoot(), 'dist', 'graphiql', path.basename(file));
+    return path.join(projectRoot(), 'dist', distDir, path.basename(file));
   }
 }
 

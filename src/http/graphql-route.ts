@@ -313,6 +313,7 @@ export function registerGraphQLRoute(app: FastifyInstance, options: GraphQLRoute
 
   const route = {
     url: '/graphql',
+    config: { graphqlOperation: 'graphql' as const },
     preValidation: async (request: FastifyRequest, reply: FastifyReply) => {
       const refusal = checkRequest(request, options);
       if (refusal) return sendRefusal(request, reply, refusal);

@@ -44,6 +44,10 @@ import { registerGraphQLRoute } from './graphql-route.js';
 import { registerSecurityHeaders, sendHttpError } from './hardening.js';
 import { registerMediaTypeNegotiation } from './media-type.js';
 import { registerPaymentWebhookRoute } from './payment-webhook.js';
+import { loadRestRoutes, REST_VERSION } from '../rest/documents.js';
+import { buildOpenApi } from '../rest/openapi.js';
+import { registerReference } from '../rest/reference.js';
+import { registerRestRoutes } from '../rest/rest.http.js';
 
 /** What the stages need, built by src/app.ts. */
 export interface PipelineParts {
@@ -142,9 +146,10 @@ export const PIPELINE: readonly Stage[] = [
       await app.register(fastifyCors, {
         origin: config.corsOrigins,
         credentials: true,
-        methods: ['GET', 'POST', 'OPTIONS'],
+        // PATCH and DELETE: REST routes (src/rest/).
+        methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
         allowedHeaders: config.corsAllowedHeaders,
-        exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed'],
+        exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed', 'etag', 'link', 'location'],
         maxAge: 600,
       });
     },
@@ -250,6 +255,26 @@ export const PIPELINE: readonly Stage[] = [
         ...(trusted ? { trusted } : {}),
         ...(responseCache ? { cache: responseCache } : {}),
       }),
+  },
+  {
+    // The REST routes of /v1 (src/rest/): each runs a GraphQL document through the stages above (its
+    // preValidation builds the GraphQL request, then authentication, idempotency, Apollo and the response
+    // cache as for /graphql), its OpenAPI document, and the reference page.
+    name: 'REST routes',
+    register: (app, { config, schema, apollo, trusted, responseCache }) => {
+      if (!config.rest.enabled) return;
+      const routes = loadRestRoutes(schema, REST_VERSION);
+      registerRestRoutes(app, {
+        apollo,
+        routes,
+        openapi: buildOpenApi(schema, routes, REST_VERSION),
+        prefix: `/${REST_VERSION}`,
+        limits: { maxBytes: config.queryLimits.maxBytes, maxTokens: config.queryLimits.maxTokens, knownDirectives: new Set(schema.getDirectives().map((d) => d.name)) },
+        ...(trusted ? { trusted } : {}),
+        ...(responseCache ? { cache: responseCache } : {}),
+      });
+      if (config.rest.reference) registerReference(app, `/${REST_VERSION}`);
+    },
   },
 ];
 

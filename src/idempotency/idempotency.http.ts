@@ -7,6 +7,7 @@ import { beginUnit, isTransientFailure, type OpenUnit } from '../db/unit-of-work
 import type { Database } from '../db/database.js';
 import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
 import { requestError } from '../errors/errors.js';
+import { operationRouteOf } from '../http/operation-route.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { errorCodes } from '../errors/codes.js';
 import { keyRequiredMutations, type AppLoaders } from '../modules/registry.js';
@@ -207,7 +208,8 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
 
   // After the authentication hook (registered before this one): the viewer is known.
   app.addHook('preHandler', async (request, reply) => {
-    if (request.routeOptions.url !== '/graphql' || request.method !== 'POST') return;
+    // /graphql's POST, and every REST route but a GET (their preValidation put the GraphQL request in the body).
+    if (operationRouteOf(request) === undefined || request.method === 'GET') return;
     const ctx = request.graphqlContext;
     if (!ctx || typeof request.body !== 'object' || request.body === null) return;
     const body = request.body as GraphQLBody;

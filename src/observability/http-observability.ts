@@ -22,6 +22,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { Config } from '../config/config.js';
 import { requestError } from '../errors/errors.js';
+import { operationRouteOf } from '../http/operation-route.js';
 import { observeHttpRequest, observePool, registry, type PoolCounts } from './metrics.js';
 import { tracer, withSpanHolder } from './tracing.js';
 
@@ -92,7 +93,7 @@ export async function registerHttpObservability(app: FastifyInstance, { config, 
       statusCode: reply.statusCode,
       durationSeconds: reply.elapsedTime / 1000,
       errorCodes: request.stats.errorCodes,
-      sqlStatements: route === '/graphql' && request.method !== 'OPTIONS' ? request.stats.sqlCount : undefined,
+      sqlStatements: operationRouteOf(request) !== undefined && request.method !== 'OPTIONS' ? request.stats.sqlCount : undefined,
     });
   });
 

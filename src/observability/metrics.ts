@@ -66,7 +66,7 @@ const errors = new Counter({
 
 const sqlPerRequest = new Histogram({
   name: 'graphql_request_sql_statements',
-  help: 'SQL statements run per /graphql request.',
+  help: 'SQL statements run per GraphQL operation request (/graphql and the REST routes).',
   buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89],
   registers: [registry],
 });

@@ -195,6 +195,23 @@ export const SERVER_VARIABLES = {
       '`jit`: operations are compiled once by graphql-jit and the compiled function runs each request (same answers, errors and permission checks as graphql-js); `graphql-js`: the reference executor.',
   }),
 
+  // --- REST
+  REST_API: setting({
+    section: 'REST',
+    schema: boolean(),
+    default: true,
+    about:
+      'Serve the REST routes under `/v1` (each runs a GraphQL document of `rest/v1/`, through the same authorization, limits and idempotency as `/graphql`) and `GET /v1/openapi.json`.',
+  }),
+  REST_REFERENCE: setting({
+    section: 'REST',
+    example: 'true',
+    schema: boolean(),
+    defaultFrom: (d) => d.nodeEnv !== 'production',
+    defaultText: '`false` in production, else `true`',
+    about: 'Serve the REST reference page at `GET /v1/docs` (Swagger UI, bundled: works offline). Needs `REST_API`.',
+  }),
+
   // --- HTTP
   BODY_LIMIT_BYTES: setting({
     section: 'HTTP',
