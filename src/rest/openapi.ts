@@ -107,6 +107,13 @@ class Builder {
     return orNull(this.inputNonNull(type));
   }
 
+  /** A path or query parameter: absent is how it is null, so its schema is the non-null one. */
+  parameter(type: GraphQLInputType): JsonSchema {
+    const nullable = isNonNullType(type) ? type.ofType : type;
+    if (isListType(nullable)) return { type: 'array', items: this.parameter(nullable.ofType) };
+    return this.named(getNamedType(nullable));
+  }
+
   private inputNonNull(type: GraphQLInputType): JsonSchema {
     if (isListType(type)) return { type: 'array', items: this.input(type.ofType) };
     return this.named(getNamedType(type));
@@ -192,7 +199,7 @@ function operationOf(builder: Builder, route: RestRoute): OpenApiOperation {
   const parameters: JsonSchema[] = route.variables
     .filter((variable) => variable.source !== 'body')
     .map((variable) => {
-      const schema = variable.source === 'path' ? builder.input(variable.type) : builder.input(variable.type);
+      const schema = builder.parameter(variable.type);
       const withDefault = variable.defaultValue ? { ...schema, default: valueFromASTUntyped(variable.defaultValue) } : schema;
       const isList = isListType(isNonNullType(variable.type) ? variable.type.ofType : variable.type);
       return {
@@ -262,7 +269,7 @@ function operationOf(builder: Builder, route: RestRoute): OpenApiOperation {
     responses['422'] = problemResponse('The input has problems, all listed in `errors` with their codes and locations; nothing was written. Also: the `Idempotency-Key` was used with another request.');
   }
 
-  const sdl = route.root.field.description;
+  const sdl = route.result.field.description;
   return {
     operationId: route.operationName.charAt(0).toLowerCase() + route.operationName.slice(1),
     summary: route.summary,
