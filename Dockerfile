@@ -75,6 +75,7 @@ ENV NODE_ENV=production \
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY schema ./schema
+COPY rest ./rest
 COPY --from=build /app/dist ./dist
 
 USER node

@@ -1,7 +1,8 @@
 // Part of `npm run build`: copies GraphiQL's browser files (GraphiQL, React and
 // React DOM as UMD bundles, GraphiQL's stylesheet) from node_modules into
-// dist/graphiql/, so a production install serves GRAPHQL_IDE=graphiql without
-// those packages (they are development dependencies; see src/graphql/ide.ts).
+// dist/graphiql/, and Swagger UI's (the REST reference page, src/rest/reference.ts)
+// into dist/swagger-ui/, so a production install serves GRAPHQL_IDE=graphiql and
+// REST_REFERENCE without those packages (they are development dependencies).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -9,15 +10,23 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const target = path.join(root, 'dist', 'graphiql');
-const files = [
-  ['react', 'umd/react.production.min.js'],
-  ['react-dom', 'umd/react-dom.production.min.js'],
-  ['graphiql', 'graphiql.min.js'],
-  ['graphiql', 'graphiql.min.css'],
-];
-mkdirSync(target, { recursive: true });
-for (const [pkg, file] of files) {
-  copyFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file), path.join(target, path.basename(file)));
+const bundles = {
+  graphiql: [
+    ['react', 'umd/react.production.min.js'],
+    ['react-dom', 'umd/react-dom.production.min.js'],
+    ['graphiql', 'graphiql.min.js'],
+    ['graphiql', 'graphiql.min.css'],
+  ],
+  'swagger-ui': [
+    ['swagger-ui-dist', 'swagger-ui-bundle.js'],
+    ['swagger-ui-dist', 'swagger-ui.css'],
+  ],
+};
+for (const [dir, files] of Object.entries(bundles)) {
+  const target = path.join(root, 'dist', dir);
+  mkdirSync(target, { recursive: true });
+  for (const [pkg, file] of files) {
+    copyFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file), path.join(target, path.basename(file)));
+  }
+  console.log(`copied ${files.length} files to ${path.relative(root, target)}/`);
 }
-console.log(`copied ${files.length} GraphiQL files to ${path.relative(root, target)}/`);

@@ -39,7 +39,8 @@ export interface CacheScenarioResult {
   ratio: number;
 }
 
-function merge(results: readonly LoadResult[]): LoadResult {
+/** The mean req/s of rounds, their summed counts, and the median round's percentiles. */
+export function mergeRounds(results: readonly LoadResult[]): LoadResult {
   const requests = results.reduce((sum, r) => sum + r.requests, 0);
   const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   return {
@@ -95,7 +96,7 @@ export async function runCacheScenario(options: CacheScenarioOptions): Promise<C
         (side === 'cached' ? cachedRounds : uncachedRounds).push(result);
       }
     }
-    const summary = { cached: merge(cachedRounds), uncached: merge(uncachedRounds) };
+    const summary = { cached: mergeRounds(cachedRounds), uncached: mergeRounds(uncachedRounds) };
     return { ...summary, ratio: summary.cached.requestsPerSecond / summary.uncached.requestsPerSecond };
   } finally {
     for (const server of servers.reverse()) await server.stop();

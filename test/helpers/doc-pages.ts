@@ -275,9 +275,13 @@ export function checkAnswers(answers: CurlAnswer[], shown: ShownAnswer | undefin
       expect({ context, status: answer.status, prometheus: answer.text.includes('# TYPE ') }).toEqual({ context, status: 200, prometheus: true });
       return;
     }
+    const documented = index === answers.length - 1 && shown?.kind === 'http' ? shown.shown : undefined;
+    if (answer.path.startsWith('/v1/')) {
+      checkRestAnswer(answer, documented, context, variable);
+      return;
+    }
     const body = JSON.parse(answer.text) as AnswerBody;
     expect({ context, requestId: typeof body.extensions?.requestId }).toEqual({ context, requestId: 'string' });
-    const documented = index === answers.length - 1 && shown?.kind === 'http' ? shown.shown : undefined;
     if (documented) {
       const headers = documented.headers.map(([name]) => [name, name === 'x-request-id' ? answer.headers.has(name) : answer.headers.get(name)]);
       expect({ context, status: answer.status, headers }).toEqual({
@@ -304,6 +308,31 @@ export function checkAnswers(answers: CurlAnswer[], shown: ShownAnswer | undefin
     const mismatches = shapeMismatches(JSON.parse(last.text) as unknown, shown.shape, variable);
     expect({ context: last.label, mismatches }).toEqual({ context: last.label, mismatches: [] });
   }
+}
+
+/**
+ * A REST answer (docs/guides/rest.md): a success is JSON without a request id in the body (it is in
+ * X-Request-Id); a failure is a problem (application/problem+json) carrying `code` and `requestId`.
+ * An answer not shown after its block must be 200.
+ */
+function checkRestAnswer(answer: CurlAnswer, documented: ShownHttpAnswer | undefined, context: string, variable: (name: string) => string | undefined): void {
+  const body = (answer.text === '' ? {} : JSON.parse(answer.text)) as Record<string, unknown>;
+  const problem = (answer.headers.get('content-type') ?? '').startsWith('application/problem+json');
+  expect({ context, requestIdHeader: answer.headers.has('x-request-id'), problem, coded: problem ? [typeof body['code'], body['requestId'] === answer.headers.get('x-request-id')] : [] }).toEqual({
+    context,
+    requestIdHeader: true,
+    problem: answer.status >= 400,
+    coded: answer.status >= 400 ? ['string', true] : [],
+  });
+  if (!documented) {
+    if (answer.includeHeaders) throw new Error(`${answer.label}: a curl -i example needs its HTTP answer shown after the block`);
+    expect({ context, status: answer.status }).toEqual({ context, status: 200 });
+    return;
+  }
+  const headers = documented.headers.map(([name]) => [name, answer.headers.get(name)]);
+  expect({ context, status: answer.status, headers }).toEqual({ context, status: documented.status, headers: documented.headers });
+  const mismatches = documented.body === '' ? [] : shapeMismatches(body, JSON.parse(documented.body) as unknown, variable);
+  expect({ context, mismatches }).toEqual({ context, mismatches: [] });
 }
 
 /** Runs a page's script on `server`; the shell is returned for what the caller checks after. */

@@ -168,6 +168,7 @@ export function toRequest(words: string[], baseUrl: string): CurlRequest {
   const data: string[] = [];
   const urlEncoded: string[] = [];
   let get = false;
+  let method: string | undefined;
   let includeHeaders = false;
   let url: string | undefined;
   for (let i = 1; i < words.length; i += 1) {
@@ -181,6 +182,7 @@ export function toRequest(words: string[], baseUrl: string): CurlRequest {
     if (word === '-s') continue;
     if (word === '-i') includeHeaders = true;
     else if (word === '-G') get = true;
+    else if (word === '-X') method = next();
     else if (word === '-H') {
       const header = next();
       const colon = header.indexOf(':');
@@ -197,11 +199,11 @@ export function toRequest(words: string[], baseUrl: string): CurlRequest {
   const target = new URL(url);
   if (get || (data.length === 0 && urlEncoded.length === 0)) {
     for (const pair of urlEncoded) target.search += `${target.search ? '&' : ''}${pair}`;
-    return { url: target, init: { method: 'GET', headers }, includeHeaders };
+    return { url: target, init: { method: method ?? 'GET', headers }, includeHeaders };
   }
   return {
     url: target,
-    init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: data.join('&') },
+    init: { method: method ?? 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: data.join('&') },
     includeHeaders,
   };
 }
