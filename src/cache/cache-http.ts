@@ -57,7 +57,7 @@ export function operationOf(request: FastifyRequest): { query: string | undefine
       variables: typeof params['variables'] === 'string' ? params['variables'] : '',
     };
   }
-  if (request.method !== 'POST' || !isRecord(request.body)) return undefined;
+  if ((request.method !== 'POST' && operationRouteOf(request) !== 'rest') || !isRecord(request.body)) return undefined;
   const { query, variables, operationName, extensions } = request.body;
   return {
     query: typeof query === 'string' && query !== '' ? query : undefined,
