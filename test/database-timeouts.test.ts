@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 import pg from 'pg';
 
-import { createDb, PoolShare, runWithPoolShare, withDatabaseName } from '../src/db/connection.js';
+import { createDb, withDatabaseName } from '../src/db/connection.js';
+import { PoolShare, runWithPoolShare } from '../src/db/pool-share.js';
 import { DatabaseUnavailableError } from '../src/db/faults.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { testDatabaseUrl } from './helpers/database.js';

@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'kysely';
 
 import { unitOfWork } from '../src/db/unit-of-work.js';
-import { ReadRoute, replicasOf, runWithReadRoute } from '../src/db/replicas.js';
+import { ReadRoute, runWithReadRoute } from '../src/db/read-route.js';
+import { replicasOf } from '../src/db/replicas.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { METRICS_TOKEN, metric, outcome, waitFor, type Outcome } from './helpers/database-faults.js';
 import { startReplicatedPair, type ReplicatedPair } from './helpers/replica.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { PoolShare, runWithPoolShare } from '../src/db/connection.js';
+import { PoolShare, runWithPoolShare } from '../src/db/pool-share.js';
 import { afterCommit, unitOfWork } from '../src/db/unit-of-work.js';
 import { createApiKey } from '../src/modules/accounts/api-key.service.js';
 import { setUserRole } from '../src/modules/users/admin.service.js';

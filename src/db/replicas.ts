@@ -42,73 +42,23 @@
  * keeps the answer out of the cache.
  *
  * kysely-replication 0.3.0's driver has no savepoints; the unit of work
- * needs them, so they are added here (`ReplicationDriver`), run on the
+ * needs them, so they are added (`ReplicationDriver` in
+ * src/db/replication-dialect.ts), run on the
  * transaction's (primary) connection.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 
-import {
-  createQueryId,
-  IdentifierNode,
-  Kysely,
-  PostgresDialect,
-  RawNode,
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  type PostgresCursor,
-  type PostgresPool,
-  type PostgresPoolClient,
-  type PostgresQueryResult,
-  type QueryCompiler,
-} from 'kysely';
-import { KyselyReplicationDialect, KyselyReplicationDriver, type KyselyReplicationDialectConfig, type ReplicaStrategy } from 'kysely-replication';
+import { Kysely, PostgresDialect, type Dialect, type PostgresPool } from 'kysely';
 
-import { countRead, observeReplicas, type ReplicaObservation } from '../observability/metrics.js';
+import { observeReplicas, type ReplicaObservation } from '../observability/metrics.js';
 import { TracingDialect } from '../observability/sql-tracing.js';
 import type { OutageLog } from './availability.js';
 import { openPool, registerPool, type ConnectionOptions, type OpenedPool } from './connection.js';
 import type { Database } from './database.js';
-import { describeDatabaseError, isDatabaseUnavailable, PoolShareTimeoutError } from './faults.js';
+import { describeDatabaseError } from './faults.js';
 import { currentWalPosition, replayPosition } from './cluster.repository.js';
-
-/** Why a request's reads go to the primary. */
-export type PrimaryReason = 'pending' | 'mutation' | 'recent_write' | 'no_replica' | 'replica_failed';
-
-/**
- * Where one HTTP request's reads go. Until `ReadReplicas.route` decides, the
- * primary (`pending`); slot 0 is the primary, slot n is replica-n.
- */
-export class ReadRoute {
-  slot = 0;
-  reason: PrimaryReason | 'query' = 'pending';
-  /** For a replica: the response cache's invalidation sequence it had caught up with when chosen (see ReadReplicas.tokenFor). */
-  caughtUpSequence: number | undefined;
-
-  toPrimary(reason: PrimaryReason): void {
-    this.slot = 0;
-    this.reason = reason;
-    this.caughtUpSequence = undefined;
-  }
-
-  /** The chosen place, as metrics and logs name it. */
-  get target(): string {
-    return this.slot === 0 ? 'primary' : `replica-${this.slot}`;
-  }
-}
-
-const currentRoute = new AsyncLocalStorage<ReadRoute>();
-
-/** Runs `work` (and what it starts) with `route` deciding where its plain reads go. Used per HTTP request (src/http/pipeline.ts). */
-export function runWithReadRoute<T>(route: ReadRoute, work: () => T): T {
-  return currentRoute.run(route, work);
-}
-
-/** The read route of the running request, if any. */
-export function currentReadRoute(): ReadRoute | undefined {
-  return currentRoute.getStore();
-}
+import { currentReadRoute, RouteStrategy, type ReadRoute } from './read-route.js';
+import { fallingBack, ReplicationDialect } from './replication-dialect.js';
 
 /** What readiness reports of a replica. */
 export type ReplicaStateName = 'starting' | 'ok' | 'lagging' | 'down' | 'not_replica';
@@ -119,120 +69,6 @@ export interface ReplicaState {
   state: ReplicaStateName;
   /** How far behind it was at the last poll, in ms; null when unknown. */
   lagMs: number | null;
-}
-
-/** The strategy kysely-replication asks for each plain read: the current request's place. */
-class RouteStrategy implements ReplicaStrategy {
-  readonly onTransaction = 'error' as const;
-
-  async next(): Promise<number> {
-    const route = currentRoute.getStore();
-    if (route === undefined) {
-      countRead('primary', 'background');
-      return 0;
-    }
-    countRead(route.target, route.reason);
-    return route.slot;
-  }
-}
-
-/**
- * A replica's pool whose reads fall back to the primary: a checkout that
- * cannot be had, or a statement whose connection fails (after the pool's own
- * retry on a new connection), runs on a primary checkout instead. Only plain
- * reads reach a replica, so running one again cannot change anything.
- */
-function fallingBack(replica: PostgresPool, primary: PostgresPool, failed: (error: unknown) => void): PostgresPool {
-  const replicaFailure = (error: unknown): boolean => isDatabaseUnavailable(error) && !(error instanceof PoolShareTimeoutError);
-  return {
-    async connect(): Promise<PostgresPoolClient> {
-      let client: PostgresPoolClient;
-      try {
-        client = await replica.connect();
-      } catch (error) {
-        if (!replicaFailure(error)) throw error;
-        failed(error);
-        return primary.connect();
-      }
-      return new FallbackClient(client, primary, replicaFailure, failed);
-    },
-    end: () => replica.end(),
-  };
-}
-
-class FallbackClient implements PostgresPoolClient {
-  private onPrimary: PostgresPoolClient | undefined;
-
-  constructor(
-    private replica: PostgresPoolClient | undefined,
-    private readonly primary: PostgresPool,
-    private readonly replicaFailure: (error: unknown) => boolean,
-    private readonly failed: (error: unknown) => void,
-  ) {}
-
-  query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
-  query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
-  query<R>(statement: string | PostgresCursor<R>, parameters: ReadonlyArray<unknown> = []): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
-    if (typeof statement !== 'string') throw new Error('streaming queries are not configured for this pool');
-    return this.run<R>(statement, parameters);
-  }
-
-  private async run<R>(statement: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
-    if (this.onPrimary) return this.onPrimary.query<R>(statement, parameters);
-    if (!this.replica) throw new Error('the replica checkout was already released');
-    try {
-      return await this.replica.query<R>(statement, parameters);
-    } catch (error) {
-      if (!this.replicaFailure(error)) throw error;
-      this.failed(error);
-      this.replica.release();
-      this.replica = undefined;
-      this.onPrimary = await this.primary.connect();
-      return this.onPrimary.query<R>(statement, parameters);
-    }
-  }
-
-  release(): void {
-    this.replica?.release();
-    this.replica = undefined;
-    this.onPrimary?.release();
-    this.onPrimary = undefined;
-  }
-}
-
-/**
- * kysely-replication's driver with savepoints (its own has none; the unit of
- * work needs them), run as statements on the transaction's connection, which
- * is the primary's, as PostgresDriver runs them.
- */
-class ReplicationDriver extends KyselyReplicationDriver {
-  async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compile(savepointCommand('savepoint', name), createQueryId()));
-  }
-
-  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compile(savepointCommand('rollback to', name), createQueryId()));
-  }
-
-  async releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compile(savepointCommand('release', name), createQueryId()));
-  }
-}
-
-/** `savepoint "name"`: the name as an identifier node, so it is quoted by the compiler. */
-function savepointCommand(command: string, name: string): RawNode {
-  return RawNode.createWithChildren([RawNode.createWithSql(`${command} `), IdentifierNode.create(name)]);
-}
-
-class ReplicationDialect extends KyselyReplicationDialect {
-  constructor(private readonly parts: KyselyReplicationDialectConfig) {
-    super(parts);
-  }
-
-  override createDriver(): Driver {
-    const { primaryDialect, replicaDialects, replicaStrategy } = this.parts;
-    return new ReplicationDriver(primaryDialect.createDriver(), replicaDialects.map((dialect) => dialect.createDriver()), replicaStrategy);
-  }
 }
 
 /**
@@ -380,7 +216,7 @@ export class ReadReplicas {
    * tags was invalidated since); undefined when that is unknown.
    */
   tokenFor(token: number): number | undefined {
-    const route = currentRoute.getStore();
+    const route = currentReadRoute();
     if (route === undefined || route.slot === 0) return token;
     return route.caughtUpSequence === undefined ? undefined : Math.min(token, route.caughtUpSequence);
   }
@@ -435,7 +271,7 @@ export class ReadReplicas {
 
   /** A read failed on the replica: skipped until a poll reaches it again; the request's further reads go to the primary. */
   private failed(replica: Replica, error: unknown): void {
-    currentRoute.getStore()?.toPrimary('replica_failed');
+    currentReadRoute()?.toPrimary('replica_failed');
     if (replica.seen === 'down') return;
     replica.seen = 'down';
     this.tell(replica);

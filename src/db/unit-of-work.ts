@@ -3,7 +3,7 @@ import type { IsolationLevel, Kysely, Transaction } from 'kysely';
 
 import type { Change } from '../scope/change-feed.js';
 import type { Scope } from '../scope/scope.js';
-import { beyondPoolShare } from './connection.js';
+import { beyondPoolShare } from './pool-share.js';
 import type { Database } from './database.js';
 import { isDatabaseUnavailable } from './faults.js';
 import type { AfterCommit, UnitState } from './unit-state.js';

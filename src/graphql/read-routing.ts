@@ -2,7 +2,8 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { OperationTypeNode } from 'graphql';
 
 import type { WriterMarks } from '../db/read-your-writes.js';
-import { currentReadRoute, type ReadReplicas } from '../db/replicas.js';
+import { currentReadRoute } from '../db/read-route.js';
+import type { ReadReplicas } from '../db/replicas.js';
 import type { GraphQLContext } from './context.js';
 
 /**

@@ -4,7 +4,8 @@
  *
  * Generated files are excepted: the outputs codegen.yml declares under
  * `generates` (written by `npm run codegen`, never edited by hand, kept fresh
- * by `npm run codegen:check`). Nothing else is excepted.
+ * by `npm run codegen:check`), and the files other generators write whose
+ * freshness a test checks (OTHER_GENERATED). Nothing else is excepted.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,10 @@ import { projectRoot } from '../../src/util/project-root.js';
 const MAX_LINES = 400;
 const SOURCE = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
 const root = projectRoot();
+/** Generated outside codegen.yml, each kept fresh by the test named. */
+const OTHER_GENERATED: Record<string, string> = {
+  'test/clients/rest/v1.ts': 'test/clients/rest-client.test.ts (openapi-typescript over /v1/openapi.json)',
+};
 
 /** The files codegen.yml writes, relative to the project root. */
 function generatedFiles(): Set<string> {
@@ -37,7 +42,7 @@ function lineCount(file: string): number {
 
 describe('file size', () => {
   it(`keeps every source file in src/ and test/ at ${MAX_LINES} lines or fewer (codegen.yml outputs excepted)`, () => {
-    const generated = generatedFiles();
+    const generated = new Set([...generatedFiles(), ...Object.keys(OTHER_GENERATED).map((file) => path.normalize(file))]);
     const files = [...sourceFiles('src'), ...sourceFiles('test')].filter((file) => !generated.has(path.normalize(file)));
     const over = files
       .map((file) => ({ file, lines: lineCount(file) }))

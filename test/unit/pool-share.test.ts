@@ -7,7 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { setImmediate as turn } from 'node:timers/promises';
 
-import { PoolShare } from '../../src/db/connection.js';
+import { PoolShare } from '../../src/db/pool-share.js';
 
 describe('PoolShare beyond its limit', () => {
   it('lends a slot at once when all are held, and keeps the limit for the queries waiting meanwhile', async () => {
