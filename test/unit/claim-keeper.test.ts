@@ -3,14 +3,18 @@
  * fake renewal: no statement at all while no keyed request is in flight, one
  * statement per tick for every claim in flight, failures told once per run
  * of failures, no overlapping renewals, nothing after `close`, and renewals
- * outside the context of the request that started the timer.
+ * outside the context of the request that started the timer; the scale drill
+ * (.ci/drill.mjs) waits for the same lease.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
 
 import { CLAIM_RENEW_EVERY_MS, createClaimKeeper, type KeeperClock } from '../../src/idempotency/claim-keeper.js';
-import type { Claim } from '../../src/idempotency/idempotency.service.js';
+import { IDEMPOTENCY_LOCK_MS, type Claim } from '../../src/idempotency/idempotency.service.js';
+import { projectRoot } from '../../src/util/project-root.js';
 
 /** Timers that fire only when the test moves the clock. */
 class FakeClock implements KeeperClock {
@@ -199,5 +203,11 @@ describe('the claim keeper', () => {
     await request.run('request-2', () => clock.advance(2 * CLAIM_RENEW_EVERY_MS));
     expect(seen).toEqual([undefined, undefined]);
     keeper.close();
+  });
+
+  it('renews three times per lease, and the scale drill waits for that lease', () => {
+    expect(IDEMPOTENCY_LOCK_MS).toBe(3 * CLAIM_RENEW_EVERY_MS);
+    const drill = readFileSync(path.join(projectRoot(), '.ci', 'drill.mjs'), 'utf8');
+    expect(/const CLAIM_LOCK_MS = ([\d_]+);/.exec(drill)?.[1]?.replaceAll('_', '')).toBe(String(IDEMPOTENCY_LOCK_MS));
   });
 });
