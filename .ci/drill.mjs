@@ -12,8 +12,10 @@
 //     on a network error or a 502/503/504 at once (after 250 ms) with the
 //     same Idempotency-Key, on 409 IDEMPOTENCY_KEY_IN_PROGRESS after its
 //     Retry-After, until a final answer. A claim whose request died with the
-//     replica binds for 2 minutes (IDEMPOTENCY_LOCK_MS), so the drill waits
-//     for those keys after the load.
+//     replica binds until its lease runs out, at most 15 s after the kill
+//     (IDEMPOTENCY_LOCK_MS; a live replica renews its claims, a dead one
+//     does not), so the drill waits for those keys after the load, if the
+//     load ends sooner; a key still refused well past the lease fails it.
 // At the middle the first replica is SIGKILLed (`kill --signal KILL`), and
 // started again 10 s later (less in a short drill).
 //
@@ -47,7 +49,8 @@ const PASSWORD = 'marketplace-demo';
 const CUSTOMERS = ['customer1@example.com', 'customer2@example.com', 'customer3@example.com'];
 const BUDGET_PRINCIPAL = 'seller1@example.com';
 const STOCK = 100_000;
-const CLAIM_LOCK_MS = 120_000; // IDEMPOTENCY_LOCK_MS (src/idempotency/idempotency.service.ts)
+const CLAIM_LOCK_MS = 15_000; // IDEMPOTENCY_LOCK_MS (src/idempotency/idempotency.service.ts): a claim's lease
+// A buyer gives up (the key ends without an order: a problem) this long after its first attempt.
 const RETRY_DEADLINE_MS = CLAIM_LOCK_MS + 45_000;
 const INVALIDATION_WAIT_MS = 5_000;
 

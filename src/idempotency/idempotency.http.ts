@@ -5,14 +5,15 @@ import type { Kysely } from 'kysely';
 import type { OperationAuthorizer } from '../authz/operation-authorization.js';
 import { beginUnit, isTransientFailure, type OpenUnit } from '../db/unit-of-work.js';
 import type { Database } from '../db/database.js';
-import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
 import { requestError } from '../errors/errors.js';
 import { operationRouteOf } from '../http/operation-route.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { errorCodes } from '../errors/codes.js';
 import { keyRequiredMutations, type AppLoaders } from '../modules/registry.js';
 import { requestFingerprint } from './fingerprint.js';
-import { claimKey, createClaimReleaser, credentialOf, newClaim, storeResponse, type Claim } from './idempotency.service.js';
+import { createClaimUpkeep } from './claim-upkeep.js';
+import { claimKey, credentialOf, newClaim, storeResponse, type Claim } from './idempotency.service.js';
 import type { ResponseSealer } from './sealed-response.js';
 
 /**
@@ -25,7 +26,8 @@ import type { ResponseSealer } from './sealed-response.js';
  *    nothing is claimed or replayed: GraphQL answers the request with
  *    mutations blocked, i.e. exactly the refusal a fresh call gets. Otherwise
  *    the key is claimed IN_PROGRESS for (user, credential, key) with the
- *    request's fingerprint, in its own committed statement, or the request is
+ *    request's fingerprint, in its own committed statement (a lease that this
+ *    process renews while the request runs: ./claim-keeper.ts), or the request is
  *    answered at once: the stored response replayed (`Idempotent-Replayed:
  *    true`), 422 for another fingerprint, 409 while the first runs. Then the
  *    edge opens the outermost unit of work and the whole GraphQL execution
@@ -191,19 +193,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export async function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, options: IdempotencyOptions): Promise<void> {
   const documentByHash: DocumentByHash = options.documentByHash ?? (async () => undefined);
   const { sealer, authorizeOperation } = options;
-  // Releases that fail while the database is down are retried until it answers; one line per outage, not per key.
-  let releaseTrouble = false;
-  const releaser = createClaimReleaser(db, {
-    onRetrying: (_claim, error) => {
-      if (releaseTrouble) return;
-      releaseTrouble = true;
-      app.log.info({ db: describeDatabaseError(error) }, 'could not free idempotency keys of failed requests: retrying until the database answers');
-    },
-  });
-  const release = async (claim: Claim) => {
-    await releaser.release(claim);
-    if (releaseTrouble && releaser.pending === 0) releaseTrouble = false;
-  };
+  // Claims of requests in flight: their leases renewed while they run, freed when they fail (./claim-upkeep.ts).
+  const claims = createClaimUpkeep(db, app.log);
+  const release = (claim: Claim) => claims.release(claim);
   app.decorateRequest('idempotency');
 
   // After the authentication hook (registered before this one): the viewer is known.
@@ -284,6 +276,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
         return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
       }
       case 'claimed': {
+        claims.hold(outcome.claim);
         let unit: OpenUnit<AppLoaders>;
         try {
           unit = await beginUnit(ctx);
@@ -341,7 +334,8 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
       return failed(request, reply, error, 'could not store a keyed mutation\'s response', NOT_WRITTEN);
     }
     if (!stored) {
-      // Taken over after its lock ran out: another attempt owns the key now; this one must not commit.
+      // Taken over after its lease ran out: another attempt owns the key now; this one must not commit.
+      claims.done(keyed.claim);
       await keyed.unit.rollback();
       const answer = refusal('IDEMPOTENCY_KEY_IN_PROGRESS', request.id);
       request.stats.errorCodes = ['IDEMPOTENCY_KEY_IN_PROGRESS'];
@@ -350,6 +344,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
     }
     try {
       await keyed.unit.commit();
+      claims.done(keyed.claim);
       return payload;
     } catch (error) {
       // commit() has rolled back what it could. A lost connection leaves the outcome unknown: the release
@@ -380,7 +375,9 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
   // Whatever happened (an aborted request, an error before onSend), an open unit never outlives its request.
   const settle = async (request: FastifyRequest) => {
     const keyed = request.idempotency;
-    if (!keyed || keyed.unit.ended) return;
+    if (!keyed) return;
+    claims.done(keyed.claim);
+    if (keyed.unit.ended) return;
     await keyed.unit.rollback();
     await release(keyed.claim);
   };
@@ -389,7 +386,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Kysely<Datab
 
   // Expired records are purged by the scheduled job `idempotency.purgeKeys` (./idempotency.tasks.ts), not by the API.
   app.addHook('onClose', async () => {
-    // Claims of requests that failed during an outage: one last try before the pool closes.
-    await releaser.close(2_000);
+    // No more renewals; claims of requests that failed during an outage: one last try before the pool closes.
+    await claims.close(2_000);
   });
 }

@@ -94,6 +94,30 @@ export async function completeClaim(
 }
 
 /**
+ * Extends the lease of these claims to `lockMs` from now, in one statement,
+ * each only while its attempt still holds it (the same claim id, still
+ * IN_PROGRESS): a claim that was completed, released or taken over is never
+ * extended. Found by the primary key, so it reads only those rows. Returns
+ * how many were extended.
+ */
+export async function renewClaims(db: Kysely<Database>, claims: ReadonlyArray<KeyRef & { claimId: string }>, lockMs: number): Promise<number> {
+  if (claims.length === 0) return 0;
+  const result = await db
+    .updateTable('idempotency_keys')
+    .set({ locked_until: interval(lockMs) })
+    .where('status', '=', 'IN_PROGRESS')
+    .where((eb) =>
+      eb(
+        eb.refTuple('principal', 'credential', 'key', 'claim_id'),
+        'in',
+        claims.map((claim) => eb.tuple(claim.principal, claim.credential, claim.key, claim.claimId)),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
  * Drops this attempt's IN_PROGRESS claim (the request ended without a
  * response worth keeping). Safe when the attempt's outcome is unknown (its
  * COMMIT lost the connection): while that transaction still lives it holds

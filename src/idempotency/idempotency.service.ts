@@ -11,6 +11,7 @@ import {
   findKey,
   insertClaim,
   releaseClaim,
+  renewClaims,
   takeOverStaleKey,
   type ClaimValues,
   type KeyRef,
@@ -20,14 +21,16 @@ import type { ResponseSealer } from './sealed-response.js';
 /** How long a stored response is replayed (and a key binds to its request). */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 3600 * 1000;
 /**
- * How long an IN_PROGRESS claim binds before another request may take it
- * over: longer than any request can run (the statement timeout is far
- * shorter), short enough that a key abandoned by a crashed process frees
- * itself soon. A late finisher whose claim was taken over cannot complete it
- * (its update names its own claim id) and rolls back. A claim whose request
- * ended while the database was down is released sooner, by `ClaimReleaser`.
+ * The lease of an IN_PROGRESS claim: how long it binds after it was made or
+ * last renewed before another request may take it over. The process running
+ * the request renews it every few seconds while the request runs
+ * (./claim-keeper.ts), so a request may run longer than this; a claim left
+ * by a process that died frees itself within this. A late finisher whose
+ * claim was taken over cannot complete it (its update names its own claim id)
+ * and rolls back. A claim whose request ended while the database was down is
+ * released sooner, by `ClaimReleaser`.
  */
-export const IDEMPOTENCY_LOCK_MS = 120 * 1000;
+export const IDEMPOTENCY_LOCK_MS = 15 * 1000;
 
 export interface Claim extends KeyRef {
   claimId: string;
@@ -117,6 +120,11 @@ export function storeResponse(trx: Kysely<Database>, sealer: ResponseSealer, cla
   return completeClaim(trx, claim, { ...response, body: sealer.seal(response.body, binding(claim, claim.fingerprint)) });
 }
 
+/** Extends the lease of claims this process still holds to IDEMPOTENCY_LOCK_MS from now (./claim-keeper.ts), in one statement. */
+export function renewClaimLeases(db: Kysely<Database>, claims: readonly Claim[], lockMs = IDEMPOTENCY_LOCK_MS): Promise<number> {
+  return renewClaims(db, claims, lockMs);
+}
+
 /** Frees the claim so the client may retry with the same key. */
 export function releaseKey(db: Kysely<Database>, claim: Claim): Promise<void> {
   return releaseClaim(db, claim);
@@ -138,9 +146,10 @@ export const RELEASE_MAX_DELAY_MS = 1_000;
  * Releases claims whose request has ended without a stored response, also
  * when the database cannot be reached at that moment: the release is then
  * retried in the background (100 ms, doubling to every second) until it
- * succeeds or the claim's lock has run out anyway, so a client's retry
- * with the same key runs within about a second of the database answering
- * again, instead of meeting 409 until the lock expires.
+ * succeeds or the claim's lease has run out anyway (nothing renews a claim
+ * after its request ended), so a client's retry with the same key runs
+ * within about a second of the database answering again, instead of meeting
+ * 409 until the lease runs out.
  */
 export interface ClaimReleaser {
   /** Releases now; on failure, keeps trying in the background. Never throws. */
