@@ -119,7 +119,7 @@ export const SERVER_VARIABLES = {
     section: 'Database',
     schema: boolean(),
     default: true,
-    about: 'Apply pending migrations at start-up. `/health/ready` answers 503 while any are pending.',
+    about: 'Apply pending migrations at start-up. `/health/ready` answers 503 while any are pending, but for one that waits for its backfill (docs/operations/migrations.md).',
   }),
   MIGRATION_LOCK_TIMEOUT_MS: setting({
     section: 'Database',
