@@ -233,10 +233,11 @@ describe('Product.soldCount through the phases of its schema change', () => {
     await expect(switchReads(server.db, soldCountTransition, true)).rejects.toBeInstanceOf(TransitionCommandError);
   });
 
-  it('backfills in batches through the job queue, resumes after its worker is killed part-way, and counts every product exactly once', async () => {
+  it('backfills in batches through a chain of jobs, resumes after its worker is killed part-way, and counts every product exactly once', async () => {
     const products = Number((await server.db.selectFrom('products').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
     const nulls = Object.values((await bothShapes()).column).filter((value) => value === null).length;
-    expect(await startBackfill(server.db, soldCountTransition, { batchSize: 2, pauseMs: 400 })).toEqual({ started: true });
+    // Two batches per job (each job hands over to the next after 300 ms), so the run spans several jobs as well as two workers.
+    expect(await startBackfill(server.db, soldCountTransition, { batchSize: 2, pauseMs: 400, runMs: 300 })).toEqual({ started: true });
     const env = {
       DATABASE_URL: server.config.databaseUrl ?? '',
       TRANSITION_REFRESH_MS: '100',
@@ -254,6 +255,9 @@ describe('Product.soldCount through the phases of its schema change', () => {
     const second = await launchWorker(env);
     await until('the backfill to complete', async () => ((await transitionRow())?.backfill_completed_at ? true : undefined), second.output, 120_000);
     const done = await transitionRow();
+    // The second worker alone ran several jobs of the chain, each handing over to the next.
+    const jobsDone = second.output().split('\n').filter((line) => line.includes('"task":"products.backfillSoldCount"') && line.includes('"msg":"job done"'));
+    expect(jobsDone.length).toBeGreaterThanOrEqual(2);
     // Each batch committed once with its cursor: no product scanned twice, none skipped.
     expect(Number(done?.backfill_scanned)).toBe(products);
     expect(done?.backfill_batches).toBe(Math.floor(products / 2) + 1);

@@ -180,8 +180,8 @@ async function runMigrations<DB>(db: Kysely<DB>, direction: Direction, maxSteps:
         const set = options.migrations ?? migrations;
         const name = await nextMigration(conn, set, direction);
         if (name === undefined) break;
-        const waitsFor = direction === 'Up' ? (set[name] as ProjectMigration | undefined)?.waitsFor : undefined;
-        const reason = waitsFor ? await waitsFor(conn) : undefined;
+        const migration: ProjectMigration | undefined = set[name];
+        const reason = direction === 'Up' && migration?.waitsFor ? await migration.waitsFor(conn) : undefined;
         if (reason !== undefined) return { results, waiting: { migration: name, reason } };
         const result = await runStep(conn, watcher, name, direction, options);
         results.push(...(result.results ?? []));

@@ -12,7 +12,7 @@
  * - a batch is at most `batchSize` rows (bounded by the payload's schema),
  *   and the run waits `pauseMs` between batches: the throttle that leaves
  *   the database to the traffic;
- * - one job runs for at most BACKFILL_RUN_BUDGET_MS, then adds the next job
+ * - one job runs for at most `runMs` (default 10 s), then adds the next job
  *   (same payload, one job key per transition) and ends, so a backfill never
  *   holds a worker slot, or a shutdown, for its whole length;
  * - it refuses to run while this instance does not write the new shape
@@ -35,16 +35,23 @@ import type { Scope } from '../scope/scope.js';
 import { writesNewShape, type BackfillBatch, type TransitionDefinition, type TransitionName } from './transition.js';
 import { lockTransitionRow, recordBackfillBatch } from './transitions.repository.js';
 
-export const BACKFILL_LIMITS = { defaultBatchSize: 500, maxBatchSize: 5_000, defaultPauseMs: 100, maxPauseMs: 60_000 } as const;
+export const BACKFILL_LIMITS = {
+  defaultBatchSize: 500,
+  maxBatchSize: 5_000,
+  defaultPauseMs: 100,
+  maxPauseMs: 60_000,
+  /** Longest a backfill job runs (batches started before it is up) before it hands over to the next job. */
+  defaultRunMs: 10_000,
+  minRunMs: 100,
+  maxRunMs: 600_000,
+} as const;
 
-/** Longest a backfill job runs before it hands over to the next one. */
-export const BACKFILL_RUN_BUDGET_MS = 10_000;
-
-/** The backfill task's payload: the batch size and the pause between batches. */
+/** The backfill task's payload: the batch size, the pause between batches, and how long one job runs. */
 export const backfillPayload = z
   .object({
     batchSize: z.number().int().min(1).max(BACKFILL_LIMITS.maxBatchSize).default(BACKFILL_LIMITS.defaultBatchSize),
     pauseMs: z.number().int().min(0).max(BACKFILL_LIMITS.maxPauseMs).default(BACKFILL_LIMITS.defaultPauseMs),
+    runMs: z.number().int().min(BACKFILL_LIMITS.minRunMs).max(BACKFILL_LIMITS.maxRunMs).default(BACKFILL_LIMITS.defaultRunMs),
   })
   .strict();
 
@@ -53,7 +60,7 @@ export type BackfillSettings = z.output<typeof backfillPayload>;
 /** `completed`: nothing left; `paused`: the run's time is up; `stopped`: the worker is shutting down. */
 export type BackfillOutcome = 'completed' | 'paused' | 'stopped';
 
-export interface BackfillRun extends BackfillSettings {
+export interface BackfillRun extends Pick<BackfillSettings, 'batchSize' | 'pauseMs'> {
   /** Stop after this long (ms) with `paused`; default: run to the end. */
   budgetMs?: number;
   signal?: AbortSignal;
@@ -118,8 +125,8 @@ export async function runBackfill(scope: Scope, transition: TransitionName, batc
 
 /**
  * The task that runs a transition's backfill (a module's descriptor lists
- * it under `tasks`, named `<module>.<verb>`): batches for up to
- * BACKFILL_RUN_BUDGET_MS, then the next job with the same payload.
+ * it under `tasks`, named `<module>.<verb>`): batches for up to the
+ * payload's `runMs`, then the next job with the same payload.
  */
 export function backfillTask(transition: Pick<TransitionDefinition, 'name' | 'backfill'>): TaskDefinition<unknown, typeof backfillPayload> {
   const { name, backfill } = transition;
@@ -128,7 +135,7 @@ export function backfillTask(transition: Pick<TransitionDefinition, 'name' | 'ba
     // Batches open their own short units: no transaction is held across the pauses.
     unit: false,
     async run(scope, payload, job) {
-      const outcome = await runBackfill(scope, name, backfill.batch, { ...payload, budgetMs: BACKFILL_RUN_BUDGET_MS, ...(job.signal ? { signal: job.signal } : {}) });
+      const outcome = await runBackfill(scope, name, backfill.batch, { ...payload, budgetMs: payload.runMs, ...(job.signal ? { signal: job.signal } : {}) });
       if (outcome === 'completed') return;
       if (outcome === 'paused') await pause(payload.pauseMs, job.signal);
       await unitOfWork(scope, (unit) => enqueueJob(unit, { task: backfill.task, payload, jobKey: backfillJobKey(name) }));

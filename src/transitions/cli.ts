@@ -5,8 +5,9 @@
  * when it is not set.
  *
  *   status                         each transition's phase and backfill progress
- *   backfill <name> [--batch-size N] [--pause-ms N] [--restart] [--here]
- *                                  start (or resume) its backfill: a job that a worker runs;
+ *   backfill <name> [--batch-size N] [--pause-ms N] [--run-ms N] [--restart] [--here]
+ *                                  start (or resume) its backfill: a job that a worker runs (one job
+ *                                  runs --run-ms, then hands over to the next);
  *                                  --here runs it in this process to the end instead
  *   switch <name>                  reads move to the new shape (every instance within TRANSITION_REFRESH_MS)
  *   unswitch <name>                reads move back to the old shape
@@ -25,7 +26,7 @@ import type { TransitionDefinition } from './transition.js';
 import { watchTransitions } from './watcher.js';
 
 const USAGE = `Usage: npm run db:transition -- status
-       npm run db:transition -- backfill <name> [--batch-size N] [--pause-ms N] [--restart] [--here]
+       npm run db:transition -- backfill <name> [--batch-size N] [--pause-ms N] [--run-ms N] [--restart] [--here]
        npm run db:transition -- switch <name>
        npm run db:transition -- unswitch <name>
 Transitions: ${transitionDefinitions.map((d) => d.name).join(', ') || '(none)'}`;
@@ -48,7 +49,7 @@ function parse(argv: readonly string[]): Parsed {
   for (let i = 0; i < rest.length; i += 1) {
     const arg = rest[i] as string;
     if (arg === '--restart' || arg === '--here') flags.set(arg, true);
-    else if (arg === '--batch-size' || arg === '--pause-ms') {
+    else if (arg === '--batch-size' || arg === '--pause-ms' || arg === '--run-ms') {
       const value = rest[i + 1];
       if (value === undefined) throw new UsageError(`${arg} needs a number\n${USAGE}`);
       flags.set(arg, value);
@@ -60,6 +61,7 @@ function parse(argv: readonly string[]): Parsed {
   const settings = backfillPayload.safeParse({
     ...(number('--batch-size') !== undefined ? { batchSize: number('--batch-size') } : {}),
     ...(number('--pause-ms') !== undefined ? { pauseMs: number('--pause-ms') } : {}),
+    ...(number('--run-ms') !== undefined ? { runMs: number('--run-ms') } : {}),
   });
   if (!settings.success) throw new UsageError(`${settings.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}\n${USAGE}`);
   if (command === 'status') {

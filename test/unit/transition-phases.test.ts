@@ -44,11 +44,11 @@ describe('reads and writes by phase', () => {
 });
 
 describe('the backfill task payload', () => {
-  it('defaults to batches of 500 with 100 ms between them', () => {
-    expect(backfillPayload.parse({})).toEqual({ batchSize: 500, pauseMs: 100 });
+  it('defaults to batches of 500 with 100 ms between them, 10 s per job', () => {
+    expect(backfillPayload.parse({})).toEqual({ batchSize: 500, pauseMs: 100, runMs: 10_000 });
   });
 
-  it.each([{ batchSize: 0 }, { batchSize: 5_001 }, { batchSize: 1.5 }, { pauseMs: -1 }, { pauseMs: 60_001 }, { batchSize: 10, extra: true }])('refuses %j', (payload) => {
+  it.each([{ batchSize: 0 }, { batchSize: 5_001 }, { batchSize: 1.5 }, { pauseMs: -1 }, { pauseMs: 60_001 }, { runMs: 99 }, { runMs: 600_001 }, { batchSize: 10, extra: true }])('refuses %j', (payload) => {
     expect(backfillPayload.safeParse(payload).success).toBe(false);
   });
 });
