@@ -13,7 +13,7 @@ import { addJob } from '../jobs/jobs.repository.js';
 import type { TransitionSample } from '../observability/transition-metrics.js';
 import { backfillJobKey, type BackfillSettings } from './backfill.js';
 import type { TransitionDefinition } from './transition.js';
-import { ensureTransitionRow, findAppliedMigrations, findTransitionRow, findTransitionTable, markBackfillStarted, setReadsSwitched } from './transitions.repository.js';
+import { ensureTransitionRow, findTransitionRow, markBackfillStarted, setReadsSwitched } from './transitions.repository.js';
 import { readTransitionSamples } from './watcher.js';
 
 /** A command refused, with what to do instead (one line for the CLI). */
@@ -22,8 +22,9 @@ export class TransitionCommandError extends Error {
 }
 
 async function assertExpanded(db: Kysely<Database>, definition: TransitionDefinition): Promise<void> {
-  const applied = await findAppliedMigrations(db, [definition.expand]);
-  if (!applied.has(definition.expand) || !(await findTransitionTable(db))) {
+  // Its expand comes after schema_transitions' migration, so the table exists once the phase is past `before`.
+  const { samples } = await readTransitionSamples(db, [definition]);
+  if (samples[0]?.phase === 'before') {
     throw new TransitionCommandError(`${definition.name}: its expand migration ${definition.expand} has not run; migrate first (npm run db:migrate)`);
   }
 }

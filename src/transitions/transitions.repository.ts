@@ -8,19 +8,6 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { SchemaTransitionRow } from './transition.table.js';
 
-/** Which of these migrations ran. Kysely's own table exists once any migration run started. */
-export async function findAppliedMigrations(db: Kysely<Database>, names: readonly string[]): Promise<Set<string>> {
-  if (names.length === 0) return new Set();
-  const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration WHERE name = ANY(${[...names]}::text[])`.execute(db);
-  return new Set(rows.map((row) => row.name));
-}
-
-/** Whether `schema_transitions` exists (its migration may not have run yet). */
-export async function findTransitionTable(db: Kysely<Database>): Promise<boolean> {
-  const { rows } = await sql<{ present: boolean }>`SELECT to_regclass('schema_transitions') IS NOT NULL AS present`.execute(db);
-  return rows[0]?.present === true;
-}
-
 /** What an instance reads of the phased changes at each refresh (./watcher.ts). */
 export interface TransitionState {
   /** Those of the asked migrations that ran. */
