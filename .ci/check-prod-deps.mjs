@@ -1,5 +1,5 @@
 // Production start never needs a development dependency: walks the static
-// imports of the compiled entry points (the server and the db:* command) and
+// imports of the compiled entry points (the server, the db:* and db:transition commands) and
 // fails if any package they load is not in package.json `dependencies`.
 // Dynamic import() is not followed: that is how the embedded PostgreSQL (a
 // devDependency) is loaded, only when DATABASE_URL is unset.
@@ -10,7 +10,7 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const { dependencies = {} } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-const entries = ['dist/src/main.js', 'dist/src/db/cli.js'];
+const entries = ['dist/src/main.js', 'dist/src/db/cli.js', 'dist/src/transitions/cli.js'];
 const STATIC_IMPORT = /^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm;
 
 const seen = new Set();

@@ -78,6 +78,13 @@ export const SQUAWK_EXCEPTIONS: readonly SquawkException[] = [
       "graphile-worker's own migration SQL, applied as its runner applies it (graphile-worker/dist/generated/sql.js): not ours to change. Its breaking migrations lock and rename the queue's tables by design; those tables belong to the worker alone, and a graphile-worker upgrade is reviewed against its release notes instead.",
   },
   {
+    migration: '2026_12_08_0017_products_sold_count_not_null',
+    rule: 'prefer-robust-stmts',
+    statement: /^alter table "?products"? (add constraint "products_sold_count_not_null" check \("sold_count" is not null\) not valid|validate constraint "?products_sold_count_(not_null|check)"?|alter column "sold_count" set not null)$/i,
+    reason:
+      'Outside a transaction on purpose (VALIDATE must not hold the lock ADD CONSTRAINT took), and safe to run again although squawk cannot see it: setNotNullSafely (src/db/safe-not-null.ts) adds the NOT VALID check only when pg_constraint lacks it, VALIDATE and SET NOT NULL are no-ops the second time, and a failed step drops the check before the error goes up. Validating products_sold_count_check (added NOT VALID by the expand) is idempotent too.',
+  },
+  {
     migration: '2026_12_07_0011_payments',
     rule: 'require-concurrent-index-creation',
     statement: /orders_pending_payment_created_idx/,

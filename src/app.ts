@@ -32,13 +32,14 @@ import { PAYMENT_WEBHOOK_WINDOW_SECONDS } from './http/payment-webhook.js';
 import { createPersistedQueryStore, persistedQueryKey } from './limits/persisted-query-store.js';
 import { documentLimitRules } from './limits/query-limits.js';
 import { loadTrustedDocuments } from './limits/trusted-documents.js';
-import type { AppLoaders } from './modules/registry.js';
+import { transitionDefinitions, type AppLoaders } from './modules/registry.js';
 import { observabilityPlugin } from './observability/graphql-observability.js';
 import type { Logger } from './observability/logger.js';
 import type { RequestStats } from './observability/request-stats.js';
 import { LiveUpdates } from './subscriptions/setup.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
 import type { ScopeDeps } from './scope/scope.js';
+import { watchTransitions } from './transitions/watcher.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -99,6 +100,8 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     ...(replicas ? { freshness: replicas } : {}),
   });
   if (responseCache) collectCacheTags(schema);
+  // Which shape the schema changes made in phases read and write here (src/transitions/): read now, then every TRANSITION_REFRESH_MS.
+  const transitions = await watchTransitions(db, transitionDefinitions, { refreshMs: config.transitionRefreshMs, log: logger });
   // Subscriptions (src/subscriptions/): committed changes reach every instance over LISTEN/NOTIFY.
   const live = new LiveUpdates({
     config,
@@ -112,6 +115,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
     feeds: responseCache ? [responseCache] : [],
     ...(trusted ? { trusted } : {}),
     limiter: costLimiter,
+    transitions,
   });
 
   const apollo = new ApolloServer<GraphQLContext<AppLoaders>>({
@@ -186,6 +190,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
       ...(redis ? { redis } : {}),
     }),
     live,
+    transitions,
     idempotency: {
       ...(permitted ? { authorizeOperation: permitted.authorizeOperation } : {}),
       sealer: createResponseSealer(auth.keys),
@@ -201,6 +206,7 @@ export async function buildApp({ config, db, logger, ...options }: AppOptions): 
   const unwatchQueue = watchQueueDepth(db);
   app.addHook('onClose', async () => {
     unwatchQueue();
+    transitions.close();
     await apollo.stop();
     await responseCache?.close();
     if (!options.auth) await auth.close();

@@ -128,8 +128,10 @@ async function main(): Promise<void> {
     const { db } = database;
     if (config.migrateOnStart) {
       // On a direct connection behind a transaction pooler: the run holds a session advisory lock.
-      const { results } = await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
-      logger.info({ applied: results?.map((r) => r.migrationName) ?? [] }, 'database schema is current');
+      const { results, waiting } = await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
+      const applied = results?.map((r) => r.migrationName) ?? [];
+      if (waiting) logger.warn({ applied, waiting }, 'database schema is current but for a migration that waits');
+      else logger.info({ applied }, 'database schema is current');
     }
     await checkPooledSessions(config, db, logger);
     if (config.seedDemoData) {

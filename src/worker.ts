@@ -21,12 +21,13 @@ import { openDatabase, withSessionDatabase, workerDatabaseUrl, type DatabaseHand
 import { migrateToLatest, migrationRunOptions } from './db/migrator.js';
 import { watchQueueDepth } from './jobs/depth.js';
 import { schedulesFor, startWorker, type JobWorker } from './jobs/worker.js';
-import { createLoaders, eventSinks } from './modules/registry.js';
+import { createLoaders, eventSinks, transitionDefinitions } from './modules/registry.js';
 import { createMetricsListener } from './observability/http-observability.js';
 import { createLogger } from './observability/logger.js';
 import { startTracing, type Tracing } from './observability/tracing.js';
 import { closeRedisClient, createRedisClient, type RedisClient } from './redis/client.js';
 import { describeStartupError } from './startup/startup-errors.js';
+import { watchTransitions } from './transitions/watcher.js';
 
 /** Closed in reverse order of opening on a signal or a failed start. */
 const opened: Array<() => Promise<unknown>> = [];
@@ -78,7 +79,10 @@ async function main(): Promise<void> {
   opened.push(() => tracing.shutdown());
   const database: DatabaseHandle = await openDatabase(config, logger);
   opened.push(() => database.close());
-  if (config.migrateOnStart) await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
+  if (config.migrateOnStart) {
+    const { waiting } = await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
+    if (waiting) logger.warn({ waiting }, 'database schema is current but for a migration that waits');
+  }
   const redis: RedisClient | undefined = config.redisUrl ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
   if (redis) opened.push(() => closeRedisClient(redis));
   const auth: AuthRuntime = await createAuthRuntime(config, redis ? { redis } : {});
@@ -86,6 +90,9 @@ async function main(): Promise<void> {
   const changes = createInvalidationFeed(config.responseCache, redis, logger);
   const unwatch = watchQueueDepth(database.db);
   opened.push(async () => unwatch());
+  // Which shape the jobs' services read and write (src/transitions/): read now, then every TRANSITION_REFRESH_MS.
+  const transitions = await watchTransitions(database.db, transitionDefinitions, { refreshMs: config.transitionRefreshMs, log: logger });
+  opened.push(async () => transitions.close());
 
   if (config.metrics.port !== undefined) {
     const { port, host } = config.metrics;
@@ -99,7 +106,7 @@ async function main(): Promise<void> {
   }
 
   worker = await startWorker({
-    deps: { db: database.db, auth, createLoaders, eventSinks, webhooks: config.webhooks, ...(changes ? { changes } : {}) },
+    deps: { db: database.db, auth, createLoaders, eventSinks, transitions, webhooks: config.webhooks, ...(changes ? { changes } : {}) },
     log: logger,
     connectionString: workerDatabaseUrl(config, database.url),
     config: config.worker,

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Migration } from 'kysely';
 
-import { rollbackOne, migrateToLatest } from '../src/db/migrator.js';
+import { migrations } from '../migrations/index.js';
+import { mayWait, rollbackOne, migrateToLatest } from '../src/db/migrator.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -27,12 +29,16 @@ describe('health', () => {
   });
 
   it('reports not ready, with the reason, while a migration is pending', async () => {
-    const { results } = await rollbackOne(server.db);
-    const undone = results?.[0]?.migrationName;
+    // Newest first, down to one the code needs: a migration that may wait for its backfill (a contract) alone does not count.
+    const undone: string[] = [];
+    do {
+      const { results } = await rollbackOne(server.db);
+      undone.unshift(results?.[0]?.migrationName ?? '');
+    } while (mayWait(migrations[undone[0] ?? ''] as Migration));
     try {
       const res = await server.request('/health/ready');
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ status: 'unavailable', reason: 'migrations pending', pending: [undone] });
+      expect(await res.json()).toEqual({ status: 'unavailable', reason: 'migrations pending', pending: undone });
     } finally {
       await migrateToLatest(server.db);
     }

@@ -47,7 +47,7 @@ async function pendingDelivery(answer?: (n: number) => Answer): Promise<{ target
   return { target, deliveryId: await sendTest(server, seller, endpoint.id) };
 }
 
-const scope = () => jobScope({ db: server.db, auth, createLoaders, webhooks: server.config.webhooks });
+const scope = () => jobScope({ db: server.db, auth, createLoaders, transitions: server.app.scopeDeps.transitions, webhooks: server.config.webhooks });
 
 async function lease(deliveryId: string, claimedBy: string, secondsFromNow: number): Promise<void> {
   await server.db

@@ -53,7 +53,7 @@ afterAll(async () => {
   await server.close();
 });
 
-const scope = () => jobScope({ db: server.db, auth, createLoaders });
+const scope = () => jobScope({ db: server.db, auth, createLoaders, transitions: server.app.scopeDeps.transitions });
 const orderId = '5b9a9d8e-0000-4000-8000-00000000000a';
 const created = (): SinkEvent => ({ type: 'order.created', data: { orderId }, audience: [customer.id, seller.id], occurredAt: new Date('2026-12-07T10:00:00Z') });
 

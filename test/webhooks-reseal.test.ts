@@ -38,7 +38,7 @@ async function runtimeWith(keys: Jwks): Promise<AuthRuntime> {
 }
 
 async function reseal(auth: AuthRuntime) {
-  const scope = jobScope({ db: server.db, auth, createLoaders, webhooks: server.config.webhooks });
+  const scope = jobScope({ db: server.db, auth, createLoaders, transitions: server.app.scopeDeps.transitions, webhooks: server.config.webhooks });
   return unitOfWork(scope, (unit) => resealSecrets(unit, { batchSize: 100 }));
 }
 

@@ -19,11 +19,14 @@ export interface LoadRequest {
 
 export interface LoadOptions {
   baseUrl: string;
-  request: LoadRequest;
+  /** The request, or a function making each one (fresh idempotency keys, varied carts). */
+  request: LoadRequest | (() => LoadRequest);
   connections: number;
   durationMs: number;
   /** Judges each answer; a false counts as an error (default: status 200). */
   accept?: (status: number, body: string) => boolean;
+  /** Hears every request as it ends: when it started (performance.now()), its latency and whether it was accepted. */
+  onResult?: (startedAt: number, latencyMs: number, ok: boolean) => void;
 }
 
 export interface LoadResult {
@@ -71,15 +74,20 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
   const deadline = started + options.durationMs;
   const worker = async () => {
     while (performance.now() < deadline) {
+      const request = typeof options.request === 'function' ? options.request() : options.request;
       const begin = performance.now();
       try {
-        const { status, body } = await send(agent, url, options.request);
-        if (accept(status, body)) latencies.push(performance.now() - begin);
+        const { status, body } = await send(agent, url, request);
+        const latency = performance.now() - begin;
+        const ok = accept(status, body);
+        options.onResult?.(begin, latency, ok);
+        if (ok) latencies.push(latency);
         else {
           errors += 1;
           firstError ??= `${status} ${body.slice(0, 200)}`;
         }
       } catch (error) {
+        options.onResult?.(begin, performance.now() - begin, false);
         errors += 1;
         firstError ??= String(error);
       }

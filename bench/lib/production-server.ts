@@ -36,12 +36,12 @@ export async function ensureProductionBuild(): Promise<void> {
   if (code !== 0) throw new Error(`npm run build failed (exit ${code})`);
 }
 
-async function waitUntilReady(baseUrl: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitUntilReady(baseUrl: string, path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} during start-up`);
     try {
-      if ((await fetch(`${baseUrl}/health/ready`)).ok) return;
+      if ((await fetch(`${baseUrl}${path}`)).ok) return;
     } catch {
       // Not listening yet.
     }
@@ -50,8 +50,12 @@ async function waitUntilReady(baseUrl: string, child: ChildProcess, timeoutMs: n
   throw new Error(`the server at ${baseUrl} was not ready within ${timeoutMs} ms`);
 }
 
-/** Starts `node dist/src/main.js` with NODE_ENV=production and `env` over the given database. */
-export async function startProductionServer(databaseUrl: string, env: Record<string, string>): Promise<ProductionServer> {
+/**
+ * Starts `node dist/src/main.js` with NODE_ENV=production and `env` over the
+ * given database; resolves once `readyPath` answers 200 (`/health/live` for a
+ * server started before its migrations, whose readiness waits for them).
+ */
+export async function startProductionServer(databaseUrl: string, env: Record<string, string>, { readyPath = '/health/ready' }: { readyPath?: string } = {}): Promise<ProductionServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [PRODUCTION_ENTRY], {
     cwd: ROOT,
@@ -73,7 +77,7 @@ export async function startProductionServer(databaseUrl: string, env: Record<str
     await once(child, 'exit');
   };
   try {
-    await waitUntilReady(baseUrl, child, 30_000);
+    await waitUntilReady(baseUrl, readyPath, child, 30_000);
   } catch (error) {
     await stop();
     throw error;

@@ -113,6 +113,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     migrationLockTimeoutMs: values.MIGRATION_LOCK_TIMEOUT_MS,
     migrationLockRetries: values.MIGRATION_LOCK_RETRIES,
     migrationStatementTimeoutMs: values.MIGRATION_STATEMENT_TIMEOUT_MS,
+    transitionRefreshMs: values.TRANSITION_REFRESH_MS,
     seedDemoData: values.SEED_DEMO_DATA,
     logLevel: values.LOG_LEVEL,
     logFormat: values.LOG_FORMAT,

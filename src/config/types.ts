@@ -61,6 +61,8 @@ export interface Config {
   migrationLockTimeoutMs: number;
   migrationLockRetries: number;
   migrationStatementTimeoutMs: number;
+  /** How often each instance reads the phased schema changes' state (src/transitions/). */
+  transitionRefreshMs: number;
   seedDemoData: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;

@@ -24,9 +24,11 @@ async function run(command: Command): Promise<void> {
   try {
     switch (command) {
       case 'migrate': {
-        const { results } = await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
+        const { results, waiting } = await withSessionDatabase(config, database, (session) => migrateToLatest(session, migrationRunOptions(config)));
         const applied = results?.map((r) => r.migrationName) ?? [];
-        console.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : 'Already at the latest migration.');
+        if (applied.length > 0) console.log(`Applied: ${applied.join(', ')}`);
+        if (waiting) console.log(`Waiting: ${waiting.migration} (and any after it): ${waiting.reason}`);
+        else if (applied.length === 0) console.log('Already at the latest migration.');
         break;
       }
       case 'rollback': {

@@ -18,6 +18,11 @@
  *   exporting `transaction = false` runs outside a transaction, as
  *   `CREATE INDEX CONCURRENTLY` must; it has to be safe to run again
  *   (src/db/concurrent-index.ts).
+ * - Waiting: a migration module exporting `waitsFor(db)` (the contract of a
+ *   change made in phases, src/transitions/) is not run while that returns
+ *   a reason (its backfill has not finished): the run stops before it
+ *   without an error and reports it as `waiting`, and readiness does not
+ *   count it as pending, since the release's code works without it.
  *
  * The migrator only touches its own bookkeeping tables and the migrations'
  * historical schema, so it accepts a Kysely instance of any database type.
@@ -59,8 +64,25 @@ export function migrationRunOptions(config: {
   };
 }
 
-/** A migration module; `transaction = false` runs it outside a transaction. */
-export type ProjectMigration = Migration & { transaction?: boolean };
+/**
+ * A migration module; `transaction = false` runs it outside a transaction;
+ * `waitsFor` says why it may not run yet (`undefined`: it may).
+ */
+export type ProjectMigration = Migration & { transaction?: boolean; waitsFor?: (db: Kysely<unknown>) => Promise<string | undefined> };
+
+/** A run stopped before a migration that waits (`waitsFor`), and why. */
+export interface WaitingMigration {
+  migration: string;
+  reason: string;
+}
+
+/** What a run applied (Kysely's results), and the migration it stopped before, if one waits. */
+export type MigrationRun = MigrationResultSet & { waiting?: WaitingMigration };
+
+/** Whether the migration may wait (`waitsFor`): the code runs without it, so it does not fail readiness. */
+export function mayWait(migration: Migration): boolean {
+  return typeof (migration as ProjectMigration).waitsFor === 'function';
+}
 
 export function runsInTransaction(migration: Migration): boolean {
   return (migration as ProjectMigration).transaction !== false;
@@ -92,7 +114,7 @@ export function createMigrator<DB>(db: Kysely<DB>): Migrator {
   return createKyselyMigrator(db, migrations, false);
 }
 
-function throwOnError(result: MigrationResultSet, action: string): MigrationResultSet {
+function throwOnError(result: MigrationRun, action: string): MigrationRun {
   if (result.error) {
     if (result.error instanceof MigrationLockTimeoutError) throw result.error;
     const failed = result.results?.find((r) => r.status === 'Error');
@@ -138,7 +160,7 @@ async function runStep(conn: Kysely<unknown>, watcher: BlockerWatcher, name: str
  * Runs up to `maxSteps` migrations in `direction` under the run lock, on one
  * connection with the run's timeouts; stops at the first failure.
  */
-async function runMigrations<DB>(db: Kysely<DB>, direction: Direction, maxSteps: number, options: MigrationRunOptions): Promise<MigrationResultSet> {
+async function runMigrations<DB>(db: Kysely<DB>, direction: Direction, maxSteps: number, options: MigrationRunOptions): Promise<MigrationRun> {
   return db.connection().execute(async (connection) => {
     const conn = connection as unknown as Kysely<unknown>;
     let locked = false;
@@ -155,8 +177,12 @@ async function runMigrations<DB>(db: Kysely<DB>, direction: Direction, maxSteps:
       watcher = new BlockerWatcher(db as Kysely<unknown>, rows[0]?.pid ?? 0, pollMs);
       const results: NonNullable<MigrationResultSet['results']> = [];
       for (let step = 0; step < maxSteps; step += 1) {
-        const name = await nextMigration(conn, options.migrations ?? migrations, direction);
+        const set = options.migrations ?? migrations;
+        const name = await nextMigration(conn, set, direction);
         if (name === undefined) break;
+        const migration: ProjectMigration | undefined = set[name];
+        const reason = direction === 'Up' && migration?.waitsFor ? await migration.waitsFor(conn) : undefined;
+        if (reason !== undefined) return { results, waiting: { migration: name, reason } };
         const result = await runStep(conn, watcher, name, direction, options);
         results.push(...(result.results ?? []));
         if (result.error) return { error: result.error, results };
@@ -172,7 +198,8 @@ async function runMigrations<DB>(db: Kysely<DB>, direction: Direction, maxSteps:
   });
 }
 
-export async function migrateToLatest<DB>(db: Kysely<DB>, options: MigrationRunOptions = DEFAULT_MIGRATION_RUN_OPTIONS): Promise<MigrationResultSet> {
+/** Runs every pending migration in order, up to the first that waits (`waiting` in the result). */
+export async function migrateToLatest<DB>(db: Kysely<DB>, options: MigrationRunOptions = DEFAULT_MIGRATION_RUN_OPTIONS): Promise<MigrationRun> {
   return throwOnError(await runMigrations(db, 'Up', Number.POSITIVE_INFINITY, options), 'migration');
 }
 
@@ -193,4 +220,15 @@ export async function migrationStatus<DB>(db: Kysely<DB>): Promise<MigrationStat
 /** Names of migrations not yet applied; empty when the schema is current. */
 export async function pendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
   return (await migrationStatus(db)).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+/**
+ * The pending migrations this release's code needs: all but those that may
+ * wait (`waitsFor`), which it runs without. A migration after a waiting one
+ * still counts: the runner cannot apply it before.
+ */
+export async function requiredPendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
+  const pending = await pendingMigrations(db);
+  const firstRequired = pending.findIndex((name) => !mayWait(migrations[name] as Migration));
+  return firstRequired < 0 ? [] : pending.slice(firstRequired);
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 import { hashPassword } from '../auth/passwords.js';
 import type { Database } from './database.js';
@@ -62,6 +62,19 @@ interface SeedLine {
   quantity: number;
 }
 
+/** Units sold per product, as checkout counts them: a cancelled or refunded order's units are not sold. */
+function countSold(sold: Map<string, number>, status: string, items: readonly SeedLine[]): void {
+  if (status === 'CANCELLED' || status === 'REFUNDED') return;
+  for (const { product, quantity } of items) sold.set(product.id, (sold.get(product.id) ?? 0) + quantity);
+}
+
+/** Writes the products' units sold (`products.sold_count`; the seed runs after the migrations, whose expand never waits). */
+async function writeSoldCounts(trx: Kysely<Database>, sold: ReadonlyMap<string, number>): Promise<void> {
+  if (sold.size === 0) return;
+  const values = sql.join([...sold].map(([id, units]) => sql`(${id}::uuid, ${units}::integer)`));
+  await sql`UPDATE products AS p SET sold_count = v.units FROM (VALUES ${values}) AS v(id, units) WHERE p.id = v.id`.execute(trx);
+}
+
 async function insertOrderLines(trx: Kysely<Database>, orderId: string, items: readonly SeedLine[]): Promise<void> {
   await trx
     .insertInto('order_items')
@@ -81,7 +94,8 @@ async function insertOrderLines(trx: Kysely<Database>, orderId: string, items: r
 /**
  * Fills an empty database with demo data: an admin, two sellers, three
  * customers, six categories, products in every status (some soft-deleted),
- * orders in every status (the delivered ones reviewed by their customers). Does nothing if
+ * orders in every status (the delivered ones reviewed by their customers), and
+ * the products' units sold as those orders make them. Does nothing if
  * any user exists. Runs in one transaction: all or nothing.
  */
 export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<SeedResult> {
@@ -151,6 +165,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
 
     // Delivered orders: each customer bought several products, one order per (customer, seller).
     let orderCount = 0;
+    const sold = new Map<string, number>();
     const reviewValues = [];
     for (const [k, customerId] of customers.entries()) {
       const bought = buyable.filter((_, index) => (index + k) % 3 === 0);
@@ -177,6 +192,7 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
           .executeTakeFirstOrThrow();
         orderCount += 1;
         await insertOrderLines(trx, order.id, items);
+        countSold(sold, 'DELIVERED', items);
         for (const { product } of items) {
           if (rand() < 0.8) {
             const written = daysAgo(19 - k * 2 - rand() * 5);
@@ -231,8 +247,10 @@ export async function seedDemoData(db: Kysely<Database>, log: Logger): Promise<S
           .executeTakeFirstOrThrow();
         orderCount += 1;
         await insertOrderLines(trx, order.id, items);
+        countSold(sold, step.status, items);
       }
     }
+    await writeSoldCounts(trx, sold);
 
     const result = { seeded: true, users: users.length, products: products.length, orders: orderCount, reviews: reviewValues.length };
     log.info(result, 'seeded demo data');

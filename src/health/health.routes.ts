@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 
 import type { Database } from '../db/database.js';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/faults.js';
-import { pendingMigrations } from '../db/migrator.js';
+import { requiredPendingMigrations } from '../db/migrator.js';
 import type { ReplicaState } from '../db/replicas.js';
 import { pingDatabase } from './health.repository.js';
 
@@ -17,7 +17,8 @@ export interface HealthOptions {
 /**
  * Liveness says the process answers; readiness says it can serve traffic:
  * it is not shutting down, the database answers and its schema is at the
- * latest migration. Readiness asks the database on every call (no cache), so
+ * latest migration (but for a contract migration that waits for its
+ * backfill: src/db/migrator.ts). Readiness asks the database on every call (no cache), so
  * it turns back to 200 with the first successful round trip after an outage.
  * Read replicas are reported (`replicas`: name, state, lag) but never fail
  * it: without them reads go to the primary.
@@ -33,7 +34,7 @@ export function registerHealthRoutes(app: FastifyInstance, db: Kysely<Database>,
     let pending: string[];
     try {
       await pingDatabase(db);
-      pending = await pendingMigrations(db);
+      pending = await requiredPendingMigrations(db);
     } catch (error) {
       // An outage is logged once by the pool (src/db/availability.ts), not on every probe.
       request.log[isDatabaseUnavailable(error) ? 'debug' : 'warn']({ db: describeDatabaseError(error) }, 'readiness: database unreachable');

@@ -39,6 +39,7 @@ import type { TrustedDocuments } from '../limits/trusted-documents.js';
 import { registerDrain } from '../lifecycle/drain.js';
 import { createLoaders, eventSinks, type AppLoaders } from '../modules/registry.js';
 import type { ScopeDeps } from '../scope/scope.js';
+import type { TransitionStates } from '../transitions/phases.js';
 import { registerHttpObservability } from '../observability/http-observability.js';
 import { RequestStats } from '../observability/request-stats.js';
 import type { LiveUpdates } from '../subscriptions/setup.js';
@@ -66,6 +67,8 @@ export interface PipelineParts {
   paymentWebhookLimiter: CostLimiter;
   /** Subscriptions over WebSocket and SSE (src/subscriptions/), and the change feed that reaches every instance. */
   live: LiveUpdates | undefined;
+  /** The phases of the schema changes made in phases, as this instance reads them (src/transitions/watcher.ts). */
+  transitions: TransitionStates;
 }
 
 /** One step of the pipeline: its name (as docs/ARCHITECTURE.md lists it) and what it registers. */
@@ -160,9 +163,9 @@ export const PIPELINE: readonly Stage[] = [
     // The viewer of the request, and the change feed its units of work report to (the response cache, live updates).
     name: 'authentication',
     // The same dependencies serve the in-process job worker's scopes (app.scopeDeps, src/main.ts).
-    register: (app, { config, db, auth, responseCache, live }) => {
+    register: (app, { config, db, auth, responseCache, live, transitions }) => {
       const changes = live?.changes ?? responseCache;
-      const deps: ScopeDeps<AppLoaders> = { db, auth, createLoaders, eventSinks, webhooks: config.webhooks, ...(changes ? { changes } : {}) };
+      const deps: ScopeDeps<AppLoaders> = { db, auth, createLoaders, eventSinks, transitions, webhooks: config.webhooks, ...(changes ? { changes } : {}) };
       app.decorate('scopeDeps', deps);
       return registerAuthentication(app, deps);
     },

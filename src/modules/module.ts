@@ -8,6 +8,7 @@ import type { MaybePromise } from '../loaders/record-loader.js';
 import type { Change, ChangeKinds } from '../scope/change-feed.js';
 import type { EventSinkOf } from '../scope/event-types.js';
 import type { Scope } from '../scope/scope.js';
+import type { TransitionDefinition } from '../transitions/transition.js';
 import type { NodeType } from './node-types.js';
 
 /** Fetches an object for `node(id:)`, with the same visibility as its own query; `null` when hidden or missing. */
@@ -41,6 +42,9 @@ export type ChangeTagMap = { [K in keyof ChangeKinds]?: (change: ChangeOf<K>) =>
  *   crontab lines that enqueue some of them (src/jobs/, the worker).
  * - `eventSinks`: what it does with every unit's domain events, in the
  *   unit's transaction before COMMIT (src/scope/events.ts).
+ * - `transitions`: its schema changes made in phases (expand, backfill,
+ *   switch, contract: src/transitions/), each naming its own migrations and
+ *   its backfill task.
  *
  * Three declarations are types, which TypeScript composes by interface
  * merging (a module augments the cross-cutting interface from one of its own
@@ -77,6 +81,8 @@ export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap, Tb e
   schedules?: readonly Schedule[] | ((config: Config) => readonly Schedule[]);
   /** Sinks of domain events (src/scope/events.ts), given each unit's events before its COMMIT. */
   eventSinks?: readonly EventSinkOf<Scope<L>>[];
+  /** Its schema changes made in phases (src/transitions/): migrations and backfill task of its own. */
+  transitions?: readonly TransitionDefinition[];
 }
 
 export function defineModule<L, T extends ChangeTagMap = ChangeTagMap, const Tb extends readonly (keyof Database)[] = readonly []>(

@@ -6,6 +6,7 @@ import type { Schedule, TaskDefinition } from '../jobs/task.js';
 import type { Change, ChangeKinds } from '../scope/change-feed.js';
 import type { EventSinkOf } from '../scope/event-types.js';
 import type { Scope } from '../scope/scope.js';
+import type { TransitionDefinition } from '../transitions/transition.js';
 
 import { accountsModule } from './accounts/index.js';
 import { auditModule } from './audit/index.js';
@@ -125,3 +126,23 @@ export const eventSinks: readonly EventSinkOf<Scope<AppLoaders>>[] = modules.fla
 
 /** Mutations that refuse to run without an `Idempotency-Key` header, from every module's descriptor. */
 export const keyRequiredMutations: ReadonlySet<string> = new Set(modules.flatMap((module) => module.keyRequiredMutations ?? []));
+
+/**
+ * Every module's schema changes made in phases (src/transitions/). Each
+ * names migrations and a backfill task of its own module, checked here.
+ */
+export const transitionDefinitions: readonly TransitionDefinition[] = modules.flatMap((module: JobDeclarations & { migrations: Record<string, unknown>; transitions?: readonly TransitionDefinition[] }) =>
+  (module.transitions ?? []).map((definition) => {
+    const own = (what: string, ok: boolean) => {
+      if (!ok) throw new Error(`Transition ${definition.name} of module ${module.name}: ${what}`);
+    };
+    own('must be named <module>.<name>', definition.name.startsWith(`${module.name}.`) && TASK_NAME.test(definition.name));
+    own(`its expand migration ${definition.expand} is not one of the module's`, definition.expand in module.migrations);
+    if (definition.contract !== undefined) {
+      own(`its contract migration ${definition.contract} is not one of the module's`, definition.contract in module.migrations);
+      own('its contract must come after its expand', definition.contract > definition.expand);
+    }
+    own(`its backfill task ${definition.backfill.task} is not one of the module's`, jobTasks.has(definition.backfill.task) && definition.backfill.task.startsWith(`${module.name}.`));
+    return definition;
+  }),
+);

@@ -1,4 +1,5 @@
 import type { IdempotencyKeyTable } from '../idempotency/idempotency.table.js';
+import type { SchemaTransitionTable } from '../transitions/transition.table.js';
 
 /**
  * The current schema as Kysely sees it: one property per table. Each module
@@ -10,7 +11,9 @@ import type { IdempotencyKeyTable } from '../idempotency/idempotency.table.js';
 export interface Database {
   /** Cross-cutting (src/idempotency), not a module's. */
   idempotency_keys: IdempotencyKeyTable;
+  /** Cross-cutting (src/transitions): the state of schema changes made in phases. */
+  schema_transitions: SchemaTransitionTable;
 }
 
 /** The tables that belong to no module (each module lists its own in its descriptor's `tables`). */
-export const CROSS_CUTTING_TABLES = ['idempotency_keys'] as const satisfies readonly (keyof Database)[];
+export const CROSS_CUTTING_TABLES = ['idempotency_keys', 'schema_transitions'] as const satisfies readonly (keyof Database)[];

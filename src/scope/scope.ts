@@ -6,6 +6,7 @@ import type { Config } from '../config/types.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
 import type { UnitState } from '../db/unit-state.js';
+import type { TransitionStates } from '../transitions/phases.js';
 
 import type { ChangeFeed } from './change-feed.js';
 import type { EventSinkOf } from './event-types.js';
@@ -48,6 +49,11 @@ export interface ScopeDeps<L = unknown> {
    * transaction, right before COMMIT; a sink that throws rolls the unit back.
    */
   eventSinks?: readonly EventSinkOf<Scope>[];
+  /**
+   * The phases of the schema changes made in phases (src/transitions/), as
+   * this instance last read them: which shape services write and read.
+   */
+  transitions: TransitionStates;
   /** Outbound webhook settings (src/modules/webhooks); absent: the production defaults (https, public targets only). */
   webhooks?: Config['webhooks'];
 }

@@ -18,6 +18,7 @@ import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { TrustedDocuments } from '../limits/trusted-documents.js';
 import { requestError } from '../errors/errors.js';
 import { createLoaders, type AppLoaders } from '../modules/registry.js';
+import type { TransitionStates } from '../transitions/phases.js';
 import type { Change, ChangeFeed } from '../scope/change-feed.js';
 import type { ScopeDeps, ScopeLogger } from '../scope/scope.js';
 import { ChangeChannel } from './channel.js';
@@ -50,6 +51,8 @@ export interface LiveUpdatesOptions {
   trusted?: TrustedDocuments;
   /** The query-cost budgets, charged once per subscribe. */
   limiter?: CostLimiter;
+  /** The phases of the schema changes made in phases (src/transitions/): what the events' reads read. */
+  transitions: TransitionStates;
 }
 
 /** Every feed, in order: each hears the committed changes once. */
@@ -118,8 +121,8 @@ export class LiveUpdates {
    * the returned `wsHandler`), the per-IP cap on upgrades, and the SSE route.
    */
   async register(app: FastifyInstance, knownDirectives: ReadonlySet<string>): Promise<void> {
-    const { config, db, auth } = this.options;
-    const operations = this.operationsFor({ db, auth, createLoaders, changes: this.changes }, knownDirectives);
+    const { config, db, auth, transitions } = this.options;
+    const operations = this.operationsFor({ db, auth, createLoaders, transitions, changes: this.changes }, knownDirectives);
     app.decorate('live', this as LiveUpdates);
     // app.close() without the drain (tests, start-up failures): the streams end and sockets close with 1001 too.
     app.addHook('preClose', async () => this.connections.shutdown(Date.now() + 1_000));

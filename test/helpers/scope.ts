@@ -14,13 +14,22 @@ import type { Database } from '../../src/db/database.js';
 import { createLoaders, type AppLoaders } from '../../src/modules/registry.js';
 import type { UserRow } from '../../src/modules/users/user.table.js';
 import { buildScope, type Scope, type ScopeDeps, type ScopeLogger } from '../../src/scope/scope.js';
+import type { TransitionStates } from '../../src/transitions/phases.js';
 
 export async function createTestAuthRuntime(): Promise<AuthRuntime> {
   return createAuthRuntime(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://unused@127.0.0.1/unused' }));
 }
 
+/**
+ * The phases of a database migrated to the latest migration, as every test
+ * database is (a clone of the migrated template): every schema change made
+ * in phases is contracted. Tests of the earlier phases read them from their
+ * database (src/transitions/watcher.ts) instead.
+ */
+export const LATEST_SCHEMA: TransitionStates = { phase: () => 'contracted' };
+
 export function testDeps(db: Kysely<Database>, auth: AuthRuntime): ScopeDeps<AppLoaders> {
-  return { db, auth, createLoaders };
+  return { db, auth, createLoaders, transitions: LATEST_SCHEMA };
 }
 
 /** A person signed in with a session, as authentication would describe them. */

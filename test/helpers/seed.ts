@@ -8,7 +8,7 @@
  *   const product = await seed.product({ seller, price: 1999 });
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../src/db/database.js';
 import type { CategoryRow } from '../../src/modules/categories/category.table.js';
@@ -107,7 +107,9 @@ export function seeder(db: Kysely<Database>) {
 
     /**
      * An order as checkout would have written it (without touching stock):
-     * one seller, the items' snapshots taken from the products.
+     * one seller, the items' snapshots taken from the products, and the
+     * units counted as sold on the products unless the order is cancelled
+     * or refunded.
      */
     async order(values: { customer: UserRow; items: Array<{ product: ProductRow; quantity?: number }>; status?: OrderStatus; createdAt?: Date }): Promise<OrderRow> {
       const first = values.items[0];
@@ -146,6 +148,15 @@ export function seeder(db: Kysely<Database>) {
           })),
         )
         .execute();
+      if (status !== 'CANCELLED' && status !== 'REFUNDED') {
+        for (const item of values.items) {
+          await db
+            .updateTable('products')
+            .set({ sold_count: sql<number>`sold_count + ${item.quantity ?? 1}` })
+            .where('id', '=', item.product.id)
+            .execute();
+        }
+      }
       return order;
     },
 

@@ -57,7 +57,7 @@ export async function deliveryRow(server: TestServer, id: string): Promise<Webho
  */
 export async function drive(server: TestServer, auth: AuthRuntime, deliveryId: string, maxRuns = 20): Promise<WebhookDeliveryRow> {
   // The server's logger: what the attempts log is in `server.logs` when it captures them.
-  const scope = jobScope({ db: server.db, auth, createLoaders, webhooks: server.config.webhooks }, null, server.app.log as ScopeLogger);
+  const scope = jobScope({ db: server.db, auth, createLoaders, transitions: server.app.scopeDeps.transitions, webhooks: server.config.webhooks }, null, server.app.log as ScopeLogger);
   for (let run = 0; run < maxRuns; run += 1) {
     const row = await deliveryRow(server, deliveryId);
     if (row.status !== 'PENDING') return row;

@@ -119,7 +119,7 @@ export const SERVER_VARIABLES = {
     section: 'Database',
     schema: boolean(),
     default: true,
-    about: 'Apply pending migrations at start-up. `/health/ready` answers 503 while any are pending.',
+    about: 'Apply pending migrations at start-up. `/health/ready` answers 503 while any are pending, but for one that waits for its backfill (docs/operations/migrations.md).',
   }),
   MIGRATION_LOCK_TIMEOUT_MS: setting({
     section: 'Database',
@@ -141,6 +141,13 @@ export const SERVER_VARIABLES = {
     default: 900_000,
     about:
       '`statement_timeout` of every migration statement (a concurrent index build included), and the longest wait for another replica\'s migration run, in ms.',
+  }),
+  TRANSITION_REFRESH_MS: setting({
+    section: 'Database',
+    schema: integer(100, 60_000),
+    default: 5_000,
+    about:
+      'How often each instance (API or worker) reads the state of the schema changes made in phases (applied expand and contract migrations, backfill progress, switched reads), in ms. A switch of reads, or a newly applied expand migration, reaches every instance within this time; start a backfill no sooner than this after the expand (docs/operations/migrations.md).',
   }),
   SEED_DEMO_DATA: setting({
     section: 'Database',

@@ -1193,6 +1193,11 @@ export type Product = Node & {
   reviews: ReviewConnection;
   /** The seller's public profile; `null` if the seller's account is no longer visible. */
   seller?: Maybe<User>;
+  /**
+   * Units sold: the units of this product in orders that were not cancelled or refunded (an unpaid order counts
+   * until it is cancelled or expires). Public, like the stock.
+   */
+  soldCount: Scalars['Int']['output'];
   /** Lifecycle state. Only `ACTIVE` products are publicly visible. */
   status: ProductStatus;
   /** Units available to buy now. */
@@ -2861,6 +2866,7 @@ export type ProductResolvers<ContextType = GraphQLContext, ParentType extends Re
   reviewCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   reviews?: Resolver<ResolversTypes['ReviewConnection'], ParentType, ContextType, RequireFields<ProductReviewsArgs, 'orderBy'>>;
   seller?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  soldCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ProductStatus'], ParentType, ContextType>;
   stock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

@@ -10,7 +10,7 @@ import { InputCheck } from '../../validation/input.js';
 import { recordAudit, type AuditAction } from '../audit/audit.service.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
 import { getProduct } from '../products/product.service.js';
-import { returnStock } from '../products/stock.service.js';
+import { reverseSale } from '../products/stock.service.js';
 import type { ProductRow } from '../products/product.table.js';
 import type { OrderLoaders } from './order.loaders.js';
 import { countOrders, findOrderPage, lockOrderById, updateOrderIf, type KeyedOrderRow, type OrderCriteria } from './order.repository.js';
@@ -129,19 +129,22 @@ interface Transition {
   audit?: AuditAction;
   /** Whether the units go back on sale, given the status before the move. */
   restock: (from: OrderStatus) => boolean;
+  /** The order's units no longer count as sold (`Product.soldCount`). */
+  unsells: boolean;
 }
 
 /**
  * The state machine. Stock policy: a cancelled order's units return (it was
  * never paid); a refund returns them only from PAID (nothing left the
  * warehouse); after shipping the goods are with the carrier or the customer,
- * and the seller puts returned units back with `updateProduct`.
+ * and the seller puts returned units back with `updateProduct`. Either way a
+ * cancelled or refunded order's units no longer count as sold.
  */
 export const ORDER_TRANSITIONS = {
-  cancel: { to: 'CANCELLED', from: ['PENDING_PAYMENT'], actor: 'customer', stamp: 'cancelled_at', verb: 'cancelled', audit: 'ORDER_CANCELLED', restock: () => true },
-  markPaid: { to: 'PAID', from: ['PENDING_PAYMENT'], actor: 'admin', stamp: 'paid_at', verb: 'marked paid', audit: 'ORDER_PAID', restock: () => false },
-  ship: { to: 'SHIPPED', from: ['PAID'], actor: 'seller', stamp: 'shipped_at', verb: 'shipped', restock: () => false },
-  deliver: { to: 'DELIVERED', from: ['SHIPPED'], actor: 'seller', stamp: 'delivered_at', verb: 'delivered', restock: () => false },
+  cancel: { to: 'CANCELLED', from: ['PENDING_PAYMENT'], actor: 'customer', stamp: 'cancelled_at', verb: 'cancelled', audit: 'ORDER_CANCELLED', restock: () => true, unsells: true },
+  markPaid: { to: 'PAID', from: ['PENDING_PAYMENT'], actor: 'admin', stamp: 'paid_at', verb: 'marked paid', audit: 'ORDER_PAID', restock: () => false, unsells: false },
+  ship: { to: 'SHIPPED', from: ['PAID'], actor: 'seller', stamp: 'shipped_at', verb: 'shipped', restock: () => false, unsells: false },
+  deliver: { to: 'DELIVERED', from: ['SHIPPED'], actor: 'seller', stamp: 'delivered_at', verb: 'delivered', restock: () => false, unsells: false },
   refund: {
     to: 'REFUNDED',
     from: ['PAID', 'SHIPPED', 'DELIVERED'],
@@ -150,6 +153,7 @@ export const ORDER_TRANSITIONS = {
     verb: 'refunded',
     audit: 'ORDER_REFUNDED',
     restock: (from) => from === 'PAID',
+    unsells: true,
   },
 } as const satisfies Record<string, Transition>;
 
@@ -213,9 +217,9 @@ export async function applyTransition(
   // The row is locked and was checked by the caller: a miss here is a bug, and throwing rolls everything back.
   if (!order) throw new Error(`order ${current.id} did not match its locked state`);
   unit.loaders.orderById.clear(current.id).prime(current.id, order);
-  if (transition.restock(current.status)) {
+  if (transition.unsells) {
     const items = await unit.loaders.orderItemsByOrderId.load(current.id);
-    await returnStock(unit, items.map((item) => ({ productId: item.product_id, quantity: item.quantity })));
+    await reverseSale(unit, items.map((item) => ({ productId: item.product_id, quantity: item.quantity })), { restock: transition.restock(current.status) });
   }
   if (transition.audit) {
     await recordAudit(unit, {

@@ -1,10 +1,13 @@
 import * as m0003 from '../../../migrations/2026_11_24_0003_products.js';
+import * as m0016 from '../../../migrations/2026_12_08_0016_products_sold_count.js';
+import * as m0017 from '../../../migrations/2026_12_08_0017_products_sold_count_not_null.js';
 import { objectTag, setTag } from '../../cache/tag-names.js';
 import { defineModule } from '../module.js';
 import { createProductLoaders } from './product.loaders.js';
 import { productPermissions } from './product.permissions.js';
 import { productResolvers } from './product.resolvers.js';
 import { getProduct } from './product.service.js';
+import { backfillSoldCountTask, soldCountTransition } from './sold-count.service.js';
 
 declare module '../../scope/change-feed.js' {
   interface ChangeKinds {
@@ -36,8 +39,14 @@ export const productsModule = defineModule({
   createLoaders: createProductLoaders,
   nodeTypes: { Product: getProduct },
   tables: ['products'],
-  migrations: { '2026_11_24_0003_products': m0003 },
+  migrations: {
+    '2026_11_24_0003_products': m0003,
+    '2026_12_08_0016_products_sold_count': m0016,
+    '2026_12_08_0017_products_sold_count_not_null': m0017,
+  },
   changeTags: {
     product: (change) => [objectTag('Product', change.id), setTag('Product')],
   },
+  tasks: { 'products.backfillSoldCount': backfillSoldCountTask },
+  transitions: [soldCountTransition],
 });

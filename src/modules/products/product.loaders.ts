@@ -12,6 +12,7 @@ import {
   type ProductCriteria,
 } from './product.repository.js';
 import type { ProductRow } from './product.table.js';
+import { countUnitsSold, findSoldCounts } from './sold-count.repository.js';
 
 export interface CategoryPageArgs {
   criteria: ProductCriteria;
@@ -35,6 +36,17 @@ export function createProductLoaders(db: Kysely<Database>) {
           (row) => row.category_id,
         ),
     ),
+    /** Units sold counted from the orders (the old shape of `Product.soldCount`). */
+    unitsSoldByProductId: new RecordLoader<string, number>(async (ids) =>
+      byKeys(ids, await countUnitsSold(db, ids), (row) => row.id).map((row) => row?.units ?? 0),
+    ),
+    /** `products.sold_count` (the new shape); a product not counted yet (NULL) is counted from its orders. */
+    soldCountByProductId: new RecordLoader<string, number>(async (ids) => {
+      const stored = new Map((await findSoldCounts(db, ids)).map((row) => [row.id, row.sold_count]));
+      const uncounted = ids.filter((id) => stored.get(id) == null);
+      const counted = new Map((await countUnitsSold(db, uncounted)).map((row) => [row.id, row.units]));
+      return ids.map((id) => stored.get(id) ?? counted.get(id) ?? 0);
+    }),
     productCountByCategory: new LoaderFamily<string, number, ProductCriteria>(
       (criteria) => JSON.stringify(criteria),
       async (categoryIds, criteria) => {

@@ -41,6 +41,7 @@ export const productPermissions = {
     category: allow,
     averageRating: allow,
     reviewCount: allow,
+    soldCount: allow,
     createdAt: allow,
     updatedAt: allow,
     deletedAt: ownsProductOrAdmin,

@@ -145,6 +145,7 @@ export async function findProductsByIds(db: Kysely<Database>, ids: readonly stri
 
 /** The product columns, unqualified, with the cursor key: a page row's own part. */
 const KEYED_COLUMNS = [...PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>), 'cursor_key'] as const;
+const KEYED_COLUMNS_WITH_SOLD_COUNT = [...KEYED_COLUMNS, 'sold_count'] as const;
 const readSeller = joinedReader<UserRecord>('seller', USER_RECORD_COLUMNS);
 const readCategory = joinedReader<CategoryRow>('category', CATEGORY_COLUMNS);
 
@@ -167,6 +168,8 @@ export interface ProductPageOptions {
   /** Join each product's seller (`users`) and category in the same statement. */
   withSeller?: boolean;
   withCategory?: boolean;
+  /** Read `sold_count` too (only once the column is read: ./sold-count.service.ts). */
+  withSoldCount?: boolean;
 }
 
 /** What makes a product page's statement: everything but the filter values, the cursor and the limit. */
@@ -179,6 +182,7 @@ type ProductPageShape = {
   withTotal: boolean;
   withSeller: boolean;
   withCategory: boolean;
+  withSoldCount: boolean;
 };
 type ProductPageValues = PageValues & Pick<ProductCriteria, 'search' | 'categoryId' | 'sellerId' | 'minPrice' | 'maxPrice'> & { ownerId: string | undefined };
 
@@ -234,6 +238,7 @@ export async function findProductPage(
     withTotal: options.withTotal ?? false,
     withSeller: options.withSeller ?? false,
     withCategory: options.withCategory ?? false,
+    withSoldCount: options.withSoldCount ?? false,
   };
   const rows = await productPage(db, shape, {
     ...pageValues(request),
@@ -246,7 +251,7 @@ export async function findProductPage(
     ownerId: audience.kind === 'seller' && !activeOnly(criteria) ? audience.sellerId : undefined,
   });
   return rows.map((row) => ({
-    product: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
+    product: takeOwn<KeyedProductRow>(row, options.withSoldCount ? KEYED_COLUMNS_WITH_SOLD_COUNT : KEYED_COLUMNS),
     seller: options.withSeller ? readSeller(row) : null,
     category: options.withCategory ? readCategory(row) : null,
     ...(options.withTotal ? { totalCount: row['total_count'] as string } : {}),
@@ -267,6 +272,7 @@ function productPageQuery(db: Kysely<Database>, criteria: ProductCriteria, reque
     query = query.select(total.as('total_count'));
   }
   let page = orderedPage(query, request).limit(limit);
+  if (options.withSoldCount) page = page.select('p.sold_count');
   if (options.withSeller) {
     page = page.leftJoin('users as s', 's.id', 'p.seller_id').select(prefixedColumns('s', 'seller', USER_RECORD_COLUMNS));
   }

@@ -22,6 +22,7 @@ import {
   updateProduct,
   type ProductFilterInput,
 } from './product.service.js';
+import { getSoldCount } from './sold-count.service.js';
 
 /** The filter with its global ids decoded (a wrong or malformed id is a BAD_USER_INPUT error naming it). */
 export function decodeProductFilter<F extends ProductFilterInput>(filter: F | null | undefined): F | null | undefined {
@@ -53,6 +54,7 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
           withTotal: selectsField(info, 'totalCount'),
           withSeller: selectsPath(info, ['nodes', 'seller']) || selectsPath(info, ['edges', 'node', 'seller']),
           withCategory: selectsPath(info, ['nodes', 'category']) || selectsPath(info, ['edges', 'node', 'category']),
+          withSoldCount: selectsPath(info, ['nodes', 'soldCount']) || selectsPath(info, ['edges', 'node', 'soldCount']),
         },
       ),
     product: (_root, { id }, ctx) => getProduct(ctx, idOfType(id, 'Product')),
@@ -93,6 +95,7 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
     },
     averageRating: (product) => (product.review_count > 0 ? Number(product.rating_avg) : null),
     reviewCount: (product) => product.review_count,
+    soldCount: (product, _args, ctx) => getSoldCount(ctx, product),
     createdAt: (product) => product.created_at,
     updatedAt: (product) => product.updated_at,
     deletedAt: (product) => product.deleted_at,

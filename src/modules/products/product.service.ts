@@ -27,6 +27,7 @@ import { insertProduct, updateProductIf, type ProductChangeCondition } from './p
 import { recordChanges } from '../../scope/changes.js';
 import { recordEvent } from '../../scope/events.js';
 import { outOfStock } from './stock.service.js';
+import { readsSoldCount } from './sold-count.service.js';
 import type { ProductUpdate } from './product.table.js';
 
 /** A product filter with raw ids (the GraphQL edge decodes the global ids). */
@@ -133,7 +134,8 @@ export async function listProducts(
 ): Promise<Connection<KeyedProductRow>> {
   const criteria = toCriteria(args.filter, ctx.viewer);
   const request = productPageRequest(args);
-  const page = await findProductPage(ctx.db, criteria, request, options);
+  // The column only once reads are switched to it (./sold-count.service.ts); before, Product.soldCount counts the orders.
+  const page = await findProductPage(ctx.db, criteria, request, { ...options, withSoldCount: (options.withSoldCount ?? false) && readsSoldCount(ctx) });
   const rows: KeyedProductRow[] = [];
   for (const { product, seller, category } of page) {
     rows.push(product);

@@ -20,9 +20,21 @@ export interface ProductTable {
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   deleted_at: Date | null;
+  /**
+   * Units sold: units in the product's orders, less those of cancelled and
+   * refunded orders (migrations 0016, 0017; a schema change made in phases:
+   * ./sold-count.service.ts). NULL only on a row the backfill has not
+   * counted yet; inserts take the default 0.
+   */
+  sold_count: ColumnType<number | null, never, number>;
 }
 
-export type ProductRow = Selectable<ProductTable>;
+/**
+ * A product as the catalogue reads it (`PRODUCT_COLUMNS`). `sold_count` is
+ * there only where a statement read it (a catalogue page that asked for it
+ * once reads are switched: ./sold-count.service.ts).
+ */
+export type ProductRow = Omit<Selectable<ProductTable>, 'sold_count'> & { sold_count?: number | null };
 export type NewProductRow = Insertable<ProductTable>;
 export type ProductUpdate = Updateable<ProductTable>;
 
