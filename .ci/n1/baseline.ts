@@ -4,10 +4,14 @@
  *
  *   1. the newest release tag `vX.Y.Z` reachable from HEAD that is not HEAD
  *      itself (when HEAD is the release being cut, the one before it);
- *   2. otherwise the parent of the newest commit that added a migration file
- *      (`migrations/<digit>*.ts`): the code that ran before the newest
- *      migration. A renamed migration file counts as added (`--no-renames`):
- *      the migrator records migrations by name, so to it that is a new one.
+ *   2. otherwise the parent of the newest commit on the first-parent line
+ *      of HEAD (main's own commits and merges) that added a migration file
+ *      (`migrations/<digit>*.ts`): the code main ran before the newest
+ *      migration reached it. For a merged branch that is main before the
+ *      merge, never a commit of the branch, which never ran anywhere (and
+ *      may not even be the code that was merged). A renamed migration file
+ *      counts as added (`--no-renames`): the migrator records migrations by
+ *      name, so to it that is a new one.
  *
  * A shallow clone fails outright: its cut-off commit looks as if it added
  * every file, which would silently pick a wrong baseline.
@@ -81,14 +85,10 @@ export function findBaseline(git: Git): Baseline {
     if (commit !== head) return { commit, reason: `release tag ${tag}` };
   }
 
-  const added = git(['log', '--no-renames', '--diff-filter=A', '--format=%H', '-n', '1', 'HEAD', '--', MIGRATION_PATHSPEC]);
+  const added = git(['log', '--first-parent', '--no-renames', '--diff-filter=A', '--format=%H', '-n', '1', 'HEAD', '--', MIGRATION_PATHSPEC]);
   if (added === '') {
     throw new BaselineError('N-1: no release tag vX.Y.Z before HEAD and no commit that added a migration (migrations/<digit>*.ts): nothing to compare against');
   }
-  const files = git(['show', '--no-renames', '--diff-filter=A', '--format=', '--name-only', added, '--', MIGRATION_PATHSPEC])
-    .split('\n')
-    .filter(Boolean)
-    .map((file) => file.replace(/^migrations\//, '').replace(/\.ts$/, ''));
   let parent: string;
   try {
     parent = git(['rev-parse', '--verify', '--quiet', `${added}^1`]);
@@ -98,5 +98,10 @@ export function findBaseline(git: Git): Baseline {
   if (parent === '') {
     throw new BaselineError(`N-1: no release tag vX.Y.Z before HEAD, and the newest migration came with the first commit (${short(added)}): no code ran before it`);
   }
+  // Against the first parent: for a merge, what the merge brought to main.
+  const files = git(['diff', '--no-renames', '--diff-filter=A', '--name-only', parent, added, '--', MIGRATION_PATHSPEC])
+    .split('\n')
+    .filter(Boolean)
+    .map((file) => file.replace(/^migrations\//, '').replace(/\.ts$/, ''));
   return { commit: parent, reason: `no release tag before HEAD; the code before ${files.join(', ')} (added in ${short(added)})` };
 }

@@ -111,15 +111,27 @@ describe('N-1 baseline without release tags', () => {
     });
   });
 
-  it('takes the commit on the merged branch that added the migration, not the merge', () => {
+  it('takes main before the merge that brought the migration, not a commit of the merged branch', () => {
     const { repo } = history();
     repo.run('switch', '--quiet', '-c', 'feature');
-    const before = repo.commit('feature code', { 'src/feature.ts': 'f' });
+    repo.commit('feature code', { 'src/feature.ts': 'f' });
     repo.commit('feature migration', { 'migrations/2026_01_03_0003_feature.ts': 'feature' });
     repo.run('switch', '--quiet', 'main');
-    repo.commit('main code', { 'src/app.ts': '4' });
+    const mainBefore = repo.commit('main code', { 'src/app.ts': '4' });
     repo.run('merge', '--quiet', '--no-ff', '-m', 'merge feature', 'feature');
-    expect(findBaseline(repo.git).commit).toBe(before);
+    expect(findBaseline(repo.git)).toEqual({
+      commit: mainBefore,
+      reason: `no release tag before HEAD; the code before 2026_01_03_0003_feature (added in ${repo.git(['rev-parse', '--short=7', 'HEAD'])})`,
+    });
+  });
+
+  it('ignores a migration on a branch recorded in history without its changes (merge -s ours)', () => {
+    const { repo, code } = history();
+    repo.run('switch', '--quiet', '-c', 'abandoned');
+    repo.commit('abandoned migration', { 'migrations/2026_01_09_0009_abandoned.ts': 'x' });
+    repo.run('switch', '--quiet', 'main');
+    repo.run('merge', '--quiet', '-s', 'ours', '-m', 'record abandoned', 'abandoned');
+    expect(findBaseline(repo.git).commit).toBe(code);
   });
 
   it('refuses when the only migrations came with the first commit', () => {
