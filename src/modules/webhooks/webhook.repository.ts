@@ -93,10 +93,10 @@ export interface OutboxEvent {
  * `webhook_events` row, one `webhook_deliveries` row per such endpoint, and one
  * job (`job`, through `addJobCall`: the job queue's SQL stays in src/jobs)
  * per `job.batchSize` deliveries, its payload `{ deliveryIds }`. An event
- * nobody hears writes nothing. Joins `users` for the owner's role and liveness now (a demoted
- * admin, or a deleted owner, hears no more): a known cross-module join at the
- * SQL level, like the API-key lookup's (docs/architecture/modules.md).
- * Returns the deliveries written.
+ * nobody hears writes nothing. Joins `users` for the owner's role and
+ * liveness now (a demoted admin, or a deleted owner, hears no more): a known
+ * cross-module join at the SQL level, like the API-key lookup's
+ * (docs/architecture/modules.md). Returns the deliveries written.
  */
 export async function writeOutbox(
   db: Kysely<Database>,
