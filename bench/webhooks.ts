@@ -28,6 +28,9 @@
  * of each cart over its blocks (an A block with the wait for its
  * deliveries), and per delivery over the drain.
  *
+ * BENCH_WEBHOOK_RECEIVER=process runs the receiver in a child process (its
+ * CPU then counts in neither figure): what it costs the bench's process.
+ *
  * Knobs: BENCH_WEBHOOK_ROUNDS (4 rounds of A B B A), BENCH_WEBHOOK_BLOCK_MS
  * (3000), BENCH_WEBHOOK_CONNECTIONS (4 in flight), BENCH_WEBHOOK_LATENCY
  * (200 sequential checkouts), BENCH_WEBHOOK_BACKLOG (300 checkouts = 600
@@ -57,7 +60,7 @@ import { GraphQLClient, graphqlBody } from './lib/http.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
 import { seedCatalog } from './lib/seed.js';
 import { percentile, round } from './lib/stats.js';
-import { startBenchReceiver } from './lib/webhook-receiver.js';
+import { startBenchReceiver, startBenchReceiverProcess } from './lib/webhook-receiver.js';
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -71,6 +74,8 @@ const BACKLOG_CHECKOUTS = envInt('BENCH_WEBHOOK_BACKLOG', 300);
 const CART_PRODUCTS = process.env['BENCH_WEBHOOK_HOT_ROWS'] === '1' ? 1 : 8;
 /** BENCH_WEBHOOK_DEFERRED=1: no worker during the throughput blocks (the deliveries wait): what the enqueueing alone costs. */
 const DEFERRED = process.env['BENCH_WEBHOOK_DEFERRED'] === '1';
+/** BENCH_WEBHOOK_RECEIVER=process: the receiver in a child process, out of the bench's process (and its CPU figures). */
+const RECEIVER_PROCESS = process.env['BENCH_WEBHOOK_RECEIVER'] === 'process';
 const RESULTS_FILE = fileURLToPath(new URL('./results/webhooks.json', import.meta.url));
 
 const LOG_IN = 'mutation LogIn($input: LogInInput!) { logIn(input: $input) { accessToken } }';
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
     await db.updateTable('products').set({ stock: 10_000_000 }).where('id', 'in', shelf.flatMap((s) => s.ids)).execute();
     const auth = await createAuthRuntime(config);
     steps.push(() => auth.close());
-    const receiver = await startBenchReceiver();
+    const receiver = RECEIVER_PROCESS ? await startBenchReceiverProcess() : await startBenchReceiver();
     steps.push(() => receiver.close());
     for (const { sellerId } of shelf.slice(0, 2)) {
       const id = randomUUID();
@@ -277,7 +282,7 @@ async function main(): Promise<void> {
     const results = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavgAtStart, loadavg: os.loadavg().map((n) => round(n, 2)), node: process.version, postgres: versionRows[0]?.v, database: database.detail },
-      settings: { workerDuringThroughput: !DEFERRED, productsPerSeller: CART_PRODUCTS, poolMax: config.databasePoolMax, rounds: ROUNDS, blockMs: BLOCK_MS, connections: CONNECTIONS, workerConcurrency: config.worker.concurrency, latencyCheckouts: LATENCY_CHECKOUTS, backlogCheckouts: BACKLOG_CHECKOUTS },
+      settings: { workerDuringThroughput: !DEFERRED, receiver: RECEIVER_PROCESS ? 'child process' : 'in-process', productsPerSeller: CART_PRODUCTS, poolMax: config.databasePoolMax, rounds: ROUNDS, blockMs: BLOCK_MS, connections: CONNECTIONS, workerConcurrency: config.worker.concurrency, latencyCheckouts: LATENCY_CHECKOUTS, backlogCheckouts: BACKLOG_CHECKOUTS },
       throughput: {
         withEndpoints: { checkouts: totals.A.checkouts, perSecond: round(perSecond('A'), 1) },
         without: { checkouts: totals.B.checkouts, perSecond: round(perSecond('B'), 1) },
