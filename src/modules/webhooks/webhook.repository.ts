@@ -246,7 +246,9 @@ export interface DeliveredAttempt {
  * ended, its attempt joins the log, and its endpoint's run of failures ends
  * (`failing_since` cleared; an endpoint without one is not written). Returns
  * the ids recorded; a delivery whose lease was lost (another run took it
- * over) is left as it is, its attempt not logged.
+ * over) is left as it is, its attempt not logged. The ids are also given as
+ * an array: from the input's rows alone (a function scan the planner takes
+ * for 100 rows) it scans the whole deliveries table instead of its key.
  */
 export async function recordDeliveredAttempts(db: Kysely<Database>, attempts: readonly DeliveredAttempt[]): Promise<string[]> {
   if (attempts.length === 0) return [];
@@ -268,7 +270,7 @@ export async function recordDeliveredAttempts(db: Kysely<Database>, attempts: re
          SET status = 'DELIVERED', attempt_count = i.number, last_status_code = i.status_code, last_duration_ms = i.duration_ms,
              last_error = NULL, next_attempt_at = NULL, delivered_at = i.delivered_at, claimed_by = NULL, claimed_until = NULL, updated_at = now()
         FROM input i
-       WHERE d.id = i.id AND d.claimed_by = i.claimant
+       WHERE d.id = ANY (${attempts.map((attempt) => attempt.deliveryId)}::uuid[]) AND d.id = i.id AND d.claimed_by = i.claimant
       RETURNING d.id, d.endpoint_id, i.number, i.started_at, i.status_code, i.duration_ms
     ), logged AS (
       INSERT INTO webhook_attempts (delivery_id, number, started_at, status_code, duration_ms, error, next_attempt_at)
