@@ -22,6 +22,15 @@
  *      deliveries, a new worker starts and drains them; deliveries / time
  *      from its start to the last message.
  *
+ * And the CPU each costs: the bench's process (app, worker, receiver and
+ * client: `process.cpuUsage`) and the embedded PostgreSQL's processes (read
+ * from /proc, bench/lib/process-cpu.ts; not on DATABASE_URL), per checkout
+ * of each cart over its blocks (an A block with the wait for its
+ * deliveries), and per delivery over the drain.
+ *
+ * BENCH_WEBHOOK_RECEIVER=process runs the receiver in a child process (its
+ * CPU then counts in neither figure): what it costs the bench's process.
+ *
  * Knobs: BENCH_WEBHOOK_ROUNDS (4 rounds of A B B A), BENCH_WEBHOOK_BLOCK_MS
  * (3000), BENCH_WEBHOOK_CONNECTIONS (4 in flight), BENCH_WEBHOOK_LATENCY
  * (200 sequential checkouts), BENCH_WEBHOOK_BACKLOG (300 checkouts = 600
@@ -48,9 +57,10 @@ import { startWorker, type JobWorker } from '../src/jobs/worker.js';
 import { newSigningSecret, sealSecret } from '../src/modules/webhooks/signing.js';
 import { startBenchDatabase } from './lib/database.js';
 import { GraphQLClient, graphqlBody } from './lib/http.js';
+import { processTreeCpuMs } from './lib/process-cpu.js';
 import { seedCatalog } from './lib/seed.js';
 import { percentile, round } from './lib/stats.js';
-import { startBenchReceiver } from './lib/webhook-receiver.js';
+import { startBenchReceiver, startBenchReceiverProcess } from './lib/webhook-receiver.js';
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -64,6 +74,8 @@ const BACKLOG_CHECKOUTS = envInt('BENCH_WEBHOOK_BACKLOG', 300);
 const CART_PRODUCTS = process.env['BENCH_WEBHOOK_HOT_ROWS'] === '1' ? 1 : 8;
 /** BENCH_WEBHOOK_DEFERRED=1: no worker during the throughput blocks (the deliveries wait): what the enqueueing alone costs. */
 const DEFERRED = process.env['BENCH_WEBHOOK_DEFERRED'] === '1';
+/** BENCH_WEBHOOK_RECEIVER=process: the receiver in a child process, out of the bench's process (and its CPU figures). */
+const RECEIVER_PROCESS = process.env['BENCH_WEBHOOK_RECEIVER'] === 'process';
 const RESULTS_FILE = fileURLToPath(new URL('./results/webhooks.json', import.meta.url));
 
 const LOG_IN = 'mutation LogIn($input: LogInInput!) { logIn(input: $input) { accessToken } }';
@@ -79,6 +91,7 @@ interface Checkout {
 
 async function main(): Promise<void> {
   const steps: Array<() => Promise<unknown>> = [];
+  const loadavgAtStart = os.loadavg().map((n) => round(n, 2));
   const tempDir = await mkdtemp(path.join(os.tmpdir(), 'marketplace-bench-webhooks-'));
   steps.push(() => rm(tempDir, { recursive: true, force: true }));
   try {
@@ -114,7 +127,7 @@ async function main(): Promise<void> {
     await db.updateTable('products').set({ stock: 10_000_000 }).where('id', 'in', shelf.flatMap((s) => s.ids)).execute();
     const auth = await createAuthRuntime(config);
     steps.push(() => auth.close());
-    const receiver = await startBenchReceiver();
+    const receiver = RECEIVER_PROCESS ? await startBenchReceiverProcess() : await startBenchReceiver();
     steps.push(() => receiver.close());
     for (const { sellerId } of shelf.slice(0, 2)) {
       const id = randomUUID();
@@ -195,10 +208,13 @@ async function main(): Promise<void> {
       await worker.stop();
       worker = undefined;
     }
-    const totals = { A: { checkouts: 0, seconds: 0 }, B: { checkouts: 0, seconds: 0 } };
+    const totals = { A: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0 }, B: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0 } };
+    // CPU of the bench's process (app, worker, receiver and client) and of the embedded server's processes (null on DATABASE_URL).
+    const postgresCpu = () => (database.processMarker === undefined ? null : processTreeCpuMs(database.processMarker));
     let drainMs = 0;
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const which of ['A', 'B', 'B', 'A'] as const) {
+        const cpuBefore = { node: process.cpuUsage(), postgres: postgresCpu() };
         const result = await block(which);
         totals[which].checkouts += result.checkouts;
         totals[which].seconds += result.seconds;
@@ -208,8 +224,17 @@ async function main(): Promise<void> {
           await receiver.waitFor(expected, 60_000);
           drainMs = Math.max(drainMs, performance.now() - before);
         }
+        // The block's CPU, with an A block's wait for its deliveries: what its checkouts cost in all.
+        const node = process.cpuUsage(cpuBefore.node);
+        const postgresAfter = postgresCpu();
+        totals[which].nodeCpuMs += (node.user + node.system) / 1000;
+        totals[which].postgresCpuMs += cpuBefore.postgres === null || postgresAfter === null ? Number.NaN : postgresAfter - cpuBefore.postgres;
       }
     }
+    const cpuPerCheckout = (which: 'A' | 'B') => ({
+      node: round(totals[which].nodeCpuMs / totals[which].checkouts, 2),
+      postgres: Number.isNaN(totals[which].postgresCpuMs) ? null : round(totals[which].postgresCpuMs / totals[which].checkouts, 2),
+    });
     const perSecond = (which: 'A' | 'B') => totals[which].checkouts / totals[which].seconds;
 
     if (DEFERRED) {
@@ -240,25 +265,33 @@ async function main(): Promise<void> {
       await Promise.all(Array.from({ length: Math.min(CONNECTIONS, BACKLOG_CHECKOUTS - i) }, () => buy('A')));
     }
     const backlog = BACKLOG_CHECKOUTS * 2;
+    const drainCpuBefore = { node: process.cpuUsage(), postgres: postgresCpu() };
     const drainStart = performance.now();
     worker = await startWorker(workerOptions);
     await receiver.waitFor(expected + backlog, 300_000);
     const drainSeconds = (performance.now() - drainStart) / 1000;
+    const drainNode = process.cpuUsage(drainCpuBefore.node);
+    const drainPostgres = postgresCpu();
+    const cpuPerDelivery = {
+      node: round((drainNode.user + drainNode.system) / 1000 / backlog, 2),
+      postgres: drainPostgres === null || drainCpuBefore.postgres === null ? null : round((drainPostgres - drainCpuBefore.postgres) / backlog, 2),
+    };
     expected += backlog;
 
     const failed = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '!=', 'DELIVERED').executeTakeFirstOrThrow();
     const results = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg().map((n) => round(n, 2)), node: process.version, postgres: versionRows[0]?.v, database: database.detail },
-      settings: { workerDuringThroughput: !DEFERRED, productsPerSeller: CART_PRODUCTS, poolMax: config.databasePoolMax, rounds: ROUNDS, blockMs: BLOCK_MS, connections: CONNECTIONS, workerConcurrency: config.worker.concurrency, latencyCheckouts: LATENCY_CHECKOUTS, backlogCheckouts: BACKLOG_CHECKOUTS },
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavgAtStart, loadavg: os.loadavg().map((n) => round(n, 2)), node: process.version, postgres: versionRows[0]?.v, database: database.detail },
+      settings: { workerDuringThroughput: !DEFERRED, receiver: RECEIVER_PROCESS ? 'child process' : 'in-process', productsPerSeller: CART_PRODUCTS, poolMax: config.databasePoolMax, rounds: ROUNDS, blockMs: BLOCK_MS, connections: CONNECTIONS, workerConcurrency: config.worker.concurrency, latencyCheckouts: LATENCY_CHECKOUTS, backlogCheckouts: BACKLOG_CHECKOUTS },
       throughput: {
         withEndpoints: { checkouts: totals.A.checkouts, perSecond: round(perSecond('A'), 1) },
         without: { checkouts: totals.B.checkouts, perSecond: round(perSecond('B'), 1) },
         ratio: round(perSecond('A') / perSecond('B'), 3),
         longestWaitForDeliveriesAfterABlockMs: Math.round(drainMs),
+        cpuMsPerCheckout: { withEndpoints: cpuPerCheckout('A'), without: cpuPerCheckout('B') },
       },
       commitToReceiptMs: { samples: latencies.length, p50: round(percentile(latencies, 50), 1), p99: round(percentile(latencies, 99), 1), max: round(latencies.at(-1) ?? 0, 1) },
-      deliveriesPerSecond: { deliveries: backlog, seconds: round(drainSeconds, 2), perSecond: round(backlog / drainSeconds, 1) },
+      deliveriesPerSecond: { deliveries: backlog, seconds: round(drainSeconds, 2), perSecond: round(backlog / drainSeconds, 1), cpuMsPerDelivery: cpuPerDelivery },
       receiver: { verified: receiver.count, rejected: receiver.rejected, duplicateWebhookIds: receiver.duplicates, deliveriesNotDelivered: Number(failed.n) },
     };
     await mkdir(path.dirname(RESULTS_FILE), { recursive: true });

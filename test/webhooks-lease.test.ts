@@ -4,7 +4,9 @@
  * in one statement, makes the HTTP call holding no transaction and no row
  * lock, and records the outcome only while the lease is still its own. Two
  * runs never attempt one delivery at once; an ended lease (a run that died)
- * is taken over; the same job takes its own lease back at once. The worker
+ * is taken over; the same job takes its own lease back at once. A job of
+ * several deliveries (the outbox's) claims those it may in one statement,
+ * records each outcome, and its re-run attempts none of them again. The worker
  * processes' side (SIGKILL, two processes): test/webhooks-worker-crash.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -13,7 +15,7 @@ import { sql } from 'kysely';
 import type { AuthRuntime } from '../src/auth/runtime.js';
 import { unitOfWork } from '../src/db/unit-of-work.js';
 import { createLoaders } from '../src/modules/registry.js';
-import { runDelivery } from '../src/modules/webhooks/webhook.tasks.js';
+import { runDeliveries, runDelivery } from '../src/modules/webhooks/webhook.tasks.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { createTestAuthRuntime, jobScope } from './helpers/scope.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -118,5 +120,32 @@ describe('a delivery attempt', () => {
   it('refuses to run inside a unit of work, which would hold a transaction over the HTTP call', async () => {
     const { deliveryId } = await pendingDelivery();
     await expect(unitOfWork(scope(), (unit) => runDelivery(unit, deliveryId))).rejects.toThrow('outside a unit of work');
+  });
+});
+
+describe('a job of several deliveries', () => {
+  it('attempts those it may claim at once, records each outcome, and attempts none again when it runs again', async () => {
+    const ok = await pendingDelivery();
+    const failing = await pendingDelivery(() => ({ status: 500 }));
+    const held = await pendingDelivery();
+    await lease(held.deliveryId, 'job:other', 60);
+    const ids = [ok.deliveryId, failing.deliveryId, held.deliveryId];
+
+    const runs = await runDeliveries(scope(), ids, 'job:7');
+    expect(Object.fromEntries(runs)).toEqual({ [ok.deliveryId]: 'delivered', [failing.deliveryId]: 'retrying', [held.deliveryId]: 'nothing-to-do' });
+    expect(await deliveryRow(server, ok.deliveryId)).toMatchObject({ status: 'DELIVERED', attempt_count: 1, last_status_code: 200, claimed_by: null });
+    expect(await attemptsOf(ok.deliveryId)).toMatchObject([{ number: 1, status_code: 200, error: null, next_attempt_at: null }]);
+    const retry = await deliveryRow(server, failing.deliveryId);
+    expect(retry).toMatchObject({ status: 'PENDING', attempt_count: 1, last_status_code: 500, claimed_by: null });
+    expect(retry.next_attempt_at?.getTime()).toBeGreaterThan(Date.now());
+    // The retry is a job of its own, keyed by the delivery, due when the delivery is.
+    const keyed = await sql<{ run_at: Date }>`SELECT run_at FROM graphile_worker.jobs WHERE key = ${failing.deliveryId}`.execute(server.db);
+    expect(keyed.rows.map((row) => row.run_at.getTime())).toEqual([retry.next_attempt_at?.getTime()]);
+    expect(await deliveryRow(server, held.deliveryId)).toMatchObject({ status: 'PENDING', attempt_count: 0, claimed_by: 'job:other' });
+
+    // Its re-run (graphile-worker's retry after a database error, or after the process died) finds nothing due.
+    const again = await runDeliveries(scope(), ids, 'job:7');
+    expect([...again.values()]).toEqual(['nothing-to-do', 'nothing-to-do', 'nothing-to-do']);
+    expect([ok.target.received.length, failing.target.received.length, held.target.received.length]).toEqual([1, 1, 0]);
   });
 });

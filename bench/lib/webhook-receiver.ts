@@ -5,11 +5,20 @@
  * each order's `order.created` arrived (`performance.now()`, the clock of the
  * bench process, which also times the checkouts).
  */
+import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 import { Webhook } from 'standardwebhooks';
+
+/** What the bench says to the receiver's process (./webhook-receiver-child.ts), and what it answers. */
+export type ToChild = { trust: [endpointId: string, secret: string] } | { close: true };
+export type FromChild =
+  | { ready: { url: string } }
+  | { trusted: string }
+  | { progress: { count: number; rejected: number; duplicates: number; arrivals: Array<[key: string, wallMs: number]> } };
 
 export interface BenchReceiver {
   /** The URL of an endpoint's path. */
@@ -87,6 +96,56 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The same receiver in a child process (./webhook-receiver-child.ts), for
+ * `BENCH_WEBHOOK_RECEIVER=process`: its arrivals come back over IPC, within
+ * 5 ms, on this process's `performance.now()` clock.
+ */
+export async function startBenchReceiverProcess(): Promise<BenchReceiver> {
+  const child = fork(fileURLToPath(new URL('./webhook-receiver-child.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const arrivals = new Map<string, number>();
+  const state = { count: 0, rejected: 0, duplicates: 0 };
+  const base = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the receiver process exited (${code})`)));
+    child.on('message', (message: FromChild) => {
+      if ('ready' in message) resolve(message.ready.url);
+      else if ('progress' in message) {
+        Object.assign(state, { count: message.progress.count, rejected: message.progress.rejected, duplicates: message.progress.duplicates });
+        for (const [key, wallMs] of message.progress.arrivals) arrivals.set(key, wallMs - performance.timeOrigin);
+      }
+    });
+  });
+  const tell = (message: ToChild) => child.send(message);
+  return {
+    urlFor: (endpointId) => `${base}${endpointId}`,
+    trust: (endpointId, secret) => tell({ trust: [endpointId, secret] }),
+    get count() {
+      return state.count;
+    },
+    get rejected() {
+      return state.rejected;
+    },
+    get duplicates() {
+      return state.duplicates;
+    },
+    arrivals,
+    async waitFor(target, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (state.count < target) {
+        if (Date.now() > deadline) throw new Error(`the receiver got ${state.count} of ${target} webhooks in ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    async close() {
+      child.removeAllListeners('exit');
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      tell({ close: true });
+      await exited;
     },
   };
 }

@@ -7,10 +7,10 @@ import { enqueueDelivery } from './queue.js';
 import { openSecret, webhookHeaders } from './signing.js';
 import { countAttempt, countDisabledEndpoint } from './webhook.metrics.js';
 import {
-  claimDelivery,
+  claimDeliveries,
   insertAttempt,
   markEndpointFailing,
-  markEndpointHealthy,
+  recordDeliveredAttempts,
   settleClaimedDelivery,
   updateDelivery,
   updateEndpoint,
@@ -20,22 +20,29 @@ import {
 import { webhookSettings } from './webhook.settings.js';
 
 /**
- * One attempt of one delivery, in three steps that hold no database
- * connection during the HTTP call (docs/architecture/decisions/2026-12-07-webhooks.md):
+ * One attempt of each of a job's deliveries, in three steps that hold no
+ * database connection during the HTTP calls
+ * (docs/architecture/decisions/2026-12-07-webhooks.md); the task
+ * (./webhook.tasks.ts) runs them in this order:
  *
- * 1. `claimAttempt`: the delivery's lease (`claimed_by`, `claimed_until` =
- *    now + the attempt's timeout + `LEASE_MARGIN_MS`) in one statement, so two
- *    workers never attempt one delivery at once;
- * 2. `sendAttempt`: signing and the POST, with no connection and no
- *    transaction;
- * 3. `recordAttempt`, in the caller's unit of work: the outcome, the attempt
- *    log, the endpoint's health and the next job, only while the lease is
- *    still the claimant's (a run that outlived its lease, taken over by
- *    another, records nothing: the other one's attempt counts).
+ * 1. `claimAttempts`: the lease of each due delivery (`claimed_by`,
+ *    `claimed_until` = now + the attempt's timeout + `LEASE_MARGIN_MS`), all
+ *    in one statement, so two workers never attempt one delivery at once;
+ * 2. `sendAttempts`: signing and the POSTs, concurrently, with no connection
+ *    and no transaction;
+ * 3. `recordDelivered`: every 2xx in one statement (the delivery, its attempt
+ *    log, its endpoint's health), outside any unit of work; and
+ *    `recordAttempt` for each other outcome, in a short unit of work of its
+ *    own (the outcome, the attempt log, the endpoint's health and the next
+ *    job). Both write only while the lease is still the claimant's (a run
+ *    that outlived its lease, taken over by another, records nothing: the
+ *    other one's attempt counts).
  *
- * A run that dies between 1 and 3 leaves its lease to expire; a re-run of the
+ * A run that dies between 1 and 3 leaves its leases to expire; a re-run of the
  * same job (graphile-worker's retry, or src/jobs/recovery.ts after the
- * process died) claims it back at once, being the same claimant.
+ * process died) claims them back at once, being the same claimant. A
+ * delivery recorded already (delivered, or rescheduled for later) is not
+ * claimed by that re-run: it is no longer pending, or not due.
  */
 
 /** The lease beyond the attempt's timeout: signing, the claim's commit, the event loop's stalls. */
@@ -51,15 +58,16 @@ export interface Claim extends ClaimedDelivery {
 export type SendResult = { kind: 'sent'; outcome: AttemptOutcome; started: Date } | { kind: 'unsendable'; error: string };
 
 /**
- * Takes the delivery's lease for `claimant` (the job, `job:<id>`): `null`
- * when there is nothing to do (not pending, gone, or another holder's lease
- * still runs; that holder records and schedules). One statement, atomic
- * without a unit of work; no lock is kept after it.
+ * Takes the leases of the due pending deliveries among `deliveryIds` for
+ * `claimant` (the job, `job:<id>`), in one statement; the others are left out
+ * (not pending, not due, gone, or another holder's lease still runs: that
+ * holder records and schedules). Atomic without a unit of work; no lock is
+ * kept after it.
  */
-export async function claimAttempt(scope: Scope, deliveryId: string, claimant: string): Promise<Claim | null> {
+export async function claimAttempts(scope: Scope, deliveryIds: readonly string[], claimant: string): Promise<Claim[]> {
   const leaseMs = webhookSettings(scope).timeoutMs + LEASE_MARGIN_MS;
-  const claimed = await claimDelivery(scope.db, deliveryId, claimant, leaseMs);
-  return claimed ? { ...claimed, claimant } : null;
+  const claimed = await claimDeliveries(scope.db, deliveryIds, claimant, leaseMs);
+  return claimed.map((row) => ({ ...row, claimant }));
 }
 
 /** The body of a stored event; a test message says what it is. */
@@ -78,35 +86,102 @@ function signingSecrets(scope: Scope, endpoint: ClaimedDelivery['endpoint'], now
   return [current, previous].filter((secret): secret is string => secret !== undefined);
 }
 
-/** Signs and POSTs the claimed delivery (through the host's circuit breaker); touches no database. */
-export async function sendAttempt(scope: Scope, claim: Claim): Promise<SendResult> {
-  const { delivery, event, endpoint } = claim;
+/** Signs and POSTs one claimed delivery (through the host's circuit breaker); touches no database. */
+async function sendAttempt(scope: Scope, claim: Claim, body: string): Promise<SendResult> {
+  const { delivery, endpoint } = claim;
   if (!endpoint.enabled) return { kind: 'unsendable', error: `endpoint disabled: ${endpoint.disabled_reason ?? 'by its owner'}` };
   const started = new Date();
   const secrets = signingSecrets(scope, endpoint, started);
   if (secrets.length === 0) return { kind: 'unsendable', error: 'the signing secret no longer opens (its sealing key was retired): rotate the secret' };
   const settings = webhookSettings(scope);
-  const body = bodyOf(event);
   const headers = webhookHeaders(secrets, webhookIdOf(delivery.id), Math.floor(started.getTime() / 1000), body);
   const outcome = await attemptDelivery({ url: endpoint.url, headers, body }, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivateTargets });
   countAttempt(outcome.kind, outcome.durationMs);
   return { kind: 'sent', outcome, started };
 }
 
+/** A claim and what sending it did. */
+export interface Sent {
+  claim: Claim;
+  result: SendResult;
+}
+
 /**
- * Records what `sendAttempt` did, in the caller's unit of work: first the
- * delivery row, only if the claimant still holds its lease (else nothing is
- * written: `lease-lost`), then the attempt log, the endpoint's health, and
- * the next attempt's job.
+ * Signs and POSTs every claim at once (touches no database); each event's
+ * body is serialised once for all of its endpoints. Never rejects: every
+ * problem is an outcome.
+ */
+export async function sendAttempts(scope: Scope, claims: readonly Claim[]): Promise<Sent[]> {
+  const bodies = new Map<string, string>();
+  const bodyFor = (event: ClaimedDelivery['event']) => {
+    let body = bodies.get(event.id);
+    if (body === undefined) bodies.set(event.id, (body = bodyOf(event)));
+    return body;
+  };
+  return Promise.all(claims.map(async (claim) => ({ claim, result: await sendAttempt(scope, claim, bodyFor(claim.event)) })));
+}
+
+/** What every log line about an attempt carries. */
+const attemptBindings = ({ delivery, event, endpoint }: Claim) => ({ deliveryId: delivery.id, eventId: event.id, endpointId: endpoint.id, attempt: delivery.attempt_count + 1 });
+
+function leaseLost(scope: Scope, claim: Claim): 'lease-lost' {
+  scope.log.warn(attemptBindings(claim), 'webhook attempt outlived its lease and another run took the delivery over: its outcome is not recorded');
+  return 'lease-lost';
+}
+
+/** Whether `sendAttempts` got a 2xx for it (recorded by `recordDelivered`; every other result by `recordAttempt`). */
+export const isDelivered = (result: SendResult): result is { kind: 'sent'; outcome: Extract<AttemptOutcome, { kind: 'delivered' }>; started: Date } =>
+  result.kind === 'sent' && result.outcome.kind === 'delivered';
+
+/**
+ * Records the 2xx results among `sent` in one statement, atomic without a
+ * unit of work (and called outside one: it is a single statement): each
+ * delivery whose lease its claimant still holds becomes DELIVERED, its
+ * attempt joins the log, its endpoint's run of failures ends. Returns what
+ * became of each 2xx, by delivery id (`delivered`, or `lease-lost`: nothing
+ * written); the other results are not in it.
+ */
+export async function recordDelivered(scope: Scope, sent: readonly Sent[]): Promise<Map<string, DeliveryRun>> {
+  const delivered = sent.flatMap(({ claim, result }) => (isDelivered(result) ? [{ claim, started: result.started, outcome: result.outcome }] : []));
+  const runs = new Map<string, DeliveryRun>();
+  if (delivered.length === 0) return runs;
+  const now = new Date();
+  const recorded = new Set(
+    await recordDeliveredAttempts(
+      scope.db,
+      delivered.map(({ claim, started, outcome }) => ({
+        deliveryId: claim.delivery.id,
+        claimant: claim.claimant,
+        number: claim.delivery.attempt_count + 1,
+        startedAt: started,
+        deliveredAt: now,
+        statusCode: outcome.statusCode,
+        durationMs: outcome.durationMs,
+      })),
+    ),
+  );
+  for (const { claim, outcome } of delivered) {
+    if (!recorded.has(claim.delivery.id)) {
+      runs.set(claim.delivery.id, leaseLost(scope, claim));
+      continue;
+    }
+    scope.log.info({ ...attemptBindings(claim), outcome: outcome.kind, statusCode: outcome.statusCode, durationMs: outcome.durationMs }, 'webhook delivered');
+    runs.set(claim.delivery.id, 'delivered');
+  }
+  return runs;
+}
+
+/**
+ * Records a result that is not a 2xx (those are `recordDelivered`'s), in the
+ * caller's unit of work: first the delivery row, only if the claimant still
+ * holds its lease (else nothing is written: `lease-lost`), then the attempt
+ * log, the endpoint's health, and the next attempt's job.
  */
 export async function recordAttempt(scope: Scope, claim: Claim, result: SendResult): Promise<DeliveryRun> {
   const { delivery, event, endpoint, claimant } = claim;
   const settle = async (patch: DeliveryPatch) => (await settleClaimedDelivery(scope.db, delivery.id, claimant, patch)) !== undefined;
   const log = scope.log.child({ deliveryId: delivery.id, eventId: event.id, endpointId: endpoint.id, attempt: delivery.attempt_count + 1 });
-  const lost = () => {
-    log.warn('webhook attempt outlived its lease and another run took the delivery over: its outcome is not recorded');
-    return 'lease-lost' as const;
-  };
+  const lost = () => leaseLost(scope, claim);
   if (result.kind === 'unsendable') return (await settle({ status: 'FAILED', next_attempt_at: null, last_error: result.error })) ? 'failed' : lost();
   const { outcome, started } = result;
   if (outcome.kind === 'skipped') {
@@ -121,14 +196,7 @@ export async function recordAttempt(scope: Scope, claim: Claim, result: SendResu
   const record = (next: Date | null, error: string | null) =>
     insertAttempt(scope.db, { delivery_id: delivery.id, number, started_at: started, status_code: outcome.statusCode, duration_ms: outcome.durationMs, error, next_attempt_at: next });
 
-  if (outcome.kind === 'delivered') {
-    if (!(await settle({ ...common, status: 'DELIVERED', last_error: null, next_attempt_at: null, delivered_at: new Date() }))) return lost();
-    await record(null, null);
-    // Ends the endpoint's run of failures; a healthy one at the claim (the usual case) costs no statement.
-    if (endpoint.failing_since !== null) await markEndpointHealthy(scope.db, endpoint.id);
-    log.info({ outcome: outcome.kind, statusCode: outcome.statusCode, durationMs: outcome.durationMs }, 'webhook delivered');
-    return 'delivered';
-  }
+  if (outcome.kind === 'delivered') throw new Error('recordAttempt: a 2xx is recorded by recordDelivered');
   if (outcome.kind === 'gone') {
     if (!(await settle({ ...common, status: 'FAILED', last_error: 'HTTP 410: endpoint disabled', next_attempt_at: null }))) return lost();
     await record(null, 'HTTP 410: endpoint disabled');

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 
@@ -15,6 +15,15 @@ import { refusedAddress } from './ssrf.js';
  * host. Redirects are never followed (a 3xx is a failure), only a 2xx counts,
  * the whole attempt is bounded by `timeoutMs`, and the response body is read
  * to at most 1 kB and discarded.
+ *
+ * Connections are kept alive between attempts to the same host and port (a
+ * new one is opened, and its address checked, only when no idle one is
+ * there): an idle socket is closed after `IDLE_SOCKET_MS` (or the receiver's
+ * shorter `Keep-Alive: timeout`), at most `MAX_IDLE_SOCKETS_PER_HOST` stay per
+ * host. A request on a reused socket that the receiver had closed meanwhile
+ * fails with ECONNRESET before any answer: it is sent once more on a new
+ * connection (Node's documented pattern, `req.reusedSocket`), within the
+ * same time budget.
  *
  * A per-host circuit breaker (opossum) makes a worker fail fast while a host
  * keeps failing (connection errors, timeouts, 5xx): the attempt is not made
@@ -42,11 +51,17 @@ export type AttemptOutcome =
   /** The host's breaker is open: nothing was sent; try again after `retryAfterMs`. */
   | { kind: 'skipped'; durationMs: 0; error: string; retryAfterMs: number };
 
+/** How long an idle kept-alive socket stays open: under the 5 s many servers (Node's among them) close idle connections after. */
+export const IDLE_SOCKET_MS = 4000;
+/** Idle sockets kept per host and port (and per agent): enough for the worker's concurrent attempts to one receiver. */
+export const MAX_IDLE_SOCKETS_PER_HOST = 8;
+
+const keepAlive = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: MAX_IDLE_SOCKETS_PER_HOST, scheduling: 'lifo' as const };
 const agents = {
-  strict: { http: new RequestFilteringHttpAgent({ keepAlive: false }), https: new RequestFilteringHttpsAgent({ keepAlive: false }) },
+  strict: { http: new RequestFilteringHttpAgent(keepAlive), https: new RequestFilteringHttpsAgent(keepAlive) },
   open: {
-    http: new RequestFilteringHttpAgent({ keepAlive: false, allowPrivateIPAddress: true }),
-    https: new RequestFilteringHttpsAgent({ keepAlive: false, allowPrivateIPAddress: true }),
+    http: new RequestFilteringHttpAgent({ ...keepAlive, allowPrivateIPAddress: true }),
+    https: new RequestFilteringHttpsAgent({ ...keepAlive, allowPrivateIPAddress: true }),
   },
 };
 
@@ -88,37 +103,46 @@ export function send(request: AttemptRequest, options: AttemptOptions): Promise<
   }
   const secure = url.protocol === 'https:';
   const pool = options.allowPrivate ? agents.open : agents.strict;
+  const headers = { ...request.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body), 'user-agent': 'marketplace-api-webhooks/1' };
   return new Promise((resolve) => {
     let settled = false;
+    let current: ClientRequest | undefined;
     const finish = (outcome: AttemptOutcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       resolve(outcome);
     };
-    const req = (secure ? httpsRequest : httpRequest)(
-      url,
-      {
-        method: 'POST',
-        agent: secure ? pool.https : pool.http,
-        headers: { ...request.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body), 'user-agent': 'marketplace-api-webhooks/1' },
-      },
-      (response) => {
+    const post = (retry: boolean) => {
+      let answered = false;
+      const req = (secure ? httpsRequest : httpRequest)(url, { method: 'POST', agent: secure ? pool.https : pool.http, headers }, (response) => {
+        answered = true;
         let read = 0;
         response.on('data', (chunk: Buffer) => {
           read += chunk.length;
           if (read > MAX_BODY_READ) response.destroy();
         });
         response.on('error', () => finish(classify(response, elapsed())));
+        // 'end' (the whole body read) returns a kept-alive socket to its pool; 'close' covers a body cut short.
+        response.on('end', () => finish(classify(response, elapsed())));
         response.on('close', () => finish(classify(response, elapsed())));
-      },
-    );
+      });
+      current = req;
+      req.on('error', (error) => {
+        // A kept-alive socket the receiver closed while idle: nothing reached it; once more on a new connection.
+        if (retry && !settled && !answered && req.reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          post(false);
+          return;
+        }
+        finish({ kind: 'failed', statusCode: null, durationMs: elapsed(), error: describeError(error) });
+      });
+      req.end(request.body);
+    };
     const timer = setTimeout(() => {
       finish({ kind: 'failed', statusCode: null, durationMs: elapsed(), error: `timed out after ${options.timeoutMs} ms` });
-      req.destroy();
+      current?.destroy();
     }, options.timeoutMs);
-    req.on('error', (error) => finish({ kind: 'failed', statusCode: null, durationMs: elapsed(), error: describeError(error) }));
-    req.end(request.body);
+    post(true);
   });
 }
 

@@ -2,7 +2,7 @@ import { jobPayloadMeta } from '../../jobs/enqueue.js';
 import type { DomainEvent, EventSinkOf } from '../../scope/event-types.js';
 import type { Scope } from '../../scope/scope.js';
 import { isWebhookWireType, webhookData } from './payload.js';
-import { DELIVER_JOB_ATTEMPTS, DELIVER_TASK } from './queue.js';
+import { DELIVER_BATCH_MAX, DELIVER_JOB_ATTEMPTS, DELIVER_TASK } from './queue.js';
 import { writeOutbox } from './webhook.repository.js';
 
 /**
@@ -10,8 +10,9 @@ import { writeOutbox } from './webhook.repository.js';
  * right before its COMMIT and in its transaction, one `webhook_events` row
  * and one delivery per enabled endpoint that subscribed to the type and may
  * hear it (a seller in the event's audience, or an admin), and one
- * `webhooks.deliver` job per delivery, all in one statement for all of the
- * unit's events (`writeOutbox`). A rolled back unit leaves none of them; a
+ * `webhooks.deliver` job for the unit's deliveries (one per
+ * `DELIVER_BATCH_MAX` of them), all in one statement for all of the unit's
+ * events (`writeOutbox`). A rolled back unit leaves none of them; a
  * committed one leaves all of them. An event no endpoint hears writes
  * nothing; a unit with no event webhooks carry runs no statement.
  */
@@ -29,7 +30,7 @@ export const webhookEventSink: EventSinkOf<Scope> & { beforeCommit(scope: Scope,
     const written = await writeOutbox(
       scope.db,
       carried.map((event) => ({ type: event.type, payload: webhookData(event.type, event.data as Record<string, unknown>), occurredAt: event.occurredAt, audience: event.audience })),
-      { task: DELIVER_TASK, maxAttempts: DELIVER_JOB_ATTEMPTS, payloadExtra: jobPayloadMeta() },
+      { task: DELIVER_TASK, maxAttempts: DELIVER_JOB_ATTEMPTS, batchSize: DELIVER_BATCH_MAX, payloadExtra: jobPayloadMeta() },
     );
     if (written.length > 0) scope.log.debug({ events: new Set(written.map((row) => row.event_id)).size, deliveries: written.length }, 'webhook deliveries enqueued');
   },

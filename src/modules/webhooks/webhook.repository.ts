@@ -91,24 +91,23 @@ export interface OutboxEvent {
  * subscribed to its type that may hear it (those of sellers in its audience,
  * and of admins), then, for the events some endpoint hears, one
  * `webhook_events` row, one `webhook_deliveries` row per such endpoint, and one
- * job per delivery (`job`, keyed by the delivery's id, through `addJobCall`:
- * the job queue's SQL stays in src/jobs). An event nobody hears writes
- * nothing. Joins `users` for the owner's role and liveness now (a demoted
- * admin, or a deleted owner, hears no more): a known cross-module join at the
- * SQL level, like the API-key lookup's (docs/architecture/modules.md).
- * Returns the deliveries written.
+ * job (`job`, through `addJobCall`: the job queue's SQL stays in src/jobs)
+ * per `job.batchSize` deliveries, its payload `{ deliveryIds }`. An event
+ * nobody hears writes nothing. Joins `users` for the owner's role and
+ * liveness now (a demoted admin, or a deleted owner, hears no more): a known
+ * cross-module join at the SQL level, like the API-key lookup's
+ * (docs/architecture/modules.md). Returns the deliveries written.
  */
 export async function writeOutbox(
   db: Kysely<Database>,
   events: readonly OutboxEvent[],
-  job: { task: string; maxAttempts: number; payloadExtra: Record<string, unknown> },
+  job: { task: string; maxAttempts: number; batchSize: number; payloadExtra: Record<string, unknown> },
 ): Promise<Array<{ delivery_id: string; event_id: string }>> {
   if (events.length === 0) return [];
   const input = events.map((event, ord) => ({ ord, type: event.type, payload: event.payload, occurred_at: event.occurredAt.toISOString(), audience: [...event.audience] }));
   const enqueue = addJobCall({
     task: job.task,
-    payload: sql`jsonb_build_object('deliveryId', d.id) || ${JSON.stringify(job.payloadExtra)}::jsonb`,
-    jobKey: sql`d.id`,
+    payload: sql`jsonb_build_object('deliveryIds', b.ids) || ${JSON.stringify(job.payloadExtra)}::jsonb`,
     maxAttempts: job.maxAttempts,
   });
   const result = await sql<{ delivery_id: string; event_id: string }>`
@@ -137,9 +136,14 @@ export async function writeOutbox(
       SELECT p.id, p.endpoint_id, p.event_id, now()
         FROM planned p JOIN inserted_events ev ON ev.id = p.event_id
       RETURNING id, event_id
+    ), jobs AS MATERIALIZED (
+      SELECT (${enqueue}).id AS job_id, b.ids
+        FROM (SELECT array_agg(n.id) AS ids
+                FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / ${job.batchSize}::integer AS batch FROM inserted) n
+               GROUP BY n.batch) b
     )
-    SELECT d.id AS delivery_id, d.event_id, (${enqueue}).id AS job_id
-      FROM inserted d`.execute(db);
+    SELECT d.id AS delivery_id, d.event_id, j.job_id
+      FROM inserted d JOIN jobs j ON d.id = ANY (j.ids)`.execute(db);
   return result.rows.map(({ delivery_id, event_id }) => ({ delivery_id, event_id }));
 }
 
@@ -185,28 +189,30 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Takes the lease of a pending delivery for `claimant` until `leaseMs` from
- * now, in one statement (atomic without a transaction; it locks nothing once
- * done): only when nobody holds it, the holder's lease has ended, or
- * `claimant` holds it already (a re-run of the same job). Returns it with its
- * event and endpoint as they are now; `undefined` when it is not pending, is
- * gone, or another holder's lease runs.
+ * Takes the lease of each of the pending deliveries `ids` that is due
+ * (`next_attempt_at` has come) for `claimant` until `leaseMs` from now, in one
+ * statement (atomic without a transaction; it locks nothing once done): only
+ * those nobody holds, whose holder's lease has ended, or that `claimant`
+ * holds already (a re-run of the same job). Returns them with their event and
+ * endpoint as they are now; the others (not pending, not due, gone, or
+ * another holder's lease runs) are left out.
  */
-export async function claimDelivery(db: Kysely<Database>, id: string, claimant: string, leaseMs: number): Promise<ClaimedDelivery | undefined> {
-  const row = await db
+export async function claimDeliveries(db: Kysely<Database>, ids: readonly string[], claimant: string, leaseMs: number): Promise<ClaimedDelivery[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
     .updateTable('webhook_deliveries as d')
     .from(['webhook_events as ev', 'webhook_endpoints as e'])
     .set({ claimed_by: claimant, claimed_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
     .whereRef('ev.id', '=', 'd.event_id')
     .whereRef('e.id', '=', 'd.endpoint_id')
-    .where('d.id', '=', id)
+    .where('d.id', '=', (eb) => eb.fn.any(eb.val([...ids])))
     .where('d.status', '=', 'PENDING')
+    .where((eb) => eb.or([eb('d.next_attempt_at', 'is', null), eb('d.next_attempt_at', '<=', sql<Date>`now()`)]))
     .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', sql<Date>`now()`), eb('d.claimed_by', '=', claimant)]))
     .returning(['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'])
     .returning(['e.id as endpoint_id', 'e.url', 'e.enabled', 'e.disabled_reason', 'e.secret_sealed', 'e.previous_secret_sealed', 'e.previous_secret_expires_at', 'e.failing_since'])
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return {
+    .execute();
+  return rows.map((row) => ({
     delivery: { id: row.id, attempt_count: row.attempt_count, schedule_start: row.schedule_start },
     event: { id: row.event_id, type: row.type, payload: row.payload, occurred_at: row.occurred_at },
     endpoint: {
@@ -219,7 +225,62 @@ export async function claimDelivery(db: Kysely<Database>, id: string, claimant: 
       previous_secret_expires_at: row.previous_secret_expires_at,
       failing_since: row.failing_since,
     },
-  };
+  }));
+}
+
+/** A 2xx attempt to record: the delivery, its lease holder, and the attempt. */
+export interface DeliveredAttempt {
+  deliveryId: string;
+  claimant: string;
+  /** The attempt's number (the delivery's `attempt_count` after it). */
+  number: number;
+  startedAt: Date;
+  deliveredAt: Date;
+  statusCode: number;
+  durationMs: number;
+}
+
+/**
+ * Records 2xx attempts in one statement (atomic without a transaction): each
+ * delivery whose lease `claimant` still holds becomes DELIVERED with its lease
+ * ended, its attempt joins the log, and its endpoint's run of failures ends
+ * (`failing_since` cleared; an endpoint without one is not written). Returns
+ * the ids recorded; a delivery whose lease was lost (another run took it
+ * over) is left as it is, its attempt not logged. The ids are also given as
+ * an array: from the input's rows alone (a function scan the planner takes
+ * for 100 rows) it scans the whole deliveries table instead of its key.
+ */
+export async function recordDeliveredAttempts(db: Kysely<Database>, attempts: readonly DeliveredAttempt[]): Promise<string[]> {
+  if (attempts.length === 0) return [];
+  const input = attempts.map((attempt) => ({
+    id: attempt.deliveryId,
+    claimant: attempt.claimant,
+    number: attempt.number,
+    started_at: attempt.startedAt.toISOString(),
+    delivered_at: attempt.deliveredAt.toISOString(),
+    status_code: attempt.statusCode,
+    duration_ms: attempt.durationMs,
+  }));
+  const result = await sql<{ id: string }>`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+        AS i(id uuid, claimant text, number integer, started_at timestamptz, delivered_at timestamptz, status_code integer, duration_ms integer)
+    ), settled AS (
+      UPDATE webhook_deliveries d
+         SET status = 'DELIVERED', attempt_count = i.number, last_status_code = i.status_code, last_duration_ms = i.duration_ms,
+             last_error = NULL, next_attempt_at = NULL, delivered_at = i.delivered_at, claimed_by = NULL, claimed_until = NULL, updated_at = now()
+        FROM input i
+       WHERE d.id = ANY (${attempts.map((attempt) => attempt.deliveryId)}::uuid[]) AND d.id = i.id AND d.claimed_by = i.claimant
+      RETURNING d.id, d.endpoint_id, i.number, i.started_at, i.status_code, i.duration_ms
+    ), logged AS (
+      INSERT INTO webhook_attempts (delivery_id, number, started_at, status_code, duration_ms, error, next_attempt_at)
+      SELECT id, number, started_at, status_code, duration_ms, NULL, NULL FROM settled
+    ), healthy AS (
+      UPDATE webhook_endpoints e SET failing_since = NULL
+       WHERE e.id IN (SELECT endpoint_id FROM settled) AND e.failing_since IS NOT NULL
+    )
+    SELECT id FROM settled`.execute(db);
+  return result.rows.map((row) => row.id);
 }
 
 export type DeliveryPatch = Partial<
@@ -306,11 +367,6 @@ export async function markEndpointFailing(db: Kysely<Database>, id: string, sinc
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirst();
-}
-
-/** Ends the endpoint's run of failures (a 2xx arrived). */
-export async function markEndpointHealthy(db: Kysely<Database>, id: string): Promise<void> {
-  await db.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', id).where('failing_since', 'is not', null).execute();
 }
 
 // --- Re-sealing secrets after a signing-key rotation
