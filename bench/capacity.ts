@@ -42,6 +42,7 @@ import type { Database } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { startBenchDatabase } from './lib/database.js';
+import { processCpuMs } from './lib/process-cpu.js';
 import { ensureProductionBuild, freePort, PRODUCTION_ENTRY } from './lib/production-server.js';
 import { BENCH_ACCOUNT, scaleFromArgs, seedCatalog, sizesForScale } from './lib/seed.js';
 import { percentile } from './lib/stats.js';
@@ -50,7 +51,6 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SECONDS = Number(process.env['BENCH_CAPACITY_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CAPACITY_CONNECTIONS'] ?? 8);
 const SEQUENTIAL = Number(process.env['BENCH_CAPACITY_SEQUENTIAL'] ?? 100);
-const TICK = 100; // clock ticks per second of /proc's CPU times (USER_HZ on Linux)
 const IDLE_MS = 3000;
 
 const CATALOG = `query Catalog {
@@ -77,31 +77,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** CPU seconds (user + system) of a process, with what its exited children used when `children`. */
-function cpuSeconds(pid: number, children = false): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    // After "pid (comm) ": state is field 0, utime 11, stime 12, cutime 13, cstime 14.
-    const own = Number(fields[11]) + Number(fields[12]);
-    return (children ? own + Number(fields[13]) + Number(fields[14]) : own) / TICK;
-  } catch {
-    return 0; // exited
-  }
-}
-
-/** CPU seconds of a PostgreSQL cluster: the postmaster (and children it reaped) plus its live children. */
-function clusterCpuSeconds(postmaster: number): number {
-  let total = cpuSeconds(postmaster, true);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      if (Number(fields[1]) === postmaster) total += (Number(fields[11]) + Number(fields[12])) / TICK;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
+/** CPU seconds so far of a process and its children (the API: none; the postmaster: its backends); 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  return (processCpuMs(pid) ?? 0) / 1000;
 }
 
 /** The postmaster of the embedded cluster listening on `port`, from its postmaster.pid. */
@@ -202,14 +180,14 @@ async function measure(server: Server, postmaster: number, request: Request, red
 
   // What the server and PostgreSQL use with no request at all (timers, logging, background workers),
   // per second: taken off the loaded round's CPU, so a slow round does not inflate the per-request figure.
-  const idleBefore = [cpuSeconds(server.pid), clusterCpuSeconds(postmaster)];
+  const idleBefore = [cpuSeconds(server.pid), cpuSeconds(postmaster)];
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-  const idleRate = [cpuSeconds(server.pid) - (idleBefore[0] as number), clusterCpuSeconds(postmaster) - (idleBefore[1] as number)].map((cpu) => cpu / (IDLE_MS / 1000));
+  const idleRate = [cpuSeconds(server.pid) - (idleBefore[0] as number), cpuSeconds(postmaster) - (idleBefore[1] as number)].map((cpu) => cpu / (IDLE_MS / 1000));
 
   const latencies: number[] = [];
   const ids: string[] = [];
   const redisBefore = redis ? await redisCounters(redis) : undefined;
-  const cpuBefore = [cpuSeconds(server.pid), clusterCpuSeconds(postmaster)];
+  const cpuBefore = [cpuSeconds(server.pid), cpuSeconds(postmaster)];
   const started = performance.now();
   const end = started + SECONDS * 1000;
   await Promise.all(
@@ -222,7 +200,7 @@ async function measure(server: Server, postmaster: number, request: Request, red
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  const cpuAfter = [cpuSeconds(server.pid), clusterCpuSeconds(postmaster)];
+  const cpuAfter = [cpuSeconds(server.pid), cpuSeconds(postmaster)];
   const redisAfter = redis ? await redisCounters(redis) : undefined;
   const loaded = await sqlOf(ids);
   const redisFigures =

@@ -42,15 +42,28 @@ function commandLine(pid: string): string {
 
 /** CPU milliseconds so far of the processes whose command line contains `marker` and of their children; `null` when none is found. */
 export function processTreeCpuMs(marker: string): number | null {
-  let pids: string[];
+  const pids = procPids();
+  if (pids === null) return null;
+  const roots = pids.filter((pid) => commandLine(pid).includes(marker)).map(Number);
+  return roots.length === 0 ? null : treeCpuMs(pids, roots);
+}
+
+/** CPU milliseconds so far of the process `pid` and of its children (a PostgreSQL postmaster and its backends, say); `null` when it is gone. */
+export function processCpuMs(pid: number): number | null {
+  const pids = procPids();
+  return pids === null || !pids.includes(String(pid)) ? null : treeCpuMs(pids, [pid]);
+}
+
+function procPids(): string[] | null {
   try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+    return readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
     return null;
   }
+}
+
+function treeCpuMs(pids: string[], roots: number[]): number {
   const stats = pids.flatMap((pid) => readStat(pid) ?? []);
-  const roots = new Set(pids.filter((pid) => commandLine(pid).includes(marker)).map(Number));
-  if (roots.size === 0) return null;
   // The roots and every descendant (a server started through a wrapper such as `su` forks twice).
   const tree = new Set(roots);
   for (let grew = true; grew; ) {
