@@ -79,6 +79,9 @@ export async function startOurs(options: OursOptions): Promise<Server> {
       RATE_LIMIT_BUDGET: '1000000000',
       // The phase reads of src/transitions/ (one statement per refresh) would be counted as the requests' statements.
       TRANSITION_REFRESH_MS: '60000',
+      // No job worker in the API's process, as in the compose file and on Kubernetes (the worker is a service of
+      // its own there): its polls are not request statements, and the peer runs none.
+      WORKER: 'off',
     },
   });
   const server: Server = { name: options.name, url: `http://127.0.0.1:${port}/graphql`, child, counter, errorLines: [] };
