@@ -35,6 +35,7 @@ import { loadTrustedDocuments } from './limits/trusted-documents.js';
 import { transitionDefinitions, type AppLoaders } from './modules/registry.js';
 import { observabilityPlugin } from './observability/graphql-observability.js';
 import type { Logger } from './observability/logger.js';
+import type { PoolShare } from './db/pool-share.js';
 import type { RequestStats } from './observability/request-stats.js';
 import { LiveUpdates } from './subscriptions/setup.js';
 import { closeRedisClient, createRedisClient, logRedisAvailability } from './redis/client.js';
@@ -44,6 +45,8 @@ import { watchTransitions } from './transitions/watcher.js';
 declare module 'fastify' {
   interface FastifyRequest {
     stats: RequestStats;
+    /** How many pool connections this request's work may hold at once; its scope's handle takes from it (src/db/pool-share.ts). */
+    poolShare: PoolShare;
   }
   interface FastifyInstance {
     /** Graceful shutdown of the HTTP side: drain delay, then refuse new requests and let running ones finish (src/lifecycle/drain.ts). */

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 
 import { createDb, withDatabaseName } from '../src/db/connection.js';
-import { PoolShare, runWithPoolShare } from '../src/db/pool-share.js';
+import { PoolShare, withPoolShare } from '../src/db/pool-share.js';
 import { DatabaseUnavailableError } from '../src/db/faults.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { testDatabaseUrl } from './helpers/database.js';
@@ -172,13 +172,13 @@ describe('pool share per request', () => {
     async function connectionsUsed(share: PoolShare | undefined): Promise<number> {
       const db = createDb({ url, poolMax: 10, statementTimeoutMs: 10_000 });
       try {
-        const run = () =>
-          Promise.all(
-            Array.from({ length: 10 }, () =>
-              sql<{ pid: number }>`SELECT pg_backend_pid() AS pid, pg_sleep(0.05)`.execute(db).then((r) => r.rows[0]?.pid),
-            ),
-          );
-        const pids = await (share ? runWithPoolShare(share, run) : run());
+        // A request's handle on the pool takes from its share; the application's handle takes from none.
+        const handle = share ? withPoolShare(db, share) : db;
+        const pids = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            sql<{ pid: number }>`SELECT pg_backend_pid() AS pid, pg_sleep(0.05)`.execute(handle).then((r) => r.rows[0]?.pid),
+          ),
+        );
         return new Set(pids).size;
       } finally {
         await db.destroy();

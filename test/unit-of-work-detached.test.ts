@@ -5,12 +5,13 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { PoolShare, runWithPoolShare } from '../src/db/pool-share.js';
+import { PoolShare, withPoolShare } from '../src/db/pool-share.js';
 import { afterCommit, unitOfWork } from '../src/db/unit-of-work.js';
 import { createApiKey } from '../src/modules/accounts/api-key.service.js';
 import { setUserRole } from '../src/modules/users/admin.service.js';
 import { recordChanges, type Change } from '../src/scope/changes.js';
-import { jobScope, viewerOf } from './helpers/scope.js';
+import { buildScope } from '../src/scope/scope.js';
+import { jobScope, jobScopeInput, viewerOf } from './helpers/scope.js';
 import { seeder } from './helpers/seed.js';
 import { database, deps, LaterStepFailed, countRows, startUnitOfWorkDatabase } from './helpers/unit-of-work.js';
 
@@ -104,13 +105,13 @@ describe('a detached unit inside a unit of work', () => {
     const user = await seeder(database.db).user();
     // A share of one connection, as DATABASE_POOL_MAX_PER_REQUEST=1 gives each request; a wait would fail after 10 s.
     const share = new PoolShare(1, 10_000);
-    await runWithPoolShare(share, () =>
-      unitOfWork(jobScope(deps, viewerOf(user)), async (unit) => {
-        await createApiKey(unit, { name: 'outer', scopes: ['catalog:read'] });
-        await unitOfWork(unit, (own) => createApiKey(own, { name: 'detached', scopes: ['catalog:read'] }), { detached: true });
-        await createApiKey(unit, { name: 'outer again', scopes: ['catalog:read'] });
-      }),
-    );
+    // The scope an HTTP request builds: its handle on the pool takes from the share.
+    const requestScope = buildScope({ ...jobScopeInput(deps, viewerOf(user)), db: withPoolShare(deps.db, share) });
+    await unitOfWork(requestScope, async (unit) => {
+      await createApiKey(unit, { name: 'outer', scopes: ['catalog:read'] });
+      await unitOfWork(unit, (own) => createApiKey(own, { name: 'detached', scopes: ['catalog:read'] }), { detached: true });
+      await createApiKey(unit, { name: 'outer again', scopes: ['catalog:read'] });
+    });
     expect(await keyNames(user.id)).toEqual(['detached', 'outer', 'outer again']);
     // Every slot came back: the share lends its one connection at once.
     const release = await share.acquire();

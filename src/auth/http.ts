@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requestError } from '../errors/errors.js';
 import { operationRouteOf } from '../http/operation-route.js';
 import { createContext, type EffectTarget, type GraphQLContext } from '../graphql/context.js';
+import { withPoolShare } from '../db/pool-share.js';
 import { SqlStatsPlugin } from '../observability/request-stats.js';
 import type { TransportEffect } from '../scope/effects.js';
 import { buildScope, withViewer, type RequestMeta, type ScopeDeps, type ScopeLogger } from '../scope/scope.js';
@@ -60,8 +61,8 @@ export async function registerAuthentication(app: FastifyInstance, deps: ScopeDe
   const rootLog = app.log as ScopeLogger;
   app.addHook('preHandler', async (request, reply) => {
     if (operationRouteOf(request) === undefined) return;
-    // The SQL plugin counts this request's statements for its log line.
-    const anonymous = buildScope({ deps, request: requestMeta(request), log: rootLog, db: deps.db.withPlugin(new SqlStatsPlugin(request.stats)) });
+    // The request's share of the pool; the SQL plugin counts its statements for its log line.
+    const anonymous = buildScope({ deps, request: requestMeta(request), log: rootLog, db: withPoolShare(deps.db, request.poolShare, [new SqlStatsPlugin(request.stats)]) });
     let viewer;
     try {
       viewer = await authenticate(anonymous, request.headers.authorization);

@@ -15,7 +15,7 @@ import { TracingDialect } from '../observability/sql-tracing.js';
 import { DatabaseAvailability, type OutageLog, type OutageMessages } from './availability.js';
 import type { Database } from './database.js';
 import { asDatabaseError, databaseBusyReason, describeDatabaseError, isDatabaseUnavailable } from './faults.js';
-import { acquireShareSlot, DEFAULT_CONNECT_TIMEOUT_MS } from './pool-share.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, registerShareableDialect, ShareableDialect } from './pool-share.js';
 import { isBegin, isRetryableFirstStatement } from './read-retry.js';
 import { typeParsers } from './timestamps.js';
 
@@ -136,7 +136,6 @@ class Checkout implements PostgresPoolClient {
   constructor(
     private client: pg.PoolClient | undefined,
     private readonly tracked: TrackedPool,
-    private readonly free: (() => void) | undefined,
     private readonly beginSuffix: string | undefined,
   ) {}
 
@@ -156,7 +155,6 @@ class Checkout implements PostgresPoolClient {
     const client = this.client;
     this.client = undefined;
     if (client) this.tracked.release(client);
-    this.free?.();
   }
 
   /**
@@ -199,20 +197,14 @@ class Checkout implements PostgresPoolClient {
 }
 
 /**
- * The pg pool as Kysely sees it: a checkout first takes a slot of the
- * current request's share, if there is one, and gives it back on release.
+ * The pg pool as Kysely sees it (a request's share of it is taken by the
+ * request's handle: src/db/pool-share.ts).
  */
 function sharedPool(tracked: TrackedPool, beginSuffix: string | undefined, stopObserving: () => void): PostgresPool {
   let ended: Promise<void> | undefined;
   return {
     async connect(): Promise<PostgresPoolClient> {
-      const free = await acquireShareSlot();
-      try {
-        return new Checkout(await tracked.connect(), tracked, free, beginSuffix);
-      } catch (error) {
-        free?.();
-        throw error;
-      }
+      return new Checkout(await tracked.connect(), tracked, beginSuffix);
     },
     // Once: a pool that serves reads too (src/db/replicas.ts) is ended by two dialects.
     end: () => {
@@ -349,8 +341,10 @@ export function registerPool(db: object, pool: pg.Pool): void {
 export function createDb(options: ConnectionOptions, onConnectionError?: (error: Error) => void): Kysely<Database> {
   const { pool, postgres } = openPool(options, {}, onConnectionError);
   // Each statement is a span when tracing is on (src/observability/sql-tracing.ts).
-  const db = new Kysely<Database>({ dialect: new TracingDialect(new PostgresDialect({ pool: postgres })) });
+  const dialect = new ShareableDialect(new TracingDialect(new PostgresDialect({ pool: postgres })));
+  const db = new Kysely<Database>({ dialect });
   pools.set(db, pool);
+  registerShareableDialect(db, dialect);
   return db;
 }
 

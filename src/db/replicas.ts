@@ -56,6 +56,7 @@ import type { OutageLog } from './availability.js';
 import { openPool, registerPool, type ConnectionOptions, type OpenedPool } from './connection.js';
 import type { Database } from './database.js';
 import { describeDatabaseError } from './faults.js';
+import { registerShareableDialect, ShareableDialect } from './pool-share.js';
 import { currentWalPosition, replayPosition } from './cluster.repository.js';
 import { currentReadRoute, RouteStrategy, type ReadRoute } from './read-route.js';
 import { fallingBack, ReplicationDialect } from './replication-dialect.js';
@@ -169,8 +170,10 @@ export class ReadReplicas {
       ],
       replicaStrategy: new RouteStrategy(),
     });
-    this.db = new Kysely<Database>({ dialect });
+    const shareable = new ShareableDialect(dialect);
+    this.db = new Kysely<Database>({ dialect: shareable });
     registerPool(this.db, primary.pool);
+    registerShareableDialect(this.db, shareable);
     this.stopObserving = observeReplicas(() => this.observations());
     // Each on its own loop: a replica that takes its connect timeout to fail delays nobody's measurement.
     this.loops = [this.loop(() => this.sample()), ...this.replicas.map((replica) => this.loop(() => this.pollReplica(replica)))];

@@ -151,9 +151,8 @@ export async function beginUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, '
  * with a share of 1 it would wait for the outer unit's connection forever.
  */
 async function openUnit<L>(scope: Scope<L>, options: Pick<UnitOptions, 'isolation'>): Promise<OpenUnit<L>> {
-  const builder = scope.pool.startTransaction();
-  const begin = () => (options.isolation ? builder.setIsolationLevel(options.isolation) : builder).execute();
-  const trx = await (scope.unit ? beyondPoolShare(begin) : begin());
+  const builder = (scope.unit ? beyondPoolShare(scope.pool) : scope.pool).startTransaction();
+  const trx = await (options.isolation ? builder.setIsolationLevel(options.isolation) : builder).execute();
   const unit: UnitState = { trx, callbacks: [], changes: [], events: [], savepoints: 0 };
   const unitScope: Scope<L> = { ...scope, db: trx, loaders: scope.deps.createLoaders(trx), unit };
   let ended = false;

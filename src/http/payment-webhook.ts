@@ -33,6 +33,7 @@ import type { CostLimiter } from '../limits/cost-limiter.js';
 import type { AppLoaders } from '../modules/registry.js';
 import { parsePaymentMessage } from '../modules/payments/payment-message.js';
 import { receivePaymentWebhook } from '../modules/payments/payment-webhook.service.js';
+import { withPoolShare } from '../db/pool-share.js';
 import { SqlStatsPlugin } from '../observability/request-stats.js';
 import { buildScope, type ScopeDeps, type ScopeLogger } from '../scope/scope.js';
 
@@ -127,7 +128,7 @@ export async function registerPaymentWebhookRoute(app: FastifyInstance, options:
           deps: options.deps,
           request: { id: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? null, origin: null, cookies: {} },
           log: rootLog,
-          db: options.deps.db.withPlugin(new SqlStatsPlugin(request.stats)),
+          db: withPoolShare(options.deps.db, request.poolShare, [new SqlStatsPlugin(request.stats)]),
         });
         const orderId = message.known ? orderIdOf(message.message.data.orderId) : null;
         const receipt = await receivePaymentWebhook(scope, { webhookId: id, message, orderId });

@@ -24,7 +24,7 @@ import type { AuthRuntime } from '../auth/runtime.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import type { Config } from '../config/config.js';
 import { poolOf } from '../db/connection.js';
-import { PoolShare, runWithPoolShare } from '../db/pool-share.js';
+import { PoolShare } from '../db/pool-share.js';
 import type { Database } from '../db/database.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isRetryableDatabaseError, logRetryableDatabaseError } from '../db/faults.js';
 import { ReadRoute, runWithReadRoute } from '../db/read-route.js';
@@ -114,19 +114,23 @@ export const PIPELINE: readonly Stage[] = [
     },
   },
   {
-    // onRequest: everything the request does from here on holds at most this many pool connections at once;
-    // with read replicas, its reads go where its operation decides (src/db/replicas.ts), the primary until then.
+    // onRequest: the request's scope holds at most this many pool connections at once (its handle takes a
+    // slot per checkout: src/db/pool-share.ts); with read replicas, its reads go where its operation decides
+    // (src/db/replicas.ts), the primary until then.
     name: 'pool share',
     register: (app, { config, db }) => {
+      app.decorateRequest('poolShare');
       const share = () => new PoolShare(config.databasePoolMaxPerRequest, config.databaseConnectTimeoutMs);
       if (replicasOf(db) === undefined) {
-        app.addHook('onRequest', (_request, _reply, done) => {
-          runWithPoolShare(share(), done);
+        app.addHook('onRequest', (request, _reply, done) => {
+          request.poolShare = share();
+          done();
         });
         return;
       }
-      app.addHook('onRequest', (_request, _reply, done) => {
-        runWithPoolShare(share(), () => runWithReadRoute(new ReadRoute(), done));
+      app.addHook('onRequest', (request, _reply, done) => {
+        request.poolShare = share();
+        runWithReadRoute(new ReadRoute(), done);
       });
     },
   },

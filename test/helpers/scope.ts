@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config/config.js';
 import type { Database } from '../../src/db/database.js';
 import { createLoaders, type AppLoaders } from '../../src/modules/registry.js';
 import type { UserRow } from '../../src/modules/users/user.table.js';
-import { buildScope, type Scope, type ScopeDeps, type ScopeLogger } from '../../src/scope/scope.js';
+import { buildScope, type Scope, type ScopeDeps, type ScopeInput, type ScopeLogger } from '../../src/scope/scope.js';
 import type { TransitionStates } from '../../src/transitions/phases.js';
 
 export async function createTestAuthRuntime(): Promise<AuthRuntime> {
@@ -38,10 +38,10 @@ export function viewerOf(user: UserRow): Viewer {
 }
 
 export function jobScope(deps: ScopeDeps<AppLoaders>, viewer: Viewer | null = null, log: ScopeLogger = pino({ level: 'silent' })): Scope<AppLoaders> {
-  return buildScope({
-    deps,
-    request: { id: `job-${randomUUID()}`, ip: '127.0.0.1', userAgent: 'test worker', origin: null, cookies: {} },
-    log,
-    viewer,
-  });
+  return buildScope(jobScopeInput(deps, viewer, log));
+}
+
+/** What `jobScope` builds its scope from, for a test that changes a part of it (the pool handle, say). */
+export function jobScopeInput(deps: ScopeDeps<AppLoaders>, viewer: Viewer | null = null, log: ScopeLogger = pino({ level: 'silent' })): ScopeInput<AppLoaders> {
+  return { deps, request: { id: `job-${randomUUID()}`, ip: '127.0.0.1', userAgent: 'test worker', origin: null, cookies: {} }, log, viewer };
 }
