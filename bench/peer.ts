@@ -47,6 +47,7 @@ import { migrateToLatest } from '../src/db/migrator.js';
 import { startBenchDatabase } from './lib/database.js';
 import { startStatementCounter, type StatementCounter } from './lib/pg-counter.js';
 import { freePort } from './lib/production-server.js';
+import { buildApi, cpuSeconds, median, node24, nodeVersion, waitFor } from './lib/processes.js';
 import { summariseProfile } from './lib/profile.js';
 import { scaleFromArgs, seedCatalog, sizesForScale } from './lib/seed.js';
 
@@ -184,16 +185,6 @@ function progress(message: string): void {
   console.error(`[bench:peer ${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
 
-/** Node 24 from the npm package `node` (cached by npx after the first run). */
-function node24(): string {
-  const found = spawnSync('npx', ['-y', '-p', 'node@24', '--', 'node', '-e', 'process.stdout.write(process.execPath)'], {
-    cwd: PEER_DIR,
-    encoding: 'utf8',
-  });
-  if (found.status !== 0 || !found.stdout) throw new Error(`could not get Node 24 through npx -p node@24: ${found.stderr}`);
-  return found.stdout.trim();
-}
-
 /** Installs bench/peer from its lockfile with Node 24, unless already installed from this very lockfile. */
 function installPeer(): void {
   const marker = path.join(PEER_DIR, 'node_modules', '.installed-lock-sha256');
@@ -206,12 +197,6 @@ function installPeer(): void {
   writeFileSync(marker, lockHash);
 }
 
-function build(): void {
-  progress('building the API (npm run build)');
-  const result = spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('npm run build failed');
-}
-
 interface Server {
   name: string;
   url: string;
@@ -221,16 +206,6 @@ interface Server {
   /** Log lines the server wrote at error level or above. */
   errorLines: string[];
   logLines: number;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what}: the process exited with code ${child.exitCode}`);
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what}: not ready after ${timeoutMs / 1000} s`);
 }
 
 function watchOutput(server: Server, child: ChildProcess): void {
@@ -340,26 +315,6 @@ interface Round {
   cpuMsPerRequest?: number;
 }
 
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/**
- * CPU seconds (user + system) a process has used so far, from /proc (Linux
- * only; undefined elsewhere). Both servers are busy for the same wall time in
- * a round, so CPU per request compares their cost more steadily than req/s,
- * which moves with whatever else the machine's cores are doing.
- */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // "pid (comm) state ...": after the command, utime and stime are the 12th and 13th fields.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function load(node: string, url: string, body: string, durationSeconds: number): Promise<Omit<Round, 'round' | 'server'>> {
   return new Promise((resolve, reject) => {
     const args = JSON.stringify({ url, body, connections: OPTIONS.connections, durationSeconds });
@@ -378,11 +333,6 @@ function load(node: string, url: string, body: string, durationSeconds: number):
   });
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
 
 // ---------------------------------------------------------------- main
@@ -406,10 +356,10 @@ async function main(): Promise<void> {
 
   let failed = false;
   try {
-    const node = node24();
-    const node24Version = spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
+    const node = node24(PEER_DIR);
+    const node24Version = nodeVersion(node);
     installPeer();
-    if (OPTIONS.build) build();
+    if (OPTIONS.build) buildApi(progress);
 
     progress(process.env['DATABASE_URL'] ? 'creating a scratch database on DATABASE_URL' : 'starting embedded PostgreSQL');
     const database = await startBenchDatabase();
