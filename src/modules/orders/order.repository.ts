@@ -96,9 +96,22 @@ export async function insertOrders(db: Kysely<Database>, values: readonly NewOrd
   return db.insertInto('orders').values([...values]).returning(RETURNED).execute();
 }
 
+/**
+ * Inserts order lines in one statement and returns them in the order
+ * `findItemsByOrderIds` reads them (by order, title, id, the title compared in
+ * the database's collation), so the caller can prime the items loader with
+ * them instead of reading them again.
+ */
 export async function insertOrderItems(db: Kysely<Database>, values: readonly NewOrderItemRow[]): Promise<OrderItemRow[]> {
   if (values.length === 0) return [];
-  return db.insertInto('order_items').values([...values]).returningAll().execute();
+  return db
+    .with('inserted', (qb) => qb.insertInto('order_items').values([...values]).returningAll())
+    .selectFrom('inserted')
+    .selectAll()
+    .orderBy('order_id')
+    .orderBy('product_title')
+    .orderBy('id')
+    .execute();
 }
 
 export interface OrderChangeCondition {
