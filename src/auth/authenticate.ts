@@ -1,7 +1,6 @@
 import type { AccountLoaders } from '../modules/accounts/account.loaders.js';
 import { findApiKeyByPrefix, recordApiKeyUse } from '../modules/accounts/api-key.service.js';
 import { provisionOidcUser } from '../modules/accounts/identity.service.js';
-import { findAccessTokenHolder } from '../modules/accounts/session.service.js';
 import type { UserLoaders } from '../modules/users/user.loaders.js';
 import { isUserVisible, loadUserRow } from '../modules/users/user.service.js';
 import type { Scope } from '../scope/scope.js';
@@ -56,10 +55,10 @@ async function authenticateAccessToken(scope: AuthenticationScope, token: string
   }
   // Role, deactivation and token version come from the database, so a change
   // takes effect on the next request even while the token is still valid.
-  // With a session, the user and the session's live head in one statement.
-  const found = claims.sid ? await findAccessTokenHolder(scope, claims.sub, claims.sid) : undefined;
-  const user = found === undefined ? await loadUserRow(scope, claims.sub) : (found?.user ?? null);
-  const session = found?.session ?? null;
+  const [user, session] = await Promise.all([
+    loadUserRow(scope, claims.sub),
+    claims.sid ? scope.loaders.liveSessionByFamily.load(claims.sid) : Promise.resolve(null),
+  ]);
   if (!user || !isUserVisible(user) || user.token_version !== claims.ver) {
     throw new AuthenticationError('The access token has been revoked.');
   }

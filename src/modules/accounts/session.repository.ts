@@ -1,7 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import type { UserRecord } from '../users/user.table.js';
 import type { NewSessionRow, SessionRevokedReason, SessionRow } from './session.table.js';
 
 export async function insertSession(db: Kysely<Database>, session: NewSessionRow): Promise<SessionRow> {
@@ -95,71 +94,4 @@ export async function deleteEndedSessions(db: Kysely<Database>, limit: number, r
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED)`.execute(db);
   return Number(result.numAffectedRows ?? 0);
-}
-
-/**
- * A user and the live head of one of their session families (`null` when the
- * family ended, or is not theirs), in one statement: what authenticating an
- * access token reads on every request. `undefined` when there is no such user.
- */
-export async function findUserWithLiveSession(
-  db: Kysely<Database>,
-  userId: string,
-  familyId: string,
-): Promise<{ user: UserRecord; session: SessionRow | null } | undefined> {
-  const row = await db
-    .selectFrom('users as u')
-    .leftJoin('sessions as s', (join) =>
-      join
-        .onRef('s.user_id', '=', 'u.id')
-        .on('s.family_id', '=', familyId)
-        .on('s.revoked_at', 'is', null)
-        .on('s.replaced_by', 'is', null)
-        .on('s.expires_at', '>', new Date()),
-    )
-    .select(['u.id', 'u.email', 'u.display_name', 'u.role', 'u.token_version', 'u.created_at', 'u.deleted_at'])
-    .select([
-      's.id as session_id',
-      's.family_id as session_family_id',
-      's.token_hash as session_token_hash',
-      's.replaced_by as session_replaced_by',
-      's.signed_in_at as session_signed_in_at',
-      's.created_at as session_created_at',
-      's.expires_at as session_expires_at',
-      's.revoked_at as session_revoked_at',
-      's.revoked_reason as session_revoked_reason',
-      's.user_agent as session_user_agent',
-      's.ip as session_ip',
-    ])
-    .where('u.id', '=', userId)
-    .limit(1)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  const user: UserRecord = {
-    id: row.id,
-    email: row.email,
-    display_name: row.display_name,
-    role: row.role,
-    token_version: row.token_version,
-    created_at: row.created_at,
-    deleted_at: row.deleted_at,
-  };
-  const session: SessionRow | null =
-    row.session_id === null || row.session_family_id === null || row.session_token_hash === null || row.session_signed_in_at === null || row.session_created_at === null || row.session_expires_at === null
-      ? null
-      : {
-          id: row.session_id,
-          user_id: row.id,
-          family_id: row.session_family_id,
-          token_hash: row.session_token_hash,
-          replaced_by: row.session_replaced_by,
-          signed_in_at: row.session_signed_in_at,
-          created_at: row.session_created_at,
-          expires_at: row.session_expires_at,
-          revoked_at: row.session_revoked_at,
-          revoked_reason: row.session_revoked_reason,
-          user_agent: row.session_user_agent,
-          ip: row.session_ip,
-        };
-  return { user, session };
 }

@@ -9,8 +9,7 @@ import { actAs, clearCookie, setCookie, type Effect } from '../../scope/effects.
 import type { Scope } from '../../scope/scope.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { findUserByEmail, lockUser, updateUserEndingTokens } from '../users/user.service.js';
-import type { UserLoaders } from '../users/user.loaders.js';
-import type { UserRecord, UserRow } from '../users/user.table.js';
+import type { UserRow } from '../users/user.table.js';
 import type { AccountLoaders } from './account.loaders.js';
 import {
   authFailure,
@@ -22,7 +21,6 @@ import {
   type RefreshTokenDelivery,
 } from './credentials.js';
 import {
-  findUserWithLiveSession,
   insertSession,
   lockSessionByTokenHash,
   markSessionReplaced,
@@ -264,24 +262,6 @@ export async function logOutEverywhere(scope: Scope): Promise<LogOutResult> {
     { rerunnable: true },
   );
   return { endedSessions: ended, userErrors: [], effects: [clearCookie(REFRESH_COOKIE)] };
-}
-
-/**
- * The user an access token names and the live head of its session family
- * (`null` when the family ended or is not the user's), in one statement; both
- * are primed into the scope's loaders, so later reads reuse them. `null`
- * when there is no such user.
- */
-export async function findAccessTokenHolder(
-  scope: Scope<AccountLoaders & UserLoaders>,
-  userId: string,
-  familyId: string,
-): Promise<{ user: UserRecord; session: SessionRow | null } | null> {
-  const found = await findUserWithLiveSession(scope.db, userId, familyId);
-  if (!found) return null;
-  scope.loaders.userById.prime(found.user.id, found.user);
-  if (found.session) scope.loaders.liveSessionByFamily.prime(familyId, found.session);
-  return found;
 }
 
 /** A live session of the viewer's, by family id; anyone else's is `null`, like a missing one. */
