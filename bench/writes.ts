@@ -6,7 +6,7 @@
  *   1. Builds the API (`npm run build`, unless --no-build) and starts the
  *      benchmark's database (embedded, or a scratch database on
  *      DATABASE_URL's server): 200 products of 20 sellers, all ACTIVE with
- *      ample stock, and `connections` x 5 customers with a password, each with
+ *      ample stock, and `connections` x 10 customers with a password, each with
  *      a DELIVERED order of every seller's products (so they may review any).
  *   2. Starts the production build (`node dist/src/main.js`, NODE_ENV
  *      production, RESPONSE_CACHE=off, WORKER=off: the job worker runs in a
@@ -118,7 +118,7 @@ const OPTIONS = {
 };
 
 /** Customers per caller: each caller reviews 200 products per customer of its own, so a round needs a few. */
-const CUSTOMERS_PER_CONNECTION = 5;
+const CUSTOMERS_PER_CONNECTION = 10;
 /** Unpaid orders made per caller before each cancelOrder run: more than a caller cancels in the longest run seen (~150/s). */
 const ORDERS_PER_CONNECTION_SECOND = 150;
 

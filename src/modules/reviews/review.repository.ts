@@ -135,23 +135,22 @@ export interface ReviewEligibilityRow {
  * one committed first is seen (the lock re-checks the row), so a review is
  * written only while the order really is DELIVERED.
  */
-const eligibility = shapedStatement('reviews.eligibility', (db, shape: { lockPurchase: boolean }, v: { userId: string; productIds: string[] }) =>
-  db
+function eligibilityQuery(db: Kysely<Database>, userId: string, productIds: readonly string[], lockPurchase: boolean) {
+  return db
     .selectFrom('products as p')
-    // One array parameter: the same statement text for any number of products.
-    .where('p.id', '=', (eb) => eb.fn.any(eb.val(v.productIds)))
+    .where('p.id', 'in', productIds)
     .select((eb) => {
       const delivered = eb
         .selectFrom('order_items as oi')
         .innerJoin('orders as o', 'o.id', 'oi.order_id')
         .select(sql<number>`1`.as('one'))
         .whereRef('oi.product_id', '=', 'p.id')
-        .where('o.customer_id', '=', v.userId)
+        .where('o.customer_id', '=', userId)
         .where('o.status', '=', 'DELIVERED');
       return [
         'p.id as product_id',
         eb
-          .exists(shape.lockPurchase ? delivered.limit(1).forShare('o') : delivered)
+          .exists(lockPurchase ? delivered.limit(1).forShare('o') : delivered)
           .$castTo<boolean>()
           .as('purchased'),
         eb
@@ -160,14 +159,14 @@ const eligibility = shapedStatement('reviews.eligibility', (db, shape: { lockPur
               .selectFrom('reviews as r')
               .select(sql<number>`1`.as('one'))
               .whereRef('r.product_id', '=', 'p.id')
-              .where('r.author_id', '=', v.userId)
+              .where('r.author_id', '=', userId)
               .where('r.deleted_at', 'is', null),
           )
           .$castTo<boolean>()
           .as('reviewed'),
       ];
-    }),
-);
+    });
+}
 
 export async function findReviewEligibility(
   db: Kysely<Database>,
@@ -175,13 +174,12 @@ export async function findReviewEligibility(
   productIds: readonly string[],
 ): Promise<ReviewEligibilityRow[]> {
   if (productIds.length === 0) return [];
-  return eligibility(db, { lockPurchase: false }, { userId, productIds: [...productIds] });
+  return eligibilityQuery(db, userId, productIds, false).execute();
 }
 
-/** The eligibility of one product, with the DELIVERED order that grants it locked (see `eligibility`); for writes. */
+/** The eligibility of one product, with the DELIVERED order that grants it locked (see `eligibilityQuery`); for writes. */
 export async function lockReviewEligibility(db: Kysely<Database>, userId: string, productId: string): Promise<ReviewEligibilityRow | undefined> {
-  const [row] = await eligibility(db, { lockPurchase: true }, { userId, productIds: [productId] });
-  return row;
+  return eligibilityQuery(db, userId, [productId], true).executeTakeFirst();
 }
 
 /**
@@ -189,26 +187,14 @@ export async function lockReviewEligibility(db: Kysely<Database>, userId: string
  * (the partial unique index decides, also between concurrent writers: the
  * second waits for the first and then inserts nothing). `undefined` then.
  */
-export async function insertReview(db: Kysely<Database>, values: Pick<NewReviewRow, 'product_id' | 'author_id' | 'rating' | 'title' | 'body'>): Promise<ReviewRow | undefined> {
-  const [row] = await insertReviewRow(db, null, {
-    product_id: values.product_id,
-    author_id: values.author_id,
-    rating: values.rating,
-    title: values.title,
-    body: values.body,
-  });
-  return row;
+export async function insertReview(db: Kysely<Database>, values: NewReviewRow): Promise<ReviewRow | undefined> {
+  return db
+    .insertInto('reviews')
+    .values(values)
+    .onConflict((oc) => oc.columns(['product_id', 'author_id']).where('deleted_at', 'is', null).doNothing())
+    .returningAll()
+    .executeTakeFirst();
 }
-
-const insertReviewRow = shapedStatement(
-  'reviews.insert',
-  (db, _shape: null, v: { product_id: string; author_id: string; rating: number; title: string | undefined; body: string | undefined }) =>
-    db
-      .insertInto('reviews')
-      .values({ product_id: v.product_id, author_id: v.author_id, rating: v.rating, title: v.title, body: v.body })
-      .onConflict((oc) => oc.columns(['product_id', 'author_id']).where('deleted_at', 'is', null).doNothing())
-      .returningAll(),
-);
 
 export interface ReviewChangeCondition {
   /** Only if the row is at this version. */
