@@ -373,6 +373,9 @@ const fmt = (value: number | undefined, digits = 0) => (value === undefined || !
 
 /** The checkout's commit (its folder's name when it is not a git checkout) and whether src/ has uncommitted changes. */
 function gitHead(dir: string): { commit: string; dirty: boolean } {
+  // A copy that is not a checkout of its own (an exported tree inside this one, say) is named by its folder, not by the enclosing repository's HEAD.
+  const top = spawnSync('git', ['rev-parse', '--show-toplevel'], { cwd: dir, encoding: 'utf8' }).stdout?.trim();
+  if (!top || path.resolve(top) !== path.resolve(dir)) return { commit: path.basename(dir), dirty: false };
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout?.trim() || path.basename(dir);
   const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: dir, encoding: 'utf8' }).stdout.trim() !== '';
   return { commit, dirty };
