@@ -63,6 +63,7 @@ import {
   type Server,
 } from './lib/peer-servers.js';
 import { shapesFromArgs, type Shape, type ShapeAuth } from './lib/peer-shapes.js';
+import { buildApi, median, node24, nodeVersion } from './lib/processes.js';
 import { summariseProfile } from './lib/profile.js';
 import { BENCH_ACCOUNT, scaleFromArgs, seedCatalog, sizesForScale } from './lib/seed.js';
 
@@ -106,16 +107,6 @@ function progress(message: string): void {
   console.error(`[bench:peer ${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
 
-/** Node 24 from the npm package `node` (cached by npx after the first run). */
-function node24(): string {
-  const found = spawnSync('npx', ['-y', '-p', 'node@24', '--', 'node', '-e', 'process.stdout.write(process.execPath)'], {
-    cwd: PEER_DIR,
-    encoding: 'utf8',
-  });
-  if (found.status !== 0 || !found.stdout) throw new Error(`could not get Node 24 through npx -p node@24: ${found.stderr}`);
-  return found.stdout.trim();
-}
-
 /** Installs bench/peer from its lockfile with Node 24, unless already installed from this very lockfile. */
 function installPeer(): void {
   const marker = path.join(PEER_DIR, 'node_modules', '.installed-lock-sha256');
@@ -126,12 +117,6 @@ function installPeer(): void {
   const result = spawnSync('npx', ['-y', '-p', 'node@24', '--', 'npm', 'ci', '--no-audit', '--no-fund'], { cwd: PEER_DIR, stdio: 'inherit' });
   if (result.status !== 0) throw new Error('installing bench/peer failed');
   writeFileSync(marker, lockHash);
-}
-
-function build(): void {
-  progress('building the API (npm run build)');
-  const result = spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('npm run build failed');
 }
 
 const LOG_IN = 'mutation LogIn($input: LogInInput!) { logIn(input: $input) { accessToken userErrors { code } } }';
@@ -174,11 +159,6 @@ async function checkSameAnswers(shape: Shape, ours: Server, peer: Server, r: Req
 }
 
 const range = (counts: number[]) => `${Math.min(...counts)}${Math.min(...counts) === Math.max(...counts) ? '' : `-${Math.max(...counts)}`}`;
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
 
 interface Round extends LoadResult {
@@ -210,10 +190,10 @@ async function main(): Promise<void> {
 
   let failed = false;
   try {
-    const node = node24();
-    const node24Version = spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
+    const node = node24(PEER_DIR);
+    const node24Version = nodeVersion(node);
     installPeer();
-    if (OPTIONS.build) build();
+    if (OPTIONS.build) buildApi(progress);
 
     progress(process.env['DATABASE_URL'] ? 'creating a scratch database on DATABASE_URL' : 'starting embedded PostgreSQL');
     const database = await startBenchDatabase();

@@ -62,40 +62,60 @@ function send(agent: http.Agent, url: URL, request: LoadRequest): Promise<{ stat
   });
 }
 
-/** Runs the load and summarises it. */
-export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
-  const url = new URL(options.baseUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
-  const accept = options.accept ?? ((status) => status === 200);
+/**
+ * One unit of closed-loop work: resolves to `null` when it succeeded, or to a
+ * short description of what went wrong (an error; the loop carries on).
+ */
+export type LoadStep = () => Promise<string | null>;
+
+export interface LoopOptions {
+  connections: number;
+  durationMs: number;
+  /** The next step of connection `connection` (0-based); `undefined` when it has nothing left to do. */
+  next: (connection: number) => LoadStep | undefined;
+  /** Hears every step as it ends: when it started (performance.now()), its latency and whether it succeeded. */
+  onResult?: (startedAt: number, latencyMs: number, ok: boolean) => void;
+}
+
+/**
+ * The closed loop itself: `connections` callers, each starting its next step
+ * as soon as the previous one ended, until `durationMs` have passed or it has
+ * nothing left to do. Latency is that of each step, measured here. Used for
+ * HTTP (`closedLoop`) and for work that is not HTTP (bench/writes.ts runs
+ * hand-written transactions through it).
+ */
+export async function runClosedLoop(options: LoopOptions): Promise<LoadResult & { exhausted: number }> {
   const latencies: number[] = [];
   let errors = 0;
+  let exhausted = 0;
   let firstError: string | undefined;
   const started = performance.now();
   const deadline = started + options.durationMs;
-  const worker = async () => {
+  const worker = async (connection: number) => {
     while (performance.now() < deadline) {
-      const request = typeof options.request === 'function' ? options.request() : options.request;
+      const step = options.next(connection);
+      if (step === undefined) {
+        exhausted += 1;
+        return;
+      }
       const begin = performance.now();
+      let problem: string | null;
       try {
-        const { status, body } = await send(agent, url, request);
-        const latency = performance.now() - begin;
-        const ok = accept(status, body);
-        options.onResult?.(begin, latency, ok);
-        if (ok) latencies.push(latency);
-        else {
-          errors += 1;
-          firstError ??= `${status} ${body.slice(0, 200)}`;
-        }
+        problem = await step();
       } catch (error) {
-        options.onResult?.(begin, performance.now() - begin, false);
+        problem = String(error);
+      }
+      const latency = performance.now() - begin;
+      options.onResult?.(begin, latency, problem === null);
+      if (problem === null) latencies.push(latency);
+      else {
         errors += 1;
-        firstError ??= String(error);
+        firstError ??= problem;
       }
     }
   };
-  await Promise.all(Array.from({ length: options.connections }, worker));
+  await Promise.all(Array.from({ length: options.connections }, (_, connection) => worker(connection)));
   const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
     requests: latencies.length,
@@ -104,5 +124,30 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
     p50Ms: latencies.length > 0 ? percentile(latencies, 50) : 0,
     p99Ms: latencies.length > 0 ? percentile(latencies, 99) : 0,
     firstError,
+    exhausted,
   };
+}
+
+/** A keep-alive agent for `connections` sockets and a sender of requests through it. */
+export function httpSender(baseUrl: string, connections: number): { send(request: LoadRequest): Promise<{ status: number; body: string }>; close(): void } {
+  const url = new URL(baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  return { send: (request) => send(agent, url, request), close: () => agent.destroy() };
+}
+
+/** Runs the load and summarises it. */
+export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
+  const sender = httpSender(options.baseUrl, options.connections);
+  const accept = options.accept ?? ((status) => status === 200);
+  const step: LoadStep = async () => {
+    const request = typeof options.request === 'function' ? options.request() : options.request;
+    const { status, body } = await sender.send(request);
+    return accept(status, body) ? null : `${status} ${body.slice(0, 200)}`;
+  };
+  try {
+    const { exhausted: _exhausted, ...result } = await runClosedLoop({ connections: options.connections, durationMs: options.durationMs, next: () => step, ...(options.onResult ? { onResult: options.onResult } : {}) });
+    return result;
+  } finally {
+    sender.close();
+  }
 }

@@ -6,15 +6,15 @@
  * shares an event loop with either server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 import { startStatementCounter, type StatementCounter } from './pg-counter.js';
+import { cpuSeconds, ROOT, waitFor } from './processes.js';
 import { freePort } from './production-server.js';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { cpuSeconds, ROOT };
+
 export const PEER_DIR = path.join(ROOT, 'bench', 'peer');
 
 export interface Server {
@@ -36,16 +36,6 @@ export interface OursOptions {
   signingKeys: string;
   cached: boolean;
   profileDir: string | undefined;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what}: the process exited with code ${child.exitCode}`);
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what}: not ready after ${timeoutMs / 1000} s`);
 }
 
 function watchOutput(server: Server): void {
@@ -171,26 +161,4 @@ export function load(
       }
     });
   });
-}
-
-/** Clock ticks per second of /proc's times (USER_HZ: 100 on every Linux this runs on). */
-const CLOCK_TICKS = 100;
-
-/**
- * CPU seconds (user + system) a process has used so far, from /proc (Linux
- * only; undefined elsewhere). Both servers are busy for the same wall time in
- * a round, so CPU per request compares their cost more steadily than req/s,
- * which moves with whatever else the machine's cores are doing.
- */
-export function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ...": after the command, utime and stime are the 12th and 13th fields.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : undefined;
-  } catch {
-    return undefined;
-  }
 }

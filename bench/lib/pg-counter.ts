@@ -6,7 +6,9 @@
  * simple `Query` ('Q') and one per extended-protocol `Execute` ('E'), however
  * the statement was prepared (unnamed, named, or reused from an earlier
  * `Parse`). This counts what reaches the database, whatever the server's own
- * logging says, and works the same for any client library.
+ * logging says, and works the same for any client library. It also keeps
+ * each statement's text (a `Query`'s own, or for an `Execute` the text of the
+ * `Parse` whose statement its portal was bound to), for a listing.
  *
  * Only plain-text connections can be read: an `SSLRequest` is refused with
  * 'N' (the protocol's "no SSL here"), so the client goes on in plain text.
@@ -22,14 +24,25 @@ export interface StatementCounter {
   url: string;
   /** Statements received so far over every connection. */
   readonly statements: number;
+  /** The texts of the statements received since the last call (in arrival order), and forgets them. */
+  takeTexts(): string[];
   close(): Promise<void>;
+}
+
+/** A NUL-terminated string of a protocol message, from `offset`; the offset after it. */
+function cstring(buffer: Buffer, offset: number): [string, number] {
+  const end = buffer.indexOf(0, offset);
+  return [buffer.toString('utf8', offset, end), end + 1];
 }
 
 class FrontendReader {
   private buffer: Buffer = Buffer.alloc(0);
   private started = false;
+  /** Prepared statement texts by name ('' is the unnamed one), and which statement each portal was bound to. */
+  private readonly prepared = new Map<string, string>();
+  private readonly portals = new Map<string, string>();
 
-  constructor(private readonly onStatement: () => void) {}
+  constructor(private readonly onStatement: (text: string) => void) {}
 
   /** Reads as many whole messages as the data holds; keeps the rest for the next chunk. */
   push(chunk: Buffer): void {
@@ -48,7 +61,17 @@ class FrontendReader {
       const type = this.buffer[offset];
       const length = this.buffer.readInt32BE(offset + 1);
       if (this.buffer.length - offset < 1 + length) break;
-      if (type === 0x51 /* Q */ || type === 0x45 /* E */) this.onStatement();
+      const body = offset + 5;
+      if (type === 0x51 /* Q */) this.onStatement(cstring(this.buffer, body)[0]);
+      else if (type === 0x50 /* P: statement name, text */) {
+        const [name, next] = cstring(this.buffer, body);
+        this.prepared.set(name, cstring(this.buffer, next)[0]);
+      } else if (type === 0x42 /* B: portal name, statement name */) {
+        const [portal, next] = cstring(this.buffer, body);
+        this.portals.set(portal, cstring(this.buffer, next)[0]);
+      } else if (type === 0x45 /* E: portal name */) {
+        this.onStatement(this.prepared.get(this.portals.get(cstring(this.buffer, body)[0]) ?? '') ?? '?');
+      }
       offset += 1 + length;
     }
     this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
@@ -61,6 +84,7 @@ export async function startStatementCounter(databaseUrl: string): Promise<Statem
   const targetHost = target.hostname === 'localhost' ? '127.0.0.1' : target.hostname;
   const targetPort = Number(target.port || 5432);
   let statements = 0;
+  let texts: string[] = [];
   const sockets = new Set<net.Socket>();
 
   const server = net.createServer((client) => {
@@ -69,8 +93,9 @@ export async function startStatementCounter(databaseUrl: string): Promise<Statem
     upstream.setNoDelay(true);
     sockets.add(client);
     sockets.add(upstream);
-    const reader = new FrontendReader(() => {
+    const reader = new FrontendReader((text) => {
       statements += 1;
+      if (texts.length < 10_000) texts.push(text);
     });
     let first = true;
     client.on('data', (chunk: Buffer) => {
@@ -109,6 +134,11 @@ export async function startStatementCounter(databaseUrl: string): Promise<Statem
     url: url.toString(),
     get statements() {
       return statements;
+    },
+    takeTexts() {
+      const taken = texts;
+      texts = [];
+      return taken;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -57,7 +57,31 @@ export function summariseProfile(file: string, top = 25): string {
   for (const [group, micros] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(micros)}  ${group}`);
   lines.push('heaviest functions (self time):');
   for (const [name, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(micros)}  ${name}`);
+  lines.push('total time (self and callees) by where the code lives, each sample counted once per place on its stack:');
+  for (const [group, micros] of [...inclusiveTime(profile, byId, selfTime)].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(micros)}  ${group}`);
   return lines.join('\n');
+}
+
+/**
+ * Time spent in each place's code or below it: what a stage costs with
+ * everything it calls (the authentication hook with its JWT check and
+ * reads, Kysely with the query building it asks for). Idle excluded.
+ */
+function inclusiveTime(profile: CpuProfile, byId: Map<number, ProfileNode>, selfTime: Map<number, number>): Map<string, number> {
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+  const totals = new Map<string, number>();
+  for (const [id, micros] of selfTime) {
+    const leaf = byId.get(id)?.callFrame;
+    if (!leaf || groupOf(leaf) === '(idle)') continue;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (frame && frame.functionName !== '(root)') seen.add(groupOf(frame));
+    }
+    for (const group of seen) totals.set(group, (totals.get(group) ?? 0) + micros);
+  }
+  return totals;
 }
 
 // `tsx bench/lib/profile.ts <file.cpuprofile>` prints the summary of a profile.

@@ -109,8 +109,20 @@ const MAX_TOKEN_LENGTH = 8192;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const COMPACT_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/** How many verified tokens an AccessTokens keeps (the oldest goes first); a few hundred bytes each. */
+export const VERIFIED_TOKENS_KEPT = 2048;
+
 /** Signs and verifies this server's access tokens with a loaded key set. */
 export class AccessTokens {
+  /**
+   * Tokens that passed verification, by their text, with their claims. All
+   * that verification decides apart from time (signature, key, algorithm,
+   * typ, iss, aud, the claims' shapes and the lifetime bound) is a function
+   * of the text and of this instance's keys and options, so a client sending
+   * the same token again skips the signature check; the time checks (exp,
+   * nbf, iat, with the clock tolerance) run on every request.
+   */
+  private readonly verified = new Map<string, { claims: AccessTokenClaims; nbf: number }>();
   private readonly issuer: string;
   private readonly audience: string;
   private readonly ttlSeconds: number;
@@ -174,6 +186,15 @@ export class AccessTokens {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !looksLikeJwt(token)) {
       throw new InvalidTokenError('malformed');
     }
+    const known = this.verified.get(token);
+    if (known) {
+      const now = Math.floor(Date.now() / 1000);
+      const tolerance = this.clockToleranceSeconds;
+      // jose's checks: expired when exp <= now - tolerance, not yet valid when nbf > now + tolerance; iat as checkLifetime.
+      if (known.claims.exp > now - tolerance && known.nbf <= now + tolerance && known.claims.iat <= now + tolerance) return { ...known.claims };
+      // Out of its time window: verified afresh, which says why.
+      this.verified.delete(token);
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.resolveKey, {
@@ -189,6 +210,13 @@ export class AccessTokens {
     }
     const claims = parseClaims(payload);
     checkLifetime(claims, this.ttlSeconds, this.clockToleranceSeconds);
+    if (typeof payload.nbf === 'number') {
+      if (this.verified.size >= VERIFIED_TOKENS_KEPT) {
+        const oldest = this.verified.keys().next();
+        if (!oldest.done) this.verified.delete(oldest.value);
+      }
+      this.verified.set(token, { claims: { ...claims }, nbf: payload.nbf });
+    }
     return claims;
   }
 

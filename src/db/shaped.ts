@@ -1,4 +1,4 @@
-import { createQueryId, type Compilable, type CompiledQuery, type Kysely } from 'kysely';
+import { createQueryId, type Compilable, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 
 import type { Database } from './database.js';
 
@@ -67,6 +67,11 @@ export type ShapeData = string | number | boolean | null | readonly ShapeData[] 
 
 /** Builds the statement for a shape and values; gets nothing else (see the construction above). */
 export type ShapedBuild<S extends ShapeData, V extends Record<string, unknown>, R> = (db: Kysely<Database>, shape: S, values: V) => Compilable<R>;
+
+/** A statement written with Kysely's `sql` template, as a shaped statement's build returns it (a `RawBuilder` compiles on a handle). */
+export function compilableSql<R>(db: Kysely<Database>, statement: RawBuilder<R>): Compilable<R> {
+  return { compile: () => statement.compile(db) };
+}
 
 /** Runs the statement for `shape` with `values`, compiling it only the first time the shape (with the same values present) is seen. */
 export type ShapedStatement<S extends ShapeData, V extends Record<string, unknown>, R> = (db: Kysely<Database>, shape: S, values: V) => Promise<R[]>;

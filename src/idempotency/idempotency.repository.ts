@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../db/database.js';
+import { shapedStatement } from '../db/shaped.js';
 import type { IdempotencyKeyRow } from './idempotency.table.js';
 
 /** Which record: the user, the credential that sent the first request, and the key. */
@@ -18,24 +19,43 @@ export interface ClaimValues extends KeyRef {
 }
 
 const interval = (ms: number) => sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
+/** `now()` plus a number of seconds bound as a value (a shaped statement's placeholder stays a value). */
+const secondsFromNow = (seconds: unknown) => sql<Date>`now() + make_interval(secs => ${seconds})`;
 
-/** Inserts an IN_PROGRESS claim; `undefined` when the (principal, credential, key) row exists already. */
-export async function insertClaim(db: Kysely<Database>, values: ClaimValues): Promise<IdempotencyKeyRow | undefined> {
-  return db
+/** A record's reference and claim as statement values (a type, not an interface: values are a plain record). */
+type ClaimRefValues = { principal: string; credential: string; key: string; claimId: string };
+type ClaimStatementValues = ClaimRefValues & { fingerprint: string; lockSeconds: number; retentionSeconds: number };
+
+/** The statements of every keyed request, compiled once (src/db/shaped.ts). */
+const insertClaimStatement = shapedStatement('idempotency.claim', (db, _shape: null, v: ClaimStatementValues) =>
+  db
     .insertInto('idempotency_keys')
     .values({
-      principal: values.principal,
-      credential: values.credential,
-      key: values.key,
-      fingerprint: values.fingerprint,
+      principal: v.principal,
+      credential: v.credential,
+      key: v.key,
+      fingerprint: v.fingerprint,
       status: 'IN_PROGRESS',
-      claim_id: values.claimId,
-      locked_until: interval(values.lockMs),
-      expires_at: interval(values.retentionMs),
+      claim_id: v.claimId,
+      locked_until: secondsFromNow(v.lockSeconds),
+      expires_at: secondsFromNow(v.retentionSeconds),
     })
     .onConflict((oc) => oc.columns(['principal', 'credential', 'key']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
+    .returning('claim_id'),
+);
+
+/** Inserts an IN_PROGRESS claim; `false` when the (principal, credential, key) row exists already. */
+export async function insertClaim(db: Kysely<Database>, values: ClaimValues): Promise<boolean> {
+  const rows = await insertClaimStatement(db, null, {
+    principal: values.principal,
+    credential: values.credential,
+    key: values.key,
+    fingerprint: values.fingerprint,
+    claimId: values.claimId,
+    lockSeconds: values.lockMs / 1000,
+    retentionSeconds: values.retentionMs / 1000,
+  });
+  return rows.length > 0;
 }
 
 export async function findKey(db: Kysely<Database>, ref: KeyRef): Promise<IdempotencyKeyRow | undefined> {
@@ -75,22 +95,46 @@ export async function takeOverStaleKey(db: Kysely<Database>, values: ClaimValues
     .executeTakeFirst();
 }
 
+const completeClaimStatement = shapedStatement(
+  'idempotency.complete',
+  (db, _shape: null, v: ClaimRefValues & { status: number; contentType: string; body: string }) =>
+    db
+      .updateTable('idempotency_keys')
+      .set({ status: 'COMPLETED', response_status: v.status, response_content_type: v.contentType, response_body: v.body })
+      .where('principal', '=', v.principal)
+      .where('credential', '=', v.credential)
+      .where('key', '=', v.key)
+      .where('claim_id', '=', v.claimId)
+      .where('status', '=', 'IN_PROGRESS')
+      .returning('claim_id'),
+);
+
+const releaseClaimStatement = shapedStatement('idempotency.release', (db, _shape: null, v: ClaimRefValues) =>
+  db
+    .deleteFrom('idempotency_keys')
+    .where('principal', '=', v.principal)
+    .where('credential', '=', v.credential)
+    .where('key', '=', v.key)
+    .where('claim_id', '=', v.claimId)
+    .where('status', '=', 'IN_PROGRESS'),
+);
+
 /** Stores the final response on the claim, if this attempt still holds it; returns whether it did. */
 export async function completeClaim(
   db: Kysely<Database>,
   claim: KeyRef & { claimId: string },
   response: { status: number; contentType: string; body: string },
 ): Promise<boolean> {
-  const result = await db
-    .updateTable('idempotency_keys')
-    .set({ status: 'COMPLETED', response_status: response.status, response_content_type: response.contentType, response_body: response.body })
-    .where('principal', '=', claim.principal)
-    .where('credential', '=', claim.credential)
-    .where('key', '=', claim.key)
-    .where('claim_id', '=', claim.claimId)
-    .where('status', '=', 'IN_PROGRESS')
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  const rows = await completeClaimStatement(db, null, {
+    principal: claim.principal,
+    credential: claim.credential,
+    key: claim.key,
+    claimId: claim.claimId,
+    status: response.status,
+    contentType: response.contentType,
+    body: response.body,
+  });
+  return rows.length > 0;
 }
 
 /**
@@ -126,14 +170,7 @@ export async function renewClaims(db: Kysely<Database>, claims: ReadonlyArray<Ke
  * rolled back: dropped).
  */
 export async function releaseClaim(db: Kysely<Database>, claim: KeyRef & { claimId: string }): Promise<void> {
-  await db
-    .deleteFrom('idempotency_keys')
-    .where('principal', '=', claim.principal)
-    .where('credential', '=', claim.credential)
-    .where('key', '=', claim.key)
-    .where('claim_id', '=', claim.claimId)
-    .where('status', '=', 'IN_PROGRESS')
-    .execute();
+  await releaseClaimStatement(db, null, { principal: claim.principal, credential: claim.credential, key: claim.key, claimId: claim.claimId });
 }
 
 /**

@@ -92,6 +92,11 @@ export class ChangeChannel implements ChangeFeed {
   private retryTimer: NodeJS.Timeout | undefined;
   private backoffMs = BACKOFF_MIN_MS;
   private listeningNow = false;
+  /** Changes published while a NOTIFY statement was in flight, the time the first of them was, and their publishers. */
+  private queued: Change[] = [];
+  private queuedAt = 0;
+  private waiting: (() => void)[] = [];
+  private sending = false;
 
   constructor(private readonly options: ChannelOptions) {}
 
@@ -99,14 +104,43 @@ export class ChangeChannel implements ChangeFeed {
     return this.listeningNow;
   }
 
-  /** Announces committed changes to every instance. A failure is logged: the write has committed already. */
-  async publish(changes: readonly Change[]): Promise<void> {
+  /**
+   * Announces committed changes to every instance; resolves once they are
+   * sent. One statement is in flight at a time: changes published meanwhile
+   * (other requests' commits) wait for it and go out together in the next
+   * one, in the order they were published, so under concurrent writes a
+   * commit costs a share of a statement rather than one. A failure is
+   * logged: the writes have committed already.
+   */
+  publish(changes: readonly Change[]): Promise<void> {
+    if (changes.length === 0) return Promise.resolve();
+    if (this.queued.length === 0) this.queuedAt = Date.now();
+    this.queued.push(...changes);
+    const sent = new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (!this.sending) void this.sendQueued();
+    return sent;
+  }
+
+  private async sendQueued(): Promise<void> {
+    this.sending = true;
     try {
-      for (const payload of notifyPayloads(changes)) await notify(this.options.db, CHANNEL, payload);
-    } catch (error) {
-      // During a database outage the outage itself is the one warning (src/db/availability.ts).
-      const level = isDatabaseUnavailable(error) ? 'info' : 'warn';
-      this.options.log[level]({ err: error, changes: changes.length }, 'live updates: could not announce committed changes');
+      while (this.queued.length > 0) {
+        const changes = this.queued;
+        const waiting = this.waiting;
+        const at = this.queuedAt;
+        this.queued = [];
+        this.waiting = [];
+        try {
+          await notify(this.options.db, CHANNEL, notifyPayloads(changes, at));
+        } catch (error) {
+          // During a database outage the outage itself is the one warning (src/db/availability.ts).
+          const level = isDatabaseUnavailable(error) ? 'info' : 'warn';
+          this.options.log[level]({ err: error, changes: changes.length }, 'live updates: could not announce committed changes');
+        }
+        for (const resolve of waiting) resolve();
+      }
+    } finally {
+      this.sending = false;
     }
   }
 

@@ -1,16 +1,43 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { shapedStatement } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import { cursorKey, keysetCondition, scanDirection } from '../../pagination/keyset.js';
 import type { AuditEventRow, NewAuditEventRow } from './audit.table.js';
 
+type AuditEventValues = { [column in keyof Omit<NewAuditEventRow, 'metadata'>]: NewAuditEventRow[column] } & { metadata: string };
+
+/** Audited writes (order transitions, account changes) insert one each: compiled once per set of columns given (src/db/shaped.ts). */
+const insertAuditEventRow = shapedStatement('audit.insert', (db, _shape: null, v: AuditEventValues) =>
+  db.insertInto('audit_events').values({
+    id: v.id,
+    occurred_at: v.occurred_at,
+    actor_id: v.actor_id,
+    action: v.action,
+    target_type: v.target_type,
+    target_id: v.target_id,
+    request_id: v.request_id,
+    ip: v.ip,
+    user_agent: v.user_agent,
+    metadata: v.metadata,
+  }),
+);
+
 export async function insertAuditEvent(db: Kysely<Database>, event: Omit<NewAuditEventRow, 'metadata'> & { metadata?: Record<string, unknown> }): Promise<void> {
   const { metadata, ...rest } = event;
-  await db
-    .insertInto('audit_events')
-    .values({ ...rest, metadata: JSON.stringify(metadata ?? {}) })
-    .execute();
+  await insertAuditEventRow(db, null, {
+    id: rest.id,
+    occurred_at: rest.occurred_at,
+    actor_id: rest.actor_id,
+    action: rest.action,
+    target_type: rest.target_type,
+    target_id: rest.target_id,
+    request_id: rest.request_id,
+    ip: rest.ip,
+    user_agent: rest.user_agent,
+    metadata: JSON.stringify(metadata ?? {}),
+  });
 }
 
 export interface AuditCriteria {

@@ -173,7 +173,7 @@ export async function checkout(scope: Scope<OrderLoaders & ProductLoaders>, inpu
         return order;
       });
       const orderIdOf = new Map(orders.map((order) => [order.seller_id, order.id]));
-      await insertOrderItems(
+      const lineRows = await insertOrderItems(
         unit.db,
         lines.map((line) => ({
           order_id: orderIdOf.get(line.product.seller_id) ?? '',
@@ -184,7 +184,11 @@ export async function checkout(scope: Scope<OrderLoaders & ProductLoaders>, inpu
           currency: line.product.currency,
         })),
       );
-      for (const order of orders) unit.loaders.orderById.prime(order.id, order);
+      // The payload reads the new orders and their lines through the loaders: primed here, no statement reads them again.
+      for (const order of orders) {
+        unit.loaders.orderById.prime(order.id, order);
+        unit.loaders.orderItemsByOrderId.prime(order.id, lineRows.filter((row) => row.order_id === order.id));
+      }
       await recordChanges(unit, ...orders.map((order) => ({ entity: 'order' as const, id: order.id, customerId: order.customer_id, sellerId: order.seller_id })));
       await recordEvent(unit, ...orders.map((order) => ({ type: 'order.created' as const, data: { orderId: order.id }, audience: [order.customer_id, order.seller_id] })));
       return { orders, userErrors: [] };

@@ -1,6 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { shapedStatement } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import { cursorKey, keysetCondition, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
 import type { NewOrderItemRow, NewOrderRow, OrderItemRow, OrderRow, OrderStatus, OrderTable, OrderUpdate } from './order.table.js';
@@ -52,9 +53,18 @@ function matching(criteria: OrderCriteria) {
   };
 }
 
+// The statements of checkout and of every transition, compiled once (src/db/shaped.ts); lists are one array parameter each.
+
+const ordersByIds = shapedStatement('orders.byIds', (db, _shape: null, v: { ids: string[] }) =>
+  db
+    .selectFrom('orders as o')
+    .select(ORDER_COLUMNS)
+    .where('o.id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+);
+
 export async function findOrdersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<OrderRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('orders as o').select(ORDER_COLUMNS).where('o.id', 'in', ids).execute();
+  return ordersByIds(db, null, { ids: [...ids] });
 }
 
 /** One page of a party's orders: `limit + 1` rows in scan order. */
@@ -84,27 +94,104 @@ export async function countOrders(db: Kysely<Database>, criteria: OrderCriteria)
 /** The items of many orders in one statement, in a stable order (by title, then id). */
 export async function findItemsByOrderIds(db: Kysely<Database>, orderIds: readonly string[]): Promise<OrderItemRow[]> {
   if (orderIds.length === 0) return [];
-  return db.selectFrom('order_items').selectAll().where('order_id', 'in', orderIds).orderBy('order_id').orderBy('product_title').orderBy('id').execute();
+  return itemsByOrderIds(db, null, { orderIds: [...orderIds] });
 }
+
+const itemsByOrderIds = shapedStatement('orders.itemsByOrderIds', (db, _shape: null, v: { orderIds: string[] }) =>
+  db
+    .selectFrom('order_items')
+    .selectAll()
+    .where('order_id', '=', (eb) => eb.fn.any(eb.val(v.orderIds)))
+    .orderBy('order_id')
+    .orderBy('product_title')
+    .orderBy('id'),
+);
 
 const RETURNED = ORDER_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>);
 type StripAlias<C> = C extends `o.${infer Column}` ? Column : never;
 
-/** Inserts several orders in one statement, returning them in the order given. */
+type OrderColumnArrays = { customerIds: string[]; sellerIds: string[]; statuses: string[]; currencies: string[]; totals: string[] };
+
+const insertOrderRows = shapedStatement('orders.insert', (db, _shape: null, v: OrderColumnArrays) =>
+  db
+    .insertInto('orders')
+    .columns(['customer_id', 'seller_id', 'status', 'currency', 'total_amount'])
+    .expression(
+      sql`SELECT * FROM unnest(${v.customerIds}::uuid[], ${v.sellerIds}::uuid[], ${v.statuses}::text[], ${v.currencies}::text[], ${v.totals}::bigint[])`,
+    )
+    .returning(RETURNED),
+);
+
+/** Inserts several orders in one statement (one array parameter per column), returning them in the order given. */
 export async function insertOrders(db: Kysely<Database>, values: readonly NewOrderRow[]): Promise<OrderRow[]> {
   if (values.length === 0) return [];
-  return db.insertInto('orders').values([...values]).returning(RETURNED).execute();
+  return insertOrderRows(db, null, {
+    customerIds: values.map((row) => row.customer_id),
+    sellerIds: values.map((row) => row.seller_id),
+    statuses: values.map((row) => row.status ?? 'PENDING_PAYMENT'),
+    currencies: values.map((row) => row.currency),
+    totals: values.map((row) => String(row.total_amount)),
+  });
 }
 
+type ItemColumnArrays = { orderIds: string[]; productIds: string[]; titles: string[]; quantities: number[]; unitPrices: number[]; currencies: string[] };
+
+const insertItemRows = shapedStatement('orders.insertItems', (db, _shape: null, v: ItemColumnArrays) =>
+  db
+    .with('inserted', (qb) =>
+      qb
+        .insertInto('order_items')
+        .columns(['order_id', 'product_id', 'product_title', 'quantity', 'unit_price_amount', 'currency'])
+        .expression(
+          sql`SELECT * FROM unnest(${v.orderIds}::uuid[], ${v.productIds}::uuid[], ${v.titles}::text[], ${v.quantities}::integer[], ${v.unitPrices}::integer[], ${v.currencies}::text[])`,
+        )
+        .returningAll(),
+    )
+    .selectFrom('inserted')
+    .selectAll()
+    .orderBy('order_id')
+    .orderBy('product_title')
+    .orderBy('id'),
+);
+
+/**
+ * Inserts order lines in one statement and returns them in the order
+ * `findItemsByOrderIds` reads them (by order, title, id; the title in the
+ * database's collation), so a caller can prime the items loader with them.
+ */
 export async function insertOrderItems(db: Kysely<Database>, values: readonly NewOrderItemRow[]): Promise<OrderItemRow[]> {
   if (values.length === 0) return [];
-  return db.insertInto('order_items').values([...values]).returningAll().execute();
+  return insertItemRows(db, null, {
+    orderIds: values.map((row) => row.order_id),
+    productIds: values.map((row) => row.product_id),
+    titles: values.map((row) => row.product_title),
+    quantities: values.map((row) => row.quantity),
+    unitPrices: values.map((row) => row.unit_price_amount),
+    currencies: values.map((row) => row.currency),
+  });
 }
 
 export interface OrderChangeCondition {
   expectedVersion: number;
   fromStatuses: readonly OrderStatus[];
 }
+
+/** The compare-and-set's values: the condition, and `set_<column>` for each column it sets. */
+type UpdateIfValues = { [name: string]: unknown; id: string; expectedVersion: number; fromStatuses: OrderStatus[] };
+
+/** The compare-and-set of every transition; its shape is which columns it sets. */
+const updateOrderStatement = shapedStatement(
+  'orders.updateIf',
+  (db, shape: { columns: string[] }, v: UpdateIfValues) =>
+    db
+      .updateTable('orders')
+      .set(Object.fromEntries(shape.columns.map((column) => [column, v[`set_${column}`]])) as OrderUpdate)
+      .set({ version: sql<number>`version + 1`, updated_at: sql<Date>`now()` })
+      .where('id', '=', v.id)
+      .where('version', '=', v.expectedVersion)
+      .where('status', '=', (eb) => eb.fn.any(eb.val(v.fromStatuses)))
+      .returning(RETURNED),
+);
 
 /**
  * Moves an order to a new state only if it is still at the expected version
@@ -117,19 +204,23 @@ export async function updateOrderIf(
   condition: OrderChangeCondition,
   changes: OrderUpdate,
 ): Promise<OrderRow | undefined> {
-  return db
-    .updateTable('orders')
-    .set({ ...changes, version: sql<number>`version + 1`, updated_at: sql<Date>`now()` })
-    .where('id', '=', id)
-    .where('version', '=', condition.expectedVersion)
-    .where('status', 'in', condition.fromStatuses)
-    .returning(RETURNED)
-    .executeTakeFirst();
+  const columns = Object.keys(changes)
+    .filter((column) => changes[column as keyof OrderUpdate] !== undefined)
+    .sort();
+  const values: UpdateIfValues = { id, expectedVersion: condition.expectedVersion, fromStatuses: [...condition.fromStatuses] };
+  for (const column of columns) values[`set_${column}`] = changes[column as keyof OrderUpdate];
+  const [row] = await updateOrderStatement(db, { columns }, values);
+  return row;
 }
+
+const lockOrder = shapedStatement('orders.lock', (db, _shape: null, v: { id: string }) =>
+  db.selectFrom('orders as o').select(ORDER_COLUMNS).where('o.id', '=', v.id).forUpdate(),
+);
 
 /** The order row, locked until the unit of work ends (`FOR UPDATE`): every transition decides on it. */
 export async function lockOrderById(db: Kysely<Database>, id: string): Promise<OrderRow | undefined> {
-  return db.selectFrom('orders as o').select(ORDER_COLUMNS).where('o.id', '=', id).forUpdate().executeTakeFirst();
+  const [row] = await lockOrder(db, null, { id });
+  return row;
 }
 
 /**

@@ -133,14 +133,18 @@ function orderedPage<O>(query: ProductQuery<O>, request: PageRequest): ProductQu
     .orderBy('p.id', direction);
 }
 
+/** The product loader's statement, compiled once (src/db/shaped.ts). */
+const productsByIds = shapedStatement('products.byIds', (db, _shape: null, v: { ids: string[] }) =>
+  db
+    .selectFrom('products as p')
+    .select(PRODUCT_COLUMNS)
+    .where('p.id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+);
+
 export async function findProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
   if (ids.length === 0) return [];
   // One array parameter: the same statement text for any number of ids (a reusable prepared statement).
-  return db
-    .selectFrom('products as p')
-    .select(PRODUCT_COLUMNS)
-    .where('p.id', '=', (eb) => eb.fn.any(eb.val([...ids])))
-    .execute();
+  return productsByIds(db, null, { ids: [...ids] });
 }
 
 /** The product columns, unqualified, with the cursor key: a page row's own part. */

@@ -2,6 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { compilableSql, shapedStatement } from '../../db/shaped.js';
 import { PRODUCT_COLUMNS } from './product.repository.js';
 import type { ProductRow } from './product.table.js';
 
@@ -10,6 +11,16 @@ export interface StockLine {
   productId: string;
   quantity: number;
 }
+
+/** Every checkout and restock locks its products: compiled once (src/db/shaped.ts), the ids one array parameter. */
+const lockProducts = shapedStatement('products.lockForStock', (db, _shape: null, v: { ids: string[] }) =>
+  db
+    .selectFrom('products as p')
+    .select(PRODUCT_COLUMNS)
+    .where('p.id', '=', (eb) => eb.fn.any(eb.val(v.ids)))
+    .orderBy('p.id')
+    .forUpdate(),
+);
 
 /**
  * Locks the rows of these products (`FOR UPDATE`) in ascending id order and
@@ -20,13 +31,49 @@ export interface StockLine {
  */
 export async function lockProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('products as p').select(PRODUCT_COLUMNS).where('p.id', 'in', ids).orderBy('p.id').forUpdate().execute();
+  return lockProducts(db, null, { ids: [...ids] });
 }
 
-function stockValues(lines: readonly StockLine[]) {
+/** The lines as two arrays in product id order (one parameter each: the same statement text for any number of lines). */
+function stockArrays(lines: readonly StockLine[]): { productIds: string[]; quantities: number[] } {
   const sorted = [...lines].sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
-  return sql.join(sorted.map((line) => sql`(${line.productId}::uuid, ${line.quantity}::integer)`));
+  return { productIds: sorted.map((line) => line.productId), quantities: sorted.map((line) => line.quantity) };
 }
+
+const RETURNED_COLUMNS = sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)));
+
+const takeFromStock = shapedStatement(
+  'products.takeStock',
+  (db, shape: { countSold: boolean }, v: { productIds: string[]; quantities: number[] }) =>
+    compilableSql(
+      db,
+      sql<ProductRow>`
+        UPDATE products AS p
+           SET stock = p.stock - v.quantity${shape.countSold ? sql`, sold_count = p.sold_count + v.quantity` : sql``}, version = p.version + 1, updated_at = now()
+          FROM unnest(${v.productIds}::uuid[], ${v.quantities}::integer[]) AS v(id, quantity)
+         WHERE p.id = v.id AND p.stock >= v.quantity
+        RETURNING ${RETURNED_COLUMNS}`,
+    ),
+);
+
+const undoSalesStatement = shapedStatement(
+  'products.undoSales',
+  (db, shape: { restock: boolean; uncountSold: boolean }, v: { productIds: string[]; quantities: number[] }) =>
+    compilableSql(
+      db,
+      sql<ProductRow>`
+        UPDATE products AS p
+           SET ${sql.join([
+             ...(shape.restock ? [sql`stock = p.stock + v.quantity`, sql`version = p.version + 1`, sql`updated_at = now()`] : []),
+             // NULL (not counted yet) stays NULL for the backfill; never below 0, so that a count gone wrong (rows written behind the
+             // services' back) cannot block a cancellation or a refund: a backfill --restart recounts it.
+             ...(shape.uncountSold ? [sql`sold_count = p.sold_count - least(p.sold_count, v.quantity)`] : []),
+           ])}
+          FROM unnest(${v.productIds}::uuid[], ${v.quantities}::integer[]) AS v(id, quantity)
+         WHERE p.id = v.id
+        RETURNING ${RETURNED_COLUMNS}`,
+    ),
+);
 
 /**
  * Takes the quantities from stock in one statement, each only if enough is
@@ -37,14 +84,7 @@ function stockValues(lines: readonly StockLine[]) {
  */
 export async function decrementStock(db: Kysely<Database>, lines: readonly StockLine[], { countSold }: { countSold: boolean }): Promise<ProductRow[]> {
   if (lines.length === 0) return [];
-  const sold = countSold ? sql`, sold_count = p.sold_count + v.quantity` : sql``;
-  const result = await sql<ProductRow>`
-    UPDATE products AS p
-       SET stock = p.stock - v.quantity${sold}, version = p.version + 1, updated_at = now()
-      FROM (VALUES ${stockValues(lines)}) AS v(id, quantity)
-     WHERE p.id = v.id AND p.stock >= v.quantity
-    RETURNING ${sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
-  return result.rows;
+  return takeFromStock(db, { countSold }, stockArrays(lines));
 }
 
 /**
@@ -59,17 +99,5 @@ export async function undoSales(
   { restock, uncountSold }: { restock: boolean; uncountSold: boolean },
 ): Promise<ProductRow[]> {
   if (lines.length === 0 || (!restock && !uncountSold)) return [];
-  const changes = [
-    ...(restock ? [sql`stock = p.stock + v.quantity`, sql`version = p.version + 1`, sql`updated_at = now()`] : []),
-    // NULL (not counted yet) stays NULL for the backfill; never below 0, so that a count gone wrong (rows written behind the
-    // services' back) cannot block a cancellation or a refund: a backfill --restart recounts it.
-    ...(uncountSold ? [sql`sold_count = p.sold_count - least(p.sold_count, v.quantity)`] : []),
-  ];
-  const result = await sql<ProductRow>`
-    UPDATE products AS p
-       SET ${sql.join(changes)}
-      FROM (VALUES ${stockValues(lines)}) AS v(id, quantity)
-     WHERE p.id = v.id
-    RETURNING ${sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
-  return result.rows;
+  return undoSalesStatement(db, { restock, uncountSold }, stockArrays(lines));
 }

@@ -1,7 +1,16 @@
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { shapedStatement } from '../../db/shaped.js';
 import { USER_RECORD_COLUMNS as RECORD_COLUMNS, type NewUserRow, type UserRecord, type UserRow, type UserUpdate } from './user.table.js';
+
+/** Every authenticated request reads its user: compiled once (src/db/shaped.ts). */
+const usersByIds = shapedStatement('users.byIds', (db, _shape: null, v: { ids: string[] }) =>
+  db
+    .selectFrom('users')
+    .select(RECORD_COLUMNS)
+    .where('id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+);
 
 /**
  * Users by id, including deactivated ones (visibility is the service's call),
@@ -10,11 +19,7 @@ import { USER_RECORD_COLUMNS as RECORD_COLUMNS, type NewUserRow, type UserRecord
  */
 export async function findUsersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<UserRecord[]> {
   if (ids.length === 0) return [];
-  return db
-    .selectFrom('users')
-    .select(RECORD_COLUMNS)
-    .where('id', '=', (eb) => eb.fn.any(eb.val([...ids])))
-    .execute();
+  return usersByIds(db, null, { ids: [...ids] });
 }
 
 /** The stored password hash of a user (null: none set, or no such user). */
