@@ -8,6 +8,7 @@ import { openSecret, webhookHeaders } from './signing.js';
 import { countAttempt, countDisabledEndpoint } from './webhook.metrics.js';
 import {
   claimDeliveries,
+  claimOrphanedDeliveries,
   insertAttempt,
   markEndpointFailing,
   recordDeliveredAttempts,
@@ -67,6 +68,17 @@ export type SendResult = { kind: 'sent'; outcome: AttemptOutcome; started: Date 
 export async function claimAttempts(scope: Scope, deliveryIds: readonly string[], claimant: string): Promise<Claim[]> {
   const leaseMs = webhookSettings(scope).timeoutMs + LEASE_MARGIN_MS;
   const claimed = await claimDeliveries(scope.db, deliveryIds, claimant, leaseMs);
+  return claimed.map((row) => ({ ...row, claimant }));
+}
+
+/**
+ * The sweep's claim (./dispatcher.ts): up to `limit` pending deliveries due
+ * for `graceMs` or longer that nobody holds, leased to `claimant` in one
+ * statement; two sweeps never take the same one.
+ */
+export async function claimOrphans(scope: Scope, claimant: string, graceMs: number, limit: number): Promise<Claim[]> {
+  const leaseMs = webhookSettings(scope).timeoutMs + LEASE_MARGIN_MS;
+  const claimed = await claimOrphanedDeliveries(scope.db, claimant, leaseMs, graceMs, limit);
   return claimed.map((row) => ({ ...row, claimant }));
 }
 
