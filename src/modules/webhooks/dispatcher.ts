@@ -103,7 +103,7 @@ export class Dispatcher {
     return { claimant: this.claimant(), leaseMs, expires: performance.now() + leaseMs };
   }
 
-  /** Deliveries committed leased to this dispatcher (`lease`): attempted soon, in a batch. */
+  /** Deliveries committed leased to this dispatcher (`lease`): attempted soon, in a batch (at once once it has stopped). */
   dispatch(claims: readonly Claim[], expires: number): void {
     this.queue.push(...claims.map((claim) => ({ claim, expires })));
     if (this.stopped) this.start();
@@ -149,7 +149,7 @@ export class Dispatcher {
 
   /** Starts a batch now if none started in the last `SPACING_MS` and fewer than the concurrency run, else when that holds. */
   private pump(): void {
-    if (this.queue.length === 0 || this.running.size >= this.maxBatches || this.timer) return;
+    if (this.stopped || this.queue.length === 0 || this.running.size >= this.maxBatches || this.timer) return;
     const wait = this.lastStart + SPACING_MS - performance.now();
     if (wait <= 0) {
       this.start();
