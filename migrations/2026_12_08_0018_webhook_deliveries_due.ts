@@ -13,6 +13,17 @@ import { createIndexConcurrently, dropIndexConcurrentlyInMigration } from '../sr
 // Outside a transaction (CREATE INDEX CONCURRENTLY): the runner retries it from the start, so it must be safe to run twice.
 export const transaction = false;
 
+/**
+ * Never waits, but declared so that readiness does not count it while it is
+ * pending (src/db/migrator.ts `mayWait`): the code runs without the index
+ * (the sweep then scans the table). It matters when it sorts after a
+ * contract that waits for its backfill (2026_12_08_0017): it cannot run
+ * before that one, and instances must not be unready meanwhile.
+ */
+export async function waitsFor(): Promise<string | undefined> {
+  return undefined;
+}
+
 export async function up(db: Kysely<any>): Promise<void> {
   await createIndexConcurrently(db, { name: 'webhook_deliveries_due_idx', on: "ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING'" });
 }
