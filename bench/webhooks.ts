@@ -31,6 +31,11 @@
  * BENCH_WEBHOOK_RECEIVER=process runs the receiver in a child process (its
  * CPU then counts in neither figure): what it costs the bench's process.
  *
+ * BENCH_WEBHOOK_PROFILE=<directory>: a V8 CPU profile of the bench's process
+ * during each throughput block of cart A, with the wait for its deliveries,
+ * and one of each B block (`A-<round>-<n>.cpuprofile`, `B-...`), to open in
+ * Chrome's DevTools or to add up.
+ *
  * Knobs: BENCH_WEBHOOK_ROUNDS (4 rounds of A B B A), BENCH_WEBHOOK_BLOCK_MS
  * (3000), BENCH_WEBHOOK_CONNECTIONS (4 in flight), BENCH_WEBHOOK_LATENCY
  * (200 sequential checkouts), BENCH_WEBHOOK_BACKLOG (300 checkouts = 600
@@ -42,6 +47,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 
 import { sql } from 'kysely';
@@ -76,6 +82,8 @@ const CART_PRODUCTS = process.env['BENCH_WEBHOOK_HOT_ROWS'] === '1' ? 1 : 8;
 const DEFERRED = process.env['BENCH_WEBHOOK_DEFERRED'] === '1';
 /** BENCH_WEBHOOK_RECEIVER=process: the receiver in a child process, out of the bench's process (and its CPU figures). */
 const RECEIVER_PROCESS = process.env['BENCH_WEBHOOK_RECEIVER'] === 'process';
+/** BENCH_WEBHOOK_PROFILE=<directory>: CPU profiles of the throughput blocks. */
+const PROFILE_DIR = process.env['BENCH_WEBHOOK_PROFILE'];
 const RESULTS_FILE = fileURLToPath(new URL('./results/webhooks.json', import.meta.url));
 
 const LOG_IN = 'mutation LogIn($input: LogInInput!) { logIn(input: $input) { accessToken } }';
@@ -212,8 +220,15 @@ async function main(): Promise<void> {
     // CPU of the bench's process (app, worker, receiver and client) and of the embedded server's processes (null on DATABASE_URL).
     const postgresCpu = () => (database.processMarker === undefined ? null : processTreeCpuMs(database.processMarker));
     let drainMs = 0;
+    const profiler = PROFILE_DIR === undefined ? undefined : new Session();
+    if (profiler && PROFILE_DIR) {
+      await mkdir(PROFILE_DIR, { recursive: true });
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+    }
     for (let r = 0; r < ROUNDS; r += 1) {
-      for (const which of ['A', 'B', 'B', 'A'] as const) {
+      for (const [n, which] of (['A', 'B', 'B', 'A'] as const).entries()) {
+        if (profiler) await profiler.post('Profiler.start');
         const cpuBefore = { node: process.cpuUsage(), postgres: postgresCpu() };
         const result = await block(which);
         totals[which].checkouts += result.checkouts;
@@ -229,8 +244,13 @@ async function main(): Promise<void> {
         const postgresAfter = postgresCpu();
         totals[which].nodeCpuMs += (node.user + node.system) / 1000;
         totals[which].postgresCpuMs += cpuBefore.postgres === null || postgresAfter === null ? Number.NaN : postgresAfter - cpuBefore.postgres;
+        if (profiler && PROFILE_DIR) {
+          const { profile } = await profiler.post('Profiler.stop');
+          await writeFile(path.join(PROFILE_DIR, `${which}-${r}-${n}.cpuprofile`), JSON.stringify(profile));
+        }
       }
     }
+    profiler?.disconnect();
     const cpuPerCheckout = (which: 'A' | 'B') => ({
       node: round(totals[which].nodeCpuMs / totals[which].checkouts, 2),
       postgres: Number.isNaN(totals[which].postgresCpuMs) ? null : round(totals[which].postgresCpuMs / totals[which].checkouts, 2),

@@ -85,6 +85,13 @@ export const SQUAWK_EXCEPTIONS: readonly SquawkException[] = [
       'Outside a transaction on purpose (VALIDATE must not hold the lock ADD CONSTRAINT took), and safe to run again although squawk cannot see it: setNotNullSafely (src/db/safe-not-null.ts) adds the NOT VALID check only when pg_constraint lacks it, VALIDATE and SET NOT NULL are no-ops the second time, and a failed step drops the check before the error goes up. Validating products_sold_count_check (added NOT VALID by the expand) is idempotent too.',
   },
   {
+    migration: '2026_12_08_0018_webhook_deliveries_due',
+    rule: 'prefer-robust-stmts',
+    statement: /^create index concurrently "webhook_deliveries_due_idx"/i,
+    reason:
+      'Safe to run again although squawk cannot see it: createIndexConcurrently (src/db/concurrent-index.ts) skips the index when it exists and is valid, and drops one left INVALID by a failed build before building anew (IF NOT EXISTS would keep an invalid one).',
+  },
+  {
     migration: '2026_12_07_0011_payments',
     rule: 'require-concurrent-index-creation',
     statement: /orders_pending_payment_created_idx/,

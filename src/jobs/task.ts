@@ -6,7 +6,8 @@
  */
 import type { z } from 'zod';
 
-import type { Scope } from '../scope/scope.js';
+import type { Logger } from '../observability/logger.js';
+import type { Scope, ScopeDeps } from '../scope/scope.js';
 
 /** A task's name: `<module>.<verb>`, e.g. `orders.expirePayment`, `accounts.purgeSessions`. */
 export type TaskName = `${string}.${string}`;
@@ -81,3 +82,22 @@ export function defineTask<L, P extends z.ZodType>(task: TaskDefinition<L, P>): 
  * graphile-worker runs each due line once across all of them.
  */
 export type Schedule = string;
+
+/** What a worker loop is started with: the worker's scope dependencies and logger, and its concurrency. */
+export interface WorkerLoopContext<L = unknown> {
+  deps: ScopeDeps<L>;
+  log: Logger;
+  /** WORKER_CONCURRENCY: what the loop may run at once, like the jobs. */
+  concurrency: number;
+}
+
+/**
+ * Work a module runs beside its jobs in every process that runs the worker
+ * (`ModuleDescriptor.loops`): started after the worker's runner, stopped with
+ * it (`stop` resolves once what it was running has finished). For work that
+ * a job per unit would make too dear (the webhook dispatcher:
+ * src/modules/webhooks/dispatcher.ts).
+ */
+export interface WorkerLoop<L = unknown> {
+  start(context: WorkerLoopContext<L>): { stop(): Promise<void> };
+}

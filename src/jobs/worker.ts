@@ -16,7 +16,7 @@ import { Logger as WorkerLogger, run, type JobHelpers, type Runner, type TaskLis
 
 import type { Config, WorkerConfig } from '../config/types.js';
 import { unitOfWork } from '../db/unit-of-work.js';
-import { jobSchedules, jobTasks, type AppLoaders } from '../modules/registry.js';
+import { jobSchedules, jobTasks, workerLoops, type AppLoaders } from '../modules/registry.js';
 import { observeJob } from '../observability/job-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { tracer } from '../observability/tracing.js';
@@ -26,7 +26,7 @@ import { makeLastAttempt } from './jobs.repository.js';
 import { watchDeadWorkers, workerLease } from './recovery.js';
 import { parseSchedules } from './schedules.js';
 import { systemSchedules, systemTasks } from './system-tasks.js';
-import type { JobInfo, Schedule, TaskDefinition } from './task.js';
+import type { JobInfo, Schedule, TaskDefinition, WorkerLoop } from './task.js';
 
 export interface JobWorkerOptions {
   /** What each job's scope is built with (the app's pool, auth runtime, loaders, change feed, event sinks). */
@@ -39,6 +39,8 @@ export interface JobWorkerOptions {
   tasks?: ReadonlyMap<string, TaskDefinition<AppLoaders>>;
   /** The crontab: `schedulesFor(config)` in the API and worker processes; tests pass their own (or none). */
   schedules: readonly Schedule[];
+  /** Default: every module's (the registry's), unless `tasks` is given (then none). */
+  loops?: ReadonlyMap<string, WorkerLoop<AppLoaders>>;
 }
 
 export interface JobWorker {
@@ -186,7 +188,9 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
     throw error;
   }
   const unwatchDead = watchDeadWorkers(options.deps.db, options.log, options.config.recoveryIntervalMs ?? DEFAULT_RECOVERY_INTERVAL_MS);
-  options.log.info({ tasks: [...tasks.keys()], schedules: schedules.length, concurrency }, 'job worker running');
+  const loops = options.loops ?? (options.tasks ? new Map<string, WorkerLoop<AppLoaders>>() : workerLoops);
+  const running = [...loops].map(([name, loop]) => ({ name, loop: loop.start({ deps: options.deps, log: options.log.child({ loop: name }), concurrency }) }));
+  options.log.info({ tasks: [...tasks.keys()], loops: [...loops.keys()], schedules: schedules.length, concurrency }, 'job worker running');
   const stopped = runner.promise.catch((error: unknown) => options.log.error({ err: error }, 'job worker stopped on an error'));
   let stopping: Promise<void> | undefined;
   return {
@@ -197,6 +201,10 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs);
         });
+        // The loops stop beside the runner: what they were running finishes within the same time.
+        const loopsStopped = Promise.all(
+          running.map(({ name, loop }) => loop.stop().catch((error: unknown) => options.log.error({ err: error, loop: name }, 'worker loop failed to stop'))),
+        );
         // stop() rejects when the runner has stopped already (on its own, after an error).
         const outcome = await Promise.race([runner.stop().then(() => 'stopped' as const, () => 'stopped' as const), timedOut]);
         clearTimeout(timer);
@@ -205,6 +213,7 @@ export async function startWorker(options: JobWorkerOptions): Promise<JobWorker>
           await runner.kill('shutdown timeout');
         }
         await stopped;
+        await loopsStopped;
         await unwatchDead();
         await lease.release();
         await pgPool.end();

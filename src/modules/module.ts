@@ -3,7 +3,7 @@ import type { Kysely, Migration } from 'kysely';
 import type { Config } from '../config/types.js';
 import type { Database } from '../db/database.js';
 import type { MutationResolvers, Resolvers } from '../graphql/generated/resolvers-types.js';
-import type { Schedule, TaskDefinition } from '../jobs/task.js';
+import type { Schedule, TaskDefinition, WorkerLoop } from '../jobs/task.js';
 import type { MaybePromise } from '../loaders/record-loader.js';
 import type { Change, ChangeKinds } from '../scope/change-feed.js';
 import type { EventSinkOf } from '../scope/event-types.js';
@@ -39,7 +39,8 @@ export type ChangeTagMap = { [K in keyof ChangeKinds]?: (change: ChangeOf<K>) =>
  * - `keyRequiredMutations`: its mutations that refuse to run without an
  *   `Idempotency-Key` (src/idempotency/idempotency.http.ts).
  * - `tasks`, `schedules`: the jobs it runs after the response and the
- *   crontab lines that enqueue some of them (src/jobs/, the worker).
+ *   crontab lines that enqueue some of them (src/jobs/, the worker);
+ *   `loops`: work it runs beside them in every worker process.
  * - `eventSinks`: what it does with every unit's domain events, in the
  *   unit's transaction before COMMIT (src/scope/events.ts).
  * - `transitions`: its schema changes made in phases (expand, backfill,
@@ -79,6 +80,8 @@ export interface ModuleDescriptor<L, T extends ChangeTagMap = ChangeTagMap, Tb e
   tasks?: Record<string, TaskDefinition<L>>;
   /** Crontab lines (graphile-worker syntax) naming its own tasks; a function when they depend on the configuration. */
   schedules?: readonly Schedule[] | ((config: Config) => readonly Schedule[]);
+  /** Loops the worker runs beside the jobs, by name (`<module name>.<noun>`; src/jobs/task.ts). */
+  loops?: Record<string, WorkerLoop<L>>;
   /** Sinks of domain events (src/scope/events.ts), given each unit's events before its COMMIT. */
   eventSinks?: readonly EventSinkOf<Scope<L>>[];
   /** Its schema changes made in phases (src/transitions/): migrations and backfill task of its own. */

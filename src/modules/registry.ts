@@ -2,7 +2,7 @@ import type { Kysely, Migration } from 'kysely';
 
 import { scheduledTask, TASK_NAME } from '../jobs/schedules.js';
 import type { Config } from '../config/types.js';
-import type { Schedule, TaskDefinition } from '../jobs/task.js';
+import type { Schedule, TaskDefinition, WorkerLoop } from '../jobs/task.js';
 import type { Change, ChangeKinds } from '../scope/change-feed.js';
 import type { EventSinkOf } from '../scope/event-types.js';
 import type { Scope } from '../scope/scope.js';
@@ -92,6 +92,7 @@ interface JobDeclarations {
   name: string;
   tasks?: Record<string, object>;
   schedules?: readonly Schedule[] | ((config: Config) => readonly Schedule[]);
+  loops?: Record<string, object>;
   eventSinks?: readonly object[];
 }
 
@@ -101,6 +102,16 @@ export const jobTasks: ReadonlyMap<string, TaskDefinition<AppLoaders>> = new Map
     Object.entries(module.tasks ?? {}).map(([name, task]): [string, TaskDefinition<AppLoaders>] => {
       if (!name.startsWith(`${module.name}.`) || !TASK_NAME.test(name)) throw new Error(`Task ${name} of module ${module.name} must be named ${module.name}.<verb>`);
       return [name, task as TaskDefinition<AppLoaders>];
+    }),
+  ),
+);
+
+/** Every module's worker loops, by name (`<module>.<noun>`), run beside the jobs by the worker (src/jobs/worker.ts). */
+export const workerLoops: ReadonlyMap<string, WorkerLoop<AppLoaders>> = new Map(
+  modules.flatMap((module: JobDeclarations) =>
+    Object.entries(module.loops ?? {}).map(([name, loop]): [string, WorkerLoop<AppLoaders>] => {
+      if (!name.startsWith(`${module.name}.`)) throw new Error(`Worker loop ${name} of module ${module.name} must be named ${module.name}.<noun>`);
+      return [name, loop as WorkerLoop<AppLoaders>];
     }),
   ),
 );

@@ -8,6 +8,7 @@ import { openSecret, webhookHeaders } from './signing.js';
 import { countAttempt, countDisabledEndpoint } from './webhook.metrics.js';
 import {
   claimDeliveries,
+  claimOrphanedDeliveries,
   insertAttempt,
   markEndpointFailing,
   recordDeliveredAttempts,
@@ -70,6 +71,17 @@ export async function claimAttempts(scope: Scope, deliveryIds: readonly string[]
   return claimed.map((row) => ({ ...row, claimant }));
 }
 
+/**
+ * The sweep's claim (./dispatcher.ts): up to `limit` pending deliveries due
+ * for `graceMs` or longer that nobody holds, leased to `claimant` in one
+ * statement; two sweeps never take the same one.
+ */
+export async function claimOrphans(scope: Scope, claimant: string, graceMs: number, limit: number): Promise<Claim[]> {
+  const leaseMs = webhookSettings(scope).timeoutMs + LEASE_MARGIN_MS;
+  const claimed = await claimOrphanedDeliveries(scope.db, claimant, leaseMs, graceMs, limit);
+  return claimed.map((row) => ({ ...row, claimant }));
+}
+
 /** The body of a stored event; a test message says what it is. */
 function bodyOf(event: ClaimedDelivery['event']): string {
   return webhookBody(event.type, event.occurred_at, event.type === TEST_EVENT_TYPE ? { message: 'A test message from sendTestWebhook.' } : event.payload);
@@ -87,11 +99,11 @@ function signingSecrets(scope: Scope, endpoint: ClaimedDelivery['endpoint'], now
 }
 
 /** Signs and POSTs one claimed delivery (through the host's circuit breaker); touches no database. */
-async function sendAttempt(scope: Scope, claim: Claim, body: string): Promise<SendResult> {
+async function sendAttempt(scope: Scope, claim: Claim, body: string, secretsOf: (endpoint: ClaimedDelivery['endpoint'], now: Date) => string[]): Promise<SendResult> {
   const { delivery, endpoint } = claim;
   if (!endpoint.enabled) return { kind: 'unsendable', error: `endpoint disabled: ${endpoint.disabled_reason ?? 'by its owner'}` };
   const started = new Date();
-  const secrets = signingSecrets(scope, endpoint, started);
+  const secrets = secretsOf(endpoint, started);
   if (secrets.length === 0) return { kind: 'unsendable', error: 'the signing secret no longer opens (its sealing key was retired): rotate the secret' };
   const settings = webhookSettings(scope);
   const headers = webhookHeaders(secrets, webhookIdOf(delivery.id), Math.floor(started.getTime() / 1000), body);
@@ -108,8 +120,9 @@ export interface Sent {
 
 /**
  * Signs and POSTs every claim at once (touches no database); each event's
- * body is serialised once for all of its endpoints. Never rejects: every
- * problem is an outcome.
+ * body is serialised once for all of its endpoints, and each endpoint's
+ * secrets are opened once for all of its deliveries (kept for this call
+ * only). Never rejects: every problem is an outcome.
  */
 export async function sendAttempts(scope: Scope, claims: readonly Claim[]): Promise<Sent[]> {
   const bodies = new Map<string, string>();
@@ -118,7 +131,14 @@ export async function sendAttempts(scope: Scope, claims: readonly Claim[]): Prom
     if (body === undefined) bodies.set(event.id, (body = bodyOf(event)));
     return body;
   };
-  return Promise.all(claims.map(async (claim) => ({ claim, result: await sendAttempt(scope, claim, bodyFor(claim.event)) })));
+  const opened = new Map<string, string[]>();
+  const secretsOf = (endpoint: ClaimedDelivery['endpoint'], now: Date) => {
+    const key = `${endpoint.id} ${endpoint.secret_sealed} ${endpoint.previous_secret_sealed ?? ''} ${endpoint.previous_secret_expires_at?.getTime() ?? ''}`;
+    let secrets = opened.get(key);
+    if (secrets === undefined) opened.set(key, (secrets = signingSecrets(scope, endpoint, now)));
+    return secrets;
+  };
+  return Promise.all(claims.map(async (claim) => ({ claim, result: await sendAttempt(scope, claim, bodyFor(claim.event), secretsOf) })));
 }
 
 /** What every log line about an attempt carries. */

@@ -1,7 +1,9 @@
 import * as m0013 from '../../../migrations/2026_12_07_0013_webhooks.js';
 import * as m0014 from '../../../migrations/2026_12_07_0014_webhook_delivery_lease.js';
+import * as m0018 from '../../../migrations/2026_12_08_0018_webhook_deliveries_due.js';
 import { defineModule } from '../module.js';
 import { ownDelivery } from './delivery.service.js';
+import { dispatcherLoop } from './dispatcher.js';
 import { ownEndpoint } from './endpoint.service.js';
 import { createWebhookLoaders } from './webhook.loaders.js';
 import { webhookPermissions } from './webhook.permissions.js';
@@ -36,11 +38,13 @@ export const webhooksModule = defineModule({
   permissions: webhookPermissions,
   createLoaders: createWebhookLoaders,
   nodeTypes: { WebhookEndpoint: ownEndpoint, WebhookDelivery: ownDelivery },
-  migrations: { '2026_12_07_0013_webhooks': m0013, '2026_12_07_0014_webhook_delivery_lease': m0014 },
+  migrations: { '2026_12_07_0013_webhooks': m0013, '2026_12_07_0014_webhook_delivery_lease': m0014, '2026_12_08_0018_webhook_deliveries_due': m0018 },
   changeTags: {},
   tables: ['webhook_endpoints', 'webhook_events', 'webhook_deliveries', 'webhook_attempts'],
   tasks: webhookTasks,
   // Hourly at minute 23: secrets sealed under a retired signing key move to the current key (reseal.service.ts).
   schedules: ['23 * * * * webhooks.resealSecrets'],
+  // In every worker process: the first attempts of its own units' deliveries, in batches, and the sweep (dispatcher.ts).
+  loops: { 'webhooks.dispatcher': dispatcherLoop },
   eventSinks: [webhookEventSink],
 });

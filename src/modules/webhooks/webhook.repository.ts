@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 
 import type { Database } from '../../db/database.js';
 import { addJobCall } from '../../jobs/jobs.repository.js';
@@ -92,7 +92,8 @@ export interface OutboxEvent {
  * and of admins), then, for the events some endpoint hears, one
  * `webhook_events` row, one `webhook_deliveries` row per such endpoint, and one
  * job (`job`, through `addJobCall`: the job queue's SQL stays in src/jobs)
- * per `job.batchSize` deliveries, its payload `{ deliveryIds }`. An event
+ * per `job.batchSize` deliveries, its payload `{ deliveryIds }` (without a
+ * job, leased to the process's dispatcher: `writeClaimedOutbox`). An event
  * nobody hears writes nothing. Joins `users` for the owner's role and
  * liveness now (a demoted admin, or a deleted owner, hears no more): a known
  * cross-module join at the SQL level, like the API-key lookup's
@@ -104,13 +105,48 @@ export async function writeOutbox(
   job: { task: string; maxAttempts: number; batchSize: number; payloadExtra: Record<string, unknown> },
 ): Promise<Array<{ delivery_id: string; event_id: string }>> {
   if (events.length === 0) return [];
-  const input = events.map((event, ord) => ({ ord, type: event.type, payload: event.payload, occurred_at: event.occurredAt.toISOString(), audience: [...event.audience] }));
   const enqueue = addJobCall({
     task: job.task,
     payload: sql`jsonb_build_object('deliveryIds', b.ids) || ${JSON.stringify(job.payloadExtra)}::jsonb`,
     maxAttempts: job.maxAttempts,
   });
   const result = await sql<{ delivery_id: string; event_id: string }>`
+    ${outboxWrites(events)}, jobs AS MATERIALIZED (
+      SELECT (${enqueue}).id AS job_id, b.ids
+        FROM (SELECT array_agg(n.id) AS ids
+                FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / ${job.batchSize}::integer AS batch FROM inserted) n
+               GROUP BY n.batch) b
+    )
+    SELECT d.id AS delivery_id, d.event_id
+      FROM inserted d JOIN jobs j ON d.id = ANY (j.ids)`.execute(db);
+  return result.rows.map(({ delivery_id, event_id }) => ({ delivery_id, event_id }));
+}
+
+/**
+ * The outbox as `writeOutbox` writes it, but with no job: each delivery is
+ * written claimed already, its lease held by `lease.claimant` for
+ * `lease.leaseMs` from the statement's own clock (the in-process dispatcher
+ * attempts it after the COMMIT: ./dispatcher.ts). Returns the claimed
+ * deliveries with their event and their endpoint as the claim statement
+ * does, so the attempt needs no statement of its own before the HTTP call.
+ */
+export async function writeClaimedOutbox(db: Kysely<Database>, events: readonly OutboxEvent[], lease: { claimant: string; leaseMs: number }): Promise<ClaimedDelivery[]> {
+  if (events.length === 0) return [];
+  const result = await sql<ClaimRow>`
+    ${outboxWrites(events, lease)}
+    SELECT d.id, d.attempt_count, d.schedule_start, h.id AS event_id, h.type, h.payload, h.occurred_at,
+           e.id AS endpoint_id, e.url, e.enabled, e.disabled_reason, e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at, e.failing_since
+      FROM inserted d JOIN heard h ON h.id = d.event_id JOIN webhook_endpoints e ON e.id = d.endpoint_id`.execute(db);
+  return result.rows.map(claimedRow);
+}
+
+/** The outbox's CTEs, up to `inserted` (the deliveries written, leased to `lease.claimant` when given). */
+function outboxWrites(events: readonly OutboxEvent[], lease?: { claimant: string; leaseMs: number }): RawBuilder<unknown> {
+  const input = events.map((event, ord) => ({ ord, type: event.type, payload: event.payload, occurred_at: event.occurredAt.toISOString(), audience: [...event.audience] }));
+  const [columns, values] = lease
+    ? [sql`, claimed_by, claimed_until`, sql`, ${lease.claimant}::text, clock_timestamp() + make_interval(secs => ${lease.leaseMs / 1000})`]
+    : [sql``, sql``];
+  return sql`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS i(ord integer, type text, payload jsonb, occurred_at timestamptz, audience text[])
     ), matched AS MATERIALIZED (
@@ -132,19 +168,11 @@ export async function writeOutbox(
       SELECT gen_random_uuid() AS id, h.id AS event_id, m.endpoint_id
         FROM matched m JOIN heard h USING (ord)
     ), inserted AS (
-      INSERT INTO webhook_deliveries (id, endpoint_id, event_id, next_attempt_at)
-      SELECT p.id, p.endpoint_id, p.event_id, now()
+      INSERT INTO webhook_deliveries (id, endpoint_id, event_id, next_attempt_at${columns})
+      SELECT p.id, p.endpoint_id, p.event_id, now()${values}
         FROM planned p JOIN inserted_events ev ON ev.id = p.event_id
-      RETURNING id, event_id
-    ), jobs AS MATERIALIZED (
-      SELECT (${enqueue}).id AS job_id, b.ids
-        FROM (SELECT array_agg(n.id) AS ids
-                FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / ${job.batchSize}::integer AS batch FROM inserted) n
-               GROUP BY n.batch) b
-    )
-    SELECT d.id AS delivery_id, d.event_id, j.job_id
-      FROM inserted d JOIN jobs j ON d.id = ANY (j.ids)`.execute(db);
-  return result.rows.map(({ delivery_id, event_id }) => ({ delivery_id, event_id }));
+      RETURNING id, event_id, endpoint_id, attempt_count, schedule_start
+    )`;
 }
 
 // --- Events and deliveries
@@ -212,20 +240,62 @@ export async function claimDeliveries(db: Kysely<Database>, ids: readonly string
     .returning(['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'])
     .returning(['e.id as endpoint_id', 'e.url', 'e.enabled', 'e.disabled_reason', 'e.secret_sealed', 'e.previous_secret_sealed', 'e.previous_secret_expires_at', 'e.failing_since'])
     .execute();
-  return rows.map((row) => ({
-    delivery: { id: row.id, attempt_count: row.attempt_count, schedule_start: row.schedule_start },
-    event: { id: row.event_id, type: row.type, payload: row.payload, occurred_at: row.occurred_at },
-    endpoint: {
-      id: row.endpoint_id,
-      url: row.url,
-      enabled: row.enabled,
-      disabled_reason: row.disabled_reason,
-      secret_sealed: row.secret_sealed,
-      previous_secret_sealed: row.previous_secret_sealed,
-      previous_secret_expires_at: row.previous_secret_expires_at,
-      failing_since: row.failing_since,
-    },
-  }));
+  return rows.map(claimedRow);
+}
+
+/** A claim statement's row, as a claimed delivery with its event and endpoint. */
+type ClaimRow = ClaimedDelivery['delivery'] &
+  Omit<ClaimedDelivery['endpoint'], 'id'> &
+  Pick<ClaimedDelivery['event'], 'type' | 'payload' | 'occurred_at'> & { event_id: string; endpoint_id: string };
+
+const claimedRow = (row: ClaimRow): ClaimedDelivery => ({
+  delivery: { id: row.id, attempt_count: row.attempt_count, schedule_start: row.schedule_start },
+  event: { id: row.event_id, type: row.type, payload: row.payload, occurred_at: row.occurred_at },
+  endpoint: {
+    id: row.endpoint_id,
+    url: row.url,
+    enabled: row.enabled,
+    disabled_reason: row.disabled_reason,
+    secret_sealed: row.secret_sealed,
+    previous_secret_sealed: row.previous_secret_sealed,
+    previous_secret_expires_at: row.previous_secret_expires_at,
+    failing_since: row.failing_since,
+  },
+});
+
+/**
+ * The sweep's claim: up to `limit` pending deliveries that have been due for
+ * `graceMs` or longer and that nobody holds (no lease, or an ended one),
+ * oldest first, leased to `claimant` for `leaseMs`, in one statement (atomic
+ * without a transaction). It reads the partial index of pending deliveries
+ * (migrations/2026_12_08_0018_webhook_deliveries_due.ts) and locks what it
+ * takes with SKIP LOCKED: two sweeps at once never take the same delivery
+ * (one skips the rows the other is taking; a row the other took meanwhile
+ * is read again under its lock and no longer qualifies).
+ */
+export async function claimOrphanedDeliveries(db: Kysely<Database>, claimant: string, leaseMs: number, graceMs: number, limit: number): Promise<ClaimedDelivery[]> {
+  const rows = await db
+    .updateTable('webhook_deliveries as d')
+    .from(['webhook_events as ev', 'webhook_endpoints as e'])
+    .set({ claimed_by: claimant, claimed_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
+    .whereRef('ev.id', '=', 'd.event_id')
+    .whereRef('e.id', '=', 'd.endpoint_id')
+    .where('d.id', 'in', (eb) =>
+      eb
+        .selectFrom('webhook_deliveries as o')
+        .select('o.id')
+        .where('o.status', '=', 'PENDING')
+        .where('o.next_attempt_at', '<=', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
+        .where((w) => w.or([w('o.claimed_until', 'is', null), w('o.claimed_until', '<=', sql<Date>`now()`)]))
+        .orderBy('o.next_attempt_at')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .returning(['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'])
+    .returning(['e.id as endpoint_id', 'e.url', 'e.enabled', 'e.disabled_reason', 'e.secret_sealed', 'e.previous_secret_sealed', 'e.previous_secret_expires_at', 'e.failing_since'])
+    .execute();
+  return rows.map(claimedRow);
 }
 
 /** A 2xx attempt to record: the delivery, its lease holder, and the attempt. */

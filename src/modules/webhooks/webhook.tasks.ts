@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import { defineTask } from '../../jobs/task.js';
 import type { Scope } from '../../scope/scope.js';
-import { claimAttempts, isDelivered, recordAttempt, recordDelivered, sendAttempts, type DeliveryRun } from './attempt.service.js';
+import { claimAttempts, isDelivered, recordAttempt, recordDelivered, sendAttempts, type Claim, type DeliveryRun } from './attempt.service.js';
 import { resealSecrets } from './reseal.service.js';
 import { DELIVER_BATCH_MAX, DELIVER_JOB_ATTEMPTS, DELIVER_TASK } from './queue.js';
 
@@ -23,7 +23,16 @@ import { DELIVER_BATCH_MAX, DELIVER_JOB_ATTEMPTS, DELIVER_TASK } from './queue.j
 export async function runDeliveries(scope: Scope, deliveryIds: readonly string[], claimant = `run:${randomUUID()}`): Promise<Map<string, DeliveryRun>> {
   if (scope.unit) throw new Error('runDeliveries must run outside a unit of work: it holds none during the HTTP calls');
   const runs = new Map<string, DeliveryRun>(deliveryIds.map((id) => [id, 'nothing-to-do']));
-  const claims = await claimAttempts(scope, deliveryIds, claimant);
+  return deliverClaims(scope, await claimAttempts(scope, deliveryIds, claimant), runs);
+}
+
+/**
+ * The attempts of deliveries claimed already (by `claimAttempts`, or the
+ * dispatcher's sweep: ./dispatcher.ts): the HTTP calls, then the 2xx in one
+ * statement and each other outcome in a unit of its own. Adds what became
+ * of each to `runs`.
+ */
+export async function deliverClaims(scope: Scope, claims: readonly Claim[], runs = new Map<string, DeliveryRun>()): Promise<Map<string, DeliveryRun>> {
   if (claims.length === 0) return runs;
   const sent = await sendAttempts(scope, claims);
   for (const [id, run] of await recordDelivered(scope, sent)) runs.set(id, run);
