@@ -6,18 +6,8 @@ import { TEST_EVENT_TYPE, webhookBody } from './payload.js';
 import { enqueueDelivery } from './queue.js';
 import { openSecret, webhookHeaders } from './signing.js';
 import { countAttempt, countDisabledEndpoint } from './webhook.metrics.js';
-import {
-  claimDeliveries,
-  claimOrphanedDeliveries,
-  insertAttempt,
-  markEndpointFailing,
-  recordDeliveredAttempts,
-  settleClaimedDelivery,
-  updateDelivery,
-  updateEndpoint,
-  type ClaimedDelivery,
-  type DeliveryPatch,
-} from './webhook.repository.js';
+import { claimDeliveries, claimOrphanedDeliveries, recordDeliveredAttempts, type ClaimedDelivery } from './delivery-claims.repository.js';
+import { insertAttempt, markEndpointFailing, settleClaimedDelivery, updateDelivery, updateEndpoint, type DeliveryPatch } from './webhook.repository.js';
 import { webhookSettings } from './webhook.settings.js';
 
 /**
