@@ -3,9 +3,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { RecordLoader } from '../../loaders/record-loader.js';
 import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
+import { joinsKey, type Join } from '../../db/joined.js';
+import type { JoinedRow } from '../../loaders/joined.js';
 import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
 import {
   countProductsByCategory,
+  findJoinedProductsByIds,
   findProductPagesByCategory,
   findProductsByIds,
   type KeyedProductRow,
@@ -17,6 +20,8 @@ import { countUnitsSold, findSoldCounts } from './sold-count.repository.js';
 export interface CategoryPageArgs {
   criteria: ProductCriteria;
   request: PageRequest;
+  /** The products' one-to-one relations to read in the page's statement. */
+  joins: readonly Join[];
 }
 
 export type ProductLoaders = ReturnType<typeof createProductLoaders>;
@@ -26,14 +31,18 @@ export function createProductLoaders(db: Kysely<Database>) {
     productById: new RecordLoader<string, ProductRow | null>(async (ids) =>
       byKeys(ids, await findProductsByIds(db, ids), (row) => row.id),
     ),
-    /** Rows (`limit + 1`, scan order) of one page per category, one statement per distinct arguments. */
-    productPageByCategory: new LoaderFamily<string, KeyedProductRow[], CategoryPageArgs>(
-      ({ criteria, request }) => JSON.stringify([criteria, pageRequestKey(request)]),
-      async (categoryIds, { criteria, request }) =>
+    /** Products with the one-to-one relations the request selected, joined: one statement per set of joins (src/loaders/joined.ts). */
+    productByIdJoined: new LoaderFamily<string, JoinedRow<ProductRow> | null, readonly Join[]>(joinsKey, async (ids, joins) =>
+      byKeys(ids, await findJoinedProductsByIds(db, ids, joins), (row) => row.record.id),
+    ),
+    /** Rows (`limit + 1`, scan order, with their joined relations) of one page per category, one statement per distinct arguments. */
+    productPageByCategory: new LoaderFamily<string, JoinedRow<KeyedProductRow>[], CategoryPageArgs>(
+      ({ criteria, request, joins }) => JSON.stringify([criteria, pageRequestKey(request), joinsKey(joins)]),
+      async (categoryIds, { criteria, request, joins }) =>
         groupedByKeys(
           categoryIds,
-          await findProductPagesByCategory(db, categoryIds, criteria, request),
-          (row) => row.category_id,
+          await findProductPagesByCategory(db, categoryIds, criteria, request, joins),
+          (row) => row.record.category_id,
         ),
     ),
     /** Units sold counted from the orders (the old shape of `Product.soldCount`). */

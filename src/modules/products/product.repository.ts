@@ -1,7 +1,8 @@
 import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
+import { addJoins, joinedReader, joinsReader, prefixedColumns, takeOwn, type Join } from '../../db/joined.js';
+import type { JoinedRow } from '../../loaders/joined.js';
 import { shapedStatement } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
@@ -19,26 +20,10 @@ import {
 } from '../../pagination/keyset.js';
 import { CATEGORY_COLUMNS, type CategoryRow } from '../categories/category.table.js';
 import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
-import type { NewProductRow, ProductRow, ProductStatus, ProductTable, ProductUpdate } from './product.table.js';
+import { PRODUCT_RECORD_COLUMNS, type NewProductRow, type ProductRow, type ProductStatus, type ProductTable, type ProductUpdate } from './product.table.js';
 
-/** Product columns without the generated search vector, which never leaves the database. */
-export const PRODUCT_COLUMNS = [
-  'p.id',
-  'p.seller_id',
-  'p.category_id',
-  'p.title',
-  'p.description',
-  'p.price_amount',
-  'p.currency',
-  'p.stock',
-  'p.status',
-  'p.version',
-  'p.rating_avg',
-  'p.review_count',
-  'p.created_at',
-  'p.updated_at',
-  'p.deleted_at',
-] as const;
+/** Product columns without the generated search vector, which never leaves the database (the `productById` loader's record). */
+export const PRODUCT_COLUMNS = PRODUCT_RECORD_COLUMNS.map((column) => `p.${column}` as const);
 
 export type ProductSortField = 'CREATED_AT' | 'PRICE' | 'TITLE' | 'RATING';
 
@@ -143,8 +128,33 @@ export async function findProductsByIds(db: Kysely<Database>, ids: readonly stri
     .execute();
 }
 
+/** Products by id with their selected one-to-one relations, compiled once per set of joins. */
+const productsByIdsJoined = shapedStatement('products.byIdsJoined', (db, shape: { joins: readonly Join[] }, v: { ids: string[] }): Compilable<Record<string, unknown>> =>
+  addJoins(
+    db
+      .selectFrom('products as p')
+      .select(PRODUCT_COLUMNS)
+      .where('p.id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+    'p',
+    shape.joins,
+  ),
+);
+
+/**
+ * Products by id, each with the records of the one-to-one relations in
+ * `joins` (its seller, its category) read by a join in the same statement,
+ * for those modules' loaders (src/loaders/joined.ts); nothing here decides
+ * who may see them.
+ */
+export async function findJoinedProductsByIds(db: Kysely<Database>, ids: readonly string[], joins: readonly Join[]): Promise<JoinedRow<ProductRow>[]> {
+  if (ids.length === 0) return [];
+  const read = joinsReader(joins);
+  const rows = await productsByIdsJoined(db, { joins }, { ids: [...ids] });
+  return rows.map((row) => ({ record: takeOwn<ProductRow>(row, PRODUCT_RECORD_COLUMNS), joined: read(row) }));
+}
+
 /** The product columns, unqualified, with the cursor key: a page row's own part. */
-const KEYED_COLUMNS = [...PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>), 'cursor_key'] as const;
+const KEYED_COLUMNS = [...PRODUCT_RECORD_COLUMNS, 'cursor_key'] as const;
 const KEYED_COLUMNS_WITH_SOLD_COUNT = [...KEYED_COLUMNS, 'sold_count'] as const;
 const readSeller = joinedReader<UserRecord>('seller', USER_RECORD_COLUMNS);
 const readCategory = joinedReader<CategoryRow>('category', CATEGORY_COLUMNS);
@@ -300,7 +310,8 @@ export async function findProductPagesByCategory(
   categoryIds: readonly string[],
   criteria: ProductCriteria,
   request: PageRequest,
-): Promise<(KeyedProductRow & { rn: number })[]> {
+  joins: readonly Join[] = [],
+): Promise<JoinedRow<KeyedProductRow>[]> {
   if (categoryIds.length === 0) return [];
   const columns = columnsFor(request);
   const ranked = db
@@ -311,13 +322,16 @@ export async function findProductPagesByCategory(
     .where(matching(criteria))
     .where('p.category_id', 'in', categoryIds)
     .where(keysetCondition(columns, request));
-  return db
+  // The relations are joined to the cut rows only: at most `limit + 1` lookups by primary key per category.
+  const page = db
     .selectFrom(ranked.as('ranked'))
-    .selectAll()
+    .select(KEYED_COLUMNS.map((column) => `ranked.${column}` as const))
     .where('ranked.rn', '<=', request.limit + 1)
     .orderBy('ranked.category_id')
-    .orderBy('ranked.rn')
-    .execute();
+    .orderBy('ranked.rn');
+  const read = joinsReader(joins);
+  const rows: Record<string, unknown>[] = await addJoins(page, 'ranked', joins).execute();
+  return rows.map((row) => ({ record: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS), joined: read(row) }));
 }
 
 export async function countProductsByCategory(
@@ -336,8 +350,7 @@ export async function countProductsByCategory(
 }
 
 /** The same columns, unqualified, for RETURNING. */
-const RETURNED_COLUMNS = PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>);
-type StripAlias<C> = C extends `p.${infer Column}` ? Column : never;
+const RETURNED_COLUMNS = PRODUCT_RECORD_COLUMNS;
 
 export async function insertProduct(db: Kysely<Database>, values: NewProductRow): Promise<ProductRow> {
   return db.insertInto('products').values(values).returning(RETURNED_COLUMNS).executeTakeFirstOrThrow();

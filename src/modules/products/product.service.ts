@@ -15,7 +15,9 @@ import {
 import type { ProductRow, ProductStatus } from './product.table.js';
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import { appError } from '../../errors/errors.js';
+import type { Join } from '../../db/joined.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
+import { primeJoined } from '../../loaders/joined.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
@@ -113,7 +115,21 @@ export function productPageRequest(args: ProductListArgs) {
   return parsePageRequest(args, { name: order.field, kind: PRODUCT_SORTS[order.field].kind, direction: order.direction });
 }
 
-export async function getProduct(ctx: Scope<ProductLoaders>, id: string): Promise<ProductRow | null> {
+/**
+ * A product by id, or null when missing or not visible to the viewer. With
+ * `joins` (the one-to-one relations the client selected on it: its seller,
+ * its category), a product the request has not loaded yet is read together
+ * with them in one statement, and they go to their modules' loaders
+ * (`primeJoined`), where the fields that follow the relations find them,
+ * through those modules' services and rules as ever.
+ */
+export async function getProduct(ctx: Scope<ProductLoaders>, id: string, joins: readonly Join[] = []): Promise<ProductRow | null> {
+  if (joins.length > 0 && !ctx.loaders.productById.holds(id)) {
+    const joined = await ctx.loaders.productByIdJoined.load(id, joins);
+    // A missing product is primed as missing too, so the load below runs no statement.
+    ctx.loaders.productById.prime(id, joined?.record ?? null);
+    if (joined) primeJoined(ctx.loaders, joined.joined);
+  }
   const product = await ctx.loaders.productById.load(id);
   return product && isProductVisible(ctx.viewer, product) ? product : null;
 }
@@ -153,12 +169,18 @@ export async function listCategoryProducts(
   ctx: Scope<ProductLoaders>,
   categoryId: string,
   args: ProductListArgs,
+  joins: readonly Join[] = [],
 ): Promise<Connection<KeyedProductRow>> {
   const criteria = { ...toCriteria(args.filter, ctx.viewer), categoryId: undefined };
   delete criteria.categoryId;
   const request = productPageRequest(args);
-  const rows = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request });
-  for (const row of rows) ctx.loaders.productById.prime(row.id, row);
+  const page = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request, joins });
+  const rows: KeyedProductRow[] = [];
+  for (const { record, joined } of page) {
+    rows.push(record);
+    ctx.loaders.productById.prime(record.id, record);
+    primeJoined(ctx.loaders, joined);
+  }
   return toConnection(rows, request, () => ctx.loaders.productCountByCategory.load(categoryId, criteria));
 }
 
