@@ -79,7 +79,7 @@ export async function findOrdersByIds(db: Kysely<Database>, ids: readonly string
 /** An order page row's own columns: the order and its sort key. */
 const KEYED_ORDER_COLUMNS = [...ORDER_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>), 'cursor_key'] as const;
 
-type OrderPageShape = { page: PageShape; party: 'customer' | 'seller'; statuses: boolean; joins: readonly Join[] };
+type OrderPageShape = { page: PageShape; party: 'customer' | 'seller'; statuses: boolean; joins: readonly Join[]; withTotal: boolean };
 type OrderPageValues = PageValues & { partyId: string; statuses: OrderStatus[] | undefined; createdAfter: Date | undefined; createdBefore: Date | undefined };
 
 /** The statement behind `findOrderPage`, compiled once per shape (order, party, which filters, joins). */
@@ -92,7 +92,7 @@ const orderPage = shapedStatement('orders.page', (db, shape: OrderPageShape, v: 
     ...(v.createdAfter !== undefined ? { createdAfter: v.createdAfter } : {}),
     ...(v.createdBefore !== undefined ? { createdBefore: v.createdBefore } : {}),
   };
-  const page = db
+  let page = db
     .selectFrom('orders as o')
     .select(ORDER_COLUMNS)
     .select(cursorKey(COLUMNS).as('cursor_key'))
@@ -101,24 +101,31 @@ const orderPage = shapedStatement('orders.page', (db, shape: OrderPageShape, v: 
     .orderBy('o.created_at', direction)
     .orderBy('o.id', direction)
     .limit(v.limit);
+  if (shape.withTotal) {
+    // Uncorrelated: PostgreSQL counts once per statement, not per row.
+    const total = db.selectFrom('orders as o').select((eb) => eb.fn.countAll<string>().as('n')).where(matching(criteria));
+    page = page.select(total.as('total_count'));
+  }
   return addJoins(page, 'o', shape.joins);
 });
 
 /**
  * One page of a party's orders: `limit + 1` rows in scan order, each with
  * the records of the one-to-one relations in `joins` (its customer, its
- * seller) read in the same statement, for the users module's loader.
+ * seller) read in the same statement, for the users module's loader, and
+ * with `withTotal` the number of all matching orders.
  */
 export async function findOrderPage(
   db: Kysely<Database>,
   criteria: OrderCriteria,
   request: PageRequest,
   joins: readonly Join[] = [],
-): Promise<JoinedRow<KeyedOrderRow>[]> {
+  withTotal = false,
+): Promise<(JoinedRow<KeyedOrderRow> & { total?: number })[]> {
   const customer = 'customerId' in criteria.party;
   const rows = await orderPage(
     db,
-    { page: pageShape(request), party: customer ? 'customer' : 'seller', statuses: criteria.statuses !== undefined, joins },
+    { page: pageShape(request), party: customer ? 'customer' : 'seller', statuses: criteria.statuses !== undefined, joins, withTotal },
     {
       ...pageValues(request),
       partyId: 'customerId' in criteria.party ? criteria.party.customerId : criteria.party.sellerId,
@@ -128,7 +135,11 @@ export async function findOrderPage(
     },
   );
   const read = joinsReader(joins);
-  return rows.map((row) => ({ record: takeOwn<KeyedOrderRow>(row, KEYED_ORDER_COLUMNS), joined: read(row) }));
+  return rows.map((row) => ({
+    record: takeOwn<KeyedOrderRow>(row, KEYED_ORDER_COLUMNS),
+    joined: read(row),
+    ...(row['total_count'] != null ? { total: Number(row['total_count']) } : {}),
+  }));
 }
 
 export async function countOrders(db: Kysely<Database>, criteria: OrderCriteria): Promise<number> {

@@ -1,6 +1,6 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
-import { CONNECTION_ITEMS, OWN_OBJECT, selectedJoins } from '../../graphql/selection.js';
+import { CONNECTION_ITEMS, OWN_OBJECT, selectedJoins, selectsField } from '../../graphql/selection.js';
 import type { Scope } from '../../scope/scope.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
 import type { UserLoaders } from '../users/user.loaders.js';
@@ -23,8 +23,10 @@ export const orderResolvers: Resolvers<OrderScope> = {
     order: (_root, { id }, ctx) => getOrder(ctx, idOfType(id, 'Order')),
   },
   User: {
-    orders: (user, args, ctx, info) => listOrdersOf(ctx, user.id, 'customer', args, selectedJoins(info, CONNECTION_ITEMS, ORDER_RELATIONS)),
-    sales: (user, args, ctx, info) => listOrdersOf(ctx, user.id, 'seller', args, selectedJoins(info, CONNECTION_ITEMS, ORDER_RELATIONS)),
+    orders: (user, args, ctx, info) =>
+      listOrdersOf(ctx, user.id, 'customer', args, selectedJoins(info, CONNECTION_ITEMS, ORDER_RELATIONS), selectsField(info, 'totalCount')),
+    sales: (user, args, ctx, info) =>
+      listOrdersOf(ctx, user.id, 'seller', args, selectedJoins(info, CONNECTION_ITEMS, ORDER_RELATIONS), selectsField(info, 'totalCount')),
   },
   Subscription: orderSubscriptions,
   Mutation: {

@@ -119,20 +119,22 @@ export async function listOrdersOf(
   role: 'customer' | 'seller',
   args: OrderListArgs,
   joins: readonly Join[] = [],
+  withTotal = false,
 ): Promise<Connection<KeyedOrderRow> | null> {
   const viewer = scope.viewer;
   if (!viewer || viewer.userId !== userId || (viewer.scopes !== null && !viewer.scopes.has('orders:read'))) return null;
   const criteria = toOrderCriteria(role === 'customer' ? { customerId: userId } : { sellerId: userId }, args.filter);
   const request = parsePageRequest(args, { name: 'CREATED_AT', kind: 'timestamp', direction: 'DESC' });
-  const page = await findOrderPage(scope.db, criteria, request, joins);
+  const page = await findOrderPage(scope.db, criteria, request, joins, withTotal);
   const rows: KeyedOrderRow[] = [];
   for (const { record, joined } of page) {
     rows.push(record);
     scope.loaders.orderById.prime(record.id, record);
     primeJoined(scope.loaders, joined);
   }
-  // Counted only if the client selects totalCount (the connection calls this from that field alone).
-  return toConnection(rows, request, () => countOrders(scope.db, criteria));
+  // Counted in the page's statement when selected (`withTotal`); otherwise, or for an empty page, only if the field is resolved.
+  const total = page[0]?.total;
+  return toConnection(rows, request, () => (total !== undefined ? Promise.resolve(total) : countOrders(scope.db, criteria)));
 }
 
 // ---------------------------------------------------------------------------

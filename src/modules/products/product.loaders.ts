@@ -22,6 +22,8 @@ export interface CategoryPageArgs {
   request: PageRequest;
   /** The products' one-to-one relations to read in the page's statement. */
   joins: readonly Join[];
+  /** Count each category's matching products in the same statement (the client selected `totalCount`). */
+  withTotal: boolean;
 }
 
 export type ProductLoaders = ReturnType<typeof createProductLoaders>;
@@ -36,12 +38,12 @@ export function createProductLoaders(db: Kysely<Database>) {
       byKeys(ids, await findJoinedProductsByIds(db, ids, joins), (row) => row.record.id),
     ),
     /** Rows (`limit + 1`, scan order, with their joined relations) of one page per category, one statement per distinct arguments. */
-    productPageByCategory: new LoaderFamily<string, JoinedRow<KeyedProductRow>[], CategoryPageArgs>(
-      ({ criteria, request, joins }) => JSON.stringify([criteria, pageRequestKey(request), joinsKey(joins)]),
-      async (categoryIds, { criteria, request, joins }) =>
+    productPageByCategory: new LoaderFamily<string, (JoinedRow<KeyedProductRow> & { total?: number })[], CategoryPageArgs>(
+      ({ criteria, request, joins, withTotal }) => JSON.stringify([criteria, pageRequestKey(request), joinsKey(joins), withTotal]),
+      async (categoryIds, { criteria, request, joins, withTotal }) =>
         groupedByKeys(
           categoryIds,
-          await findProductPagesByCategory(db, categoryIds, criteria, request, joins),
+          await findProductPagesByCategory(db, categoryIds, criteria, request, joins, withTotal),
           (row) => row.record.category_id,
         ),
     ),

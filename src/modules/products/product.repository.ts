@@ -311,7 +311,8 @@ export async function findProductPagesByCategory(
   criteria: ProductCriteria,
   request: PageRequest,
   joins: readonly Join[] = [],
-): Promise<JoinedRow<KeyedProductRow>[]> {
+  withTotal = false,
+): Promise<(JoinedRow<KeyedProductRow> & { total?: number })[]> {
   if (categoryIds.length === 0) return [];
   const columns = columnsFor(request);
   const ranked = db
@@ -320,18 +321,31 @@ export async function findProductPagesByCategory(
     .select(cursorKey(columns).as('cursor_key'))
     .select(rowNumberPerParent('p.category_id', columns, request).as('rn'))
     .where(matching(criteria))
-    .where('p.category_id', 'in', categoryIds)
+    .where('p.category_id', '=', (eb) => eb.fn.any(eb.val([...categoryIds])))
     .where(keysetCondition(columns, request));
   // The relations are joined to the cut rows only: at most `limit + 1` lookups by primary key per category.
-  const page = db
+  let page = db
     .selectFrom(ranked.as('ranked'))
     .select(KEYED_COLUMNS.map((column) => `ranked.${column}` as const))
     .where('ranked.rn', '<=', request.limit + 1)
     .orderBy('ranked.category_id')
     .orderBy('ranked.rn');
+  if (withTotal) {
+    // Each category's total, counted once: on its first row only (CASE evaluates the subquery only where it is taken).
+    const total = db
+      .selectFrom('products as p')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where(matching(criteria))
+      .where(sql<SqlBool>`${sql.ref('p.category_id')} = ${sql.ref('ranked.category_id')}`);
+    page = page.select(sql<string | null>`case when ${sql.ref('ranked.rn')} = 1 then (${total}) end`.as('total_count'));
+  }
   const read = joinsReader(joins);
   const rows: Record<string, unknown>[] = await addJoins(page, 'ranked', joins).execute();
-  return rows.map((row) => ({ record: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS), joined: read(row) }));
+  return rows.map((row) => ({
+    record: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
+    joined: read(row),
+    ...(row['total_count'] != null ? { total: Number(row['total_count']) } : {}),
+  }));
 }
 
 export async function countProductsByCategory(
@@ -344,16 +358,14 @@ export async function countProductsByCategory(
     .selectFrom('products as p')
     .select(['p.category_id', (eb) => eb.fn.countAll<string>().as('count')])
     .where(matching(criteria))
-    .where('p.category_id', 'in', categoryIds)
+    .where('p.category_id', '=', (eb) => eb.fn.any(eb.val([...categoryIds])))
     .groupBy('p.category_id')
     .execute();
 }
 
-/** The same columns, unqualified, for RETURNING. */
-const RETURNED_COLUMNS = PRODUCT_RECORD_COLUMNS;
 
 export async function insertProduct(db: Kysely<Database>, values: NewProductRow): Promise<ProductRow> {
-  return db.insertInto('products').values(values).returning(RETURNED_COLUMNS).executeTakeFirstOrThrow();
+  return db.insertInto('products').values(values).returning(PRODUCT_RECORD_COLUMNS).executeTakeFirstOrThrow();
 }
 
 export interface ProductChangeCondition {
@@ -383,5 +395,5 @@ export async function updateProductIf(
     .where('deleted_at', condition.deleted ? 'is not' : 'is', null);
   if (condition.expectedVersion !== undefined) query = query.where('version', '=', condition.expectedVersion);
   if (condition.fromStatuses) query = query.where('status', 'in', condition.fromStatuses);
-  return query.returning(RETURNED_COLUMNS).executeTakeFirst();
+  return query.returning(PRODUCT_RECORD_COLUMNS).executeTakeFirst();
 }

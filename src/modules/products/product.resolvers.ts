@@ -104,7 +104,13 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
   // schema/categories.products.graphql: the relation is the products module's, so is the field.
   Category: {
     products: (category, args, ctx, info) =>
-      listCategoryProducts(ctx, category.id, { ...args, filter: decodeProductFilter(args.filter) }, selectedJoins(info, CONNECTION_ITEMS, PRODUCT_RELATIONS)),
+      listCategoryProducts(
+        ctx,
+        category.id,
+        { ...args, filter: decodeProductFilter(args.filter) },
+        selectedJoins(info, CONNECTION_ITEMS, PRODUCT_RELATIONS),
+        selectsField(info, 'totalCount'),
+      ),
   },
   ProductConnection: {
     nodes: (connection) => connection.edges.map((edge) => edge.node),

@@ -164,24 +164,32 @@ export async function listProducts(
   return toConnection(rows, request, () => (total === undefined ? countProducts(ctx.db, criteria) : Promise.resolve(total)));
 }
 
-/** A category's products: batched with every other category asking for the same page. */
+/**
+ * A category's products: batched with every other category asking for the
+ * same page, with the products' selected one-to-one relations (`joins`) and,
+ * when `totalCount` is selected (`withTotal`), each category's count in the
+ * same statement.
+ */
 export async function listCategoryProducts(
   ctx: Scope<ProductLoaders>,
   categoryId: string,
   args: ProductListArgs,
   joins: readonly Join[] = [],
+  withTotal = false,
 ): Promise<Connection<KeyedProductRow>> {
   const criteria = { ...toCriteria(args.filter, ctx.viewer), categoryId: undefined };
   delete criteria.categoryId;
   const request = productPageRequest(args);
-  const page = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request, joins });
+  const page = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request, joins, withTotal });
   const rows: KeyedProductRow[] = [];
   for (const { record, joined } of page) {
     rows.push(record);
     ctx.loaders.productById.prime(record.id, record);
     primeJoined(ctx.loaders, joined);
   }
-  return toConnection(rows, request, () => ctx.loaders.productCountByCategory.load(categoryId, criteria));
+  // Counted in the page's statement when selected; an empty page (no row to carry it) counts on its own.
+  const total = page[0]?.total;
+  return toConnection(rows, request, () => (total !== undefined ? Promise.resolve(total) : ctx.loaders.productCountByCategory.load(categoryId, criteria)));
 }
 
 // ---------------------------------------------------------------------------
