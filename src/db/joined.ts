@@ -120,33 +120,44 @@ export function addJoins<DB, TB extends keyof DB, O>(
   return loose as unknown as SelectQueryBuilder<DB, TB, O>;
 }
 
-/** The records a row's joins read, by relation: the record (null when the outer join found none) and its own joined relations. */
-export interface JoinedRecords {
-  [relation: string]: { target: JoinTable; record: { id: string } | null; nested: JoinedRecords };
+/**
+ * The records a row's joins read, nested ones included, with their targets;
+ * a relation the outer join found none for (and what hangs off it) is left out.
+ */
+export type JoinedRecords = readonly { target: JoinTable; record: { id: string } }[];
+
+type RowReader = { target: JoinTable; read: (row: Readonly<Record<string, unknown>>) => { id: string } | null };
+
+function rowReaders(joins: readonly Join[], path: string, into: RowReader[]): RowReader[] {
+  for (const join of joins) {
+    const prefix = path === '' ? join.relation : `${path}__${join.relation}`;
+    into.push({ target: join.target, read: joinedReader<{ id: string } & Record<string, unknown>>(prefix, join.target.columns) });
+    rowReaders(join.nested, prefix, into);
+  }
+  return into;
 }
+
+/** Per joins list (`selectedJoins` answers the same array for the same field): readers are built once. */
+const readers = new WeakMap<readonly Join[], (row: Readonly<Record<string, unknown>>) => JoinedRecords>();
+const none: JoinedRecords = [];
 
 /** A reader of the joined records of rows selected with `addJoins(…, joins)`; the prefixed names are built once, not per row. */
-export function joinsReader(joins: readonly Join[], path = ''): (row: Readonly<Record<string, unknown>>) => JoinedRecords {
-  const readers = joins.map((join) => {
-    const prefix = path === '' ? join.relation : `${path}__${join.relation}`;
-    return { join, read: joinedReader<{ id: string } & Record<string, unknown>>(prefix, join.target.columns), nested: joinsReader(join.nested, prefix) };
-  });
-  return (row) => {
-    const out: JoinedRecords = {};
-    for (const { join, read, nested } of readers) {
-      const record = read(row);
-      out[join.relation] = { target: join.target, record, nested: record ? nested(row) : {} };
-    }
-    return out;
-  };
-}
-
-/** Every joined record, nested ones included, with its target. */
-export function* joinedRecords(joined: JoinedRecords): Generator<{ target: JoinTable; record: { id: string } }> {
-  for (const relation of Object.values(joined)) {
-    if (relation.record) {
-      yield { target: relation.target, record: relation.record };
-      yield* joinedRecords(relation.nested);
-    }
+export function joinsReader(joins: readonly Join[]): (row: Readonly<Record<string, unknown>>) => JoinedRecords {
+  let reader = readers.get(joins);
+  if (!reader) {
+    const list = rowReaders(joins, '', []);
+    reader =
+      list.length === 0
+        ? () => none
+        : (row) => {
+            const out: { target: JoinTable; record: { id: string } }[] = [];
+            for (const { target, read } of list) {
+              const record = read(row);
+              if (record) out.push({ target, record });
+            }
+            return out;
+          };
+    readers.set(joins, reader);
   }
+  return reader;
 }

@@ -1,4 +1,4 @@
-import { joinedRecords, type JoinedRecords } from '../db/joined.js';
+import type { JoinedRecords } from '../db/joined.js';
 import { RecordLoader } from './record-loader.js';
 
 /** A row read with its joined one-to-one relations (src/db/joined.ts). */
@@ -17,7 +17,7 @@ export interface JoinedRow<T> {
  * the same request needs; a key the loader already holds keeps its value.
  */
 export function primeJoined(loaders: object, joined: JoinedRecords): void {
-  for (const { target, record } of joinedRecords(joined)) {
+  for (const { target, record } of joined) {
     const loader: unknown = (loaders as Readonly<Record<string, unknown>>)[target.loader];
     if (!(loader instanceof RecordLoader)) throw new Error(`primeJoined: no record loader "${target.loader}" in this scope for joined ${target.table}`);
     (loader as RecordLoader<string, unknown>).prime(record.id, record);
