@@ -1,58 +1,73 @@
 /**
  * `npm run bench:peer`: this API against PostGraphile v5 on the same
- * database, side by side, in interleaved rounds (see bench/README.md).
+ * database, side by side, in interleaved rounds, on every request shape of
+ * bench/lib/peer-shapes.ts (see docs/operations/performance.md).
  *
  *   1. Installs the peer (bench/peer: PostGraphile and autocannon, from its
  *      own lockfile) with Node 24 from the npm package `node`, if not yet
  *      installed; builds this API (`npm run build`, unless --no-build).
  *   2. Starts the benchmark's database (embedded, or a scratch database on
- *      DATABASE_URL's server), migrates it and seeds `--scale` (default 0.1:
- *      10,000 products, 8,700 visible, about 30,000 reviews).
+ *      DATABASE_URL's server), migrates it, seeds `--scale` (default 0.1:
+ *      10,000 products, 8,700 visible, about 30,000 reviews) and what the
+ *      shapes need beyond the catalogue (bench/lib/peer-seed.ts: orders,
+ *      a seller's sales, a searchable word in every title, a product with
+ *      many reviews).
  *   3. Starts the production build (`node dist/src/main.js`, NODE_ENV
- *      production, info logs to a pipe this script reads) and the peer
- *      (Node 24), each behind its own counting proxy
- *      (bench/lib/pg-counter.ts): checks that both answer the catalogue
- *      query with the same products, sellers, categories, review totals and
- *      first reviews, and counts the statements of 20 sequential requests on
- *      the wire to PostgreSQL (not by either server's own account).
- *   4. Starts both again connected to PostgreSQL directly (the proxy would
- *      add CPU of its own in proportion to the statements); warms both up;
- *      then runs `--rounds` rounds of `--duration` seconds each of autocannon
- *      (`--connections`, default 32) against one server after the other, the
- *      order alternating each round; prints req/s, p50, p99, statements per
- *      request and the ratio, and writes bench/results/peer-latest.json.
+ *      production) and the peer (Node 24), each behind its own counting
+ *      proxy (bench/lib/pg-counter.ts); for each shape, checks that both
+ *      answer the same, then counts the statements of sequential requests on
+ *      the wire to PostgreSQL at the shape's page size and at a smaller one.
+ *   4. Starts them again connected to PostgreSQL directly (the proxy would
+ *      add CPU of its own in proportion to the statements); for each shape,
+ *      warms each server up, then runs `--rounds` rounds of `--duration`
+ *      seconds of autocannon (`--connections`, default 32) against one server
+ *      after the other, the order rotating each round; prints req/s, p50,
+ *      p99, server CPU and statements per request and the ratio per shape,
+ *      and writes bench/results/peer-latest.json.
  *
- * Both servers run on the same Node 24 (the production image's major
- * version) unless --current-node runs this API on the Node running this
- * script.
+ * This API runs on Node 24 (the production image's major version) like the
+ * peer; --current-node runs it on the Node running this script instead, and
+ * --both-nodes runs both builds of it in the same rounds (Node 24 and this
+ * script's Node), each compared with the same peer rounds.
  *
- * Options: --scale N (0.1), --rounds N (3), --duration S (10),
- * --connections N (32), --warmup S (5), --no-build, --current-node,
- * --profile (CPU profile of this API over the whole run, summarised at the end),
- * --cached (this API with its shared response cache on; off by default).
+ * Options: --scale N (0.1), --shapes a,b (all), --rounds N (3),
+ * --duration S (8), --connections N (32), --warmup S (3), --no-build,
+ * --current-node, --both-nodes, --profile (CPU profile of this API over the
+ * whole run, summarised at the end), --cached (this API with its shared
+ * response cache on; off by default).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 
 import { generateSigningJwks } from '../src/auth/signing-keys.js';
 import { createDb } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { startBenchDatabase } from './lib/database.js';
-import { startStatementCounter, type StatementCounter } from './lib/pg-counter.js';
-import { freePort } from './lib/production-server.js';
+import { BENCH_SELLER, seedPeerShapes, type PeerFixtures } from './lib/peer-seed.js';
+import {
+  cpuSeconds,
+  load,
+  PEER_DIR,
+  post,
+  ROOT,
+  startOurs,
+  startPeer,
+  statementsPerRequest,
+  stopServer,
+  type LoadResult,
+  type Server,
+} from './lib/peer-servers.js';
+import { shapesFromArgs, type Shape, type ShapeAuth } from './lib/peer-shapes.js';
 import { summariseProfile } from './lib/profile.js';
-import { scaleFromArgs, seedCatalog, sizesForScale } from './lib/seed.js';
+import { BENCH_ACCOUNT, scaleFromArgs, seedCatalog, sizesForScale } from './lib/seed.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PEER_DIR = path.join(ROOT, 'bench', 'peer');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'peer-latest.json');
+const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
 
 // ---------------------------------------------------------------- options
 
@@ -69,116 +84,23 @@ function option(name: string, fallback: number, min: number): number {
 
 const OPTIONS = {
   scale: scaleFromArgs(process.argv.slice(2)) ?? 0.1,
+  shapes: shapesFromArgs(process.argv.slice(2)),
   rounds: Math.round(option('rounds', 3, 1)),
-  durationSeconds: Math.round(option('duration', 10, 1)),
+  durationSeconds: Math.round(option('duration', 8, 1)),
   connections: Math.round(option('connections', 32, 1)),
-  warmupSeconds: Math.round(option('warmup', 5, 0)),
+  warmupSeconds: Math.round(option('warmup', 3, 0)),
   build: !process.argv.includes('--no-build'),
   /** Run this API on the Node that runs this script instead of Node 24 (the production image's). */
   currentNode: process.argv.includes('--current-node'),
+  /** Run this API on Node 24 and on the Node that runs this script, in the same rounds. */
+  bothNodes: process.argv.includes('--both-nodes'),
   /** Serve this API with its shared response cache on (RESPONSE_CACHE=memory); off by default: the uncached path. */
   cached: process.argv.includes('--cached'),
   /** Write a CPU profile of this API (node --cpu-prof) to bench/results/profiles/ and summarise it. */
   profile: process.argv.includes('--profile'),
 };
-const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
 
-// ---------------------------------------------------------------- queries
-
-/** The catalogue query of issue 10: a page of 50 by price, seller, category, 3 reviews with authors, totals, pageInfo. */
-const OURS = `query Catalog($first: Int!) {
-  products(first: $first, orderBy: { field: PRICE, direction: ASC }) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node {
-      id title price { amount currency }
-      seller { displayName }
-      category { name }
-      reviews(first: 3) { totalCount nodes { rating body author { displayName } } }
-    } }
-  }
-}`;
-
-/**
- * PostGraphile's equivalent: the same visibility (ACTIVE, not deleted) as a
- * condition, the same orderings with the id as tie-breaker (price ascending;
- * reviews newest first), the same fields.
- */
-const PEER = `query Catalog($first: Int!) {
-  allProducts(first: $first, orderBy: [PRICE_AMOUNT_ASC, ROW_ID_ASC], condition: { status: "ACTIVE", deletedAt: null }) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node {
-      id title priceAmount currency
-      userBySellerId { displayName }
-      categoryByCategoryId { name }
-      reviewsByProductId(first: 3, orderBy: [CREATED_AT_DESC, ROW_ID_DESC], condition: { deletedAt: null }) {
-        totalCount nodes { rating body userByAuthorId { displayName } }
-      }
-    } }
-  }
-}`;
-
-interface Comparable {
-  totalCount: number;
-  hasNextPage: boolean;
-  products: string[];
-}
-
-/** What both answers must agree on, one line per product. */
-function ourComparable(json: unknown): Comparable {
-  type Node = {
-    title: string;
-    price: { amount: number };
-    seller: { displayName: string };
-    category: { name: string };
-    reviews: { totalCount: number; nodes: { rating: number; author: { displayName: string } }[] };
-  };
-  const products = (json as { data: { products: { totalCount: number; pageInfo: { hasNextPage: boolean }; edges: { node: Node }[] } } }).data
-    .products;
-  return {
-    totalCount: products.totalCount,
-    hasNextPage: products.pageInfo.hasNextPage,
-    products: products.edges.map(({ node }) =>
-      [
-        node.title,
-        node.price.amount,
-        node.seller.displayName,
-        node.category.name,
-        node.reviews.totalCount,
-        node.reviews.nodes.map((r) => `${r.rating}/${r.author.displayName}`).join(','),
-      ].join(' | '),
-    ),
-  };
-}
-
-function peerComparable(json: unknown): Comparable {
-  type Node = {
-    title: string;
-    priceAmount: number;
-    userBySellerId: { displayName: string };
-    categoryByCategoryId: { name: string };
-    reviewsByProductId: { totalCount: number; nodes: { rating: number; userByAuthorId: { displayName: string } }[] };
-  };
-  const products = (json as { data: { allProducts: { totalCount: number; pageInfo: { hasNextPage: boolean }; edges: { node: Node }[] } } })
-    .data.allProducts;
-  return {
-    totalCount: products.totalCount,
-    hasNextPage: products.pageInfo.hasNextPage,
-    products: products.edges.map(({ node }) =>
-      [
-        node.title,
-        node.priceAmount,
-        node.userBySellerId.displayName,
-        node.categoryByCategoryId.name,
-        node.reviewsByProductId.totalCount,
-        node.reviewsByProductId.nodes.map((r) => `${r.rating}/${r.userByAuthorId.displayName}`).join(','),
-      ].join(' | '),
-    ),
-  };
-}
-
-// ---------------------------------------------------------------- processes
+// ---------------------------------------------------------------- setup
 
 function progress(message: string): void {
   console.error(`[bench:peer ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -212,178 +134,60 @@ function build(): void {
   if (result.status !== 0) throw new Error('npm run build failed');
 }
 
-interface Server {
-  name: string;
-  url: string;
-  child: ChildProcess;
-  /** Set on the instance behind a counting proxy. */
-  counter: StatementCounter | undefined;
-  /** Log lines the server wrote at error level or above. */
-  errorLines: string[];
-  logLines: number;
+const LOG_IN = 'mutation LogIn($input: LogInInput!) { logIn(input: $input) { accessToken userErrors { code } } }';
+
+/** Bearer headers for the shapes that sign in, from this API's own logIn. */
+async function signIn(ours: Server): Promise<Record<ShapeAuth, Record<string, string>>> {
+  const token = async (account: { email: string; password: string }) => {
+    const json = await post(ours.url, JSON.stringify({ query: LOG_IN, variables: { input: account } }));
+    const accessToken = (json as { data?: { logIn?: { accessToken?: string | null } } }).data?.logIn?.accessToken;
+    if (!accessToken) throw new Error(`logIn of ${account.email} returned no access token: ${JSON.stringify(json)}`);
+    return { authorization: `Bearer ${accessToken}` };
+  };
+  return { customer: await token(BENCH_ACCOUNT), seller: await token(BENCH_SELLER) };
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what}: the process exited with code ${child.exitCode}`);
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
+// ---------------------------------------------------------------- one shape's requests
+
+interface Requests {
+  ours: { body: string; headers: Record<string, string> };
+  peer: { body: string; headers: Record<string, string> };
+}
+
+function requests(shape: Shape, fixtures: PeerFixtures, size: number, auth: Record<ShapeAuth, Record<string, string>>): Requests {
+  return {
+    ours: { body: JSON.stringify({ query: shape.ours.query, variables: shape.ours.variables(fixtures, size) }), headers: shape.auth ? auth[shape.auth] : {} },
+    peer: { body: JSON.stringify({ query: shape.peer.query, variables: shape.peer.variables(fixtures, size) }), headers: {} },
+  };
+}
+
+/** Same answer from both, or the comparison means nothing. */
+async function checkSameAnswers(shape: Shape, ours: Server, peer: Server, r: Requests): Promise<number> {
+  const a = shape.oursComparable(await post(ours.url, r.ours.body, r.ours.headers));
+  const b = shape.peerComparable(await post(peer.url, r.peer.body, r.peer.headers));
+  if (a.length < 2) throw new Error(`${shape.name}: this API's answer has nothing to compare (${a.join('; ')})`);
+  const at = a.findIndex((line, i) => line !== b[i]);
+  if (at >= 0 || a.length !== b.length) {
+    throw new Error(`${shape.name}: the two answers differ (${a.length} / ${b.length} lines)` + (at >= 0 ? `, line ${at}: "${a[at]}" vs "${b[at] ?? ''}"` : ''));
   }
-  throw new Error(`${what}: not ready after ${timeoutMs / 1000} s`);
+  return a.length;
 }
 
-function watchOutput(server: Server, child: ChildProcess): void {
-  const lines = createInterface({ input: child.stdout! });
-  lines.on('line', (line) => {
-    server.logLines += 1;
-    // pino levels: 50 error, 60 fatal.
-    if (/"level":(50|60)/.test(line) && server.errorLines.length < 20) server.errorLines.push(line);
-  });
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    if (!line.includes('GRAPHILE_ENV') && server.errorLines.length < 20) server.errorLines.push(line);
-  });
-}
-
-async function startOurs(node: string, databaseUrl: string, counted: boolean): Promise<Server> {
-  const counter = counted ? await startStatementCounter(databaseUrl) : undefined;
-  const port = await freePort();
-  const profile = OPTIONS.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const child = spawn(node, [...profile, 'dist/src/main.js'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: counter?.url ?? databaseUrl,
-      MIGRATE_ON_START: 'false',
-      // The uncached path is what is compared, unless --cached asks for the shared response cache.
-      RESPONSE_CACHE: OPTIONS.cached ? 'memory' : 'off',
-      JWT_SIGNING_KEYS: await generateSigningJwks(),
-      // Many measured requests from one address: the per-principal cost budget must not refuse them.
-      RATE_LIMIT_BUDGET: '1000000000',
-      // The phase reads of src/transitions/ (one statement per refresh) would be counted as the requests' statements.
-      TRANSITION_REFRESH_MS: '60000',
-    },
-  });
-  const server: Server = { name: 'this API', url: `http://127.0.0.1:${port}/graphql`, child, counter, errorLines: [], logLines: 0 };
-  watchOutput(server, child);
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, 'this API', child);
-  return server;
-}
-
-async function startPeer(node: string, databaseUrl: string, counted: boolean): Promise<Server> {
-  const counter = counted ? await startStatementCounter(databaseUrl) : undefined;
-  const port = await freePort();
-  const child = spawn(node, [path.join(PEER_DIR, 'server.mjs')], {
-    cwd: PEER_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', PORT: String(port), DATABASE_URL: counter?.url ?? databaseUrl },
-  });
-  const server: Server = { name: 'PostGraphile 5', url: `http://127.0.0.1:${port}/graphql`, child, counter, errorLines: [], logLines: 0 };
-  watchOutput(server, child);
-  await waitFor(
-    async () => (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' })).ok,
-    'PostGraphile',
-    child,
-  );
-  return server;
-}
-
-async function stopServer(server: Server): Promise<void> {
-  if (server.child.exitCode === null) {
-    const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
-    server.child.kill('SIGTERM');
-    const timer = setTimeout(() => server.child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await server.counter?.close();
-}
-
-// ---------------------------------------------------------------- measuring
-
-async function post(url: string, body: string): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
-  const json: unknown = await response.json();
-  if (!response.ok || (json as { errors?: unknown }).errors) throw new Error(`${url} answered ${response.status}: ${JSON.stringify(json).slice(0, 500)}`);
-  return json;
-}
-
-/** Statements per request, counted on the wire over sequential requests (nothing else runs meanwhile). */
-async function statementsPerRequest(server: Server, body: string, requests = 20): Promise<number[]> {
-  const { counter } = server;
-  if (!counter) throw new Error(`${server.name} runs without a counting proxy`);
-  const counts: number[] = [];
-  for (let i = 0; i < requests; i += 1) {
-    const before = counter.statements;
-    await post(server.url, body);
-    // The statements of a request are on the wire before its response leaves the server.
-    counts.push(counter.statements - before);
-  }
-  return counts;
-}
-
-interface Round {
-  round: number;
-  server: string;
-  requests: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  /** CPU time (user + system, all threads) the server process spent per request in this round; undefined where /proc is unreadable. */
-  cpuMsPerRequest?: number;
-}
-
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/**
- * CPU seconds (user + system) a process has used so far, from /proc (Linux
- * only; undefined elsewhere). Both servers are busy for the same wall time in
- * a round, so CPU per request compares their cost more steadily than req/s,
- * which moves with whatever else the machine's cores are doing.
- */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // "pid (comm) state ...": after the command, utime and stime are the 12th and 13th fields.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function load(node: string, url: string, body: string, durationSeconds: number): Promise<Omit<Round, 'round' | 'server'>> {
-  return new Promise((resolve, reject) => {
-    const args = JSON.stringify({ url, body, connections: OPTIONS.connections, durationSeconds });
-    const child = spawn(node, [path.join(PEER_DIR, 'load.mjs'), args], { cwd: PEER_DIR, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited with code ${code}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Omit<Round, 'round' | 'server'>);
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
-  });
-}
-
+const range = (counts: number[]) => `${Math.min(...counts)}${Math.min(...counts) === Math.max(...counts) ? '' : `-${Math.max(...counts)}`}`;
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
+
+interface Round extends LoadResult {
+  shape: string;
+  round: number;
+  server: string;
+  /** CPU time (user + system, all threads) the server process spent per request in this round; undefined where /proc is unreadable. */
+  cpuMsPerRequest?: number;
+}
 
 // ---------------------------------------------------------------- main
 
@@ -420,129 +224,146 @@ async function main(): Promise<void> {
     const sizes = sizesForScale(OPTIONS.scale);
     progress(`seeding scale ${OPTIONS.scale}: ${sizes.products} products`);
     const seed = await seedCatalog(db, sizes);
-    progress(`seeded in ${seed.seconds.toFixed(1)} s: ${seed.visibleProducts} visible products, ${seed.reviews} reviews`);
+    const fixtures = await seedPeerShapes(db, sizes.products);
+    progress(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s: ${seed.visibleProducts} visible products, ${seed.reviews} reviews, ${fixtures.orders} orders`);
     const { rows } = await sql<{ v: string }>`SELECT current_setting('server_version') AS v`.execute(db);
     await db.destroy();
     cleanups.pop();
 
-    const ourNode = OPTIONS.currentNode ? process.execPath : node;
-    const ourBody = JSON.stringify({ query: OURS, variables: { first: 50 }, operationName: 'Catalog' });
-    const peerBody = JSON.stringify({ query: PEER, variables: { first: 50 }, operationName: 'Catalog' });
+    const signingKeys = await generateSigningJwks();
+    const ourNodes: { name: string; node: string; version: string }[] = OPTIONS.bothNodes
+      ? [
+          { name: `this API (Node ${node24Version})`, node, version: node24Version },
+          { name: `this API (Node ${process.versions.node})`, node: process.execPath, version: process.versions.node },
+        ]
+      : OPTIONS.currentNode
+        ? [{ name: 'this API', node: process.execPath, version: process.versions.node }]
+        : [{ name: 'this API', node, version: node24Version }];
+    const oursOptions = (name: string, ourNode: string, counted: boolean) => ({
+      name,
+      node: ourNode,
+      databaseUrl: database.url,
+      counted,
+      signingKeys,
+      cached: OPTIONS.cached,
+      profileDir: OPTIONS.profile && !counted ? PROFILE_DIR : undefined,
+    });
 
-    // First, each server behind a counting proxy: same answers, statements per request.
+    // First, each server behind a counting proxy: same answers, statements per request at two page sizes.
     progress('starting this API (dist/) and PostGraphile 5 behind counting proxies');
-    const countedOurs = await startOurs(ourNode, database.url, true);
+    const countedOurs = await startOurs(oursOptions('this API', ourNodes[0]!.node, true));
     cleanups.push(() => stopServer(countedOurs));
     const countedPeer = await startPeer(node, database.url, true);
     cleanups.push(() => stopServer(countedPeer));
-
-    // Same answer from both, or the comparison means nothing.
-    const a = ourComparable(await post(countedOurs.url, ourBody));
-    const b = peerComparable(await post(countedPeer.url, peerBody));
-    if (JSON.stringify(a) !== JSON.stringify(b)) {
-      const at = a.products.findIndex((line, i) => line !== b.products[i]);
-      throw new Error(
-        `the two answers differ: totalCount ${a.totalCount} / ${b.totalCount}, hasNextPage ${a.hasNextPage} / ${b.hasNextPage}` +
-          (at >= 0 ? `, product ${at}: "${a.products[at]}" vs "${b.products[at]}"` : ''),
-      );
+    let auth = await signIn(countedOurs);
+    const statements = new Map<string, { ours: string; peer: string; lines: number }>();
+    for (const shape of OPTIONS.shapes) {
+      const large = requests(shape, fixtures, shape.size, auth);
+      const small = requests(shape, fixtures, shape.smallSize, auth);
+      const lines = await checkSameAnswers(shape, countedOurs, countedPeer, large);
+      await checkSameAnswers(shape, countedOurs, countedPeer, small);
+      const count = async (server: Server, side: 'ours' | 'peer') =>
+        `${range(await statementsPerRequest(server, small[side].body, small[side].headers))} / ${range(await statementsPerRequest(server, large[side].body, large[side].headers))}`;
+      statements.set(shape.name, { ours: await count(countedOurs, 'ours'), peer: await count(countedPeer, 'peer'), lines });
+      progress(`${shape.name}: the same ${lines} answer lines from both; statements at ${shape.smallSize} / ${shape.size}: ours ${statements.get(shape.name)!.ours}, peer ${statements.get(shape.name)!.peer}`);
     }
-    progress(`both answer the same 50 products (of ${a.totalCount} visible)`);
-
-    const statementCounts = new Map<string, number[]>([
-      [countedOurs.name, await statementsPerRequest(countedOurs, ourBody)],
-      [countedPeer.name, await statementsPerRequest(countedPeer, peerBody)],
-    ]);
     // Stopped before the load: the proxy would add its own CPU to the run, in proportion to the statements.
     await stopServer(countedPeer);
     await stopServer(countedOurs);
     cleanups.length -= 2;
 
-    progress('starting both again, connected to PostgreSQL directly, for the load rounds');
-    const ours = await startOurs(ourNode, database.url, false);
-    cleanups.push(() => stopServer(ours));
+    progress('starting the servers again, connected to PostgreSQL directly, for the load rounds');
+    const ours: Server[] = [];
+    for (const { name, node: ourNode } of ourNodes) {
+      const server = await startOurs(oursOptions(name, ourNode, false));
+      cleanups.push(() => stopServer(server));
+      ours.push(server);
+    }
     const peer = await startPeer(node, database.url, false);
     cleanups.push(() => stopServer(peer));
-    const bodies = new Map<Server, string>([
-      [ours, ourBody],
-      [peer, peerBody],
-    ]);
-    await post(ours.url, ourBody);
-    await post(peer.url, peerBody);
-
-    if (OPTIONS.warmupSeconds > 0) {
-      progress(`warming up: ${OPTIONS.warmupSeconds} s each`);
-      for (const server of [ours, peer]) await load(node, server.url, bodies.get(server)!, OPTIONS.warmupSeconds);
-    }
+    auth = await signIn(ours[0]!);
 
     const rounds: Round[] = [];
-    for (let round = 1; round <= OPTIONS.rounds; round += 1) {
-      const order = round % 2 === 1 ? [ours, peer] : [peer, ours];
-      for (const server of order) {
-        progress(`round ${round}/${OPTIONS.rounds}: ${server.name}, ${OPTIONS.durationSeconds} s, ${OPTIONS.connections} connections`);
-        const cpuBefore = cpuSeconds(server.child.pid);
-        const result = await load(node, server.url, bodies.get(server)!, OPTIONS.durationSeconds);
-        const cpuAfter = cpuSeconds(server.child.pid);
-        const cpuMsPerRequest =
-          cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1000) / result.requests : undefined;
-        rounds.push({ round, server: server.name, ...result, ...(cpuMsPerRequest !== undefined ? { cpuMsPerRequest } : {}) });
+    for (const shape of OPTIONS.shapes) {
+      const r = requests(shape, fixtures, shape.size, auth);
+      const of = (server: Server) => (server === peer ? r.peer : r.ours);
+      const servers = [...ours, peer];
+      for (const server of servers) await post(server.url, of(server).body, of(server).headers);
+      if (OPTIONS.warmupSeconds > 0) {
+        progress(`${shape.name}: warming up, ${OPTIONS.warmupSeconds} s each`);
+        for (const server of servers) {
+          await load(node, { url: server.url, ...of(server), connections: OPTIONS.connections, durationSeconds: OPTIONS.warmupSeconds });
+        }
+      }
+      for (let round = 1; round <= OPTIONS.rounds; round += 1) {
+        // Rotate who goes first, so that no server always follows the same one.
+        const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as Server);
+        for (const server of order) {
+          progress(`${shape.name} round ${round}/${OPTIONS.rounds}: ${server.name}, ${OPTIONS.durationSeconds} s, ${OPTIONS.connections} connections`);
+          const cpuBefore = cpuSeconds(server.child.pid);
+          const result = await load(node, { url: server.url, ...of(server), connections: OPTIONS.connections, durationSeconds: OPTIONS.durationSeconds });
+          const cpuAfter = cpuSeconds(server.child.pid);
+          const cpuMsPerRequest =
+            cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1000) / result.requests : undefined;
+          rounds.push({ shape: shape.name, round, server: server.name, ...result, ...(cpuMsPerRequest !== undefined ? { cpuMsPerRequest } : {}) });
+        }
       }
     }
 
-    const summary = [ours, peer].map((server) => {
-      const mine = rounds.filter((r) => r.server === server.name);
-      const counts = statementCounts.get(server.name)!;
-      return {
-        server: server.name,
-        rps: mine.reduce((sum, r) => sum + r.rps, 0) / mine.length,
-        p50: median(mine.map((r) => r.p50)),
-        p99: median(mine.map((r) => r.p99)),
-        errors: mine.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0),
-        cpuMsPerRequest: mine.every((r) => r.cpuMsPerRequest !== undefined) ? median(mine.map((r) => r.cpuMsPerRequest ?? 0)) : undefined,
-        statements: `${Math.min(...counts)}${Math.min(...counts) === Math.max(...counts) ? '' : `-${Math.max(...counts)}`}`,
-        serverErrorLines: server.errorLines,
-      };
-    });
-    const [oursSummary, peerSummary] = summary as [(typeof summary)[number], (typeof summary)[number]];
-    const perRound = Array.from({ length: OPTIONS.rounds }, (_, i) => {
-      const mine = rounds.find((r) => r.round === i + 1 && r.server === ours.name)!;
-      const theirs = rounds.find((r) => r.round === i + 1 && r.server === peer.name)!;
-      return mine.rps / theirs.rps;
-    });
-    const ratio = oursSummary.rps / peerSummary.rps;
+    const summary = OPTIONS.shapes.flatMap((shape) =>
+      [...ours, peer].map((server) => {
+        const mine = rounds.filter((r) => r.shape === shape.name && r.server === server.name);
+        const peerRounds = rounds.filter((r) => r.shape === shape.name && r.server === peer.name);
+        const rps = mine.reduce((sum, r) => sum + r.rps, 0) / mine.length;
+        return {
+          shape: shape.name,
+          server: server.name,
+          rps,
+          ratio: rps / (peerRounds.reduce((sum, r) => sum + r.rps, 0) / peerRounds.length),
+          perRound: mine.map((r, i) => r.rps / (peerRounds[i]?.rps ?? Number.NaN)),
+          p50: median(mine.map((r) => r.p50)),
+          p99: median(mine.map((r) => r.p99)),
+          errors: mine.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0),
+          cpuMsPerRequest: mine.every((r) => r.cpuMsPerRequest !== undefined) ? median(mine.map((r) => r.cpuMsPerRequest ?? 0)) : undefined,
+          statements: server === peer ? statements.get(shape.name)!.peer : statements.get(shape.name)!.ours,
+        };
+      }),
+    );
 
     const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
     const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() !== '';
     const cpus = os.cpus();
     const header = [
-      `Catalog first: 50 by price (seller, category, reviews(first: 3) with authors, totalCount, pageInfo); ` +
-        `this API ${OPTIONS.cached ? 'with its shared response cache (--cached)' : 'uncached (RESPONSE_CACHE=off)'}`,
-      `${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty ? ' (with uncommitted changes in src/)' : ''}; ` +
-        `${cpus.length} x ${cpus[0]?.model.trim() ?? '?'}; PostgreSQL ${rows[0]?.v ?? '?'} (${database.source}); ` +
-        `this API on Node ${OPTIONS.currentNode ? process.version.slice(1) : node24Version}, the peer on Node ${node24Version}`,
-      `seed scale ${OPTIONS.scale}: ${seed.products} products (${seed.visibleProducts} visible), ${seed.reviews} reviews; ` +
-        `${OPTIONS.rounds} interleaved rounds of ${OPTIONS.durationSeconds} s, autocannon ${OPTIONS.connections} connections`,
+      `this API ${OPTIONS.cached ? 'with its shared response cache (--cached)' : 'uncached (RESPONSE_CACHE=off)'}; ` +
+        `${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty ? ' (with uncommitted changes in src/)' : ''}; ` +
+        `${cpus.length} x ${cpus[0]?.model.trim() ?? '?'}; PostgreSQL ${rows[0]?.v ?? '?'} (${database.source})`,
+      `${ourNodes.map((n) => `${n.name} on Node ${n.version}`).join(', ')}, the peer on Node ${node24Version}; ` +
+        `seed scale ${OPTIONS.scale}: ${seed.products} products (${seed.visibleProducts} visible), ${seed.reviews} reviews, ${fixtures.orders} orders; ` +
+        `${OPTIONS.rounds} interleaved rounds of ${OPTIONS.durationSeconds} s per shape, autocannon ${OPTIONS.connections} connections`,
     ];
     const table = [
-      '| | req/s | p50 | p99 | SQL statements / request | server CPU / request | errors |',
-      '|---|---|---|---|---|---|---|',
+      '| shape | server | req/s | ratio to the peer | per round | p50 / p99 | server CPU / request | statements (small / large page) | errors |',
+      '|---|---|---|---|---|---|---|---|---|',
       ...summary.map(
         (s) =>
-          `| ${s.server} | ${fmt(s.rps)} | ${fmt(s.p50)} ms | ${fmt(s.p99)} ms | ${s.statements} | ` +
-          `${s.cpuMsPerRequest === undefined ? 'n/a' : `${fmt(s.cpuMsPerRequest, 2)} ms`} | ${s.errors} |`,
+          `| ${s.shape} | ${s.server} | ${fmt(s.rps)} | ${s.server === peer.name ? '' : `**${fmt(s.ratio, 2)}**`} | ` +
+          `${s.server === peer.name ? '' : s.perRound.map((x) => fmt(x, 2)).join(', ')} | ${fmt(s.p50)} / ${fmt(s.p99)} ms | ` +
+          `${s.cpuMsPerRequest === undefined ? 'n/a' : `${fmt(s.cpuMsPerRequest, 2)} ms`} | ${s.statements} | ${s.errors} |`,
       ),
     ];
-    console.log(['', ...header, '', ...table, ''].join('\n'));
-    console.log(`ratio (this API / PostGraphile req/s): ${fmt(ratio, 2)}   per round: ${perRound.map((r) => fmt(r, 2)).join(', ')}`);
-    console.log(`p99 / p50, this API: ${fmt(oursSummary.p99 / oursSummary.p50, 2)}`);
+    console.log(['', ...header, '', ...OPTIONS.shapes.map((s) => `- ${s.name}: ${s.description}`), '', ...table, ''].join('\n'));
+    for (const server of [...ours, peer]) {
+      if (server.errorLines.length > 0) console.log(`WARNING: ${server.name} logged errors, e.g. ${server.errorLines[0]}`);
+    }
     for (const s of summary) {
-      if (s.serverErrorLines.length > 0) console.log(`WARNING: ${s.server} logged errors, e.g. ${s.serverErrorLines[0]}`);
-      if (s.errors > 0) console.log(`WARNING: ${s.server} had ${s.errors} failed requests (errors, timeouts, non-2xx)`);
+      if (s.errors > 0) console.log(`WARNING: ${s.server} had ${s.errors} failed requests on ${s.shape} (errors, timeouts, non-2xx)`);
     }
 
     await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
+    const options = { ...OPTIONS, shapes: OPTIONS.shapes.map((s) => s.name) };
     await writeFile(
       RESULTS_FILE,
-      `${JSON.stringify({ generatedAt: new Date().toISOString(), commit, dirty, options: OPTIONS, seed, durationSeconds: (Date.now() - started) / 1000, summary, ratio, perRound, rounds }, null, 2)}\n`,
+      `${JSON.stringify({ generatedAt: new Date().toISOString(), commit, dirty, options, seed, fixtures, durationSeconds: (Date.now() - started) / 1000, summary, rounds }, null, 2)}\n`,
     );
     console.log(`results written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
   } catch (error) {

@@ -9,19 +9,16 @@
  * A request is kept running by a lock the test holds on the product it
  * buys: the checkout waits for it inside its unit of work.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { sql } from 'kysely';
 import pg from 'pg';
 
 import { generateSigningJwks } from '../src/auth/signing-keys.js';
-import { findFreePort } from '../src/db/embedded.js';
 import { IDEMPOTENCY_LOCK_MS, renewClaimLeases } from '../src/idempotency/idempotency.service.js';
 import { CLAIM_RENEW_EVERY_MS } from '../src/idempotency/claim-keeper.js';
 import type { ProductRow } from '../src/modules/products/product.table.js';
-import { projectRoot } from '../src/util/project-root.js';
+import { launchApi, type ApiChild } from './helpers/api-child.js';
 import { createAccount, type Account } from './helpers/auth.js';
 import { testDatabaseUrl } from './helpers/database.js';
 import { gid, seeder } from './helpers/seed.js';
@@ -99,49 +96,19 @@ async function stockOf(product: ProductRow): Promise<number> {
 }
 
 /** The API as its own process (`node --import tsx src/main.ts`) on the test server's database, with the same signing keys. */
-async function startServerProcess(): Promise<{ child: ChildProcess; baseUrl: string; exited: Promise<unknown>; output: () => string }> {
-  const port = await findFreePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: projectRoot(),
+async function startServerProcess(): Promise<ApiChild> {
+  const started = await launchApi({
     env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(port),
       DATABASE_URL: testDatabaseUrl(server.databaseName),
       DATABASE_STATEMENT_TIMEOUT_MS: STATEMENT_TIMEOUT_MS,
       JWT_SIGNING_KEYS: signingKeys,
-      MIGRATE_ON_START: 'false',
-      SEED_DEMO_DATA: 'false',
       WORKER: 'off',
-      LOG_FORMAT: 'json',
       LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: 90_000,
   });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = once(child, 'exit');
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await until(
-    'the server process to be ready',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the server process exited during start-up:\n${output}`);
-      const ready = await fetch(`${baseUrl}/health/ready`).catch(() => undefined);
-      return ready?.status === 200 ? true : undefined;
-    },
-    () => output,
-    90_000,
-  );
-  return { child, baseUrl, exited, output: () => output };
+  cleanups.push(started.stop);
+  return started;
 }
 
 beforeAll(async () => {

@@ -10,8 +10,7 @@
  * half of their body, and the rest only after the listener has closed, so
  * they are still running during the whole shutdown.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -21,8 +20,8 @@ import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { generateSigningJwks } from '../src/auth/signing-keys.js';
-import { findFreePort } from '../src/db/embedded.js';
 import { projectRoot } from '../src/util/project-root.js';
+import { launchApi, type ApiChild, type ApiCommand } from './helpers/api-child.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
 jest.setTimeout(120_000);
@@ -30,14 +29,7 @@ jest.setTimeout(120_000);
 const QUERY = JSON.stringify({ query: '{ categories { slug } products(first: 5) { totalCount } }' });
 const CATALOG = { categories: [], products: { totalCount: 0 } };
 
-type Command = 'node' | 'npm start' | 'npm run start:prod';
-
-interface Started {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Started = ApiChild;
 
 interface ShutdownSettings {
   drainDelayMs: number;
@@ -51,58 +43,25 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function start(command: Command, { drainDelayMs, timeoutMs }: ShutdownSettings): Promise<Started> {
+async function start(command: ApiCommand, { drainDelayMs, timeoutMs }: ShutdownSettings): Promise<Started> {
   const database: TestDatabase = await createTestDatabase();
   cleanups.push(() => database.drop());
   const keys = await mkdtemp(path.join(os.tmpdir(), 'marketplace-shutdown-'));
   cleanups.push(() => rm(keys, { recursive: true, force: true }));
-  const port = await findFreePort();
-  const [file, args] =
-    command === 'node'
-      ? ['node', ['--import', 'tsx', 'src/main.ts']]
-      : command === 'npm start'
-        ? ['npm', ['start', '--silent']]
-        : ['npm', ['run', '--silent', 'start:prod']];
-  const child = spawn(file, args, {
-    cwd: projectRoot(),
+  const started = await launchApi({
+    command,
     env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      HOST: '127.0.0.1',
-      PORT: String(port),
       DATABASE_URL: database.url,
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
       MIGRATE_ON_START: 'true',
-      SEED_DEMO_DATA: 'false',
       SHUTDOWN_DRAIN_DELAY_MS: String(drainDelayMs),
       SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
       ...(command === 'npm run start:prod'
         ? { NODE_ENV: 'production', JWT_SIGNING_KEYS: await generateSigningJwks('EdDSA') }
         : { NODE_ENV: 'test', JWT_KEY_FILE: path.join(keys, 'keys.json') }),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited during start-up:\n${output}`);
-    // A connection of its own, closed at once: the server's shutdown must not wait for it.
-    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`, { headers: { connection: 'close' } }).catch(() => undefined);
-    if (ready?.status === 200) break;
-    if (Date.now() > deadline) throw new Error(`the server did not become ready:\n${output}`);
-    await sleep(100);
-  }
-  return { child, port, output: () => output, exited };
+  cleanups.push(started.stop);
+  return started;
 }
 
 function pidOf(server: Started): number {
@@ -343,7 +302,7 @@ describe('graceful shutdown', () => {
       }
     }
 
-    async function shutDownUnderLoad(command: Command): Promise<void> {
+    async function shutDownUnderLoad(command: ApiCommand): Promise<void> {
       const server = await start(command, { drainDelayMs: DRAIN_DELAY_MS, timeoutMs: 30_000 });
       const base = `http://127.0.0.1:${server.port}`;
       const load: Load = { before: 0, served: 0, servedNew: 0, closeMissing: 0, unavailable: [], refusedAfterMs: [], failures: [] };

@@ -4,15 +4,12 @@
  * (the drain delay), then every socket is closed with 1001, and the process
  * exits 0 within SHUTDOWN_TIMEOUT_MS.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
 
-import { findFreePort } from '../src/db/embedded.js';
-import { projectRoot } from '../src/util/project-root.js';
+import { launchApi } from './helpers/api-child.js';
 import { createTestDatabase } from './helpers/database.js';
 import { until, wsClient, type WsClient } from './helpers/live.js';
 import type { TestServer } from './helpers/server.js';
@@ -31,15 +28,8 @@ describe('SIGTERM with open WebSockets', () => {
     cleanups.push(() => database.drop());
     const keys = await mkdtemp(path.join(os.tmpdir(), 'marketplace-live-sigterm-'));
     cleanups.push(() => rm(keys, { recursive: true, force: true }));
-    const port = await findFreePort();
-    const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
-      cwd: projectRoot(),
+    const api = await launchApi({
       env: {
-        ...process.env,
-        NODE_OPTIONS: '',
-        NODE_ENV: 'test',
-        HOST: '127.0.0.1',
-        PORT: String(port),
         DATABASE_URL: database.url,
         JWT_KEY_FILE: path.join(keys, 'keys.json'),
         LOG_LEVEL: 'warn',
@@ -48,24 +38,10 @@ describe('SIGTERM with open WebSockets', () => {
         SHUTDOWN_DRAIN_DELAY_MS: '1000',
         SHUTDOWN_TIMEOUT_MS: '20000',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = once(child, 'exit').then(([code]) => code as number | null);
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    const baseUrl = `http://127.0.0.1:${port}`;
+    cleanups.push(api.stop);
+    const { child, baseUrl, exited } = api;
     const ready = async () => (await fetch(`${baseUrl}/health/ready`, { headers: { connection: 'close' } }).catch(() => undefined))?.status;
-    let status: number | undefined;
-    const deadline = Date.now() + 60_000;
-    while (status !== 200) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the server did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      status = await ready();
-    }
 
     const catalog = (await (await fetch(`${baseUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ query: '{ products(first: 1) { nodes { id } } }' }) })).json()) as {
       data: { products: { nodes: Array<{ id: string }> } };
@@ -78,9 +54,10 @@ describe('SIGTERM with open WebSockets', () => {
     await Promise.all(clients.map((client) => client.connected));
 
     child.kill('SIGTERM');
+    let status: number | undefined;
     const failBy = Date.now() + 10_000;
     while (status !== 503) {
-      if (Date.now() > failBy) throw new Error(`readiness did not fail:\n${output}`);
+      if (Date.now() > failBy) throw new Error(`readiness did not fail:\n${api.output()}`);
       status = await ready();
     }
     // Readiness fails while the sockets are still open: the drain delay serves on.

@@ -6,16 +6,14 @@
  * exits 0. A running job is held mid-statement by a table lock the test
  * takes on `sessions`, which the session purge deletes from.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { sql } from 'kysely';
 import pg from 'pg';
 
 import { generateSigningJwks } from '../src/auth/signing-keys.js';
-import { findFreePort } from '../src/db/embedded.js';
-import { projectRoot } from '../src/util/project-root.js';
+import { launchApi, type ApiChild } from './helpers/api-child.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { launchWorker, until, type WorkerChild } from './helpers/worker-child.js';
 
 jest.setTimeout(120_000);
 
@@ -25,61 +23,26 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
-interface Child {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Child = ApiChild | WorkerChild;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, output?: () => string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${output ? `:\n${output()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function launch(database: TestDatabase, command: 'api' | 'worker', env: Record<string, string> = {}): Promise<Child & { port: number }> {
-  const port = await findFreePort();
-  const [file, args] = command === 'api' ? ['node', ['--import', 'tsx', 'src/main.ts']] : ['npm', ['run', '--silent', 'worker']];
-  const child = spawn(file, args, {
-    cwd: projectRoot(),
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: database.url,
-      JWT_SIGNING_KEYS: await generateSigningJwks('EdDSA'),
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
-      MIGRATE_ON_START: 'false',
-      SEED_DEMO_DATA: 'false',
-      SHUTDOWN_DRAIN_DELAY_MS: '0',
-      WORKER_POLL_INTERVAL_MS: '200',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+/** The API (over the test defaults: the worker polls every 200 ms, no drain delay, its own signing keys) or the worker. */
+async function launch(database: TestDatabase, command: 'api' | 'worker', env: Record<string, string> = {}): Promise<Child> {
+  const settings = {
+    DATABASE_URL: database.url,
+    JWT_SIGNING_KEYS: await generateSigningJwks('EdDSA'),
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    WORKER_POLL_INTERVAL_MS: '200',
+    ...env,
+  };
+  const started =
+    command === 'api' ? await launchApi({ env: settings, readyWhen: '"msg":"GraphQL API ready' }) : await launchWorker(settings, { npm: true });
   cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
+    if (started.child.exitCode === null && started.child.signalCode === null) {
+      started.child.kill('SIGKILL');
+      await started.exited;
     }
   });
-  const ready = command === 'api' ? '"msg":"GraphQL API ready' : '"msg":"job worker running"';
-  await until(`the ${command} to start`, () => {
-    if (child.exitCode !== null) throw new Error(`the ${command} exited during start-up:\n${output}`);
-    return output.includes(ready) ? true : undefined;
-  }, () => output);
-  return { child, port, output: () => output, exited };
+  return started;
 }
 
 async function setUp(): Promise<TestDatabase> {

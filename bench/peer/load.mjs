@@ -4,15 +4,16 @@
  * bench/peer.ts, in a process of its own so that load generation never
  * shares an event loop with either server.
  *
- * Arguments: a JSON object { url, body, connections, durationSeconds }.
+ * Arguments: a JSON object { url, body, headers, connections, durationSeconds }
+ * (`headers`: extra request headers, such as a bearer token).
  */
 import autocannon from 'autocannon';
 
-const { url, body, connections, durationSeconds } = JSON.parse(process.argv[2] ?? '{}');
+const { url, body, headers = {}, connections, durationSeconds } = JSON.parse(process.argv[2] ?? '{}');
 const result = await autocannon({
   url,
   method: 'POST',
-  headers: { 'content-type': 'application/json', accept: 'application/json' },
+  headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
   body,
   connections,
   duration: durationSeconds,

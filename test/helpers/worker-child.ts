@@ -27,10 +27,14 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 
 const children = new Set<WorkerChild>();
 
-/** Starts the worker process with the environment given (over NODE_ENV=test, JSON logs at info); resolves once it runs jobs. */
-export async function launchWorker(env: Record<string, string>): Promise<WorkerChild> {
-  // What `npm run worker` execs, without npm in between: a SIGKILL must reach the worker itself.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+/**
+ * Starts the worker process with the environment given (over NODE_ENV=test, JSON logs at info); resolves once it
+ * runs jobs. By default what `npm run worker` execs, without npm in between (a SIGKILL must reach the worker
+ * itself); `npm run worker` itself with `{ npm: true }`, as an operator starts it (npm passes SIGTERM on).
+ */
+export async function launchWorker(env: Record<string, string>, { npm = false }: { npm?: boolean } = {}): Promise<WorkerChild> {
+  const [file, args] = npm ? ['npm', ['run', '--silent', 'worker']] : [process.execPath, ['--import', 'tsx', 'src/worker.ts']];
+  const child = spawn(file, args, {
     cwd: projectRoot(),
     env: { ...process.env, NODE_OPTIONS: '', NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'info', MIGRATE_ON_START: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
