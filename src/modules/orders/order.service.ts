@@ -2,6 +2,7 @@ import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import type { Join } from '../../db/joined.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import { primeJoined } from '../../loaders/joined.js';
+import type { MaybePromise } from '../../loaders/record-loader.js';
 import { appError, badUserInput } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { parsePageRequest, toConnection, type Connection, type ConnectionArgs } from '../../pagination/connection.js';
@@ -70,7 +71,7 @@ export async function getOrderItems(scope: Scope<OrderLoaders>, order: OrderRow,
 }
 
 /** The product behind a line as it is now, if the viewer may still see it; the line's snapshot stays either way. */
-export function getOrderItemProduct(scope: Scope<ProductLoaders>, item: OrderItemRow): Promise<ProductRow | null> {
+export function getOrderItemProduct(scope: Scope<ProductLoaders>, item: OrderItemRow): MaybePromise<ProductRow | null> {
   return getProduct(scope, item.product_id);
 }
 

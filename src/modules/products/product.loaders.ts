@@ -6,14 +6,8 @@ import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
 import { joinsKey, type Join } from '../../db/joined.js';
 import type { JoinedRow } from '../../loaders/joined.js';
 import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
-import {
-  countProductsByCategory,
-  findJoinedProductsByIds,
-  findProductPagesByCategory,
-  findProductsByIds,
-  type KeyedProductRow,
-  type ProductCriteria,
-} from './product.repository.js';
+import { countProductsByCategory, findProductPagesByCategory } from './product-pages.repository.js';
+import { findJoinedProductsByIds, findProductsByIds, type KeyedProductRow, type ProductCriteria } from './product.repository.js';
 import type { ProductRow } from './product.table.js';
 import { countUnitsSold, findSoldCounts } from './sold-count.repository.js';
 

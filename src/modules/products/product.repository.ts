@@ -11,7 +11,6 @@ import {
   keysetCondition,
   pageShape,
   pageValues,
-  rowNumberPerParent,
   scanDirection,
   shapedPageRequest,
   type KeysetColumns,
@@ -62,7 +61,7 @@ export type KeyedProductRow = ProductRow & { cursor_key: string };
 type Scope = Database & { p: ProductTable };
 type ProductQuery<O> = SelectQueryBuilder<Scope, 'p', O>;
 
-function columnsFor(request: PageRequest): KeysetColumns {
+export function columnsFor(request: PageRequest): KeysetColumns {
   return { key: PRODUCT_SORTS[request.sort.name as ProductSortField].column, id: 'p.id' };
 }
 
@@ -93,7 +92,7 @@ function visible(eb: ExpressionBuilder<Scope, 'p'>, criteria: ProductCriteria): 
   return eb.and(conditions);
 }
 
-function matching(criteria: ProductCriteria) {
+export function matching(criteria: ProductCriteria) {
   return (eb: ExpressionBuilder<Scope, 'p'>) => {
     const conditions: Expression<SqlBool>[] = [visible(eb, criteria)];
     if (criteria.search !== undefined) {
@@ -154,7 +153,7 @@ export async function findJoinedProductsByIds(db: Kysely<Database>, ids: readonl
 }
 
 /** The product columns, unqualified, with the cursor key: a page row's own part. */
-const KEYED_COLUMNS = [...PRODUCT_RECORD_COLUMNS, 'cursor_key'] as const;
+export const KEYED_COLUMNS = [...PRODUCT_RECORD_COLUMNS, 'cursor_key'] as const;
 const KEYED_COLUMNS_WITH_SOLD_COUNT = [...KEYED_COLUMNS, 'sold_count'] as const;
 const readSeller = joinedReader<UserRecord>('seller', USER_RECORD_COLUMNS);
 const readCategory = joinedReader<CategoryRow>('category', CATEGORY_COLUMNS);
@@ -183,7 +182,7 @@ export interface ProductPageOptions {
 }
 
 /** What makes a product page's statement: everything but the filter values, the cursor and the limit. */
-type ProductPageShape = {
+export type ProductPageShape = {
   page: PageShape;
   statuses: ProductStatus[] | null;
   audience: ProductAudience['kind'];
@@ -194,14 +193,14 @@ type ProductPageShape = {
   withCategory: boolean;
   withSoldCount: boolean;
 };
-type ProductPageValues = PageValues & Pick<ProductCriteria, 'search' | 'categoryId' | 'sellerId' | 'minPrice' | 'maxPrice'> & { ownerId: string | undefined };
+export type ProductPageValues = PageValues & Pick<ProductCriteria, 'search' | 'categoryId' | 'sellerId' | 'minPrice' | 'maxPrice'> & { ownerId: string | undefined };
 
-/** The statement behind `findProductPage`, compiled once per shape. */
-const productPage = shapedStatement('products.page', (db, shape: ProductPageShape, v: ProductPageValues): Compilable<Record<string, unknown>> => {
+/** The criteria a shaped statement's build works from: its shape's parts and its values, nothing else. */
+export function shapedCriteria(shape: Pick<ProductPageShape, 'statuses' | 'audience' | 'includeDeleted' | 'inStock'>, v: Omit<ProductPageValues, keyof PageValues>): ProductCriteria {
   // Only ACTIVE rows asked for: the audience's own seller id makes no difference, and a seller then sees what the public sees.
   const audience: ProductAudience =
     shape.audience === 'seller' ? (v.ownerId !== undefined ? { kind: 'seller', sellerId: v.ownerId } : { kind: 'public' }) : { kind: shape.audience };
-  const criteria: ProductCriteria = {
+  return {
     audience,
     ...(shape.statuses ? { statuses: shape.statuses } : {}),
     includeDeleted: shape.includeDeleted,
@@ -212,8 +211,35 @@ const productPage = shapedStatement('products.page', (db, shape: ProductPageShap
     minPrice: v.minPrice,
     maxPrice: v.maxPrice,
   };
-  return productPageQuery(db, criteria, shapedPageRequest(shape.page, v), v.limit, shape);
-});
+}
+
+/** The shape and values of criteria (everything but the page). */
+export function criteriaShape(criteria: ProductCriteria) {
+  const audience = criteria.audience ?? { kind: 'public' };
+  return {
+    shape: {
+      // `status IN (…)` means the same in any order and with repeats: one shape for each set of states.
+      statuses: criteria.statuses ? [...new Set(criteria.statuses)].sort() : null,
+      audience: audience.kind,
+      includeDeleted: criteria.includeDeleted ?? false,
+      inStock: criteria.inStock ?? null,
+    },
+    values: {
+      search: criteria.search,
+      categoryId: criteria.categoryId,
+      sellerId: criteria.sellerId,
+      minPrice: criteria.minPrice,
+      maxPrice: criteria.maxPrice,
+      // The seller's own drafts and archived products are asked for only beyond ACTIVE.
+      ownerId: audience.kind === 'seller' && !activeOnly(criteria) ? audience.sellerId : undefined,
+    },
+  };
+}
+
+/** The statement behind `findProductPage`, compiled once per shape. */
+const productPage = shapedStatement('products.page', (db, shape: ProductPageShape, v: ProductPageValues): Compilable<Record<string, unknown>> =>
+  productPageQuery(db, shapedCriteria(shape, v), shapedPageRequest(shape.page, v), v.limit, shape),
+);
 
 /**
  * One page of visible products: `limit + 1` rows in scan order (the extra one
@@ -237,29 +263,16 @@ export async function findProductPage(
   request: PageRequest,
   options: ProductPageOptions = {},
 ): Promise<ProductPageRow[]> {
-  const audience = criteria.audience ?? { kind: 'public' };
+  const parts = criteriaShape(criteria);
   const shape: ProductPageShape = {
     page: pageShape(request),
-    // `status IN (…)` means the same in any order and with repeats: one shape for each set of states.
-    statuses: criteria.statuses ? [...new Set(criteria.statuses)].sort() : null,
-    audience: audience.kind,
-    includeDeleted: criteria.includeDeleted ?? false,
-    inStock: criteria.inStock ?? null,
+    ...parts.shape,
     withTotal: options.withTotal ?? false,
     withSeller: options.withSeller ?? false,
     withCategory: options.withCategory ?? false,
     withSoldCount: options.withSoldCount ?? false,
   };
-  const rows = await productPage(db, shape, {
-    ...pageValues(request),
-    search: criteria.search,
-    categoryId: criteria.categoryId,
-    sellerId: criteria.sellerId,
-    minPrice: criteria.minPrice,
-    maxPrice: criteria.maxPrice,
-    // The seller's own drafts and archived products are asked for only beyond ACTIVE.
-    ownerId: audience.kind === 'seller' && !activeOnly(criteria) ? audience.sellerId : undefined,
-  });
+  const rows = await productPage(db, shape, { ...pageValues(request), ...parts.values });
   return rows.map((row) => ({
     product: takeOwn<KeyedProductRow>(row, options.withSoldCount ? KEYED_COLUMNS_WITH_SOLD_COUNT : KEYED_COLUMNS),
     seller: options.withSeller ? readSeller(row) : null,
@@ -300,69 +313,6 @@ export async function countProducts(db: Kysely<Database>, criteria: ProductCrite
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
-
-/**
- * The same page for many categories in one statement: rows are numbered per
- * category in scan order and cut at `limit + 1` each.
- */
-export async function findProductPagesByCategory(
-  db: Kysely<Database>,
-  categoryIds: readonly string[],
-  criteria: ProductCriteria,
-  request: PageRequest,
-  joins: readonly Join[] = [],
-  withTotal = false,
-): Promise<(JoinedRow<KeyedProductRow> & { total?: number })[]> {
-  if (categoryIds.length === 0) return [];
-  const columns = columnsFor(request);
-  const ranked = db
-    .selectFrom('products as p')
-    .select(PRODUCT_COLUMNS)
-    .select(cursorKey(columns).as('cursor_key'))
-    .select(rowNumberPerParent('p.category_id', columns, request).as('rn'))
-    .where(matching(criteria))
-    .where('p.category_id', '=', (eb) => eb.fn.any(eb.val([...categoryIds])))
-    .where(keysetCondition(columns, request));
-  // The relations are joined to the cut rows only: at most `limit + 1` lookups by primary key per category.
-  let page = db
-    .selectFrom(ranked.as('ranked'))
-    .select(KEYED_COLUMNS.map((column) => `ranked.${column}` as const))
-    .where('ranked.rn', '<=', request.limit + 1)
-    .orderBy('ranked.category_id')
-    .orderBy('ranked.rn');
-  if (withTotal) {
-    // Each category's total, counted once: on its first row only (CASE evaluates the subquery only where it is taken).
-    const total = db
-      .selectFrom('products as p')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where(matching(criteria))
-      .where(sql<SqlBool>`${sql.ref('p.category_id')} = ${sql.ref('ranked.category_id')}`);
-    page = page.select(sql<string | null>`case when ${sql.ref('ranked.rn')} = 1 then (${total}) end`.as('total_count'));
-  }
-  const read = joinsReader(joins);
-  const rows: Record<string, unknown>[] = await addJoins(page, 'ranked', joins).execute();
-  return rows.map((row) => ({
-    record: takeOwn<KeyedProductRow>(row, KEYED_COLUMNS),
-    joined: read(row),
-    ...(row['total_count'] != null ? { total: Number(row['total_count']) } : {}),
-  }));
-}
-
-export async function countProductsByCategory(
-  db: Kysely<Database>,
-  categoryIds: readonly string[],
-  criteria: ProductCriteria,
-): Promise<{ category_id: string; count: string }[]> {
-  if (categoryIds.length === 0) return [];
-  return db
-    .selectFrom('products as p')
-    .select(['p.category_id', (eb) => eb.fn.countAll<string>().as('count')])
-    .where(matching(criteria))
-    .where('p.category_id', '=', (eb) => eb.fn.any(eb.val([...categoryIds])))
-    .groupBy('p.category_id')
-    .execute();
-}
-
 
 export async function insertProduct(db: Kysely<Database>, values: NewProductRow): Promise<ProductRow> {
   return db.insertInto('products').values(values).returning(PRODUCT_RECORD_COLUMNS).executeTakeFirstOrThrow();

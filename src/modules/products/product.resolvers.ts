@@ -42,7 +42,7 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
       subscribe: async (_root, { id }, ctx) => {
         const productId = idOfType(id, 'Product');
         if (!(await getProduct(ctx, productId))) throw appError('SUBSCRIPTION_NOT_FOUND');
-        return liveField(ctx, 'productUpdated', 'product', (change) => change.id === productId, (scope) => getProduct(scope, productId));
+        return liveField(ctx, 'productUpdated', 'product', (change) => change.id === productId, async (scope) => getProduct(scope, productId));
       },
     },
   },

@@ -18,6 +18,7 @@ import { appError } from '../../errors/errors.js';
 import type { Join } from '../../db/joined.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
 import { primeJoined } from '../../loaders/joined.js';
+import type { MaybePromise } from '../../loaders/record-loader.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
@@ -116,14 +117,19 @@ export function productPageRequest(args: ProductListArgs) {
 }
 
 /**
- * A product by id, or null when missing or not visible to the viewer. With
- * `joins` (the one-to-one relations the client selected on it: its seller,
- * its category), a product the request has not loaded yet is read together
- * with them in one statement, and they go to their modules' loaders
- * (`primeJoined`), where the fields that follow the relations find them,
- * through those modules' services and rules as ever.
+ * A product by id, or null when missing or not visible to the viewer; at
+ * once, without a promise, when a page primed the loader with it. With
+ * `joins` (relations the client selected on it: seller, category), one not
+ * loaded yet is read with them in one statement, and they go to their
+ * modules' loaders (`primeJoined`) for the fields that follow them.
  */
-export async function getProduct(ctx: Scope<ProductLoaders>, id: string, joins: readonly Join[] = []): Promise<ProductRow | null> {
+export function getProduct(ctx: Scope<ProductLoaders>, id: string, joins: readonly Join[] = []): MaybePromise<ProductRow | null> {
+  const primed = ctx.loaders.productById.peek(id);
+  if (primed !== undefined) return primed && isProductVisible(ctx.viewer, primed) ? primed : null;
+  return loadProduct(ctx, id, joins);
+}
+
+async function loadProduct(ctx: Scope<ProductLoaders>, id: string, joins: readonly Join[]): Promise<ProductRow | null> {
   if (joins.length > 0 && !ctx.loaders.productById.holds(id)) {
     const joined = await ctx.loaders.productByIdJoined.load(id, joins);
     // A missing product is primed as missing too, so the load below runs no statement.
@@ -135,13 +141,10 @@ export async function getProduct(ctx: Scope<ProductLoaders>, id: string, joins: 
 }
 
 /**
- * A page of visible products. `withTotal` (the client asked for
- * `totalCount`) counts them in the page's own statement; an empty page
- * (nothing to carry the count) counts separately, when asked. `withSeller`
- * and `withCategory` (the client asked for them) read each product's seller
- * and category in the same statement and hand them to the users and
- * categories loaders, so the `seller` and `category` fields load them from
- * there, through the same services and visibility rules as ever.
+ * A page of visible products. `withTotal` (`totalCount` selected) counts in
+ * the page's statement (an empty page counts separately, when asked);
+ * `withSeller`/`withCategory` read the seller and category there too and
+ * hand them to the users and categories loaders, for the fields that follow.
  */
 export async function listProducts(
   ctx: Scope<ProductLoaders & UserLoaders & CategoryLoaders>,
@@ -159,8 +162,7 @@ export async function listProducts(
     if (seller) primeUsers(ctx, [seller]);
     if (category) primeCategories(ctx, [category]);
   }
-  const counted = page[0]?.totalCount;
-  const total = counted === undefined ? undefined : Number(counted);
+  const total = page[0]?.totalCount === undefined ? undefined : Number(page[0].totalCount);
   return toConnection(rows, request, () => (total === undefined ? countProducts(ctx.db, criteria) : Promise.resolve(total)));
 }
 
