@@ -1,7 +1,6 @@
 import type { AccountLoaders } from '../modules/accounts/account.loaders.js';
 import { findApiKeyByPrefix, recordApiKeyUse } from '../modules/accounts/api-key.service.js';
 import { provisionOidcUser } from '../modules/accounts/identity.service.js';
-import { loadLiveSessionWithUser } from '../modules/accounts/session.service.js';
 import type { UserLoaders } from '../modules/users/user.loaders.js';
 import { isUserVisible, loadUserRow } from '../modules/users/user.service.js';
 import type { Scope } from '../scope/scope.js';
@@ -56,11 +55,10 @@ async function authenticateAccessToken(scope: AuthenticationScope, token: string
   }
   // Role, deactivation and token version come from the database, so a change
   // takes effect on the next request even while the token is still valid.
-  // The session is read with its user's record (one statement), which primes
-  // the user loader: the user's load below then runs none, unless the
-  // session is gone or belongs to someone else (refused below either way).
-  const session = claims.sid ? await loadLiveSessionWithUser(scope, claims.sid) : null;
-  const user = await loadUserRow(scope, claims.sub);
+  const [user, session] = await Promise.all([
+    loadUserRow(scope, claims.sub),
+    claims.sid ? scope.loaders.liveSessionByFamily.load(claims.sid) : Promise.resolve(null),
+  ]);
   if (!user || !isUserVisible(user) || user.token_version !== claims.ver) {
     throw new AuthenticationError('The access token has been revoked.');
   }

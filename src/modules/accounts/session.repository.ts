@@ -1,9 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { addJoins, joinsReader, takeOwn, type Join } from '../../db/joined.js';
-import type { JoinedRow } from '../../loaders/joined.js';
-import { USER_TARGET } from '../users/user.table.js';
 import type { NewSessionRow, SessionRevokedReason, SessionRow } from './session.table.js';
 
 export async function insertSession(db: Kysely<Database>, session: NewSessionRow): Promise<SessionRow> {
@@ -74,44 +71,6 @@ export async function findLiveSessionsByFamilyIds(db: Kysely<Database>, familyId
     .where('replaced_by', 'is', null)
     .where('expires_at', '>', new Date())
     .execute();
-}
-
-const SESSION_COLUMNS = [
-  'id',
-  'user_id',
-  'family_id',
-  'token_hash',
-  'replaced_by',
-  'signed_in_at',
-  'created_at',
-  'expires_at',
-  'revoked_at',
-  'revoked_reason',
-  'user_agent',
-  'ip',
-] as const satisfies readonly (keyof SessionRow)[];
-const WITH_USER: readonly Join[] = [{ relation: 'user', foreignKey: 'user_id', target: USER_TARGET, nested: [] }];
-const readUser = joinsReader(WITH_USER);
-
-/**
- * The live head of one family with its user's record joined (for the users
- * module's loader): what authenticating an access token reads, in one
- * statement. `undefined` when the family is not signed in.
- */
-export async function findLiveSessionWithUser(db: Kysely<Database>, familyId: string): Promise<JoinedRow<SessionRow> | undefined> {
-  const row: Record<string, unknown> | undefined = await addJoins(
-    db
-      .selectFrom('sessions as s')
-      .select(SESSION_COLUMNS.map((column) => `s.${column}` as const))
-      .where('s.family_id', '=', familyId)
-      .where('s.revoked_at', 'is', null)
-      .where('s.replaced_by', 'is', null)
-      .where('s.expires_at', '>', new Date())
-      .limit(1),
-    's',
-    WITH_USER,
-  ).executeTakeFirst();
-  return row ? { record: takeOwn<SessionRow>(row, SESSION_COLUMNS), joined: readUser(row) } : undefined;
 }
 
 /**

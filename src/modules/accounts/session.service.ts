@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { PASSWORD_MAX_LENGTH, verifyPassword } from '../../auth/passwords.js';
 import { newRefreshToken, REFRESH_TOKEN_SHAPE, sha256 } from '../../auth/secrets.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
-import { primeJoined } from '../../loaders/joined.js';
 import { appError } from '../../errors/errors.js';
 import { UserErrorList, type UserErrorData } from '../../errors/user-errors.js';
 import { actAs, clearCookie, setCookie, type Effect } from '../../scope/effects.js';
@@ -22,7 +21,6 @@ import {
   type RefreshTokenDelivery,
 } from './credentials.js';
 import {
-  findLiveSessionWithUser,
   insertSession,
   lockSessionByTokenHash,
   markSessionReplaced,
@@ -264,19 +262,6 @@ export async function logOutEverywhere(scope: Scope): Promise<LogOutResult> {
     { rerunnable: true },
   );
   return { endedSessions: ended, userErrors: [], effects: [clearCookie(REFRESH_COOKIE)] };
-}
-
-/**
- * The live head of a session family read together with its user's record,
- * in one statement: both go to the request's loaders (`liveSessionByFamily`,
- * and the users module's `userById` through `primeJoined`), so authenticating
- * an access token costs one statement and resolvers reuse both rows.
- */
-export async function loadLiveSessionWithUser(scope: Scope<AccountLoaders>, familyId: string): Promise<SessionRow | null> {
-  const row = await findLiveSessionWithUser(scope.db, familyId);
-  scope.loaders.liveSessionByFamily.prime(familyId, row?.record ?? null);
-  if (row) primeJoined(scope.loaders, row.joined);
-  return row?.record ?? null;
 }
 
 /** A live session of the viewer's, by family id; anyone else's is `null`, like a missing one. */
