@@ -36,6 +36,11 @@ export class RecordLoader<K, V> extends DataLoader<K, V> {
     return this.primed.get(key);
   }
 
+  /** Whether the loader holds `key` already (primed, loaded, or being loaded): a `load` of it then runs no statement. */
+  holds(key: K): boolean {
+    return this.primed.has(key) || this.loaded.has(key);
+  }
+
   override load(key: K): Promise<V> {
     const primed = this.primed.get(key);
     return primed !== undefined ? Promise.resolve(primed) : super.load(key);

@@ -1,5 +1,7 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
+import type { JoinTarget } from '../../db/joined.js';
+
 export interface CategoryTable {
   id: Generated<string>;
   name: string;
@@ -16,6 +18,8 @@ export interface CategoryTable {
 export type CategoryRow = Omit<Selectable<CategoryTable>, 'created_at' | 'updated_at'>;
 /** The columns of a CategoryRow: what every statement of this module reads, and what a statement of another module that joins categories (the catalogue page) selects to prime the `categoryById` loader. */
 export const CATEGORY_COLUMNS = ['id', 'name', 'slug'] as const satisfies readonly (keyof CategoryRow)[];
+/** Categories as another module's statement joins them (a product's category): whole rows, for `categoryById`. */
+export const CATEGORY_TARGET: JoinTarget<CategoryRow, 'categoryById'> = { table: 'categories', columns: CATEGORY_COLUMNS, loader: 'categoryById' };
 export type NewCategoryRow = Insertable<CategoryTable>;
 export type CategoryUpdate = Updateable<CategoryTable>;
 

@@ -1,9 +1,21 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
+import { addJoins, joinsReader, takeOwn, type Join } from '../../db/joined.js';
 import { shapedStatement } from '../../db/shaped.js';
+import type { JoinedRow } from '../../loaders/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
-import { cursorKey, keysetCondition, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
+import {
+  cursorKey,
+  keysetCondition,
+  pageShape,
+  pageValues,
+  scanDirection,
+  shapedPageRequest,
+  type KeysetColumns,
+  type PageShape,
+  type PageValues,
+} from '../../pagination/keyset.js';
 import type { NewOrderItemRow, NewOrderRow, OrderItemRow, OrderRow, OrderStatus, OrderTable, OrderUpdate } from './order.table.js';
 
 const ORDER_COLUMNS = [
@@ -46,7 +58,8 @@ function matching(criteria: OrderCriteria) {
     const conditions: Expression<SqlBool>[] = [
       'customerId' in criteria.party ? eb('o.customer_id', '=', criteria.party.customerId) : eb('o.seller_id', '=', criteria.party.sellerId),
     ];
-    if (criteria.statuses) conditions.push(eb('o.status', 'in', criteria.statuses));
+    // One array parameter: the same statement text for any set of states.
+    if (criteria.statuses) conditions.push(eb('o.status', '=', eb.fn.any(eb.val(criteria.statuses as OrderStatus[]))));
     if (criteria.createdAfter) conditions.push(eb('o.created_at', '>=', criteria.createdAfter));
     if (criteria.createdBefore) conditions.push(eb('o.created_at', '<', criteria.createdBefore));
     return eb.and(conditions);
@@ -67,10 +80,23 @@ export async function findOrdersByIds(db: Kysely<Database>, ids: readonly string
   return ordersByIds(db, null, { ids: [...ids] });
 }
 
-/** One page of a party's orders: `limit + 1` rows in scan order. */
-export async function findOrderPage(db: Kysely<Database>, criteria: OrderCriteria, request: PageRequest): Promise<KeyedOrderRow[]> {
+/** An order page row's own columns: the order and its sort key. */
+const KEYED_ORDER_COLUMNS = [...ORDER_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>), 'cursor_key'] as const;
+
+type OrderPageShape = { page: PageShape; party: 'customer' | 'seller'; statuses: boolean; joins: readonly Join[]; withTotal: boolean };
+type OrderPageValues = PageValues & { partyId: string; statuses: OrderStatus[] | undefined; createdAfter: Date | undefined; createdBefore: Date | undefined };
+
+/** The statement behind `findOrderPage`, compiled once per shape (order, party, which filters, joins). */
+const orderPage = shapedStatement('orders.page', (db, shape: OrderPageShape, v: OrderPageValues): Compilable<Record<string, unknown>> => {
+  const request = shapedPageRequest(shape.page, v);
   const direction = scanDirection(request);
-  return db
+  const criteria: OrderCriteria = {
+    party: shape.party === 'customer' ? { customerId: v.partyId } : { sellerId: v.partyId },
+    ...(v.statuses !== undefined ? { statuses: v.statuses } : {}),
+    ...(v.createdAfter !== undefined ? { createdAfter: v.createdAfter } : {}),
+    ...(v.createdBefore !== undefined ? { createdBefore: v.createdBefore } : {}),
+  };
+  let page = db
     .selectFrom('orders as o')
     .select(ORDER_COLUMNS)
     .select(cursorKey(COLUMNS).as('cursor_key'))
@@ -78,8 +104,46 @@ export async function findOrderPage(db: Kysely<Database>, criteria: OrderCriteri
     .where(keysetCondition(COLUMNS, request))
     .orderBy('o.created_at', direction)
     .orderBy('o.id', direction)
-    .limit(request.limit + 1)
-    .execute();
+    .limit(v.limit);
+  if (shape.withTotal) {
+    // Uncorrelated: PostgreSQL counts once per statement, not per row.
+    const total = db.selectFrom('orders as o').select((eb) => eb.fn.countAll<string>().as('n')).where(matching(criteria));
+    page = page.select(total.as('total_count'));
+  }
+  return addJoins(page, 'o', shape.joins);
+});
+
+/**
+ * One page of a party's orders: `limit + 1` rows in scan order, each with
+ * the records of the one-to-one relations in `joins` (its customer, its
+ * seller) read in the same statement, for the users module's loader, and
+ * with `withTotal` the number of all matching orders.
+ */
+export async function findOrderPage(
+  db: Kysely<Database>,
+  criteria: OrderCriteria,
+  request: PageRequest,
+  joins: readonly Join[] = [],
+  withTotal = false,
+): Promise<(JoinedRow<KeyedOrderRow> & { total?: number })[]> {
+  const customer = 'customerId' in criteria.party;
+  const rows = await orderPage(
+    db,
+    { page: pageShape(request), party: customer ? 'customer' : 'seller', statuses: criteria.statuses !== undefined, joins, withTotal },
+    {
+      ...pageValues(request),
+      partyId: 'customerId' in criteria.party ? criteria.party.customerId : criteria.party.sellerId,
+      statuses: criteria.statuses ? [...criteria.statuses] : undefined,
+      createdAfter: criteria.createdAfter,
+      createdBefore: criteria.createdBefore,
+    },
+  );
+  const read = joinsReader(joins);
+  return rows.map((row) => ({
+    record: takeOwn<KeyedOrderRow>(row, KEYED_ORDER_COLUMNS),
+    joined: read(row),
+    ...(row['total_count'] != null ? { total: Number(row['total_count']) } : {}),
+  }));
 }
 
 export async function countOrders(db: Kysely<Database>, criteria: OrderCriteria): Promise<number> {
@@ -91,21 +155,40 @@ export async function countOrders(db: Kysely<Database>, criteria: OrderCriteria)
   return Number(row.count);
 }
 
+const ITEM_COLUMNS = ['id', 'order_id', 'product_id', 'product_title', 'quantity', 'unit_price_amount', 'currency'] as const satisfies readonly (keyof OrderItemRow)[];
+
+/** The items of many orders with their selected relations, compiled once per set of joins. */
+const itemsByOrderIds = shapedStatement('orders.items', (db, shape: { joins: readonly Join[] }, v: { orderIds: string[] }): Compilable<Record<string, unknown>> =>
+  addJoins(
+    db
+      .selectFrom('order_items as i')
+      .select(ITEM_COLUMNS.map((column) => `i.${column}` as const))
+      .where('i.order_id', '=', (eb) => eb.fn.any(eb.val(v.orderIds)))
+      .orderBy('i.order_id')
+      .orderBy('i.product_title')
+      .orderBy('i.id'),
+    'i',
+    shape.joins,
+  ),
+);
+
 /** The items of many orders in one statement, in a stable order (by title, then id). */
 export async function findItemsByOrderIds(db: Kysely<Database>, orderIds: readonly string[]): Promise<OrderItemRow[]> {
-  if (orderIds.length === 0) return [];
-  return itemsByOrderIds(db, null, { orderIds: [...orderIds] });
+  return (await findJoinedItemsByOrderIds(db, orderIds, [])).map((row) => row.record);
 }
 
-const itemsByOrderIds = shapedStatement('orders.itemsByOrderIds', (db, _shape: null, v: { orderIds: string[] }) =>
-  db
-    .selectFrom('order_items')
-    .selectAll()
-    .where('order_id', '=', (eb) => eb.fn.any(eb.val(v.orderIds)))
-    .orderBy('order_id')
-    .orderBy('product_title')
-    .orderBy('id'),
-);
+/**
+ * The items of many orders in one statement, each with the records of the
+ * relations in `joins` (its product, and that product's seller or category
+ * when selected) read by joins, for the products, users and categories
+ * modules' loaders; whether the viewer may see them stays their services' call.
+ */
+export async function findJoinedItemsByOrderIds(db: Kysely<Database>, orderIds: readonly string[], joins: readonly Join[]): Promise<JoinedRow<OrderItemRow>[]> {
+  if (orderIds.length === 0) return [];
+  const read = joinsReader(joins);
+  const rows = await itemsByOrderIds(db, { joins }, { orderIds: [...orderIds] });
+  return rows.map((row) => ({ record: takeOwn<OrderItemRow>(row, ITEM_COLUMNS), joined: read(row) }));
+}
 
 const RETURNED = ORDER_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>);
 type StripAlias<C> = C extends `o.${infer Column}` ? Column : never;

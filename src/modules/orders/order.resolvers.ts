@@ -1,11 +1,13 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
+import { CONNECTION_ITEMS, OWN_OBJECT, selectedJoins, selectsField } from '../../graphql/selection.js';
 import type { Scope } from '../../scope/scope.js';
 import type { ProductLoaders } from '../products/product.loaders.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import { getUser } from '../users/user.service.js';
 import { checkout } from './checkout.service.js';
 import type { OrderLoaders } from './order.loaders.js';
+import { ORDER_ITEM_RELATIONS, ORDER_RELATIONS } from './order.table.js';
 import { orderSubscriptions } from './order.subscriptions.js';
 import { getOrder, getOrderItemProduct, getOrderItems, listOrdersOf, transitionOrder, type OrderTransitionName } from './order.service.js';
 
@@ -21,8 +23,10 @@ export const orderResolvers: Resolvers<OrderScope> = {
     order: (_root, { id }, ctx) => getOrder(ctx, idOfType(id, 'Order')),
   },
   User: {
-    orders: (user, args, ctx) => listOrdersOf(ctx, user.id, 'customer', args),
-    sales: (user, args, ctx) => listOrdersOf(ctx, user.id, 'seller', args),
+    orders: (user, args, ctx, info) =>
+      listOrdersOf(ctx, user.id, 'customer', args, selectedJoins(info, CONNECTION_ITEMS, ORDER_RELATIONS), selectsField(info, 'totalCount')),
+    sales: (user, args, ctx, info) =>
+      listOrdersOf(ctx, user.id, 'seller', args, selectedJoins(info, CONNECTION_ITEMS, ORDER_RELATIONS), selectsField(info, 'totalCount')),
   },
   Subscription: orderSubscriptions,
   Mutation: {
@@ -43,7 +47,7 @@ export const orderResolvers: Resolvers<OrderScope> = {
     id: (order) => toGlobalId('Order', order.id),
     customer: (order, _args, ctx) => getUser(ctx, order.customer_id),
     seller: (order, _args, ctx) => getUser(ctx, order.seller_id),
-    items: (order, _args, ctx) => getOrderItems(ctx, order),
+    items: (order, _args, ctx, info) => getOrderItems(ctx, order, selectedJoins(info, OWN_OBJECT, ORDER_ITEM_RELATIONS)),
     total: (order) => ({ amount: Number(order.total_amount), currency: order.currency }),
     createdAt: (order) => order.created_at,
     updatedAt: (order) => order.updated_at,

@@ -1,5 +1,8 @@
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
+import type { Join } from '../../db/joined.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
+import { primeJoined } from '../../loaders/joined.js';
+import type { MaybePromise } from '../../loaders/record-loader.js';
 import { appError, badUserInput } from '../../errors/errors.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { parsePageRequest, toConnection, type Connection, type ConnectionArgs } from '../../pagination/connection.js';
@@ -49,13 +52,26 @@ export async function getOrderAsParty(scope: Scope<OrderLoaders>, id: string, pa
   return partyId === scope.viewer.userId ? order : null;
 }
 
-/** An order's lines, batched with every other order of the request (one statement per batch). */
-export function getOrderItems(scope: Scope<OrderLoaders>, order: OrderRow): Promise<OrderItemRow[]> {
-  return scope.loaders.orderItemsByOrderId.load(order.id);
+/**
+ * An order's lines, batched with every other order of the request (one
+ * statement per batch). With `joins` (the relations the client selected on
+ * the lines: their product, its seller or category), the statement reads
+ * those records too and hands them to their modules' loaders, where
+ * `OrderItem.product` finds them (still through `getProduct` and its rules).
+ */
+export async function getOrderItems(scope: Scope<OrderLoaders>, order: OrderRow, joins: readonly Join[] = []): Promise<OrderItemRow[]> {
+  if (joins.length === 0) return scope.loaders.orderItemsByOrderId.load(order.id);
+  const rows = await scope.loaders.orderItemsByOrderIdJoined.load(order.id, joins);
+  const items: OrderItemRow[] = [];
+  for (const { record, joined } of rows) {
+    items.push(record);
+    primeJoined(scope.loaders, joined);
+  }
+  return items;
 }
 
 /** The product behind a line as it is now, if the viewer may still see it; the line's snapshot stays either way. */
-export function getOrderItemProduct(scope: Scope<ProductLoaders>, item: OrderItemRow): Promise<ProductRow | null> {
+export function getOrderItemProduct(scope: Scope<ProductLoaders>, item: OrderItemRow): MaybePromise<ProductRow | null> {
   return getProduct(scope, item.product_id);
 }
 
@@ -94,21 +110,32 @@ export function toOrderCriteria(party: OrderCriteria['party'], filter: OrderFilt
 /**
  * A user's purchases (`customer`) or sales (`seller`), newest first. Only the
  * user themselves gets a list (the permission layer says so too); anyone
- * else gets `null`. Rows are primed into the order loader.
+ * else gets `null`. Rows are primed into the order loader, and the records of
+ * the relations in `joins` (customer, seller: read in the page's statement)
+ * into the users module's loader.
  */
 export async function listOrdersOf(
   scope: Scope<OrderLoaders>,
   userId: string,
   role: 'customer' | 'seller',
   args: OrderListArgs,
+  joins: readonly Join[] = [],
+  withTotal = false,
 ): Promise<Connection<KeyedOrderRow> | null> {
   const viewer = scope.viewer;
   if (!viewer || viewer.userId !== userId || (viewer.scopes !== null && !viewer.scopes.has('orders:read'))) return null;
   const criteria = toOrderCriteria(role === 'customer' ? { customerId: userId } : { sellerId: userId }, args.filter);
   const request = parsePageRequest(args, { name: 'CREATED_AT', kind: 'timestamp', direction: 'DESC' });
-  const rows = await findOrderPage(scope.db, criteria, request);
-  for (const row of rows) scope.loaders.orderById.prime(row.id, row);
-  return toConnection(rows, request, () => countOrders(scope.db, criteria));
+  const page = await findOrderPage(scope.db, criteria, request, joins, withTotal);
+  const rows: KeyedOrderRow[] = [];
+  for (const { record, joined } of page) {
+    rows.push(record);
+    scope.loaders.orderById.prime(record.id, record);
+    primeJoined(scope.loaders, joined);
+  }
+  // Counted in the page's statement when selected (`withTotal`); otherwise, or for an empty page, only if the field is resolved.
+  const total = page[0]?.total;
+  return toConnection(rows, request, () => (total !== undefined ? Promise.resolve(total) : countOrders(scope.db, criteria)));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
+import type { JoinableRelations } from '../../db/joined.js';
+import { PRODUCT_RELATIONS, PRODUCT_TARGET } from '../products/product.table.js';
+import { USER_TARGET } from '../users/user.table.js';
+
 export type OrderStatus = 'PENDING_PAYMENT' | 'PAID' | 'SHIPPED' | 'DELIVERED' | 'CANCELLED' | 'REFUNDED';
 
 export interface OrderTable {
@@ -35,6 +39,16 @@ export type NewOrderRow = Insertable<OrderTable>;
 export type OrderUpdate = Updateable<OrderTable>;
 export type OrderItemRow = Selectable<OrderItemTable>;
 export type NewOrderItemRow = Insertable<OrderItemTable>;
+
+/** An order's one-to-one relations, read by a join with a page of orders when selected. */
+export const ORDER_RELATIONS: JoinableRelations = {
+  customer: { foreignKey: 'customer_id', target: USER_TARGET },
+  seller: { foreignKey: 'seller_id', target: USER_TARGET },
+};
+/** An order item's product (and that product's own relations), read by a join with the items when selected. */
+export const ORDER_ITEM_RELATIONS: JoinableRelations = {
+  product: { foreignKey: 'product_id', target: PRODUCT_TARGET, relations: () => PRODUCT_RELATIONS },
+};
 
 /** The module's tables in `Database` (src/modules/tables.ts). */
 declare module '../tables.js' {

@@ -3,20 +3,21 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { RecordLoader } from '../../loaders/record-loader.js';
 import { byKeys, groupedByKeys, LoaderFamily } from '../../loaders/batch.js';
+import { joinsKey, type Join } from '../../db/joined.js';
+import type { JoinedRow } from '../../loaders/joined.js';
 import { pageRequestKey, type PageRequest } from '../../pagination/connection.js';
-import {
-  countProductsByCategory,
-  findProductPagesByCategory,
-  findProductsByIds,
-  type KeyedProductRow,
-  type ProductCriteria,
-} from './product.repository.js';
+import { countProductsByCategory, findProductPagesByCategory } from './product-pages.repository.js';
+import { findJoinedProductsByIds, findProductsByIds, type KeyedProductRow, type ProductCriteria } from './product.repository.js';
 import type { ProductRow } from './product.table.js';
 import { countUnitsSold, findSoldCounts } from './sold-count.repository.js';
 
 export interface CategoryPageArgs {
   criteria: ProductCriteria;
   request: PageRequest;
+  /** The products' one-to-one relations to read in the page's statement. */
+  joins: readonly Join[];
+  /** Count each category's matching products in the same statement (the client selected `totalCount`). */
+  withTotal: boolean;
 }
 
 export type ProductLoaders = ReturnType<typeof createProductLoaders>;
@@ -26,14 +27,18 @@ export function createProductLoaders(db: Kysely<Database>) {
     productById: new RecordLoader<string, ProductRow | null>(async (ids) =>
       byKeys(ids, await findProductsByIds(db, ids), (row) => row.id),
     ),
-    /** Rows (`limit + 1`, scan order) of one page per category, one statement per distinct arguments. */
-    productPageByCategory: new LoaderFamily<string, KeyedProductRow[], CategoryPageArgs>(
-      ({ criteria, request }) => JSON.stringify([criteria, pageRequestKey(request)]),
-      async (categoryIds, { criteria, request }) =>
+    /** Products with the one-to-one relations the request selected, joined: one statement per set of joins (src/loaders/joined.ts). */
+    productByIdJoined: new LoaderFamily<string, JoinedRow<ProductRow> | null, readonly Join[]>(joinsKey, async (ids, joins) =>
+      byKeys(ids, await findJoinedProductsByIds(db, ids, joins), (row) => row.record.id),
+    ),
+    /** Rows (`limit + 1`, scan order, with their joined relations) of one page per category, one statement per distinct arguments. */
+    productPageByCategory: new LoaderFamily<string, (JoinedRow<KeyedProductRow> & { total?: number })[], CategoryPageArgs>(
+      ({ criteria, request, joins, withTotal }) => JSON.stringify([criteria, pageRequestKey(request), joinsKey(joins), withTotal]),
+      async (categoryIds, { criteria, request, joins, withTotal }) =>
         groupedByKeys(
           categoryIds,
-          await findProductPagesByCategory(db, categoryIds, criteria, request),
-          (row) => row.category_id,
+          await findProductPagesByCategory(db, categoryIds, criteria, request, joins, withTotal),
+          (row) => row.record.category_id,
         ),
     ),
     /** Units sold counted from the orders (the old shape of `Product.soldCount`). */

@@ -1,7 +1,8 @@
 import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { joinedReader, prefixedColumns, takeOwn } from '../../db/joined.js';
+import { addJoins, joinedReader, joinsReader, prefixedColumns, takeOwn, type Join } from '../../db/joined.js';
+import type { JoinedRow } from '../../loaders/joined.js';
 import { shapedStatement } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
@@ -10,7 +11,6 @@ import {
   keysetCondition,
   pageShape,
   pageValues,
-  rowNumberPerParent,
   scanDirection,
   shapedPageRequest,
   type KeysetColumns,
@@ -19,26 +19,10 @@ import {
 } from '../../pagination/keyset.js';
 import { CATEGORY_COLUMNS, type CategoryRow } from '../categories/category.table.js';
 import { USER_RECORD_COLUMNS, type UserRecord } from '../users/user.table.js';
-import type { NewProductRow, ProductRow, ProductStatus, ProductTable, ProductUpdate } from './product.table.js';
+import { PRODUCT_RECORD_COLUMNS, type NewProductRow, type ProductRow, type ProductStatus, type ProductTable, type ProductUpdate } from './product.table.js';
 
-/** Product columns without the generated search vector, which never leaves the database. */
-export const PRODUCT_COLUMNS = [
-  'p.id',
-  'p.seller_id',
-  'p.category_id',
-  'p.title',
-  'p.description',
-  'p.price_amount',
-  'p.currency',
-  'p.stock',
-  'p.status',
-  'p.version',
-  'p.rating_avg',
-  'p.review_count',
-  'p.created_at',
-  'p.updated_at',
-  'p.deleted_at',
-] as const;
+/** Product columns without the generated search vector, which never leaves the database (the `productById` loader's record). */
+export const PRODUCT_COLUMNS = PRODUCT_RECORD_COLUMNS.map((column) => `p.${column}` as const);
 
 export type ProductSortField = 'CREATED_AT' | 'PRICE' | 'TITLE' | 'RATING';
 
@@ -77,7 +61,7 @@ export type KeyedProductRow = ProductRow & { cursor_key: string };
 type Scope = Database & { p: ProductTable };
 type ProductQuery<O> = SelectQueryBuilder<Scope, 'p', O>;
 
-function columnsFor(request: PageRequest): KeysetColumns {
+export function columnsFor(request: PageRequest): KeysetColumns {
   return { key: PRODUCT_SORTS[request.sort.name as ProductSortField].column, id: 'p.id' };
 }
 
@@ -108,7 +92,7 @@ function visible(eb: ExpressionBuilder<Scope, 'p'>, criteria: ProductCriteria): 
   return eb.and(conditions);
 }
 
-function matching(criteria: ProductCriteria) {
+export function matching(criteria: ProductCriteria) {
   return (eb: ExpressionBuilder<Scope, 'p'>) => {
     const conditions: Expression<SqlBool>[] = [visible(eb, criteria)];
     if (criteria.search !== undefined) {
@@ -147,8 +131,33 @@ export async function findProductsByIds(db: Kysely<Database>, ids: readonly stri
   return productsByIds(db, null, { ids: [...ids] });
 }
 
+/** Products by id with their selected one-to-one relations, compiled once per set of joins. */
+const productsByIdsJoined = shapedStatement('products.byIdsJoined', (db, shape: { joins: readonly Join[] }, v: { ids: string[] }): Compilable<Record<string, unknown>> =>
+  addJoins(
+    db
+      .selectFrom('products as p')
+      .select(PRODUCT_COLUMNS)
+      .where('p.id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+    'p',
+    shape.joins,
+  ),
+);
+
+/**
+ * Products by id, each with the records of the one-to-one relations in
+ * `joins` (its seller, its category) read by a join in the same statement,
+ * for those modules' loaders (src/loaders/joined.ts); nothing here decides
+ * who may see them.
+ */
+export async function findJoinedProductsByIds(db: Kysely<Database>, ids: readonly string[], joins: readonly Join[]): Promise<JoinedRow<ProductRow>[]> {
+  if (ids.length === 0) return [];
+  const read = joinsReader(joins);
+  const rows = await productsByIdsJoined(db, { joins }, { ids: [...ids] });
+  return rows.map((row) => ({ record: takeOwn<ProductRow>(row, PRODUCT_RECORD_COLUMNS), joined: read(row) }));
+}
+
 /** The product columns, unqualified, with the cursor key: a page row's own part. */
-const KEYED_COLUMNS = [...PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>), 'cursor_key'] as const;
+export const KEYED_COLUMNS = [...PRODUCT_RECORD_COLUMNS, 'cursor_key'] as const;
 const KEYED_COLUMNS_WITH_SOLD_COUNT = [...KEYED_COLUMNS, 'sold_count'] as const;
 const readSeller = joinedReader<UserRecord>('seller', USER_RECORD_COLUMNS);
 const readCategory = joinedReader<CategoryRow>('category', CATEGORY_COLUMNS);
@@ -177,7 +186,7 @@ export interface ProductPageOptions {
 }
 
 /** What makes a product page's statement: everything but the filter values, the cursor and the limit. */
-type ProductPageShape = {
+export type ProductPageShape = {
   page: PageShape;
   statuses: ProductStatus[] | null;
   audience: ProductAudience['kind'];
@@ -188,14 +197,14 @@ type ProductPageShape = {
   withCategory: boolean;
   withSoldCount: boolean;
 };
-type ProductPageValues = PageValues & Pick<ProductCriteria, 'search' | 'categoryId' | 'sellerId' | 'minPrice' | 'maxPrice'> & { ownerId: string | undefined };
+export type ProductPageValues = PageValues & Pick<ProductCriteria, 'search' | 'categoryId' | 'sellerId' | 'minPrice' | 'maxPrice'> & { ownerId: string | undefined };
 
-/** The statement behind `findProductPage`, compiled once per shape. */
-const productPage = shapedStatement('products.page', (db, shape: ProductPageShape, v: ProductPageValues): Compilable<Record<string, unknown>> => {
+/** The criteria a shaped statement's build works from: its shape's parts and its values, nothing else. */
+export function shapedCriteria(shape: Pick<ProductPageShape, 'statuses' | 'audience' | 'includeDeleted' | 'inStock'>, v: Omit<ProductPageValues, keyof PageValues>): ProductCriteria {
   // Only ACTIVE rows asked for: the audience's own seller id makes no difference, and a seller then sees what the public sees.
   const audience: ProductAudience =
     shape.audience === 'seller' ? (v.ownerId !== undefined ? { kind: 'seller', sellerId: v.ownerId } : { kind: 'public' }) : { kind: shape.audience };
-  const criteria: ProductCriteria = {
+  return {
     audience,
     ...(shape.statuses ? { statuses: shape.statuses } : {}),
     includeDeleted: shape.includeDeleted,
@@ -206,8 +215,35 @@ const productPage = shapedStatement('products.page', (db, shape: ProductPageShap
     minPrice: v.minPrice,
     maxPrice: v.maxPrice,
   };
-  return productPageQuery(db, criteria, shapedPageRequest(shape.page, v), v.limit, shape);
-});
+}
+
+/** The shape and values of criteria (everything but the page). */
+export function criteriaShape(criteria: ProductCriteria) {
+  const audience = criteria.audience ?? { kind: 'public' };
+  return {
+    shape: {
+      // `status IN (…)` means the same in any order and with repeats: one shape for each set of states.
+      statuses: criteria.statuses ? [...new Set(criteria.statuses)].sort() : null,
+      audience: audience.kind,
+      includeDeleted: criteria.includeDeleted ?? false,
+      inStock: criteria.inStock ?? null,
+    },
+    values: {
+      search: criteria.search,
+      categoryId: criteria.categoryId,
+      sellerId: criteria.sellerId,
+      minPrice: criteria.minPrice,
+      maxPrice: criteria.maxPrice,
+      // The seller's own drafts and archived products are asked for only beyond ACTIVE.
+      ownerId: audience.kind === 'seller' && !activeOnly(criteria) ? audience.sellerId : undefined,
+    },
+  };
+}
+
+/** The statement behind `findProductPage`, compiled once per shape. */
+const productPage = shapedStatement('products.page', (db, shape: ProductPageShape, v: ProductPageValues): Compilable<Record<string, unknown>> =>
+  productPageQuery(db, shapedCriteria(shape, v), shapedPageRequest(shape.page, v), v.limit, shape),
+);
 
 /**
  * One page of visible products: `limit + 1` rows in scan order (the extra one
@@ -231,29 +267,16 @@ export async function findProductPage(
   request: PageRequest,
   options: ProductPageOptions = {},
 ): Promise<ProductPageRow[]> {
-  const audience = criteria.audience ?? { kind: 'public' };
+  const parts = criteriaShape(criteria);
   const shape: ProductPageShape = {
     page: pageShape(request),
-    // `status IN (…)` means the same in any order and with repeats: one shape for each set of states.
-    statuses: criteria.statuses ? [...new Set(criteria.statuses)].sort() : null,
-    audience: audience.kind,
-    includeDeleted: criteria.includeDeleted ?? false,
-    inStock: criteria.inStock ?? null,
+    ...parts.shape,
     withTotal: options.withTotal ?? false,
     withSeller: options.withSeller ?? false,
     withCategory: options.withCategory ?? false,
     withSoldCount: options.withSoldCount ?? false,
   };
-  const rows = await productPage(db, shape, {
-    ...pageValues(request),
-    search: criteria.search,
-    categoryId: criteria.categoryId,
-    sellerId: criteria.sellerId,
-    minPrice: criteria.minPrice,
-    maxPrice: criteria.maxPrice,
-    // The seller's own drafts and archived products are asked for only beyond ACTIVE.
-    ownerId: audience.kind === 'seller' && !activeOnly(criteria) ? audience.sellerId : undefined,
-  });
+  const rows = await productPage(db, shape, { ...pageValues(request), ...parts.values });
   return rows.map((row) => ({
     product: takeOwn<KeyedProductRow>(row, options.withSoldCount ? KEYED_COLUMNS_WITH_SOLD_COUNT : KEYED_COLUMNS),
     seller: options.withSeller ? readSeller(row) : null,
@@ -295,56 +318,8 @@ export async function countProducts(db: Kysely<Database>, criteria: ProductCrite
   return Number(row.count);
 }
 
-/**
- * The same page for many categories in one statement: rows are numbered per
- * category in scan order and cut at `limit + 1` each.
- */
-export async function findProductPagesByCategory(
-  db: Kysely<Database>,
-  categoryIds: readonly string[],
-  criteria: ProductCriteria,
-  request: PageRequest,
-): Promise<(KeyedProductRow & { rn: number })[]> {
-  if (categoryIds.length === 0) return [];
-  const columns = columnsFor(request);
-  const ranked = db
-    .selectFrom('products as p')
-    .select(PRODUCT_COLUMNS)
-    .select(cursorKey(columns).as('cursor_key'))
-    .select(rowNumberPerParent('p.category_id', columns, request).as('rn'))
-    .where(matching(criteria))
-    .where('p.category_id', 'in', categoryIds)
-    .where(keysetCondition(columns, request));
-  return db
-    .selectFrom(ranked.as('ranked'))
-    .selectAll()
-    .where('ranked.rn', '<=', request.limit + 1)
-    .orderBy('ranked.category_id')
-    .orderBy('ranked.rn')
-    .execute();
-}
-
-export async function countProductsByCategory(
-  db: Kysely<Database>,
-  categoryIds: readonly string[],
-  criteria: ProductCriteria,
-): Promise<{ category_id: string; count: string }[]> {
-  if (categoryIds.length === 0) return [];
-  return db
-    .selectFrom('products as p')
-    .select(['p.category_id', (eb) => eb.fn.countAll<string>().as('count')])
-    .where(matching(criteria))
-    .where('p.category_id', 'in', categoryIds)
-    .groupBy('p.category_id')
-    .execute();
-}
-
-/** The same columns, unqualified, for RETURNING. */
-const RETURNED_COLUMNS = PRODUCT_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>);
-type StripAlias<C> = C extends `p.${infer Column}` ? Column : never;
-
 export async function insertProduct(db: Kysely<Database>, values: NewProductRow): Promise<ProductRow> {
-  return db.insertInto('products').values(values).returning(RETURNED_COLUMNS).executeTakeFirstOrThrow();
+  return db.insertInto('products').values(values).returning(PRODUCT_RECORD_COLUMNS).executeTakeFirstOrThrow();
 }
 
 export interface ProductChangeCondition {
@@ -374,5 +349,5 @@ export async function updateProductIf(
     .where('deleted_at', condition.deleted ? 'is not' : 'is', null);
   if (condition.expectedVersion !== undefined) query = query.where('version', '=', condition.expectedVersion);
   if (condition.fromStatuses) query = query.where('status', 'in', condition.fromStatuses);
-  return query.returning(RETURNED_COLUMNS).executeTakeFirst();
+  return query.returning(PRODUCT_RECORD_COLUMNS).executeTakeFirst();
 }

@@ -1,11 +1,12 @@
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { idOfType, idOfTypeOrNull, toGlobalId } from '../../graphql/global-id.js';
-import { selectsField, selectsPath } from '../../graphql/selection.js';
+import { CONNECTION_ITEMS, OWN_OBJECT, selectedJoins, selectsField, selectsPath } from '../../graphql/selection.js';
 import { appError } from '../../errors/errors.js';
 import { liveField } from '../../scope/live.js';
 import type { Scope } from '../../scope/scope.js';
 import type { CategoryLoaders } from '../categories/category.loaders.js';
 import type { CategoryRow } from '../categories/category.table.js';
+import { PRODUCT_RELATIONS } from './product.table.js';
 import type { UserLoaders } from '../users/user.loaders.js';
 import type { ProductLoaders } from './product.loaders.js';
 import { getCategory } from '../categories/category.service.js';
@@ -41,7 +42,7 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
       subscribe: async (_root, { id }, ctx) => {
         const productId = idOfType(id, 'Product');
         if (!(await getProduct(ctx, productId))) throw appError('SUBSCRIPTION_NOT_FOUND');
-        return liveField(ctx, 'productUpdated', 'product', (change) => change.id === productId, (scope) => getProduct(scope, productId));
+        return liveField(ctx, 'productUpdated', 'product', (change) => change.id === productId, async (scope) => getProduct(scope, productId));
       },
     },
   },
@@ -57,7 +58,7 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
           withSoldCount: selectsPath(info, ['nodes', 'soldCount']) || selectsPath(info, ['edges', 'node', 'soldCount']),
         },
       ),
-    product: (_root, { id }, ctx) => getProduct(ctx, idOfType(id, 'Product')),
+    product: (_root, { id }, ctx, info) => getProduct(ctx, idOfType(id, 'Product'), selectedJoins(info, OWN_OBJECT, PRODUCT_RELATIONS)),
   },
   Mutation: {
     createProduct: (_root, { input }, ctx) =>
@@ -102,7 +103,14 @@ export const productResolvers: Resolvers<Scope<ProductLoaders & CategoryLoaders 
   },
   // schema/categories.products.graphql: the relation is the products module's, so is the field.
   Category: {
-    products: (category, args, ctx) => listCategoryProducts(ctx, category.id, { ...args, filter: decodeProductFilter(args.filter) }),
+    products: (category, args, ctx, info) =>
+      listCategoryProducts(
+        ctx,
+        category.id,
+        { ...args, filter: decodeProductFilter(args.filter) },
+        selectedJoins(info, CONNECTION_ITEMS, PRODUCT_RELATIONS),
+        selectsField(info, 'totalCount'),
+      ),
   },
   ProductConnection: {
     nodes: (connection) => connection.edges.map((edge) => edge.node),

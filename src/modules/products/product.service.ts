@@ -15,7 +15,10 @@ import {
 import type { ProductRow, ProductStatus } from './product.table.js';
 import { actsAsAdmin, type Viewer } from '../../auth/viewer.js';
 import { appError } from '../../errors/errors.js';
+import type { Join } from '../../db/joined.js';
 import { unitOfWork } from '../../db/unit-of-work.js';
+import { primeJoined } from '../../loaders/joined.js';
+import type { MaybePromise } from '../../loaders/record-loader.js';
 import type { UserErrorData } from '../../errors/user-errors.js';
 import { InputCheck } from '../../validation/input.js';
 import { recordAudit } from '../audit/audit.service.js';
@@ -113,19 +116,35 @@ export function productPageRequest(args: ProductListArgs) {
   return parsePageRequest(args, { name: order.field, kind: PRODUCT_SORTS[order.field].kind, direction: order.direction });
 }
 
-export async function getProduct(ctx: Scope<ProductLoaders>, id: string): Promise<ProductRow | null> {
+/**
+ * A product by id, or null when missing or not visible to the viewer; at
+ * once, without a promise, when a page primed the loader with it. With
+ * `joins` (relations the client selected on it: seller, category), one not
+ * loaded yet is read with them in one statement, and they go to their
+ * modules' loaders (`primeJoined`) for the fields that follow them.
+ */
+export function getProduct(ctx: Scope<ProductLoaders>, id: string, joins: readonly Join[] = []): MaybePromise<ProductRow | null> {
+  const primed = ctx.loaders.productById.peek(id);
+  if (primed !== undefined) return primed && isProductVisible(ctx.viewer, primed) ? primed : null;
+  return loadProduct(ctx, id, joins);
+}
+
+async function loadProduct(ctx: Scope<ProductLoaders>, id: string, joins: readonly Join[]): Promise<ProductRow | null> {
+  if (joins.length > 0 && !ctx.loaders.productById.holds(id)) {
+    const joined = await ctx.loaders.productByIdJoined.load(id, joins);
+    // A missing product is primed as missing too, so the load below runs no statement.
+    ctx.loaders.productById.prime(id, joined?.record ?? null);
+    if (joined) primeJoined(ctx.loaders, joined.joined);
+  }
   const product = await ctx.loaders.productById.load(id);
   return product && isProductVisible(ctx.viewer, product) ? product : null;
 }
 
 /**
- * A page of visible products. `withTotal` (the client asked for
- * `totalCount`) counts them in the page's own statement; an empty page
- * (nothing to carry the count) counts separately, when asked. `withSeller`
- * and `withCategory` (the client asked for them) read each product's seller
- * and category in the same statement and hand them to the users and
- * categories loaders, so the `seller` and `category` fields load them from
- * there, through the same services and visibility rules as ever.
+ * A page of visible products. `withTotal` (`totalCount` selected) counts in
+ * the page's statement (an empty page counts separately, when asked);
+ * `withSeller`/`withCategory` read the seller and category there too and
+ * hand them to the users and categories loaders, for the fields that follow.
  */
 export async function listProducts(
   ctx: Scope<ProductLoaders & UserLoaders & CategoryLoaders>,
@@ -143,23 +162,36 @@ export async function listProducts(
     if (seller) primeUsers(ctx, [seller]);
     if (category) primeCategories(ctx, [category]);
   }
-  const counted = page[0]?.totalCount;
-  const total = counted === undefined ? undefined : Number(counted);
+  const total = page[0]?.totalCount === undefined ? undefined : Number(page[0].totalCount);
   return toConnection(rows, request, () => (total === undefined ? countProducts(ctx.db, criteria) : Promise.resolve(total)));
 }
 
-/** A category's products: batched with every other category asking for the same page. */
+/**
+ * A category's products: batched with every other category asking for the
+ * same page, with the products' selected one-to-one relations (`joins`) and,
+ * when `totalCount` is selected (`withTotal`), each category's count in the
+ * same statement.
+ */
 export async function listCategoryProducts(
   ctx: Scope<ProductLoaders>,
   categoryId: string,
   args: ProductListArgs,
+  joins: readonly Join[] = [],
+  withTotal = false,
 ): Promise<Connection<KeyedProductRow>> {
   const criteria = { ...toCriteria(args.filter, ctx.viewer), categoryId: undefined };
   delete criteria.categoryId;
   const request = productPageRequest(args);
-  const rows = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request });
-  for (const row of rows) ctx.loaders.productById.prime(row.id, row);
-  return toConnection(rows, request, () => ctx.loaders.productCountByCategory.load(categoryId, criteria));
+  const page = await ctx.loaders.productPageByCategory.load(categoryId, { criteria, request, joins, withTotal });
+  const rows: KeyedProductRow[] = [];
+  for (const { record, joined } of page) {
+    rows.push(record);
+    ctx.loaders.productById.prime(record.id, record);
+    primeJoined(ctx.loaders, joined);
+  }
+  // Counted in the page's statement when selected; an empty page (no row to carry it) counts on its own.
+  const total = page[0]?.total;
+  return toConnection(rows, request, () => (total !== undefined ? Promise.resolve(total) : ctx.loaders.productCountByCategory.load(categoryId, criteria)));
 }
 
 // ---------------------------------------------------------------------------

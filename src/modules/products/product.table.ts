@@ -1,5 +1,9 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
+import type { JoinableRelations, JoinTarget } from '../../db/joined.js';
+import { CATEGORY_TARGET } from '../categories/category.table.js';
+import { USER_TARGET } from '../users/user.table.js';
+
 export type ProductStatus = 'DRAFT' | 'ACTIVE' | 'ARCHIVED';
 
 export interface ProductTable {
@@ -35,6 +39,31 @@ export interface ProductTable {
  * once reads are switched: ./sold-count.service.ts).
  */
 export type ProductRow = Omit<Selectable<ProductTable>, 'sold_count'> & { sold_count?: number | null };
+/** The columns of a ProductRow as the `productById` loader reads them (without `sold_count` and the search vector). */
+export const PRODUCT_RECORD_COLUMNS = [
+  'id',
+  'seller_id',
+  'category_id',
+  'title',
+  'description',
+  'price_amount',
+  'currency',
+  'stock',
+  'status',
+  'version',
+  'rating_avg',
+  'review_count',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+] as const satisfies readonly (keyof ProductRow)[];
+/** Products as another module's statement joins them (an order item's product): whole records, for `productById`. */
+export const PRODUCT_TARGET: JoinTarget<ProductRow, 'productById'> = { table: 'products', columns: PRODUCT_RECORD_COLUMNS, loader: 'productById' };
+/** A product's one-to-one relations, read by a join where a product is loaded and they are selected. */
+export const PRODUCT_RELATIONS: JoinableRelations = {
+  seller: { foreignKey: 'seller_id', target: USER_TARGET },
+  category: { foreignKey: 'category_id', target: CATEGORY_TARGET },
+};
 export type NewProductRow = Insertable<ProductTable>;
 export type ProductUpdate = Updateable<ProductTable>;
 

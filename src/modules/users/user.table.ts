@@ -1,5 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
+import type { JoinTarget } from '../../db/joined.js';
+
 export type UserRole = 'CUSTOMER' | 'SELLER' | 'ADMIN';
 
 export interface UserTable {
@@ -29,6 +31,8 @@ export type UserRecord = Omit<UserRow, 'password_hash' | 'updated_at'>;
  * pages) selects to prime that loader. Never the password hash.
  */
 export const USER_RECORD_COLUMNS = ['id', 'email', 'display_name', 'role', 'token_version', 'created_at', 'deleted_at'] as const satisfies readonly (keyof UserRecord)[];
+/** Users as another module's statement joins them (a product's seller, an order's customer): whole records, for `userById`. */
+export const USER_TARGET: JoinTarget<UserRecord, 'userById'> = { table: 'users', columns: USER_RECORD_COLUMNS, loader: 'userById' };
 export type NewUserRow = Insertable<UserTable>;
 export type UserUpdate = Updateable<UserTable>;
 
