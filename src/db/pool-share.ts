@@ -213,9 +213,7 @@ export class ShareableDialect implements Dialect {
     return this.compiler;
   }
 
-  // Kysely<any> is what the Dialect interface itself declares.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+  createIntrospector(db: Parameters<Dialect['createIntrospector']>[0]): DatabaseIntrospector {
     return this.inner.createIntrospector(db);
   }
 

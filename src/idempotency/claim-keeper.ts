@@ -31,8 +31,9 @@
  * - The timer never keeps the process alive (unref), and `close` stops it
  *   for good (on shutdown, once the requests have ended).
  * - Renewals run outside the context of the request that started the timer
- *   (its per-request pool share, its trace): the keeper's own async scope,
- *   taken when it was created.
+ *   (its trace, when tracing is on): the keeper's own async scope, taken when
+ *   it was created. They run on the application's pool handle, so they take
+ *   nothing of any request's pool share.
  */
 import { AsyncResource } from 'node:async_hooks';
 

@@ -19,6 +19,29 @@ export interface ClaimedDelivery {
   >;
 }
 
+/** A claim statement: deliveries (filtered by the caller) leased to `claimant` for `leaseMs`, joined with their event and endpoint. */
+function leaseToClaimant(db: Kysely<Database>, claimant: string, leaseMs: number) {
+  return db
+    .updateTable('webhook_deliveries as d')
+    .from(['webhook_events as ev', 'webhook_endpoints as e'])
+    .set({ claimed_by: claimant, claimed_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
+    .whereRef('ev.id', '=', 'd.event_id')
+    .whereRef('e.id', '=', 'd.endpoint_id');
+}
+
+/** What a claim statement returns of a delivery and its event, and of its endpoint (`claimedRow` reads them). */
+const CLAIMED_DELIVERY_COLUMNS = ['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'] as const;
+const CLAIMED_ENDPOINT_COLUMNS = [
+  'e.id as endpoint_id',
+  'e.url',
+  'e.enabled',
+  'e.disabled_reason',
+  'e.secret_sealed',
+  'e.previous_secret_sealed',
+  'e.previous_secret_expires_at',
+  'e.failing_since',
+] as const;
+
 /**
  * Takes the lease of each of the pending deliveries `ids` that is due
  * (`next_attempt_at` has come) for `claimant` until `leaseMs` from now, in one
@@ -30,18 +53,13 @@ export interface ClaimedDelivery {
  */
 export async function claimDeliveries(db: Kysely<Database>, ids: readonly string[], claimant: string, leaseMs: number): Promise<ClaimedDelivery[]> {
   if (ids.length === 0) return [];
-  const rows = await db
-    .updateTable('webhook_deliveries as d')
-    .from(['webhook_events as ev', 'webhook_endpoints as e'])
-    .set({ claimed_by: claimant, claimed_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
-    .whereRef('ev.id', '=', 'd.event_id')
-    .whereRef('e.id', '=', 'd.endpoint_id')
+  const rows = await leaseToClaimant(db, claimant, leaseMs)
     .where('d.id', '=', (eb) => eb.fn.any(eb.val([...ids])))
     .where('d.status', '=', 'PENDING')
     .where((eb) => eb.or([eb('d.next_attempt_at', 'is', null), eb('d.next_attempt_at', '<=', sql<Date>`now()`)]))
     .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', sql<Date>`now()`), eb('d.claimed_by', '=', claimant)]))
-    .returning(['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'])
-    .returning(['e.id as endpoint_id', 'e.url', 'e.enabled', 'e.disabled_reason', 'e.secret_sealed', 'e.previous_secret_sealed', 'e.previous_secret_expires_at', 'e.failing_since'])
+    .returning(CLAIMED_DELIVERY_COLUMNS)
+    .returning(CLAIMED_ENDPOINT_COLUMNS)
     .execute();
   return rows.map(claimedRow);
 }
@@ -77,12 +95,7 @@ export const claimedRow = (row: ClaimRow): ClaimedDelivery => ({
  * is read again under its lock and no longer qualifies).
  */
 export async function claimOrphanedDeliveries(db: Kysely<Database>, claimant: string, leaseMs: number, graceMs: number, limit: number): Promise<ClaimedDelivery[]> {
-  const rows = await db
-    .updateTable('webhook_deliveries as d')
-    .from(['webhook_events as ev', 'webhook_endpoints as e'])
-    .set({ claimed_by: claimant, claimed_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
-    .whereRef('ev.id', '=', 'd.event_id')
-    .whereRef('e.id', '=', 'd.endpoint_id')
+  const rows = await leaseToClaimant(db, claimant, leaseMs)
     .where('d.id', 'in', (eb) =>
       eb
         .selectFrom('webhook_deliveries as o')
@@ -95,8 +108,8 @@ export async function claimOrphanedDeliveries(db: Kysely<Database>, claimant: st
         .forUpdate()
         .skipLocked(),
     )
-    .returning(['d.id', 'd.attempt_count', 'd.schedule_start', 'ev.id as event_id', 'ev.type', 'ev.payload', 'ev.occurred_at'])
-    .returning(['e.id as endpoint_id', 'e.url', 'e.enabled', 'e.disabled_reason', 'e.secret_sealed', 'e.previous_secret_sealed', 'e.previous_secret_expires_at', 'e.failing_since'])
+    .returning(CLAIMED_DELIVERY_COLUMNS)
+    .returning(CLAIMED_ENDPOINT_COLUMNS)
     .execute();
   return rows.map(claimedRow);
 }
