@@ -226,3 +226,23 @@ it('redelivers a failed delivery from a new schedule with the same webhook-id, n
   const log = await server.db.selectFrom('webhook_attempts').select(['number', 'status_code']).where('delivery_id', '=', deliveryId).orderBy('number').execute();
   expect(log).toEqual([{ number: 1, status_code: 500 }, { number: 2, status_code: 200 }]);
 });
+
+it("deletes an endpoint with its deliveries and their attempts, and leaves another endpoint's alone", async () => {
+  const target = await receiver();
+  const [gone, kept] = [await register(server, seller, target.url), await register(server, seller, target.url)];
+  const [goneDelivery, keptDelivery] = [await sendTest(server, seller, gone.id), await sendTest(server, seller, kept.id)];
+  await drive(server, auth, goneDelivery);
+  await drive(server, auth, keptDelivery);
+  const attemptsOf = (deliveryId: string) => server.db.selectFrom('webhook_attempts').select('number').where('delivery_id', '=', deliveryId).execute();
+  expect(await attemptsOf(goneDelivery)).toEqual([{ number: 1 }]);
+  const res = await server.graphql<{ deleteWebhookEndpoint: { deletedEndpointId: string | null; userErrors: unknown[] } }>(
+    'mutation ($input: DeleteWebhookEndpointInput!) { deleteWebhookEndpoint(input: $input) { deletedEndpointId userErrors { code } } }',
+    { input: { endpointId: gone.id } },
+    { headers: seller.headers },
+  );
+  expect(res.body.data?.deleteWebhookEndpoint).toEqual({ deletedEndpointId: gone.id, userErrors: [] });
+  expect(await server.db.selectFrom('webhook_deliveries').select('id').where('id', '=', goneDelivery).execute()).toEqual([]);
+  expect(await attemptsOf(goneDelivery)).toEqual([]);
+  expect(await attemptsOf(keptDelivery)).toEqual([{ number: 1 }]);
+  expect(await deliveryRow(server, keptDelivery)).toMatchObject({ status: 'DELIVERED' });
+});

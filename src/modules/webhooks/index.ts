@@ -1,6 +1,7 @@
 import * as m0013 from '../../../migrations/2026_12_07_0013_webhooks.js';
 import * as m0014 from '../../../migrations/2026_12_07_0014_webhook_delivery_lease.js';
 import * as m0018 from '../../../migrations/2026_12_08_0018_webhook_deliveries_due.js';
+import * as m0019 from '../../../migrations/2026_12_08_0019_webhook_log_keys.js';
 import { defineModule } from '../module.js';
 import { ownDelivery } from './delivery.service.js';
 import { dispatcherLoop } from './dispatcher.js';
@@ -38,7 +39,12 @@ export const webhooksModule = defineModule({
   permissions: webhookPermissions,
   createLoaders: createWebhookLoaders,
   nodeTypes: { WebhookEndpoint: ownEndpoint, WebhookDelivery: ownDelivery },
-  migrations: { '2026_12_07_0013_webhooks': m0013, '2026_12_07_0014_webhook_delivery_lease': m0014, '2026_12_08_0018_webhook_deliveries_due': m0018 },
+  migrations: {
+    '2026_12_07_0013_webhooks': m0013,
+    '2026_12_07_0014_webhook_delivery_lease': m0014,
+    '2026_12_08_0018_webhook_deliveries_due': m0018,
+    '2026_12_08_0019_webhook_log_keys': m0019,
+  },
   changeTags: {},
   tables: ['webhook_endpoints', 'webhook_events', 'webhook_deliveries', 'webhook_attempts'],
   tasks: webhookTasks,

@@ -69,8 +69,19 @@ export async function updateEndpoint(db: Kysely<Database>, id: string, patch: We
     .executeTakeFirst();
 }
 
+/**
+ * Deletes an endpoint with its deliveries (their key cascades) and their
+ * attempts (no key to cascade by: migrations/2026_12_08_0019), in one
+ * statement.
+ */
 export async function deleteEndpoint(db: Kysely<Database>, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst();
+  const result = await db
+    .with('attempts', (q) =>
+      q.deleteFrom('webhook_attempts').where('delivery_id', 'in', (eb) => eb.selectFrom('webhook_deliveries').select('id').where('endpoint_id', '=', id)),
+    )
+    .deleteFrom('webhook_endpoints')
+    .where('id', '=', id)
+    .executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
 
