@@ -22,14 +22,17 @@
  *      deliveries, a new worker starts and drains them; deliveries / time
  *      from its start to the last message.
  *
- * And the CPU each costs: the bench's process (app, worker, receiver and
- * client: `process.cpuUsage`) and the embedded PostgreSQL's processes (read
- * from /proc, bench/lib/process-cpu.ts; not on DATABASE_URL), per checkout
- * of each cart over its blocks (an A block with the wait for its
+ * And the CPU each costs: the bench's process (app, worker and client:
+ * `process.cpuUsage`), the embedded PostgreSQL's processes (read from /proc,
+ * bench/lib/process-cpu.ts; not on DATABASE_URL) and the receiver's, per
+ * checkout of each cart over its blocks (an A block with the wait for its
  * deliveries), and per delivery over the drain.
  *
- * BENCH_WEBHOOK_RECEIVER=process runs the receiver in a child process (its
- * CPU then counts in neither figure): what it costs the bench's process.
+ * The receiver runs in a child process of its own: it stands for the
+ * subscribers' servers, whose HTTP parsing and verification are not the
+ * API's work (on two cores it still competes for the same CPU).
+ * BENCH_WEBHOOK_RECEIVER=in-process runs it in the bench's process, on the
+ * API's event loop (its CPU then counts in the Node figure).
  *
  * BENCH_WEBHOOK_PROFILE=<directory>: a V8 CPU profile of the bench's process
  * during each throughput block of cart A, with the wait for its deliveries,
@@ -63,7 +66,7 @@ import { startWorker, type JobWorker } from '../src/jobs/worker.js';
 import { newSigningSecret, sealSecret } from '../src/modules/webhooks/signing.js';
 import { startBenchDatabase } from './lib/database.js';
 import { GraphQLClient, graphqlBody } from './lib/http.js';
-import { processTreeCpuMs } from './lib/process-cpu.js';
+import { processCpuMs, processTreeCpuMs } from './lib/process-cpu.js';
 import { seedCatalog } from './lib/seed.js';
 import { percentile, round } from './lib/stats.js';
 import { startBenchReceiver, startBenchReceiverProcess } from './lib/webhook-receiver.js';
@@ -80,8 +83,8 @@ const BACKLOG_CHECKOUTS = envInt('BENCH_WEBHOOK_BACKLOG', 300);
 const CART_PRODUCTS = process.env['BENCH_WEBHOOK_HOT_ROWS'] === '1' ? 1 : 8;
 /** BENCH_WEBHOOK_DEFERRED=1: no worker during the throughput blocks (the deliveries wait): what the enqueueing alone costs. */
 const DEFERRED = process.env['BENCH_WEBHOOK_DEFERRED'] === '1';
-/** BENCH_WEBHOOK_RECEIVER=process: the receiver in a child process, out of the bench's process (and its CPU figures). */
-const RECEIVER_PROCESS = process.env['BENCH_WEBHOOK_RECEIVER'] === 'process';
+/** The receiver in a child process (the default), out of the bench's process and its CPU figures; BENCH_WEBHOOK_RECEIVER=in-process: in it. */
+const RECEIVER_PROCESS = process.env['BENCH_WEBHOOK_RECEIVER'] !== 'in-process';
 /** BENCH_WEBHOOK_PROFILE=<directory>: CPU profiles of the throughput blocks. */
 const PROFILE_DIR = process.env['BENCH_WEBHOOK_PROFILE'];
 const RESULTS_FILE = fileURLToPath(new URL('./results/webhooks.json', import.meta.url));
@@ -216,9 +219,14 @@ async function main(): Promise<void> {
       await worker.stop();
       worker = undefined;
     }
-    const totals = { A: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0 }, B: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0 } };
+    const totals = {
+      A: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0, receiverCpuMs: 0 },
+      B: { checkouts: 0, seconds: 0, nodeCpuMs: 0, postgresCpuMs: 0, receiverCpuMs: 0 },
+    };
     // CPU of the bench's process (app, worker, receiver and client) and of the embedded server's processes (null on DATABASE_URL).
     const postgresCpu = () => (database.processMarker === undefined ? null : processTreeCpuMs(database.processMarker));
+    // The receiver's process (null in-process: its CPU is in the Node figure).
+    const receiverCpu = () => (receiver.pid === undefined ? null : processCpuMs(receiver.pid));
     let drainMs = 0;
     const profiler = PROFILE_DIR === undefined ? undefined : new Session();
     if (profiler && PROFILE_DIR) {
@@ -229,7 +237,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const [n, which] of (['A', 'B', 'B', 'A'] as const).entries()) {
         if (profiler) await profiler.post('Profiler.start');
-        const cpuBefore = { node: process.cpuUsage(), postgres: postgresCpu() };
+        const cpuBefore = { node: process.cpuUsage(), postgres: postgresCpu(), receiver: receiverCpu() };
         const result = await block(which);
         totals[which].checkouts += result.checkouts;
         totals[which].seconds += result.seconds;
@@ -242,7 +250,9 @@ async function main(): Promise<void> {
         // The block's CPU, with an A block's wait for its deliveries: what its checkouts cost in all.
         const node = process.cpuUsage(cpuBefore.node);
         const postgresAfter = postgresCpu();
+        const receiverAfter = receiverCpu();
         totals[which].nodeCpuMs += (node.user + node.system) / 1000;
+        totals[which].receiverCpuMs += cpuBefore.receiver === null || receiverAfter === null ? Number.NaN : receiverAfter - cpuBefore.receiver;
         totals[which].postgresCpuMs += cpuBefore.postgres === null || postgresAfter === null ? Number.NaN : postgresAfter - cpuBefore.postgres;
         if (profiler && PROFILE_DIR) {
           const { profile } = await profiler.post('Profiler.stop');
@@ -254,6 +264,7 @@ async function main(): Promise<void> {
     const cpuPerCheckout = (which: 'A' | 'B') => ({
       node: round(totals[which].nodeCpuMs / totals[which].checkouts, 2),
       postgres: Number.isNaN(totals[which].postgresCpuMs) ? null : round(totals[which].postgresCpuMs / totals[which].checkouts, 2),
+      receiver: Number.isNaN(totals[which].receiverCpuMs) ? null : round(totals[which].receiverCpuMs / totals[which].checkouts, 2),
     });
     const perSecond = (which: 'A' | 'B') => totals[which].checkouts / totals[which].seconds;
 
@@ -285,14 +296,16 @@ async function main(): Promise<void> {
       await Promise.all(Array.from({ length: Math.min(CONNECTIONS, BACKLOG_CHECKOUTS - i) }, () => buy('A')));
     }
     const backlog = BACKLOG_CHECKOUTS * 2;
-    const drainCpuBefore = { node: process.cpuUsage(), postgres: postgresCpu() };
+    const drainCpuBefore = { node: process.cpuUsage(), postgres: postgresCpu(), receiver: receiverCpu() };
     const drainStart = performance.now();
     worker = await startWorker(workerOptions);
     await receiver.waitFor(expected + backlog, 300_000);
     const drainSeconds = (performance.now() - drainStart) / 1000;
     const drainNode = process.cpuUsage(drainCpuBefore.node);
     const drainPostgres = postgresCpu();
+    const drainReceiver = receiverCpu();
     const cpuPerDelivery = {
+      receiver: drainReceiver === null || drainCpuBefore.receiver === null ? null : round((drainReceiver - drainCpuBefore.receiver) / backlog, 2),
       node: round((drainNode.user + drainNode.system) / 1000 / backlog, 2),
       postgres: drainPostgres === null || drainCpuBefore.postgres === null ? null : round((drainPostgres - drainCpuBefore.postgres) / backlog, 2),
     };

@@ -33,12 +33,15 @@ export interface BenchReceiver {
   readonly arrivals: Map<string, number>;
   /** Distinct webhook-ids received more than once (a redelivery; expected 0 in the bench). */
   readonly duplicates: number;
+  /** The receiver's own process, when it runs in one (its CPU is read from /proc). */
+  readonly pid?: number;
   /** Resolves once `count` messages have been verified, or rejects after `timeoutMs`. */
   waitFor(count: number, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startBenchReceiver(): Promise<BenchReceiver> {
+/** `onArrival`: told of each order's message as it is verified (the child process reports arrivals from it). */
+export async function startBenchReceiver(onArrival?: (key: string, at: number) => void): Promise<BenchReceiver> {
   const secrets = new Map<string, Webhook>();
   const arrivals = new Map<string, number>();
   const seen = new Set<string>();
@@ -62,7 +65,11 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
         if (seen.has(id)) duplicates += 1;
         seen.add(id);
         const orderId = message.data?.order?.id;
-        if (message.type === 'order.created' && orderId) arrivals.set(`${orderId} ${endpointId}`, at);
+        if (message.type === 'order.created' && orderId) {
+          const key = `${orderId} ${endpointId}`;
+          arrivals.set(key, at);
+          onArrival?.(key, at);
+        }
         count += 1;
         res.writeHead(200).end('ok');
       } catch {
@@ -101,9 +108,9 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
 }
 
 /**
- * The same receiver in a child process (./webhook-receiver-child.ts), for
- * `BENCH_WEBHOOK_RECEIVER=process`: its arrivals come back over IPC, within
- * 5 ms, on this process's `performance.now()` clock.
+ * The same receiver in a child process (./webhook-receiver-child.ts), the
+ * bench's default: its arrivals come back over IPC, within
+ * 20 ms, on this process's `performance.now()` clock.
  */
 export async function startBenchReceiverProcess(): Promise<BenchReceiver> {
   const child = fork(fileURLToPath(new URL('./webhook-receiver-child.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -122,6 +129,7 @@ export async function startBenchReceiverProcess(): Promise<BenchReceiver> {
   });
   const tell = (message: ToChild) => child.send(message);
   return {
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     urlFor: (endpointId) => `${base}${endpointId}`,
     trust: (endpointId, secret) => tell({ trust: [endpointId, secret] }),
     get count() {

@@ -88,14 +88,19 @@ function classify(response: IncomingMessage, durationMs: number): AttemptOutcome
 
 /** Sends once; never rejects (every problem is a `failed` outcome). */
 export function send(request: AttemptRequest, options: AttemptOptions): Promise<AttemptOutcome> {
-  const started = performance.now();
-  const elapsed = () => Math.round(performance.now() - started);
   let url: URL;
   try {
     url = new URL(request.url);
   } catch {
     return Promise.resolve({ kind: 'failed', statusCode: null, durationMs: 0, error: 'invalid URL' });
   }
+  return sendTo(url, request, options);
+}
+
+/** `send` to `request.url` parsed already. */
+function sendTo(url: URL, request: AttemptRequest, options: AttemptOptions): Promise<AttemptOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (!options.allowPrivate && isIP(host) !== 0) {
     const why = refusedAddress(host);
@@ -172,7 +177,7 @@ export interface BreakerSettings {
 
 export const DEFAULT_BREAKER: BreakerSettings = { errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeoutMs: 30_000 };
 const MAX_BREAKERS = 1000;
-const breakers = new Map<string, CircuitBreaker<[AttemptRequest, AttemptOptions], AttemptOutcome>>();
+const breakers = new Map<string, CircuitBreaker<[URL, AttemptRequest, AttemptOptions], AttemptOutcome>>();
 
 function breakerFor(host: string, settings: BreakerSettings) {
   let breaker = breakers.get(host);
@@ -185,8 +190,8 @@ function breakerFor(host: string, settings: BreakerSettings) {
       }
     }
     breaker = new CircuitBreaker(
-      async (request: AttemptRequest, options: AttemptOptions) => {
-        const outcome = await send(request, options);
+      async (url: URL, request: AttemptRequest, options: AttemptOptions) => {
+        const outcome = await sendTo(url, request, options);
         if (hostFailed(outcome)) throw new HostFailure(outcome);
         return outcome;
       },
@@ -214,15 +219,16 @@ export function breakerOpen(host: string): boolean {
  * Never rejects: an open breaker is a `skipped` outcome.
  */
 export async function attemptDelivery(request: AttemptRequest, options: AttemptOptions, settings: BreakerSettings = DEFAULT_BREAKER): Promise<AttemptOutcome> {
-  let host: string;
+  let url: URL;
   try {
-    host = new URL(request.url).host;
+    url = new URL(request.url);
   } catch {
     return send(request, options);
   }
+  const host = url.host;
   const breaker = breakerFor(host, settings);
   try {
-    return await breaker.fire(request, options);
+    return await breaker.fire(url, request, options);
   } catch (error) {
     if (error instanceof HostFailure) return error.outcome;
     if ((error as { code?: string }).code === 'EOPENBREAKER') {
