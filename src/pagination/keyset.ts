@@ -1,4 +1,4 @@
-import { sql, type RawBuilder, type SqlBool } from 'kysely';
+import { sql, type AliasedRawBuilder, type RawBuilder, type SqlBool } from 'kysely';
 
 import type { KeyKind } from './cursor.js';
 import type { CursorPosition } from './cursor.js';
@@ -44,15 +44,34 @@ export function cursorKey(columns: KeysetColumns): RawBuilder<string> {
 }
 
 /**
- * `row_number()` per parent in scan order, for loading the same page of many
- * parents in one statement (keep rows with `rn <= limit + 1`).
+ * The parents of a statement that reads one page per parent, as a table
+ * `parent(id)`: one uuid array parameter, so the statement text is the same
+ * for any number of parents. Each parent's page is then a lateral subquery
+ * (`WHERE child.parent_id = parent.id ORDER BY key, id LIMIT n`): PostgreSQL
+ * reads `limit + 1` rows of each parent from an index in order and stops,
+ * where numbering every matching row per parent (`row_number() OVER
+ * (PARTITION BY parent …)`, what these statements did before) reads and
+ * sorts all of them: every visible product, for a page of three products in
+ * each of fifty categories (16 ms of PostgreSQL against 1.4 ms).
  */
-export function rowNumberPerParent(parentColumn: string, columns: KeysetColumns, request: PageRequest): RawBuilder<number> {
-  const order =
-    scanDirection(request) === 'desc'
-      ? sql`${sql.ref(columns.key)} DESC, ${sql.ref(columns.id)} DESC`
-      : sql`${sql.ref(columns.key)} ASC, ${sql.ref(columns.id)} ASC`;
-  return sql<number>`row_number() OVER (PARTITION BY ${sql.ref(parentColumn)} ORDER BY ${order})`;
+export function parentsOf(ids: unknown): AliasedRawBuilder<{ id: string }, 'parent'> {
+  return sql<{ id: string }>`(select unnest(${ids}::uuid[]) as id)`.as('parent');
+}
+
+/** The column's name without its table alias (`p.created_at` → `created_at`). */
+function unqualified(column: string): string {
+  return column.slice(column.lastIndexOf('.') + 1);
+}
+
+/**
+ * The order of a lateral page's rows as the outer statement sees them
+ * (`alias.key, alias.id` in scan order): a page keeps its rows' order only
+ * if the statement says so.
+ */
+export function scanOrderOf(alias: string, columns: KeysetColumns, request: PageRequest): RawBuilder<unknown> {
+  const key = sql.ref(`${alias}.${unqualified(columns.key)}`);
+  const id = sql.ref(`${alias}.${unqualified(columns.id)}`);
+  return scanDirection(request) === 'desc' ? sql`${key} DESC, ${id} DESC` : sql`${key} ASC, ${id} ASC`;
 }
 
 /** What of a page request makes a shaped statement's shape (src/db/shaped.ts): its order and direction. */

@@ -108,7 +108,7 @@ export function matching(criteria: ProductCriteria) {
   };
 }
 
-function orderedPage<O>(query: ProductQuery<O>, request: PageRequest): ProductQuery<O> {
+export function orderedPage<O>(query: ProductQuery<O>, request: PageRequest): ProductQuery<O> {
   const columns = columnsFor(request);
   const direction = scanDirection(request);
   return query

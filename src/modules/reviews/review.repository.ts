@@ -10,7 +10,9 @@ import {
   keysetCondition,
   pageShape,
   pageValues,
-  rowNumberPerParent,
+  parentsOf,
+  scanDirection,
+  scanOrderOf,
   shapedPageRequest,
   type KeysetColumns,
   type PageShape,
@@ -64,31 +66,40 @@ const reviewPages = shapedStatement(
   (db, shape: { page: PageShape; lifecycle: ReviewLifecycle }, v: PageValues & { productIds: string[] }): Compilable<Record<string, unknown>> => {
     const request = shapedPageRequest(shape.page, v);
     const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
-    const ranked = db
-      .selectFrom('reviews as r')
-      .selectAll('r')
-      .select(cursorKey(columns).as('cursor_key'))
-      .select(rowNumberPerParent('r.product_id', columns, request).as('rn'))
-      // One array parameter: the same statement text for any number of products (a reusable prepared statement).
-      .where('r.product_id', '=', (eb) => eb.fn.any(eb.val(v.productIds)))
-      .where('r.deleted_at', shape.lifecycle === 'live' ? 'is' : 'is not', null)
-      .where(keysetCondition(columns, request));
-    return db
-      .selectFrom(ranked.as('ranked'))
-      .leftJoin('users as a', 'a.id', 'ranked.author_id')
-      // The review's own columns, not the row number: it is only the cut.
-      .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
-      .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
-      .where('ranked.rn', '<=', v.limit)
-      .orderBy('ranked.product_id')
-      .orderBy('ranked.rn');
+    const direction = scanDirection(request);
+    return (
+      db
+        // One array parameter: the same statement text for any number of products (a reusable prepared statement).
+        .selectFrom(parentsOf(v.productIds))
+        // Each product's page: `limit + 1` reviews in scan order, read from the product's index and cut there.
+        .innerJoinLateral(
+          (eb) =>
+            eb
+              .selectFrom('reviews as r')
+              .selectAll('r')
+              .select(cursorKey(columns).as('cursor_key'))
+              .whereRef('r.product_id', '=', 'parent.id')
+              .where('r.deleted_at', shape.lifecycle === 'live' ? 'is' : 'is not', null)
+              .where(keysetCondition(columns, request))
+              .orderBy(sql.ref(columns.key), direction)
+              .orderBy('r.id', direction)
+              .limit(v.limit)
+              .as('ranked'),
+          (join) => join.onTrue(),
+        )
+        .leftJoin('users as a', 'a.id', 'ranked.author_id')
+        .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
+        .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
+        .orderBy('ranked.product_id')
+        .orderBy(scanOrderOf('ranked', columns, request))
+    );
   },
 );
 
 /**
  * One page of live (or soft-deleted) reviews for each of many products in a
- * single statement: rows are numbered per product in scan order and cut at
- * `limit + 1` each. Each review's author is joined to the cut rows (a lookup
+ * single statement: each product's `limit + 1` rows in scan order, read
+ * laterally. Each review's author is joined to the cut rows (a lookup
  * by primary key each), for the users module's loader: a documented
  * exception to the module boundaries (docs/architecture/modules.md), with the
  * columns that module declares for its loader.
