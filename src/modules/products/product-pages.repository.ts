@@ -5,7 +5,7 @@ import { addJoins, joinsReader, takeOwn, type Join } from '../../db/joined.js';
 import { shapedStatement } from '../../db/shaped.js';
 import type { JoinedRow } from '../../loaders/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
-import { cursorKey, pageShape, pageValues, parentsOf, scanOrderOf, shapedPageRequest } from '../../pagination/keyset.js';
+import { cursorKey, NO_MERGE, pageShape, pageValues, parentsOf, scanOrderOf, shapedPageRequest } from '../../pagination/keyset.js';
 import {
   columnsFor,
   criteriaShape,
@@ -20,17 +20,17 @@ import {
   type ProductPageValues,
 } from './product.repository.js';
 
-type CategoryPagesShape = Pick<ProductPageShape, 'page' | 'statuses' | 'audience' | 'includeDeleted' | 'inStock' | 'withTotal'> & { joins: readonly Join[] };
+type CategoryPagesShape = Pick<ProductPageShape, 'page' | 'statuses' | 'audience' | 'includeDeleted' | 'inStock' | 'withTotal'> & { joins: readonly Join[]; oneParent: boolean };
 type CategoryPagesValues = Omit<ProductPageValues, 'categoryId'> & { categoryIds: string[] };
 
-/** The statement behind `findProductPagesByCategory`, compiled once per shape (order, states, audience, filters present, joins, total). */
+/** The statement behind `findProductPagesByCategory`, compiled once per shape (order, states, audience, filters present, joins, total, one category or many). */
 const categoryPages = shapedStatement('products.categoryPages', (db, shape: CategoryPagesShape, v: CategoryPagesValues): Compilable<Record<string, unknown>> => {
   const criteria = shapedCriteria(shape, { ...v, categoryId: undefined });
   const request = shapedPageRequest(shape.page, v);
   const columns = columnsFor(request);
   // Each category's count, once per category (a lateral subquery: evaluated once per parent, not per row).
   const parents = shape.withTotal
-    ? db.selectFrom(parentsOf(v.categoryIds)).innerJoinLateral(
+    ? db.selectFrom(parentsOf(v.categoryIds, shape.oneParent)).innerJoinLateral(
         (eb) =>
           eb
             .selectFrom('products as p')
@@ -40,9 +40,9 @@ const categoryPages = shapedStatement('products.categoryPages', (db, shape: Cate
             .as('total'),
         (join) => join.onTrue(),
       )
-    : db.selectFrom(parentsOf(v.categoryIds));
+    : db.selectFrom(parentsOf(v.categoryIds, shape.oneParent));
   // Each category's page: `limit + 1` rows in scan order, read from the category's index and cut there.
-  let page = parents
+  const pages = parents
     .innerJoinLateral(
       (eb) =>
         orderedPage(
@@ -55,14 +55,19 @@ const categoryPages = shapedStatement('products.categoryPages', (db, shape: Cate
           request,
         )
           .limit(v.limit)
-          .as('ranked'),
+          .as('page'),
       (join) => join.onTrue(),
     )
+    .selectAll('page')
+    .select(sql<string | null>`${shape.withTotal ? sql.ref('total.n') : sql`null`}`.as('total_count'))
+    .offset(NO_MERGE);
+  // The relations are joined to the cut rows only: at most `limit + 1` lookups by primary key per category.
+  const page = db
+    .selectFrom(pages.as('ranked'))
     .select(KEYED_COLUMNS.map((column) => `ranked.${column}` as const))
+    .select('ranked.total_count')
     .orderBy('ranked.category_id')
     .orderBy(scanOrderOf('ranked', columns, request));
-  if (shape.withTotal) page = page.select(sql<string>`${sql.ref('total.n')}`.as('total_count'));
-  // The relations are joined to the cut rows only: at most `limit + 1` lookups by primary key per category.
   return addJoins(page, 'ranked', shape.joins);
 });
 
@@ -85,7 +90,7 @@ export async function findProductPagesByCategory(
   const { categoryId: _category, ...values } = parts.values;
   const rows = await categoryPages(
     db,
-    { page: pageShape(request), ...parts.shape, withTotal, joins },
+    { page: pageShape(request), ...parts.shape, withTotal, joins, oneParent: categoryIds.length === 1 },
     { ...pageValues(request), ...values, categoryIds: [...categoryIds] },
   );
   const read = joinsReader(joins);

@@ -8,6 +8,7 @@ import type { KeyKind } from '../../pagination/cursor.js';
 import {
   cursorKey,
   keysetCondition,
+  NO_MERGE,
   pageShape,
   pageValues,
   parentsOf,
@@ -63,36 +64,38 @@ export interface ReviewPageRow {
 /** The statement behind `findReviewPagesByProduct`, compiled once per shape. */
 const reviewPages = shapedStatement(
   'reviews.pages',
-  (db, shape: { page: PageShape; lifecycle: ReviewLifecycle }, v: PageValues & { productIds: string[] }): Compilable<Record<string, unknown>> => {
+  (db, shape: { page: PageShape; lifecycle: ReviewLifecycle; oneParent: boolean }, v: PageValues & { productIds: string[] }): Compilable<Record<string, unknown>> => {
     const request = shapedPageRequest(shape.page, v);
     const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
     const direction = scanDirection(request);
-    return (
-      db
-        // One array parameter: the same statement text for any number of products (a reusable prepared statement).
-        .selectFrom(parentsOf(v.productIds))
-        // Each product's page: `limit + 1` reviews in scan order, read from the product's index and cut there.
-        .innerJoinLateral(
-          (eb) =>
-            eb
-              .selectFrom('reviews as r')
-              .selectAll('r')
-              .select(cursorKey(columns).as('cursor_key'))
-              .whereRef('r.product_id', '=', 'parent.id')
-              .where('r.deleted_at', shape.lifecycle === 'live' ? 'is' : 'is not', null)
-              .where(keysetCondition(columns, request))
-              .orderBy(sql.ref(columns.key), direction)
-              .orderBy('r.id', direction)
-              .limit(v.limit)
-              .as('ranked'),
-          (join) => join.onTrue(),
-        )
-        .leftJoin('users as a', 'a.id', 'ranked.author_id')
-        .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
-        .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
-        .orderBy('ranked.product_id')
-        .orderBy(scanOrderOf('ranked', columns, request))
-    );
+    // Each product's page: `limit + 1` reviews in scan order, read from the product's index and cut there.
+    const pages = db
+      // One array parameter: the same statement text for any number of products (a reusable prepared statement).
+      .selectFrom(parentsOf(v.productIds, shape.oneParent))
+      .innerJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('reviews as r')
+            .selectAll('r')
+            .select(cursorKey(columns).as('cursor_key'))
+            .whereRef('r.product_id', '=', 'parent.id')
+            .where('r.deleted_at', shape.lifecycle === 'live' ? 'is' : 'is not', null)
+            .where(keysetCondition(columns, request))
+            .orderBy(sql.ref(columns.key), direction)
+            .orderBy('r.id', direction)
+            .limit(v.limit)
+            .as('page'),
+        (join) => join.onTrue(),
+      )
+      .selectAll('page')
+      .offset(NO_MERGE);
+    return db
+      .selectFrom(pages.as('ranked'))
+      .leftJoin('users as a', 'a.id', 'ranked.author_id')
+      .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
+      .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
+      .orderBy('ranked.product_id')
+      .orderBy(scanOrderOf('ranked', columns, request));
   },
 );
 
@@ -112,7 +115,7 @@ export async function findReviewPagesByProduct(
 ): Promise<ReviewPageRow[]> {
   if (productIds.length === 0) return [];
   // Compiled once per shape (ordering, direction, lifecycle); the products, cursor and limit are parameters.
-  const rows = await reviewPages(db, { page: pageShape(request), lifecycle }, { productIds: [...productIds], ...pageValues(request) });
+  const rows = await reviewPages(db, { page: pageShape(request), lifecycle, oneParent: productIds.length === 1 }, { productIds: [...productIds], ...pageValues(request) });
   return rows.map((row) => ({
     review: takeOwn<KeyedReviewRow>(row, KEYED_REVIEW_COLUMNS),
     author: readAuthor(row),

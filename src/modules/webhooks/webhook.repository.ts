@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { addJobCall } from '../../jobs/jobs.repository.js';
 import type { PageRequest } from '../../pagination/connection.js';
-import { cursorKey, keysetCondition, parentsOf, scanDirection, scanOrderOf, type KeysetColumns } from '../../pagination/keyset.js';
+import { cursorKey, keysetCondition, NO_MERGE, parentsOf, scanDirection, scanOrderOf, type KeysetColumns } from '../../pagination/keyset.js';
 import type {
   NewWebhookEndpointRow,
   WebhookAttemptRow,
@@ -255,9 +255,9 @@ export async function findDeliveryPages(
 ): Promise<KeyedDeliveryRow[]> {
   if (endpointIds.length === 0) return [];
   const direction = scanDirection(request);
-  return db
-    .selectFrom(parentsOf([...endpointIds]))
-    // Each endpoint's page: `limit + 1` deliveries in scan order, read from the endpoint's index and cut there.
+  // Each endpoint's page: `limit + 1` deliveries in scan order, read from the endpoint's index and cut there.
+  const pages = db
+    .selectFrom(parentsOf([...endpointIds], endpointIds.length === 1))
     .innerJoinLateral(
       (eb) =>
         eb
@@ -273,13 +273,12 @@ export async function findDeliveryPages(
           .orderBy('d.created_at', direction)
           .orderBy('d.id', direction)
           .limit(request.limit + 1)
-          .as('ranked'),
+          .as('page'),
       (join) => join.onTrue(),
     )
-    .selectAll('ranked')
-    .orderBy('ranked.endpoint_id')
-    .orderBy(scanOrderOf('ranked', DELIVERY_COLUMNS, request))
-    .execute();
+    .selectAll('page')
+    .offset(NO_MERGE);
+  return db.selectFrom(pages.as('ranked')).selectAll('ranked').orderBy('ranked.endpoint_id').orderBy(scanOrderOf('ranked', DELIVERY_COLUMNS, request)).execute();
 }
 
 export async function countDeliveries(db: Kysely<Database>, endpointId: string, status: WebhookDeliveryStatus | null): Promise<number> {
