@@ -88,24 +88,38 @@ export function scanOrderOf(alias: string, columns: KeysetColumns, request: Page
   return scanDirection(request) === 'desc' ? sql`${key} DESC, ${id} DESC` : sql`${key} ASC, ${id} ASC`;
 }
 
-/** What of a page request makes a shaped statement's shape (src/db/shaped.ts): its order and direction. */
-export type PageShape = { sort: { name: string; kind: KeyKind; direction: 'ASC' | 'DESC' }; backward: boolean };
+/**
+ * What of a page request makes a shaped statement's shape (src/db/shaped.ts):
+ * its order, direction and the rows to fetch (`limit + 1`, the extra one
+ * signals more). The row count is written into the statement (`pageLimit`),
+ * not bound: with a bound limit PostgreSQL's generic plan cannot tell a page
+ * of 51 rows from a scan of the whole table, and it planned the catalogue
+ * page again on every run (0.5 ms of its CPU a request). Page sizes are
+ * few (`first` and `last` are at most 100), so the texts stay few.
+ */
+export type PageShape = { sort: { name: string; kind: KeyKind; direction: 'ASC' | 'DESC' }; backward: boolean; limit: number };
 
-/** A page request's values as a shaped statement binds them: the rows to fetch (`limit + 1`, the extra one signals more) and the cursor's parts. */
-export type PageValues = { limit: number; cursorKey: string | undefined; cursorId: string | undefined };
+/** A page request's values as a shaped statement binds them: the cursor's parts. */
+export type PageValues = { cursorKey: string | undefined; cursorId: string | undefined };
 
 export function pageShape(request: PageRequest): PageShape {
   const { name, kind, direction } = request.sort;
-  return { sort: { name, kind, direction }, backward: request.backward };
+  return { sort: { name, kind, direction }, backward: request.backward, limit: request.limit + 1 };
 }
 
 export function pageValues(request: PageRequest): PageValues {
-  return { limit: request.limit + 1, cursorKey: request.cursor?.key, cursorId: request.cursor?.id };
+  return { cursorKey: request.cursor?.key, cursorId: request.cursor?.id };
 }
 
-/** The page request a shaped statement's build works from: its shape and its values, nothing else. */
+/** The page request a shaped statement's build works from: its shape and its values, nothing else (`limit` is the rows to fetch). */
 export function shapedPageRequest(shape: PageShape, values: PageValues): PageRequest {
   const cursor: CursorPosition | undefined =
     values.cursorKey !== undefined && values.cursorId !== undefined ? { key: values.cursorKey, id: values.cursorId } : undefined;
-  return { sort: shape.sort, backward: shape.backward, limit: values.limit, cursor };
+  return { sort: shape.sort, backward: shape.backward, limit: shape.limit, cursor };
+}
+
+/** The rows a shaped page statement fetches, written into its text: a whole number from the shape, never a request's value. */
+export function pageLimit(shape: PageShape): RawBuilder<number> {
+  if (!Number.isSafeInteger(shape.limit) || shape.limit < 1) throw new Error(`pageLimit: ${String(shape.limit)} is not a row count`);
+  return sql.lit(shape.limit);
 }

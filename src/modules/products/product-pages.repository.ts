@@ -5,7 +5,7 @@ import { addJoins, joinsReader, takeOwn, type Join } from '../../db/joined.js';
 import { shapedStatement } from '../../db/shaped.js';
 import type { JoinedRow } from '../../loaders/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
-import { cursorKey, NO_MERGE, pageShape, pageValues, parentsOf, scanOrderOf, shapedPageRequest } from '../../pagination/keyset.js';
+import { cursorKey, NO_MERGE, pageLimit, pageShape, pageValues, parentsOf, scanOrderOf, shapedPageRequest } from '../../pagination/keyset.js';
 import {
   columnsFor,
   criteriaShape,
@@ -54,7 +54,7 @@ const categoryPages = shapedStatement('products.categoryPages', (db, shape: Cate
             .whereRef('p.category_id', '=', 'parent.id'),
           request,
         )
-          .limit(v.limit)
+          .limit(pageLimit(shape.page))
           .as('page'),
       (join) => join.onTrue(),
     )

@@ -9,6 +9,7 @@ import {
   cursorKey,
   keysetCondition,
   NO_MERGE,
+  pageLimit,
   pageShape,
   pageValues,
   parentsOf,
@@ -83,7 +84,7 @@ const reviewPages = shapedStatement(
             .where(keysetCondition(columns, request))
             .orderBy(sql.ref(columns.key), direction)
             .orderBy('r.id', direction)
-            .limit(v.limit)
+            .limit(pageLimit(shape.page))
             .as('page'),
         (join) => join.onTrue(),
       )
