@@ -102,7 +102,7 @@ const orderPage = shapedStatement('orders.page', (db, shape: OrderPageShape, v: 
     .where(keysetCondition(COLUMNS, request))
     .orderBy('o.created_at', direction)
     .orderBy('o.id', direction)
-    .limit(pageLimit(shape.page));
+    .limit(pageLimit(shape.page, 'bound'));
   if (shape.withTotal) {
     // Uncorrelated: PostgreSQL counts once per statement, not per row.
     const total = db.selectFrom('orders as o').select((eb) => eb.fn.countAll<string>().as('n')).where(matching(criteria));
