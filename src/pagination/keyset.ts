@@ -46,7 +46,8 @@ export function cursorKey(columns: KeysetColumns): RawBuilder<string> {
 /**
  * The parents of a statement that reads one page per parent, as a table
  * `parent(id)` from one uuid array parameter, so the statement text is the
- * same for any number of parents. Each parent's page is then a lateral
+ * same for any number of parents. The ids must be distinct (a DataLoader's
+ * keys are): a repeated parent would repeat its page. Each parent's page is then a lateral
  * subquery (`WHERE child.parent_id = parent.id ORDER BY key, id LIMIT n`):
  * PostgreSQL reads `limit + 1` rows of each parent from an index in order
  * and stops, where numbering every matching row per parent (`row_number()
