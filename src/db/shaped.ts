@@ -1,4 +1,4 @@
-import { createQueryId, type Compilable, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
+import { createQueryId, sql, type Compilable, type CompiledQuery, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 
 import type { Database } from './database.js';
 
@@ -144,4 +144,16 @@ export function shapedStatement<S extends ShapeData, V extends Record<string, un
     const result = await db.executeQuery(query);
     return result.rows;
   };
+}
+
+/**
+ * `column = ANY($ids)` for a shaped statement, or, when the shape says there
+ * is one id (`one`), `column = ($ids)[1]`: the same single array parameter,
+ * and a statement PostgreSQL plans once. Given a one-element array to
+ * `ANY`, its own plan for the run (knowing the length) looks cheaper than
+ * the generic one (which assumes ten), so it planned every run again: a
+ * product page's product, a signed-in request's user. The ids are uuids.
+ */
+export function idsMatch(column: string, ids: unknown, one: boolean): RawBuilder<SqlBool> {
+  return one ? sql<SqlBool>`${sql.ref(column)} = (${ids}::uuid[])[1]` : sql<SqlBool>`${sql.ref(column)} = any(${ids}::uuid[])`;
 }

@@ -2,12 +2,13 @@ import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kys
 
 import type { Database } from '../../db/database.js';
 import { addJoins, joinsReader, takeOwn, type Join } from '../../db/joined.js';
-import { shapedStatement } from '../../db/shaped.js';
+import { idsMatch, shapedStatement } from '../../db/shaped.js';
 import type { JoinedRow } from '../../loaders/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import {
   cursorKey,
   keysetCondition,
+  pageLimit,
   pageShape,
   pageValues,
   scanDirection,
@@ -68,16 +69,13 @@ function matching(criteria: OrderCriteria) {
 
 // The statements of checkout and of every transition, compiled once (src/db/shaped.ts); lists are one array parameter each.
 
-const ordersByIds = shapedStatement('orders.byIds', (db, _shape: null, v: { ids: string[] }) =>
-  db
-    .selectFrom('orders as o')
-    .select(ORDER_COLUMNS)
-    .where('o.id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+const ordersByIds = shapedStatement('orders.byIds', (db, shape: { one: boolean }, v: { ids: string[] }) =>
+  db.selectFrom('orders as o').select(ORDER_COLUMNS).where(idsMatch('o.id', v.ids, shape.one)),
 );
 
 export async function findOrdersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<OrderRow[]> {
   if (ids.length === 0) return [];
-  return ordersByIds(db, null, { ids: [...ids] });
+  return ordersByIds(db, { one: ids.length === 1 }, { ids: [...ids] });
 }
 
 /** An order page row's own columns: the order and its sort key. */
@@ -104,7 +102,7 @@ const orderPage = shapedStatement('orders.page', (db, shape: OrderPageShape, v: 
     .where(keysetCondition(COLUMNS, request))
     .orderBy('o.created_at', direction)
     .orderBy('o.id', direction)
-    .limit(v.limit);
+    .limit(pageLimit(shape.page, 'bound'));
   if (shape.withTotal) {
     // Uncorrelated: PostgreSQL counts once per statement, not per row.
     const total = db.selectFrom('orders as o').select((eb) => eb.fn.countAll<string>().as('n')).where(matching(criteria));
@@ -158,12 +156,12 @@ export async function countOrders(db: Kysely<Database>, criteria: OrderCriteria)
 const ITEM_COLUMNS = ['id', 'order_id', 'product_id', 'product_title', 'quantity', 'unit_price_amount', 'currency'] as const satisfies readonly (keyof OrderItemRow)[];
 
 /** The items of many orders with their selected relations, compiled once per set of joins. */
-const itemsByOrderIds = shapedStatement('orders.items', (db, shape: { joins: readonly Join[] }, v: { orderIds: string[] }): Compilable<Record<string, unknown>> =>
+const itemsByOrderIds = shapedStatement('orders.items', (db, shape: { joins: readonly Join[]; one: boolean }, v: { orderIds: string[] }): Compilable<Record<string, unknown>> =>
   addJoins(
     db
       .selectFrom('order_items as i')
       .select(ITEM_COLUMNS.map((column) => `i.${column}` as const))
-      .where('i.order_id', '=', (eb) => eb.fn.any(eb.val(v.orderIds)))
+      .where(idsMatch('i.order_id', v.orderIds, shape.one))
       .orderBy('i.order_id')
       .orderBy('i.product_title')
       .orderBy('i.id'),
@@ -186,7 +184,7 @@ export async function findItemsByOrderIds(db: Kysely<Database>, orderIds: readon
 export async function findJoinedItemsByOrderIds(db: Kysely<Database>, orderIds: readonly string[], joins: readonly Join[]): Promise<JoinedRow<OrderItemRow>[]> {
   if (orderIds.length === 0) return [];
   const read = joinsReader(joins);
-  const rows = await itemsByOrderIds(db, { joins }, { orderIds: [...orderIds] });
+  const rows = await itemsByOrderIds(db, { joins, one: orderIds.length === 1 }, { orderIds: [...orderIds] });
   return rows.map((row) => ({ record: takeOwn<OrderItemRow>(row, ITEM_COLUMNS), joined: read(row) }));
 }
 

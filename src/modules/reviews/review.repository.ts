@@ -8,9 +8,13 @@ import type { KeyKind } from '../../pagination/cursor.js';
 import {
   cursorKey,
   keysetCondition,
+  NO_MERGE,
+  pageLimit,
   pageShape,
   pageValues,
-  rowNumberPerParent,
+  parentsOf,
+  scanDirection,
+  scanOrderOf,
   shapedPageRequest,
   type KeysetColumns,
   type PageShape,
@@ -61,34 +65,45 @@ export interface ReviewPageRow {
 /** The statement behind `findReviewPagesByProduct`, compiled once per shape. */
 const reviewPages = shapedStatement(
   'reviews.pages',
-  (db, shape: { page: PageShape; lifecycle: ReviewLifecycle }, v: PageValues & { productIds: string[] }): Compilable<Record<string, unknown>> => {
+  (db, shape: { page: PageShape; lifecycle: ReviewLifecycle; oneParent: boolean }, v: PageValues & { productIds: string[] }): Compilable<Record<string, unknown>> => {
     const request = shapedPageRequest(shape.page, v);
     const columns: KeysetColumns = { key: REVIEW_SORTS[request.sort.name as ReviewSortField].column, id: 'r.id' };
-    const ranked = db
-      .selectFrom('reviews as r')
-      .selectAll('r')
-      .select(cursorKey(columns).as('cursor_key'))
-      .select(rowNumberPerParent('r.product_id', columns, request).as('rn'))
+    const direction = scanDirection(request);
+    // Each product's page: `limit + 1` reviews in scan order, read from the product's index and cut there.
+    const pages = db
       // One array parameter: the same statement text for any number of products (a reusable prepared statement).
-      .where('r.product_id', '=', (eb) => eb.fn.any(eb.val(v.productIds)))
-      .where('r.deleted_at', shape.lifecycle === 'live' ? 'is' : 'is not', null)
-      .where(keysetCondition(columns, request));
+      .selectFrom(parentsOf(v.productIds, shape.oneParent))
+      .innerJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('reviews as r')
+            .selectAll('r')
+            .select(cursorKey(columns).as('cursor_key'))
+            .whereRef('r.product_id', '=', 'parent.id')
+            .where('r.deleted_at', shape.lifecycle === 'live' ? 'is' : 'is not', null)
+            .where(keysetCondition(columns, request))
+            .orderBy(sql.ref(columns.key), direction)
+            .orderBy('r.id', direction)
+            .limit(pageLimit(shape.page))
+            .as('page'),
+        (join) => join.onTrue(),
+      )
+      .selectAll('page')
+      .offset(NO_MERGE);
     return db
-      .selectFrom(ranked.as('ranked'))
+      .selectFrom(pages.as('ranked'))
       .leftJoin('users as a', 'a.id', 'ranked.author_id')
-      // The review's own columns, not the row number: it is only the cut.
       .select(KEYED_REVIEW_COLUMNS.map((column) => `ranked.${column}` as const))
       .select(prefixedColumns('a', 'author', USER_RECORD_COLUMNS))
-      .where('ranked.rn', '<=', v.limit)
       .orderBy('ranked.product_id')
-      .orderBy('ranked.rn');
+      .orderBy(scanOrderOf('ranked', columns, request));
   },
 );
 
 /**
  * One page of live (or soft-deleted) reviews for each of many products in a
- * single statement: rows are numbered per product in scan order and cut at
- * `limit + 1` each. Each review's author is joined to the cut rows (a lookup
+ * single statement: each product's `limit + 1` rows in scan order, read
+ * laterally. Each review's author is joined to the cut rows (a lookup
  * by primary key each), for the users module's loader: a documented
  * exception to the module boundaries (docs/architecture/modules.md), with the
  * columns that module declares for its loader.
@@ -101,7 +116,7 @@ export async function findReviewPagesByProduct(
 ): Promise<ReviewPageRow[]> {
   if (productIds.length === 0) return [];
   // Compiled once per shape (ordering, direction, lifecycle); the products, cursor and limit are parameters.
-  const rows = await reviewPages(db, { page: pageShape(request), lifecycle }, { productIds: [...productIds], ...pageValues(request) });
+  const rows = await reviewPages(db, { page: pageShape(request), lifecycle, oneParent: productIds.length === 1 }, { productIds: [...productIds], ...pageValues(request) });
   return rows.map((row) => ({
     review: takeOwn<KeyedReviewRow>(row, KEYED_REVIEW_COLUMNS),
     author: readAuthor(row),

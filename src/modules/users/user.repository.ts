@@ -1,15 +1,12 @@
 import type { Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { shapedStatement } from '../../db/shaped.js';
+import { idsMatch, shapedStatement } from '../../db/shaped.js';
 import { USER_RECORD_COLUMNS as RECORD_COLUMNS, type NewUserRow, type UserRecord, type UserRow, type UserUpdate } from './user.table.js';
 
 /** Every authenticated request reads its user: compiled once (src/db/shaped.ts). */
-const usersByIds = shapedStatement('users.byIds', (db, _shape: null, v: { ids: string[] }) =>
-  db
-    .selectFrom('users')
-    .select(RECORD_COLUMNS)
-    .where('id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+const usersByIds = shapedStatement('users.byIds', (db, shape: { one: boolean }, v: { ids: string[] }) =>
+  db.selectFrom('users').select(RECORD_COLUMNS).where(idsMatch('id', v.ids, shape.one)),
 );
 
 /**
@@ -19,7 +16,7 @@ const usersByIds = shapedStatement('users.byIds', (db, _shape: null, v: { ids: s
  */
 export async function findUsersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<UserRecord[]> {
   if (ids.length === 0) return [];
-  return usersByIds(db, null, { ids: [...ids] });
+  return usersByIds(db, { one: ids.length === 1 }, { ids: [...ids] });
 }
 
 /** The stored password hash of a user (null: none set, or no such user). */

@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { addJobCall } from '../../jobs/jobs.repository.js';
 import type { PageRequest } from '../../pagination/connection.js';
-import { cursorKey, keysetCondition, rowNumberPerParent, scanDirection, type KeysetColumns } from '../../pagination/keyset.js';
+import { cursorKey, keysetCondition, NO_MERGE, parentsOf, scanDirection, scanOrderOf, type KeysetColumns } from '../../pagination/keyset.js';
 import type {
   NewWebhookEndpointRow,
   WebhookAttemptRow,
@@ -265,25 +265,31 @@ export async function findDeliveryPages(
   status: WebhookDeliveryStatus | null,
 ): Promise<KeyedDeliveryRow[]> {
   if (endpointIds.length === 0) return [];
-  const ranked = db
-    .selectFrom('webhook_deliveries as d')
-    .innerJoin('webhook_events as ev', 'ev.id', 'd.event_id')
-    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
-    .selectAll('d')
-    .select(['ev.type as event_type', 'e.owner_id'])
-    .select(cursorKey(DELIVERY_COLUMNS).as('cursor_key'))
-    .select(rowNumberPerParent('d.endpoint_id', DELIVERY_COLUMNS, request).as('rn'))
-    .where('d.endpoint_id', '=', (eb) => eb.fn.any(eb.val([...endpointIds])))
-    .$if(status !== null, (qb) => qb.where('d.status', '=', status as WebhookDeliveryStatus))
-    .where(keysetCondition(DELIVERY_COLUMNS, request));
-  const rows = await db
-    .selectFrom(ranked.as('ranked'))
-    .selectAll('ranked')
-    .where('ranked.rn', '<=', request.limit + 1)
-    .orderBy('ranked.endpoint_id')
-    .orderBy('ranked.rn')
-    .execute();
-  return rows.map(({ rn: _rn, ...row }) => row);
+  const direction = scanDirection(request);
+  // Each endpoint's page: `limit + 1` deliveries in scan order, read from the endpoint's index and cut there.
+  const pages = db
+    .selectFrom(parentsOf([...endpointIds], endpointIds.length === 1))
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('webhook_deliveries as d')
+          .innerJoin('webhook_events as ev', 'ev.id', 'd.event_id')
+          .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+          .selectAll('d')
+          .select(['ev.type as event_type', 'e.owner_id'])
+          .select(cursorKey(DELIVERY_COLUMNS).as('cursor_key'))
+          .whereRef('d.endpoint_id', '=', 'parent.id')
+          .$if(status !== null, (qb) => qb.where('d.status', '=', status as WebhookDeliveryStatus))
+          .where(keysetCondition(DELIVERY_COLUMNS, request))
+          .orderBy('d.created_at', direction)
+          .orderBy('d.id', direction)
+          .limit(request.limit + 1)
+          .as('page'),
+      (join) => join.onTrue(),
+    )
+    .selectAll('page')
+    .offset(NO_MERGE);
+  return db.selectFrom(pages.as('ranked')).selectAll('ranked').orderBy('ranked.endpoint_id').orderBy(scanOrderOf('ranked', DELIVERY_COLUMNS, request)).execute();
 }
 
 export async function countDeliveries(db: Kysely<Database>, endpointId: string, status: WebhookDeliveryStatus | null): Promise<number> {
