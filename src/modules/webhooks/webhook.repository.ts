@@ -112,6 +112,12 @@ export interface OutboxEvent {
  * liveness now (a demoted admin, or a deleted owner, hears no more): a known
  * cross-module join at the SQL level, like the API-key lookup's
  * (docs/architecture/modules.md). Returns the deliveries written.
+ *
+ * The endpoints are found from their owners, by the owner index: the
+ * event's audience's (sellers), and the admins' (the users' role index, a
+ * handful of rows). Not by subscribed type: when every seller subscribes to
+ * `order.created`, that lookup returns every seller's endpoint for each
+ * checkout (18 ms at 10,000 endpoints, against 0.3 ms this way).
  */
 export async function writeOutbox(
   db: Kysely<Database>,
@@ -166,10 +172,14 @@ function outboxWrites(events: readonly OutboxEvent[], lease?: { claimant: string
     ), matched AS MATERIALIZED (
       SELECT i.ord, e.id AS endpoint_id
         FROM input i
-        JOIN webhook_endpoints e ON e.enabled AND e.events @> ARRAY[i.type]
-        JOIN users u ON u.id = e.owner_id
-       WHERE u.deleted_at IS NULL
-         AND (u.role = 'ADMIN' OR (u.role = 'SELLER' AND e.owner_id = ANY (i.audience::uuid[])))
+        JOIN webhook_endpoints e ON e.owner_id = ANY (i.audience::uuid[]) AND e.enabled AND i.type = ANY (e.events)
+        JOIN users u ON u.id = e.owner_id AND u.role = 'SELLER' AND u.deleted_at IS NULL
+      UNION ALL
+      SELECT i.ord, e.id
+        FROM input i
+        CROSS JOIN users u
+        JOIN webhook_endpoints e ON e.owner_id = u.id AND e.enabled AND i.type = ANY (e.events)
+       WHERE u.role = 'ADMIN' AND u.deleted_at IS NULL
     ), heard AS MATERIALIZED (
       SELECT i.ord, gen_random_uuid() AS id, i.type, i.payload, i.occurred_at
         FROM input i
