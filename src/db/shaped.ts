@@ -73,6 +73,21 @@ export function compilableSql<R>(db: Kysely<Database>, statement: RawBuilder<R>)
   return { compile: () => statement.compile(db) };
 }
 
+/** Keys of a lookup: one bound as `= $1` (`single`), several as one array, `= any($1)` (a type: values are a plain record). */
+export type KeyValues = { key?: string; keys?: string[] };
+
+/**
+ * Splits keys for a statement that matches one key as `= $1` and several as
+ * `= any($1)`. PostgreSQL plans a statement with an array parameter again on
+ * every run (a custom plan that knows the array's length keeps looking
+ * cheaper than the generic one); with a single value it keeps the generic
+ * plan. Make `single` part of the shape.
+ */
+export function keyValues(keys: readonly string[]): { single: boolean; values: KeyValues } {
+  const [only, ...others] = keys;
+  return only !== undefined && others.length === 0 ? { single: true, values: { key: only } } : { single: false, values: { keys: [...keys] } };
+}
+
 /** Runs the statement for `shape` with `values`, compiling it only the first time the shape (with the same values present) is seen. */
 export type ShapedStatement<S extends ShapeData, V extends Record<string, unknown>, R> = (db: Kysely<Database>, shape: S, values: V) => Promise<R[]>;
 

@@ -2,7 +2,7 @@ import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kys
 
 import type { Database } from '../../db/database.js';
 import { addJoins, joinsReader, takeOwn, type Join } from '../../db/joined.js';
-import { shapedStatement } from '../../db/shaped.js';
+import { keyValues, shapedStatement, type KeyValues } from '../../db/shaped.js';
 import type { JoinedRow } from '../../loaders/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import {
@@ -158,12 +158,12 @@ export async function countOrders(db: Kysely<Database>, criteria: OrderCriteria)
 const ITEM_COLUMNS = ['id', 'order_id', 'product_id', 'product_title', 'quantity', 'unit_price_amount', 'currency'] as const satisfies readonly (keyof OrderItemRow)[];
 
 /** The items of many orders with their selected relations, compiled once per set of joins. */
-const itemsByOrderIds = shapedStatement('orders.items', (db, shape: { joins: readonly Join[] }, v: { orderIds: string[] }): Compilable<Record<string, unknown>> =>
+const itemsByOrderIds = shapedStatement('orders.items', (db, shape: { joins: readonly Join[]; single: boolean }, v: KeyValues): Compilable<Record<string, unknown>> =>
   addJoins(
     db
       .selectFrom('order_items as i')
       .select(ITEM_COLUMNS.map((column) => `i.${column}` as const))
-      .where('i.order_id', '=', (eb) => eb.fn.any(eb.val(v.orderIds)))
+      .where('i.order_id', '=', (eb) => (shape.single ? eb.val(v.key ?? '') : eb.fn.any(eb.val(v.keys ?? []))))
       .orderBy('i.order_id')
       .orderBy('i.product_title')
       .orderBy('i.id'),
@@ -186,7 +186,8 @@ export async function findItemsByOrderIds(db: Kysely<Database>, orderIds: readon
 export async function findJoinedItemsByOrderIds(db: Kysely<Database>, orderIds: readonly string[], joins: readonly Join[]): Promise<JoinedRow<OrderItemRow>[]> {
   if (orderIds.length === 0) return [];
   const read = joinsReader(joins);
-  const rows = await itemsByOrderIds(db, { joins }, { orderIds: [...orderIds] });
+  const { single, values } = keyValues(orderIds);
+  const rows = await itemsByOrderIds(db, { joins, single }, values);
   return rows.map((row) => ({ record: takeOwn<OrderItemRow>(row, ITEM_COLUMNS), joined: read(row) }));
 }
 

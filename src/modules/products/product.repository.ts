@@ -3,7 +3,7 @@ import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kys
 import type { Database } from '../../db/database.js';
 import { addJoins, joinedReader, joinsReader, prefixedColumns, takeOwn, type Join } from '../../db/joined.js';
 import type { JoinedRow } from '../../loaders/joined.js';
-import { shapedStatement } from '../../db/shaped.js';
+import { keyValues, shapedStatement, type KeyValues } from '../../db/shaped.js';
 import type { PageRequest } from '../../pagination/connection.js';
 import type { KeyKind } from '../../pagination/cursor.js';
 import {
@@ -118,17 +118,18 @@ function orderedPage<O>(query: ProductQuery<O>, request: PageRequest): ProductQu
 }
 
 /** The product loader's statement, compiled once (src/db/shaped.ts). */
-const productsByIds = shapedStatement('products.byIds', (db, _shape: null, v: { ids: string[] }) =>
+const productsByIds = shapedStatement('products.byIds', (db, shape: { single: boolean }, v: KeyValues) =>
   db
     .selectFrom('products as p')
     .select(PRODUCT_COLUMNS)
-    .where('p.id', '=', (eb) => eb.fn.any(eb.val(v.ids))),
+    .where('p.id', '=', (eb) => (shape.single ? eb.val(v.key ?? '') : eb.fn.any(eb.val(v.keys ?? [])))),
 );
 
 export async function findProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
   if (ids.length === 0) return [];
-  // One array parameter: the same statement text for any number of ids (a reusable prepared statement).
-  return productsByIds(db, null, { ids: [...ids] });
+  // One array parameter: the same statement text for any number of ids (a reusable prepared statement); one id, `= $1`.
+  const { single, values } = keyValues(ids);
+  return productsByIds(db, { single }, values);
 }
 
 /** Products by id with their selected one-to-one relations, compiled once per set of joins. */

@@ -2,7 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { compilableSql, shapedStatement } from '../../db/shaped.js';
+import { compilableSql, keyValues, shapedStatement, type KeyValues } from '../../db/shaped.js';
 import { PRODUCT_COLUMNS } from './product.repository.js';
 import type { ProductRow } from './product.table.js';
 
@@ -14,15 +14,13 @@ export interface StockLine {
 
 /**
  * Every checkout and restock locks its products: compiled once (src/db/shaped.ts), the ids one array parameter, or
- * for a single product `id = $1`. PostgreSQL plans an array parameter's statement again on every run (a custom plan
- * that knows the array's length keeps looking cheaper than the generic one), while a single product's statement keeps
- * its generic plan: no planning per checkout of one product.
+ * for a single product `id = $1`, which keeps its generic plan (`keyValues`): no planning per checkout of one product.
  */
-const lockProducts = shapedStatement('products.lockForStock', (db, shape: { single: boolean }, v: { ids?: string[]; id?: string }) =>
+const lockProducts = shapedStatement('products.lockForStock', (db, shape: { single: boolean }, v: KeyValues) =>
   db
     .selectFrom('products as p')
     .select(PRODUCT_COLUMNS)
-    .where('p.id', '=', (eb) => (shape.single ? eb.val(v.id ?? '') : eb.fn.any(eb.val(v.ids ?? []))))
+    .where('p.id', '=', (eb) => (shape.single ? eb.val(v.key ?? '') : eb.fn.any(eb.val(v.keys ?? []))))
     .orderBy('p.id')
     .forUpdate(),
 );
@@ -35,9 +33,9 @@ const lockProducts = shapedStatement('products.lockForStock', (db, shape: { sing
  * them (the lock step runs above the sort), so the order is the ORDER BY.
  */
 export async function lockProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
-  const [first, ...others] = ids;
-  if (first === undefined) return [];
-  return others.length === 0 ? lockProducts(db, { single: true }, { id: first }) : lockProducts(db, { single: false }, { ids: [...ids] });
+  if (ids.length === 0) return [];
+  const { single, values } = keyValues(ids);
+  return lockProducts(db, { single }, values);
 }
 
 /** The lines of a stock move: two arrays in product id order (one parameter each), or one line's two values. */
