@@ -5,7 +5,7 @@
  * its failure if it fails. Statements run outside a traced request (start-up
  * migrations, background work) make no span.
  */
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import type {
   CompiledQuery,
   DatabaseConnection,
@@ -27,9 +27,14 @@ function operationOf(sqlText: string): string {
   return match?.[1] ? match[1].toUpperCase() : 'SQL';
 }
 
-async function traced<T>(compiled: CompiledQuery, run: () => Promise<T>): Promise<T> {
+/** Not async itself: a statement outside a recorded trace (tracing off) costs no promise of its own. */
+function traced<T>(compiled: CompiledQuery, run: () => Promise<T>): Promise<T> {
   const parent = parentContext();
   if (!trace.getSpan(parent)?.isRecording()) return run();
+  return inSpan(compiled, run, parent);
+}
+
+async function inSpan<T>(compiled: CompiledQuery, run: () => Promise<T>, parent: Context): Promise<T> {
   const span = tracer().startSpan(
     operationOf(compiled.sql),
     {

@@ -11,7 +11,7 @@ import { isProductVisible } from '../products/product.service.js';
 import { lockProductsForSale, takeStock } from '../products/stock.service.js';
 import type { ProductRow } from '../products/product.table.js';
 import type { OrderLoaders } from './order.loaders.js';
-import { insertOrderItems, insertOrders } from './order.repository.js';
+import { insertOrdersWithItems } from './order.repository.js';
 import type { OrderRow } from './order.table.js';
 
 /** `maxOrderTotal`: totals are GraphQL `Int`s (32-bit) in minor units. */
@@ -156,38 +156,30 @@ export async function checkout(scope: Scope<OrderLoaders & ProductLoaders>, inpu
         if (group) group.push(line);
         else bySeller.set(line.product.seller_id, [line]);
       }
-      const inserted = await insertOrders(
+      const inserted = await insertOrdersWithItems(
         unit.db,
         [...bySeller].map(([sellerId, group]) => ({
-          customer_id: viewer.userId,
-          seller_id: sellerId,
-          status: 'PENDING_PAYMENT' as const,
-          currency: group[0]?.product.currency ?? '',
-          total_amount: group.reduce((sum, line) => sum + line.product.price_amount * line.quantity, 0),
+          order: {
+            customer_id: viewer.userId,
+            seller_id: sellerId,
+            status: 'PENDING_PAYMENT' as const,
+            currency: group[0]?.product.currency ?? '',
+            total_amount: group.reduce((sum, line) => sum + line.product.price_amount * line.quantity, 0),
+          },
+          items: group.map((line) => ({
+            product_id: line.product.id,
+            product_title: line.product.title,
+            quantity: line.quantity,
+            unit_price_amount: line.product.price_amount,
+            currency: line.product.currency,
+          })),
         })),
       );
-      const orderOf = new Map(inserted.map((order) => [order.seller_id, order]));
-      const orders = [...bySeller.keys()].map((sellerId) => {
-        const order = orderOf.get(sellerId);
-        if (!order) throw new Error(`checkout: no order was inserted for seller ${sellerId}`);
-        return order;
-      });
-      const orderIdOf = new Map(orders.map((order) => [order.seller_id, order.id]));
-      const lineRows = await insertOrderItems(
-        unit.db,
-        lines.map((line) => ({
-          order_id: orderIdOf.get(line.product.seller_id) ?? '',
-          product_id: line.product.id,
-          product_title: line.product.title,
-          quantity: line.quantity,
-          unit_price_amount: line.product.price_amount,
-          currency: line.product.currency,
-        })),
-      );
+      const orders = inserted.map((entry) => entry.order);
       // The payload reads the new orders and their lines through the loaders: primed here, no statement reads them again.
-      for (const order of orders) {
+      for (const { order, items: lineRows } of inserted) {
         unit.loaders.orderById.prime(order.id, order);
-        unit.loaders.orderItemsByOrderId.prime(order.id, lineRows.filter((row) => row.order_id === order.id));
+        unit.loaders.orderItemsByOrderId.prime(order.id, lineRows);
       }
       await recordChanges(unit, ...orders.map((order) => ({ entity: 'order' as const, id: order.id, customerId: order.customer_id, sellerId: order.seller_id })));
       await recordEvent(unit, ...orders.map((order) => ({ type: 'order.created' as const, data: { orderId: order.id }, audience: [order.customer_id, order.seller_id] })));

@@ -191,64 +191,101 @@ export async function findJoinedItemsByOrderIds(db: Kysely<Database>, orderIds: 
 const RETURNED = ORDER_COLUMNS.map((column) => column.slice(2) as StripAlias<typeof column>);
 type StripAlias<C> = C extends `o.${infer Column}` ? Column : never;
 
-type OrderColumnArrays = { customerIds: string[]; sellerIds: string[]; statuses: string[]; currencies: string[]; totals: string[] };
-
-const insertOrderRows = shapedStatement('orders.insert', (db, _shape: null, v: OrderColumnArrays) =>
-  db
-    .insertInto('orders')
-    .columns(['customer_id', 'seller_id', 'status', 'currency', 'total_amount'])
-    .expression(
-      sql`SELECT * FROM unnest(${v.customerIds}::uuid[], ${v.sellerIds}::uuid[], ${v.statuses}::text[], ${v.currencies}::text[], ${v.totals}::bigint[])`,
-    )
-    .returning(RETURNED),
-);
-
-/** Inserts several orders in one statement (one array parameter per column), returning them in the order given. */
-export async function insertOrders(db: Kysely<Database>, values: readonly NewOrderRow[]): Promise<OrderRow[]> {
-  if (values.length === 0) return [];
-  return insertOrderRows(db, null, {
-    customerIds: values.map((row) => row.customer_id),
-    sellerIds: values.map((row) => row.seller_id),
-    statuses: values.map((row) => row.status ?? 'PENDING_PAYMENT'),
-    currencies: values.map((row) => row.currency),
-    totals: values.map((row) => String(row.total_amount)),
-  });
+/** An order to insert with its lines: one per seller of a cart (the seller names the order its lines belong to). */
+export interface NewOrderWithItems {
+  order: NewOrderRow;
+  items: ReadonlyArray<Omit<NewOrderItemRow, 'order_id'>>;
 }
 
-type ItemColumnArrays = { orderIds: string[]; productIds: string[]; titles: string[]; quantities: number[]; unitPrices: number[]; currencies: string[] };
+type OrdersWithItemsValues = {
+  customerIds: string[];
+  sellerIds: string[];
+  statuses: string[];
+  currencies: string[];
+  totals: string[];
+  itemSellerIds: string[];
+  productIds: string[];
+  titles: string[];
+  quantities: number[];
+  unitPrices: number[];
+  itemCurrencies: string[];
+};
 
-const insertItemRows = shapedStatement('orders.insertItems', (db, _shape: null, v: ItemColumnArrays) =>
+/** Each item row carries its order's columns, prefixed (`order_`), so one result holds both. */
+const ORDER_OF_ITEM = RETURNED.map((column) => `o.${column} as order_${column}` as const);
+
+const insertOrdersWithItemsStatement = shapedStatement('orders.insertWithItems', (db, _shape: null, v: OrdersWithItemsValues): Compilable<Record<string, unknown>> =>
   db
-    .with('inserted', (qb) =>
+    .with('o', (qb) =>
+      qb
+        .insertInto('orders')
+        .columns(['customer_id', 'seller_id', 'status', 'currency', 'total_amount'])
+        .expression(
+          sql`SELECT * FROM unnest(${v.customerIds}::uuid[], ${v.sellerIds}::uuid[], ${v.statuses}::text[], ${v.currencies}::text[], ${v.totals}::bigint[])`,
+        )
+        .returning(RETURNED),
+    )
+    .with('i', (qb) =>
       qb
         .insertInto('order_items')
         .columns(['order_id', 'product_id', 'product_title', 'quantity', 'unit_price_amount', 'currency'])
         .expression(
-          sql`SELECT * FROM unnest(${v.orderIds}::uuid[], ${v.productIds}::uuid[], ${v.titles}::text[], ${v.quantities}::integer[], ${v.unitPrices}::integer[], ${v.currencies}::text[])`,
+          sql`SELECT o.id, v.product_id, v.product_title, v.quantity, v.unit_price_amount, v.currency
+                FROM unnest(${v.itemSellerIds}::uuid[], ${v.productIds}::uuid[], ${v.titles}::text[], ${v.quantities}::integer[], ${v.unitPrices}::integer[], ${v.itemCurrencies}::text[])
+                     AS v(seller_id, product_id, product_title, quantity, unit_price_amount, currency)
+                JOIN o ON o.seller_id = v.seller_id`,
         )
         .returningAll(),
     )
-    .selectFrom('inserted')
-    .selectAll()
-    .orderBy('order_id')
-    .orderBy('product_title')
-    .orderBy('id'),
+    .selectFrom('i')
+    .innerJoin('o', 'o.id', 'i.order_id')
+    .select(ITEM_COLUMNS.map((column) => `i.${column}` as const))
+    .select(ORDER_OF_ITEM)
+    .orderBy('i.order_id')
+    .orderBy('i.product_title')
+    .orderBy('i.id'),
 );
 
 /**
- * Inserts order lines in one statement and returns them in the order
- * `findItemsByOrderIds` reads them (by order, title, id; the title in the
- * database's collation), so a caller can prime the items loader with them.
+ * Inserts a cart's orders (sellers distinct: each order's lines are matched to
+ * it by seller) and their lines in one statement. Returns the orders in the
+ * order given, and each order's lines in the order `findItemsByOrderIds`
+ * reads them (by title, then id; the title in the database's collation), so
+ * a caller can prime the loaders with them.
  */
-export async function insertOrderItems(db: Kysely<Database>, values: readonly NewOrderItemRow[]): Promise<OrderItemRow[]> {
-  if (values.length === 0) return [];
-  return insertItemRows(db, null, {
-    orderIds: values.map((row) => row.order_id),
-    productIds: values.map((row) => row.product_id),
-    titles: values.map((row) => row.product_title),
-    quantities: values.map((row) => row.quantity),
-    unitPrices: values.map((row) => row.unit_price_amount),
-    currencies: values.map((row) => row.currency),
+export async function insertOrdersWithItems(db: Kysely<Database>, carts: readonly NewOrderWithItems[]): Promise<Array<{ order: OrderRow; items: OrderItemRow[] }>> {
+  if (carts.length === 0) return [];
+  const sellers = carts.map((cart) => cart.order.seller_id);
+  if (new Set(sellers).size !== sellers.length) throw new Error('insertOrdersWithItems: one order per seller');
+  const lines = carts.flatMap((cart) => cart.items.map((item) => ({ sellerId: cart.order.seller_id, item })));
+  const rows = await insertOrdersWithItemsStatement(db, null, {
+    customerIds: carts.map((cart) => cart.order.customer_id),
+    sellerIds: sellers,
+    statuses: carts.map((cart) => cart.order.status ?? 'PENDING_PAYMENT'),
+    currencies: carts.map((cart) => cart.order.currency),
+    totals: carts.map((cart) => String(cart.order.total_amount)),
+    itemSellerIds: lines.map((line) => line.sellerId),
+    productIds: lines.map((line) => line.item.product_id),
+    titles: lines.map((line) => line.item.product_title),
+    quantities: lines.map((line) => line.item.quantity),
+    unitPrices: lines.map((line) => line.item.unit_price_amount),
+    itemCurrencies: lines.map((line) => line.item.currency),
+  });
+  const bySeller = new Map<string, { order: OrderRow; items: OrderItemRow[] }>();
+  for (const row of rows) {
+    const item = takeOwn<OrderItemRow>(row, ITEM_COLUMNS);
+    let entry = bySeller.get(String(row['order_seller_id']));
+    if (!entry) {
+      const order = Object.fromEntries(RETURNED.map((column) => [column, row[`order_${column}`]])) as OrderRow;
+      entry = { order, items: [] };
+      bySeller.set(order.seller_id, entry);
+    }
+    entry.items.push(item);
+  }
+  return sellers.map((sellerId) => {
+    const entry = bySeller.get(sellerId);
+    if (!entry) throw new Error(`insertOrdersWithItems: no order was inserted for seller ${sellerId}`);
+    return entry;
   });
 }
 

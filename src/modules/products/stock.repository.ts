@@ -2,7 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { compilableSql, shapedStatement } from '../../db/shaped.js';
+import { compilableSql, idsMatch, shapedStatement } from '../../db/shaped.js';
 import { PRODUCT_COLUMNS } from './product.repository.js';
 import type { ProductRow } from './product.table.js';
 
@@ -12,12 +12,16 @@ export interface StockLine {
   quantity: number;
 }
 
-/** Every checkout and restock locks its products: compiled once (src/db/shaped.ts), the ids one array parameter. */
-const lockProducts = shapedStatement('products.lockForStock', (db, _shape: null, v: { ids: string[] }) =>
+/**
+ * Every checkout and restock locks its products: compiled once (src/db/shaped.ts), the ids one array parameter,
+ * matched as `id = ($ids)[1]` for a single product, which keeps its generic plan (`idsMatch`): no planning per
+ * checkout of one product.
+ */
+const lockProducts = shapedStatement('products.lockForStock', (db, shape: { one: boolean }, v: { ids: string[] }) =>
   db
     .selectFrom('products as p')
     .select(PRODUCT_COLUMNS)
-    .where('p.id', '=', (eb) => eb.fn.any(eb.val(v.ids)))
+    .where(idsMatch('p.id', v.ids, shape.one))
     .orderBy('p.id')
     .forUpdate(),
 );
@@ -31,26 +35,41 @@ const lockProducts = shapedStatement('products.lockForStock', (db, _shape: null,
  */
 export async function lockProductsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<ProductRow[]> {
   if (ids.length === 0) return [];
-  return lockProducts(db, null, { ids: [...ids] });
+  return lockProducts(db, { one: ids.length === 1 }, { ids: [...ids] });
 }
 
-/** The lines as two arrays in product id order (one parameter each: the same statement text for any number of lines). */
-function stockArrays(lines: readonly StockLine[]): { productIds: string[]; quantities: number[] } {
+/** The lines of a stock move: two arrays in product id order (one parameter each), or one line's two values. */
+type StockValues = { productIds?: string[]; quantities?: number[]; productId?: string; quantity?: number };
+
+/**
+ * The lines as two arrays in product id order (the same statement text for any number of lines), or, for one line,
+ * its values (`single`: a one-row VALUES keeps its generic plan, where `unnest` of arrays is planned on every run).
+ */
+function stockValues(lines: readonly StockLine[]): { single: boolean; values: StockValues } {
+  const [only, ...others] = lines;
+  if (only !== undefined && others.length === 0) return { single: true, values: { productId: only.productId, quantity: only.quantity } };
   const sorted = [...lines].sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
-  return { productIds: sorted.map((line) => line.productId), quantities: sorted.map((line) => line.quantity) };
+  return { single: false, values: { productIds: sorted.map((line) => line.productId), quantities: sorted.map((line) => line.quantity) } };
+}
+
+/** The lines as rows `v(id, quantity)`. */
+function stockSource(single: boolean, v: StockValues) {
+  return single
+    ? sql`(VALUES (${v.productId}::uuid, ${v.quantity}::integer)) AS v(id, quantity)`
+    : sql`unnest(${v.productIds}::uuid[], ${v.quantities}::integer[]) AS v(id, quantity)`;
 }
 
 const RETURNED_COLUMNS = sql.join(PRODUCT_COLUMNS.map((column) => sql.ref(column)));
 
 const takeFromStock = shapedStatement(
   'products.takeStock',
-  (db, shape: { countSold: boolean }, v: { productIds: string[]; quantities: number[] }) =>
+  (db, shape: { countSold: boolean; single: boolean }, v: StockValues) =>
     compilableSql(
       db,
       sql<ProductRow>`
         UPDATE products AS p
            SET stock = p.stock - v.quantity${shape.countSold ? sql`, sold_count = p.sold_count + v.quantity` : sql``}, version = p.version + 1, updated_at = now()
-          FROM unnest(${v.productIds}::uuid[], ${v.quantities}::integer[]) AS v(id, quantity)
+          FROM ${stockSource(shape.single, v)}
          WHERE p.id = v.id AND p.stock >= v.quantity
         RETURNING ${RETURNED_COLUMNS}`,
     ),
@@ -58,7 +77,7 @@ const takeFromStock = shapedStatement(
 
 const undoSalesStatement = shapedStatement(
   'products.undoSales',
-  (db, shape: { restock: boolean; uncountSold: boolean }, v: { productIds: string[]; quantities: number[] }) =>
+  (db, shape: { restock: boolean; uncountSold: boolean; single: boolean }, v: StockValues) =>
     compilableSql(
       db,
       sql<ProductRow>`
@@ -69,7 +88,7 @@ const undoSalesStatement = shapedStatement(
              // services' back) cannot block a cancellation or a refund: a backfill --restart recounts it.
              ...(shape.uncountSold ? [sql`sold_count = p.sold_count - least(p.sold_count, v.quantity)`] : []),
            ])}
-          FROM unnest(${v.productIds}::uuid[], ${v.quantities}::integer[]) AS v(id, quantity)
+          FROM ${stockSource(shape.single, v)}
          WHERE p.id = v.id
         RETURNING ${RETURNED_COLUMNS}`,
     ),
@@ -84,7 +103,8 @@ const undoSalesStatement = shapedStatement(
  */
 export async function decrementStock(db: Kysely<Database>, lines: readonly StockLine[], { countSold }: { countSold: boolean }): Promise<ProductRow[]> {
   if (lines.length === 0) return [];
-  return takeFromStock(db, { countSold }, stockArrays(lines));
+  const { single, values } = stockValues(lines);
+  return takeFromStock(db, { countSold, single }, values);
 }
 
 /**
@@ -99,5 +119,6 @@ export async function undoSales(
   { restock, uncountSold }: { restock: boolean; uncountSold: boolean },
 ): Promise<ProductRow[]> {
   if (lines.length === 0 || (!restock && !uncountSold)) return [];
-  return undoSalesStatement(db, { restock, uncountSold }, stockArrays(lines));
+  const { single, values } = stockValues(lines);
+  return undoSalesStatement(db, { restock, uncountSold, single }, values);
 }

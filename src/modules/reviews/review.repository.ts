@@ -151,6 +151,9 @@ export interface ReviewEligibilityRow {
  * written only while the order really is DELIVERED.
  */
 function eligibilityQuery(db: Kysely<Database>, userId: string, productIds: readonly string[], lockPurchase: boolean) {
+  // One product: its id bound in the subqueries too, so PostgreSQL looks the purchase up from the product's
+  // order lines (as a hand-written statement would) instead of from all of the customer's orders.
+  const only = productIds.length === 1 ? productIds[0] : undefined;
   return db
     .selectFrom('products as p')
     .where('p.id', 'in', productIds)
@@ -159,7 +162,7 @@ function eligibilityQuery(db: Kysely<Database>, userId: string, productIds: read
         .selectFrom('order_items as oi')
         .innerJoin('orders as o', 'o.id', 'oi.order_id')
         .select(sql<number>`1`.as('one'))
-        .whereRef('oi.product_id', '=', 'p.id')
+        .where((inner) => (only === undefined ? inner('oi.product_id', '=', inner.ref('p.id')) : inner('oi.product_id', '=', only)))
         .where('o.customer_id', '=', userId)
         .where('o.status', '=', 'DELIVERED');
       return [
@@ -173,7 +176,7 @@ function eligibilityQuery(db: Kysely<Database>, userId: string, productIds: read
             eb
               .selectFrom('reviews as r')
               .select(sql<number>`1`.as('one'))
-              .whereRef('r.product_id', '=', 'p.id')
+              .where((inner) => (only === undefined ? inner('r.product_id', '=', inner.ref('p.id')) : inner('r.product_id', '=', only)))
               .where('r.author_id', '=', userId)
               .where('r.deleted_at', 'is', null),
           )
