@@ -42,7 +42,8 @@
  * Knobs: BENCH_WEBHOOK_ROUNDS (4 rounds of A B B A), BENCH_WEBHOOK_BLOCK_MS
  * (3000), BENCH_WEBHOOK_CONNECTIONS (4 in flight), BENCH_WEBHOOK_LATENCY
  * (200 sequential checkouts), BENCH_WEBHOOK_BACKLOG (300 checkouts = 600
- * deliveries), WORKER_CONCURRENCY (4), DATABASE_POOL_MAX (10).
+ * deliveries), WORKER_CONCURRENCY (4), DATABASE_POOL_MAX (10),
+ * WEBHOOK_DISPATCH_INTERVAL_MS (50).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
       RATE_LIMIT_BUDGET: '1000000000',
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
       // Passed through when set, to see what they change.
-      ...Object.fromEntries(['WORKER_CONCURRENCY', 'DATABASE_POOL_MAX'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))),
+      ...Object.fromEntries(['WORKER_CONCURRENCY', 'DATABASE_POOL_MAX', 'WEBHOOK_DISPATCH_INTERVAL_MS'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))),
     });
     const db = createDb({ url: database.url, poolMax: 4, statementTimeoutMs: 120_000 }, () => undefined);
     steps.push(() => db.destroy());
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
     const results = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavgAtStart, loadavg: os.loadavg().map((n) => round(n, 2)), node: process.version, postgres: versionRows[0]?.v, database: database.detail },
-      settings: { workerDuringThroughput: !DEFERRED, receiver: RECEIVER_PROCESS ? 'child process' : 'in-process', productsPerSeller: CART_PRODUCTS, poolMax: config.databasePoolMax, rounds: ROUNDS, blockMs: BLOCK_MS, connections: CONNECTIONS, workerConcurrency: config.worker.concurrency, latencyCheckouts: LATENCY_CHECKOUTS, backlogCheckouts: BACKLOG_CHECKOUTS },
+      settings: { workerDuringThroughput: !DEFERRED, receiver: RECEIVER_PROCESS ? 'child process' : 'in-process', productsPerSeller: CART_PRODUCTS, poolMax: config.databasePoolMax, rounds: ROUNDS, blockMs: BLOCK_MS, connections: CONNECTIONS, workerConcurrency: config.worker.concurrency, dispatchIntervalMs: config.webhooks.dispatchIntervalMs, latencyCheckouts: LATENCY_CHECKOUTS, backlogCheckouts: BACKLOG_CHECKOUTS },
       throughput: {
         withEndpoints: { checkouts: totals.A.checkouts, perSecond: round(perSecond('A'), 1) },
         without: { checkouts: totals.B.checkouts, perSecond: round(perSecond('B'), 1) },

@@ -95,6 +95,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       retryBaseMs: values.WEBHOOK_RETRY_BASE_MS,
       maxEndpoints: values.WEBHOOK_MAX_ENDPOINTS,
       disableAfterHours: values.WEBHOOK_DISABLE_AFTER_HOURS,
+      dispatchIntervalMs: values.WEBHOOK_DISPATCH_INTERVAL_MS,
     },
     nodeEnv: values.NODE_ENV,
     host: values.HOST,

@@ -36,6 +36,8 @@ export interface Config {
     retryBaseMs: number;
     maxEndpoints: number;
     disableAfterHours: number;
+    /** How often the dispatcher starts a batch at most, in ms (WEBHOOK_DISPATCH_INTERVAL_MS; absent: its default). */
+    dispatchIntervalMs?: number;
   };
   nodeEnv: NodeEnv;
   host: string;

@@ -65,6 +65,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '60001' })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
   });
 
+  it('spaces webhook dispatch batches 50 ms apart by default, 0 to 10 s when set', () => {
+    expect(loadConfig({}).webhooks.dispatchIntervalMs).toBe(50);
+    expect(loadConfig({ WEBHOOK_DISPATCH_INTERVAL_MS: '0' }).webhooks.dispatchIntervalMs).toBe(0);
+    expect(() => loadConfig({ WEBHOOK_DISPATCH_INTERVAL_MS: '-1' })).toThrow(/WEBHOOK_DISPATCH_INTERVAL_MS/);
+    expect(() => loadConfig({ WEBHOOK_DISPATCH_INTERVAL_MS: '10001' })).toThrow(/WEBHOOK_DISPATCH_INTERVAL_MS/);
+  });
+
   it('accepts a postgres URL and numeric limits', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', DATABASE_POOL_MAX: '25', PORT: '0' });
     expect(config).toMatchObject({ databaseUrl: 'postgres://u:p@db:5432/app', databasePoolMax: 25, port: 0 });

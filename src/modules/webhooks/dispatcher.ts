@@ -25,7 +25,7 @@ import { webhookSettings } from './webhook.settings.js';
  * the attempts need (event, endpoint, sealed secrets), and hands them to the
  * dispatcher after the COMMIT (never after a rollback). The dispatcher
  * attempts them in batches: a batch takes every delivery handed over since the
- * last one, up to `BATCH_MAX`, and starts at most every `SPACING_MS` (at once
+ * last one, up to `BATCH_MAX`, and starts at most every `WEBHOOK_DISPATCH_INTERVAL_MS` (at once
  * after a quiet spell), at most WORKER_CONCURRENCY batches at once (so a
  * receiver that hangs holds up its own batch only); its HTTP calls run
  * concurrently and its 2xx are recorded in one statement
@@ -54,8 +54,8 @@ import { webhookSettings } from './webhook.settings.js';
 
 /** Deliveries claimed by one batch at most (and by one sweep). */
 export const BATCH_MAX = 50;
-/** Batches start at most this often: under load, a batch takes what committed since the last one. */
-export const SPACING_MS = 25;
+/** Batches start at most this often by default (WEBHOOK_DISPATCH_INTERVAL_MS): under load, a batch takes what committed since the last one. */
+export const DEFAULT_SPACING_MS = 50;
 /** How often each dispatcher sweeps. */
 export const SWEEP_INTERVAL_MS = 5000;
 /** How long a pending delivery has been due, with nobody holding it, before a sweep takes it. */
@@ -90,12 +90,15 @@ export class Dispatcher {
   private lastStart = Number.NEGATIVE_INFINITY;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
+  private readonly spacingMs: number;
 
   constructor(
     private readonly deps: ScopeDeps<unknown>,
     private readonly log: Logger,
     private readonly maxBatches: number,
-  ) {}
+  ) {
+    this.spacingMs = deps.webhooks?.dispatchIntervalMs ?? DEFAULT_SPACING_MS;
+  }
 
   /** A lease for the deliveries one unit of work writes (a name of its own: no other run of this process takes it back). */
   lease(scope: Scope): DispatchLease {
@@ -147,10 +150,10 @@ export class Dispatcher {
     return `${this.name}:${this.leases}`;
   }
 
-  /** Starts a batch now if none started in the last `SPACING_MS` and fewer than the concurrency run, else when that holds. */
+  /** Starts a batch now if none started in the last spacing interval and fewer than the concurrency run, else when that holds. */
   private pump(): void {
     if (this.stopped || this.queue.length === 0 || this.running.size >= this.maxBatches || this.timer) return;
-    const wait = this.lastStart + SPACING_MS - performance.now();
+    const wait = this.lastStart + this.spacingMs - performance.now();
     if (wait <= 0) {
       this.start();
       return;
