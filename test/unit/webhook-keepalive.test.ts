@@ -4,13 +4,15 @@
  * connection, and a request on a reused connection that the receiver reset
  * before answering is sent once more on a new connection. A reset on a new
  * connection is a failure like any other (not sent twice by the sender).
+ * Many attempts at once to one host share at most MAX_SOCKETS_PER_HOST
+ * connections, kept for the next ones.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 
-import { send } from '../../src/modules/webhooks/attempt.js';
+import { MAX_SOCKETS_PER_HOST, send } from '../../src/modules/webhooks/attempt.js';
 
 interface Target {
   url: string;
@@ -81,6 +83,14 @@ describe('webhook attempts', () => {
     expect(await attempt(receiver.url)).toMatchObject({ kind: 'delivered', statusCode: 204 });
     expect(receiver.requests).toBe(3);
     expect(receiver.connections).toBe(2);
+  });
+
+  it('share a few connections when many go to one host at once, and keep them for the next ones', async () => {
+    const receiver = await target();
+    const burst = () => Promise.all(Array.from({ length: 3 * MAX_SOCKETS_PER_HOST }, () => attempt(receiver.url)));
+    for (const outcome of [...(await burst()), ...(await burst())]) expect(outcome).toMatchObject({ kind: 'delivered', statusCode: 204 });
+    expect(receiver.requests).toBe(6 * MAX_SOCKETS_PER_HOST);
+    expect(receiver.connections).toBe(MAX_SOCKETS_PER_HOST);
   });
 
   it('do not send again a request reset on a new connection', async () => {

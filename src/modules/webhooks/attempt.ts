@@ -20,7 +20,11 @@ import { refusedAddress } from './ssrf.js';
  * new one is opened, and its address checked, only when no idle one is
  * there): an idle socket is closed after `IDLE_SOCKET_MS` (or the receiver's
  * shorter `Keep-Alive: timeout`), at most `MAX_IDLE_SOCKETS_PER_HOST` stay per
- * host. A request on a reused socket that the receiver had closed meanwhile
+ * host. At most `MAX_SOCKETS_PER_HOST` are open to one host at once: a batch
+ * of many attempts to one receiver waits for a free connection rather than
+ * opening (and then closing) more, which spared the receiver and the worker
+ * a handshake and a close per extra attempt. An attempt's timeout includes
+ * that wait. A request on a reused socket that the receiver had closed meanwhile
  * fails with ECONNRESET before any answer: it is sent once more on a new
  * connection (Node's documented pattern, `req.reusedSocket`), within the
  * same time budget.
@@ -56,7 +60,10 @@ export const IDLE_SOCKET_MS = 4000;
 /** Idle sockets kept per host and port (and per agent): enough for the worker's concurrent attempts to one receiver. */
 export const MAX_IDLE_SOCKETS_PER_HOST = 8;
 
-const keepAlive = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: MAX_IDLE_SOCKETS_PER_HOST, scheduling: 'lifo' as const };
+/** Connections open at once per host and port (and per agent): more attempts to one receiver wait for one of them. */
+export const MAX_SOCKETS_PER_HOST = MAX_IDLE_SOCKETS_PER_HOST;
+
+const keepAlive = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxSockets: MAX_SOCKETS_PER_HOST, maxFreeSockets: MAX_IDLE_SOCKETS_PER_HOST, scheduling: 'lifo' as const };
 const agents = {
   strict: { http: new RequestFilteringHttpAgent(keepAlive), https: new RequestFilteringHttpsAgent(keepAlive) },
   open: {
