@@ -1,7 +1,7 @@
 import { sql, type Compilable, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 
 import type { Database } from '../../db/database.js';
-import { addJoins, joinsReader, takeOwn, type Join } from '../../db/joined.js';
+import { addJoins, joinedReader, joinsReader, prefixedColumns, takeOwn, type Join } from '../../db/joined.js';
 import { idsMatch, shapedStatement } from '../../db/shaped.js';
 import type { JoinedRow } from '../../loaders/joined.js';
 import type { PageRequest } from '../../pagination/connection.js';
@@ -211,8 +211,8 @@ type OrdersWithItemsValues = {
   itemCurrencies: string[];
 };
 
-/** Each item row carries its order's columns, prefixed (`order_`), so one result holds both. */
-const ORDER_OF_ITEM = RETURNED.map((column) => `o.${column} as order_${column}` as const);
+/** Each item row carries its order's columns, prefixed (`order__`), so one result holds both. */
+const readOrderOfItem = joinedReader<OrderRow>('order', RETURNED);
 
 const insertOrdersWithItemsStatement = shapedStatement('orders.insertWithItems', (db, _shape: null, v: OrdersWithItemsValues): Compilable<Record<string, unknown>> =>
   db
@@ -240,7 +240,7 @@ const insertOrdersWithItemsStatement = shapedStatement('orders.insertWithItems',
     .selectFrom('i')
     .innerJoin('o', 'o.id', 'i.order_id')
     .select(ITEM_COLUMNS.map((column) => `i.${column}` as const))
-    .select(ORDER_OF_ITEM)
+    .select(prefixedColumns('o', 'order', RETURNED))
     .orderBy('i.order_id')
     .orderBy('i.product_title')
     .orderBy('i.id'),
@@ -274,9 +274,10 @@ export async function insertOrdersWithItems(db: Kysely<Database>, carts: readonl
   const bySeller = new Map<string, { order: OrderRow; items: OrderItemRow[] }>();
   for (const row of rows) {
     const item = takeOwn<OrderItemRow>(row, ITEM_COLUMNS);
-    let entry = bySeller.get(String(row['order_seller_id']));
+    const order = readOrderOfItem(row);
+    if (!order) throw new Error('insertOrdersWithItems: a line without its order');
+    let entry = bySeller.get(order.seller_id);
     if (!entry) {
-      const order = Object.fromEntries(RETURNED.map((column) => [column, row[`order_${column}`]])) as OrderRow;
       entry = { order, items: [] };
       bySeller.set(order.seller_id, entry);
     }
